@@ -1,0 +1,42 @@
+"""The A/B test agent: variant prototypes of one story; a demo deck follows for each variant."""
+
+from pathlib import Path
+
+from runtime import offline_content as content
+from runtime.plugins import AgentSpec, ChainRule, Limits, ToolCall, hookimpl
+
+VARIANTS = ("A", "B")
+
+
+def offline(request):
+    yield ToolCall("notion_read_page", {"page_id": request.notion_page_id})
+    urls = []
+    for variant in VARIANTS:
+        upload = yield ToolCall(
+            "prototype_upload",
+            {
+                "invocation_id": request.invocation_id,
+                "variant": variant,
+                "files": {f"{variant.lower()}/index.html": content.prototype_html(request, variant=variant)},
+            },
+        )
+        urls.append(f"{variant}: {upload['url']}")
+    return f"{len(VARIANTS)} prototype variants for '{request.story.title}': " + "; ".join(urls)
+
+
+@hookimpl
+def register_agents():
+    return [
+        AgentSpec(
+            name="a_b_test",
+            description="Builds variant prototypes of a story for A/B testing, each with its own demo deck.",
+            triggers=["Generate A/B Variants"],
+            prompt_file=Path(__file__).parent / "prompts" / "a_b_test.md",
+            tools=["notion_read_page", "notion_search", "prototype_upload", "prototype_url"],
+            outputs=["prototype"],
+            completion_status="Variants Ready",
+            chains=[ChainRule(to="demo_deck", template="story-to-mock-to-deck", for_each="prototype")],
+            limits=Limits(max_tokens=300_000, timeout_seconds=3600),
+            offline=offline,
+        )
+    ]

@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources for aidlc, and the pure helpers they use (IAM documents, tool schemas, packaging)."""

@@ -1,0 +1,364 @@
+"""Domain models (pydantic v2), after the seed design's section 2 and 3.1.
+
+These are the contracts between the parts: the webhook writes a `QueueMessage`, the orchestrator stores an
+`InvocationRecord` and sends an `AgentRequest`, the agent app answers with a `CompletionEvent`.
+`agent_type` is a plain string checked against the plugin registry at the edges, not an enum, so a new plugin
+needs no model change.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from ulid import ULID
+
+from runtime.errors import ErrorCode
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_ulid() -> str:
+    return str(ULID())
+
+
+def _check_ulid(value: str) -> str:
+    try:
+        ULID.from_str(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a ULID (26 Crockford base32 characters): {exc}") from None
+    return value
+
+
+def _check_agent_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,47}", value):
+        raise ValueError(
+            f"{value!r} is not a valid agent name: use lower-case letters, digits and underscores, "
+            "starting with a letter (e.g. 'demo_deck')"
+        )
+    return value
+
+
+Ulid = Annotated[str, AfterValidator(_check_ulid)]
+AgentName = Annotated[str, AfterValidator(_check_agent_name)]
+Usd = Annotated[Decimal, Field(ge=0, decimal_places=6)]
+
+
+class Strict(BaseModel):
+    """Base for our own records: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class InvocationStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (InvocationStatus.COMPLETED, InvocationStatus.FAILED, InvocationStatus.CANCELLED)
+
+
+class ArtifactType(StrEnum):
+    PULL_REQUEST = "pull_request"
+    PROTOTYPE = "prototype"
+    NOTION_PAGE = "notion_page"
+    NOTION_DATABASE = "notion_database"
+    INSIGHT_REPORT = "insight_report"
+
+
+class ChainTemplate(StrEnum):
+    STORY_TO_CODE = "story-to-code"
+    STORY_TO_MOCK_TO_DECK = "story-to-mock-to-deck"
+    CUSTOM = "custom"
+
+
+class BranchStrategy(StrEnum):
+    FEATURE_BRANCH = "feature-branch"
+    DIRECT_TO_MAIN = "direct-to-main"
+
+
+# --- Output artifacts (2.1.1) ------------------------------------------------------------------------------
+
+
+class PullRequestMetadata(Strict):
+    kind: Literal["pull_request"] = "pull_request"
+    repo: str
+    branch: str
+    pr_number: int = Field(ge=1)
+    files_changed: int = Field(ge=0)
+
+
+class PrototypeMetadata(Strict):
+    kind: Literal["prototype"] = "prototype"
+    s3_key: str
+    cloudfront_url: str
+    expiry_days: int = Field(ge=1)
+    screenshot_url: str | None = None
+    variant: str | None = None
+
+
+class NotionPageMetadata(Strict):
+    kind: Literal["notion_page"] = "notion_page"
+    page_id: str
+    parent_page_id: str | None = None
+    page_type: str = "general"
+
+
+class NotionDatabaseMetadata(Strict):
+    kind: Literal["notion_database"] = "notion_database"
+    database_id: str
+    data_source_id: str | None = None
+    record_count: int = Field(default=0, ge=0)
+
+
+class InsightReportMetadata(Strict):
+    kind: Literal["insight_report"] = "insight_report"
+    page_id: str
+    feedback_count: int = Field(default=0, ge=0)
+    source_data_source_ids: list[str] = Field(default_factory=list)
+
+
+ArtifactMetadata = Annotated[
+    PullRequestMetadata | PrototypeMetadata | NotionPageMetadata | NotionDatabaseMetadata | InsightReportMetadata,
+    Field(discriminator="kind"),
+]
+
+
+class OutputArtifact(Strict):
+    type: ArtifactType
+    url: str
+    title: str
+    metadata: ArtifactMetadata
+    expires_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _metadata_matches_type(self) -> "OutputArtifact":
+        if self.metadata.kind != self.type.value:
+            raise ValueError(f"artifact of type {self.type.value!r} carries {self.metadata.kind!r} metadata")
+        return self
+
+
+# --- Invocation record (2.1) -------------------------------------------------------------------------------
+
+
+class TokenUsage(Strict):
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    total_tokens: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _total(self) -> "TokenUsage":
+        if self.total_tokens == 0:
+            self.total_tokens = self.input_tokens + self.output_tokens
+        return self
+
+    def __add__(self, other: "TokenUsage") -> "TokenUsage":
+        return TokenUsage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+        )
+
+
+class InvocationRecord(Strict):
+    invocation_id: Ulid
+    notion_page_id: str
+    workspace_id: str
+    project_id: str
+    agent_type: AgentName
+    status: InvocationStatus = InvocationStatus.QUEUED
+    trigger_value: str | None = None
+    input_context: dict[str, Any] = Field(default_factory=dict)
+    output_summary: str | None = None
+    output_artifacts: list[OutputArtifact] = Field(default_factory=list)
+    parent_invocation_id: Ulid | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+    cost_usd: Usd = Decimal("0")
+    reserved_usd: Usd = Decimal("0")
+    token_usage: TokenUsage = Field(default_factory=TokenUsage)
+    session_id: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    error_code: ErrorCode | None = None
+    error_detail: str | None = None
+    delivery_status: Literal["pending", "delivered", "failed"] = "pending"
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- Project configuration (2.2) ---------------------------------------------------------------------------
+
+
+class ProjectConfig(Strict):
+    project_id: str = Field(min_length=1)
+    workspace_id: str = ""
+    notion_database_id: str = ""
+    # API 2025-09-03: a database holds data sources; stories are queried through the data source.
+    notion_data_source_id: str = ""
+    dashboard_data_source_id: str | None = None
+    trigger_property: str = "Status"
+    owner_user_id: str | None = None
+    github_repo: str = ""
+    github_branch_strategy: BranchStrategy = BranchStrategy.FEATURE_BRANCH
+    coding_standards: str = ""
+    framework_preferences: list[str] = Field(default_factory=list)
+    agent_chain_template: ChainTemplate = ChainTemplate.STORY_TO_MOCK_TO_DECK
+    # Extra Notion status values -> agent names, on top of the ones plugins register.
+    trigger_map: dict[str, AgentName] = Field(default_factory=dict)
+    prototype_expiry_days: int = Field(default=7, ge=1, le=365)
+    cost_limit_per_invocation: Usd = Decimal("5")
+    cost_limit_per_month: Usd = Decimal("200")
+    month_to_date_cost: Usd = Decimal("0")
+    concurrency_limit: int = Field(default=5, ge=1)
+    knowledge_base_id: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+# --- Feedback entry (2.3) ----------------------------------------------------------------------------------
+
+Rating = Annotated[int, Field(ge=1, le=5)]
+
+
+class FeedbackEntry(Strict):
+    title: str
+    respondent: str = ""
+    demo_deck_page_id: str | None = None
+    user_story_page_id: str | None = None
+    overall_rating: Rating | None = None
+    clarity_rating: Rating | None = None
+    desirability_rating: Rating | None = None
+    open_feedback: str = ""
+    would_use: Literal["Yes", "No", "Maybe"] | None = None
+    top_concern: str = ""
+    submitted_at: datetime | None = None
+
+
+# The Notion property schema of the feedback database (2.3), as `POST /v1/databases` takes it.
+# Relations are filled in with the demo deck's and stories' data source ids when the database is created.
+FEEDBACK_DATABASE_PROPERTIES: dict[str, dict[str, Any]] = {
+    "Title": {"title": {}},
+    "Respondent": {"rich_text": {}},
+    "Demo Deck": {"relation": {}},
+    "User Story": {"relation": {}},
+    "Overall Rating": {"number": {"format": "number"}},
+    "Clarity Rating": {"number": {"format": "number"}},
+    "Desirability Rating": {"number": {"format": "number"}},
+    "Open Feedback": {"rich_text": {}},
+    "Would Use": {"select": {"options": [{"name": "Yes"}, {"name": "No"}, {"name": "Maybe"}]}},
+    "Top Concern": {"rich_text": {}},
+    "Submitted At": {"date": {}},
+}
+
+
+# --- Messages between the parts ----------------------------------------------------------------------------
+
+
+class PageSnapshot(BaseModel):
+    """The story as the webhook saw it: enough for the agent to start without reading Notion again."""
+
+    page_id: str = ""
+    url: str = ""
+    title: str
+    properties: dict[str, Any] = Field(default_factory=dict)
+    content_markdown: str = ""
+    last_edited_time: str | None = None
+
+    @property
+    def acceptance_criteria(self) -> list[str]:
+        """The 'Acceptance Criteria' property, one criterion per line, list markers removed."""
+        raw = self.properties.get("Acceptance Criteria") or ""
+        if isinstance(raw, list):
+            raw = "\n".join(str(item) for item in raw)
+        lines = (re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", line).strip() for line in str(raw).splitlines())
+        return [line for line in lines if line]
+
+
+class QueueMessage(Strict):
+    """The task queue message (seed 3.1), plus the chaining fields."""
+
+    invocation_id: Ulid
+    workspace_id: str
+    notion_page_id: str
+    agent_type: AgentName
+    trigger_value: str
+    project_id: str
+    page_snapshot: PageSnapshot
+    parent_invocation_id: Ulid | None = None
+    chain_context: dict[str, Any] = Field(default_factory=dict)
+    enqueued_at: datetime = Field(default_factory=utcnow)
+
+
+class AgentProjectSettings(BaseModel):
+    """The project settings an agent sees (a subset of `ProjectConfig`)."""
+
+    project_id: str
+    github_repo: str = ""
+    github_branch_strategy: BranchStrategy = BranchStrategy.FEATURE_BRANCH
+    coding_standards: str = ""
+    framework_preferences: list[str] = Field(default_factory=list)
+    prototype_expiry_days: int = 7
+    stories_data_source_id: str = ""
+    dashboard_data_source_id: str | None = None
+
+
+class Budget(BaseModel):
+    cost_limit_usd: Usd = Decimal("5")
+    token_limit: int | None = Field(default=None, ge=1)
+
+
+class ParentContext(BaseModel):
+    """What a chained run inherits: the parent invocation and the context its chaining rule passes on."""
+
+    invocation_id: Ulid
+    agent_type: AgentName
+    artifacts: list[OutputArtifact] = Field(default_factory=list)
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class AgentRequest(Strict):
+    """The orchestrator's payload to an agent runtime (`POST /invocations`)."""
+
+    invocation_id: Ulid
+    session_id: str = Field(min_length=33)
+    agent_type: AgentName
+    project_id: str
+    workspace_id: str = ""
+    notion_page_id: str
+    story: PageSnapshot
+    project: AgentProjectSettings
+    parent: ParentContext | None = None
+    budget: Budget = Field(default_factory=Budget)
+    model_id: str | None = None
+
+
+class CompletionEvent(Strict):
+    """What an agent run sends to the completion queue, exactly once per run."""
+
+    invocation_id: Ulid
+    agent_type: AgentName
+    session_id: str | None = None
+    status: Literal["completed", "failed", "cancelled"]
+    summary: str = ""
+    artifacts: list[OutputArtifact] = Field(default_factory=list)
+    token_usage: TokenUsage = Field(default_factory=TokenUsage)
+    cost_usd: Usd = Decimal("0")
+    model_id: str | None = None
+    error_code: ErrorCode | None = None
+    error_detail: str | None = None
+    finished_at: datetime = Field(default_factory=utcnow)
+
+    @model_validator(mode="after")
+    def _failure_has_code(self) -> "CompletionEvent":
+        if self.status == "failed" and self.error_code is None:
+            raise ValueError("a failed completion event needs an error_code")
+        return self

@@ -1,0 +1,288 @@
+"""Content the offline model renders from a story: no LLM, deterministic, labelled as made offline.
+
+Plugins' offline scripts call these to fill in the arguments of the tool calls a real model would make.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any
+
+from runtime.models import AgentRequest
+
+OFFLINE_LABEL = "Made offline by aidlc's deterministic offline model (no LLM was called)."
+
+
+def slug(text: str, limit: int = 40) -> str:
+    value = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return value[:limit].rstrip("-") or "story"
+
+
+def criteria(request: AgentRequest) -> list[str]:
+    found = request.story.acceptance_criteria
+    return found or [f"The user can {request.story.title.lower()}"]
+
+
+def story_context_markdown(request: AgentRequest) -> str:
+    lines = [f"**Story:** {request.story.title}", ""]
+    if request.story.content_markdown.strip():
+        lines += [request.story.content_markdown.strip(), ""]
+    lines += ["**Acceptance criteria**", ""] + [f"- {item}" for item in criteria(request)]
+    return "\n".join(lines)
+
+
+# --- prototype ---------------------------------------------------------------------------------------------
+
+_SAMPLE_ROWS = [
+    ("Northwind Traders", "Active", 128, "2026-10-02"),
+    ("Contoso Ltd", "Pending", 54, "2026-10-11"),
+    ("Fabrikam Inc", "Active", 311, "2026-10-19"),
+    ("Tailspin Toys", "Paused", 12, "2026-10-27"),
+    ("Wide World Importers", "Active", 87, "2026-11-03"),
+]
+
+
+def prototype_html(request: AgentRequest, variant: str | None = None) -> str:
+    """A self-contained interactive page: the story's title, each acceptance criterion as a working
+    interactive element, and realistic sample data. No external assets."""
+    title = html.escape(request.story.title)
+    accent = {"A": "#4f46e5", "B": "#0f766e", "C": "#b45309"}.get(variant or "", "#4f46e5")
+    items = criteria(request)
+    criteria_html = "\n".join(
+        f'<li class="criterion" data-index="{i}"><label><input type="checkbox" class="check" data-index="{i}"> '
+        f'<span>{html.escape(text)}</span></label><button class="try" data-index="{i}">Try it</button>'
+        f'<div class="result" id="result-{i}" hidden>Demonstrated: {html.escape(text)}</div></li>'
+        for i, text in enumerate(items)
+    )
+    rows_html = "\n".join(
+        f"<tr><td>{html.escape(n)}</td><td><span class=\"pill {s.lower()}\">{s}</span></td>"
+        f"<td class=\"num\">{c}</td><td>{d}</td></tr>"
+        for n, s, c, d in _SAMPLE_ROWS
+    )
+    variant_note = f" &middot; Variant {html.escape(variant)}" if variant else ""
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} (prototype)</title>
+<style>
+  :root {{ --accent: {accent}; }}
+  body {{ font-family: system-ui, sans-serif; margin: 0; background: #f8fafc; color: #0f172a; }}
+  header {{ background: var(--accent); color: white; padding: 1.25rem 2rem; }}
+  header p {{ margin: .25rem 0 0; opacity: .85; font-size: .9rem; }}
+  main {{ max-width: 960px; margin: 1.5rem auto; padding: 0 1rem; display: grid; gap: 1.5rem; }}
+  section {{ background: white; border-radius: 10px; padding: 1.25rem; box-shadow: 0 1px 3px #0002; }}
+  ul.criteria {{ list-style: none; padding: 0; margin: 0; }}
+  .criterion {{ display: grid; grid-template-columns: 1fr auto; gap: .5rem; padding: .6rem 0;
+               border-bottom: 1px solid #e2e8f0; align-items: center; }}
+  .criterion.done span {{ text-decoration: line-through; color: #64748b; }}
+  .result {{ grid-column: 1 / -1; background: #ecfdf5; color: #065f46; padding: .4rem .6rem; border-radius: 6px; }}
+  button {{ background: var(--accent); color: white; border: 0; border-radius: 6px; padding: .4rem .8rem; cursor: pointer; }}
+  table {{ width: 100%; border-collapse: collapse; }}
+  th, td {{ text-align: left; padding: .5rem; border-bottom: 1px solid #e2e8f0; }}
+  td.num {{ text-align: right; }}
+  .pill {{ padding: .1rem .5rem; border-radius: 999px; font-size: .8rem; background: #e2e8f0; }}
+  .pill.active {{ background: #dcfce7; }} .pill.pending {{ background: #fef9c3; }} .pill.paused {{ background: #fee2e2; }}
+  #progress {{ font-weight: 600; }}
+  footer {{ text-align: center; color: #64748b; font-size: .8rem; padding: 1rem; }}
+</style>
+</head>
+<body>
+<header>
+  <h1 id="story-title">{title}</h1>
+  <p>Interactive prototype{variant_note} &middot; invocation {html.escape(request.invocation_id)}</p>
+</header>
+<main>
+  <section aria-labelledby="criteria-heading">
+    <h2 id="criteria-heading">Acceptance criteria</h2>
+    <p id="progress">0 of {len(items)} demonstrated</p>
+    <ul class="criteria">
+{criteria_html}
+    </ul>
+  </section>
+  <section aria-labelledby="data-heading">
+    <h2 id="data-heading">Sample data</h2>
+    <input id="filter" placeholder="Filter accounts" aria-label="Filter accounts">
+    <table id="sample"><thead><tr><th>Account</th><th>Status</th><th>Widgets</th><th>Updated</th></tr></thead>
+    <tbody>
+{rows_html}
+    </tbody></table>
+  </section>
+</main>
+<footer>{html.escape(OFFLINE_LABEL)}</footer>
+<script>
+  const total = {len(items)};
+  function refresh() {{
+    const done = document.querySelectorAll('.check:checked').length;
+    document.getElementById('progress').textContent = done + ' of ' + total + ' demonstrated';
+  }}
+  document.querySelectorAll('.check').forEach(box => box.addEventListener('change', () => {{
+    box.closest('.criterion').classList.toggle('done', box.checked); refresh();
+  }}));
+  document.querySelectorAll('.try').forEach(btn => btn.addEventListener('click', () => {{
+    const i = btn.dataset.index;
+    document.getElementById('result-' + i).hidden = false;
+    const box = document.querySelector('.check[data-index="' + i + '"]');
+    box.checked = true; box.closest('.criterion').classList.add('done'); refresh();
+  }}));
+  document.getElementById('filter').addEventListener('input', e => {{
+    const q = e.target.value.toLowerCase();
+    document.querySelectorAll('#sample tbody tr').forEach(tr => {{
+      tr.hidden = !tr.textContent.toLowerCase().includes(q);
+    }});
+  }});
+</script>
+</body>
+</html>
+"""
+
+
+# --- demo deck ---------------------------------------------------------------------------------------------
+
+
+def deck_markdown(request: AgentRequest, prototype_url: str | None) -> str:
+    items = criteria(request)
+    link = f"[Open the prototype]({prototype_url})" if prototype_url else "_No prototype yet: run Generate Prototype._"
+    return "\n".join(
+        [
+            f"# {request.story.title}",
+            "",
+            "## 1. The problem",
+            "",
+            request.story.content_markdown.strip() or f"Today it is hard to {request.story.title.lower()}.",
+            "",
+            "## 2. The solution",
+            "",
+            *[f"- {item}" for item in items],
+            "",
+            "## 3. See it working",
+            "",
+            link,
+            "",
+            "## 4. Tell us what you think",
+            "",
+            "1. How clear is the problem and the proposed solution? (1-5)",
+            "2. How much would you want this? (1-5)",
+            "3. Would you use it? (Yes / No / Maybe)",
+            "4. What is your biggest concern?",
+            "",
+            "Add your answers as a row in the feedback database below.",
+            "",
+            f"_{OFFLINE_LABEL}_",
+        ]
+    )
+
+
+# --- code --------------------------------------------------------------------------------------------------
+
+
+def code_files(request: AgentRequest) -> dict[str, str]:
+    name = slug(request.story.title, 30).replace("-", "_")
+    items = criteria(request)
+    checks = "\n".join(f"    {json.dumps(item)}," for item in items)
+    module = f'''"""{request.story.title}
+
+Implementation draft generated from Notion story {request.notion_page_id}.
+{OFFLINE_LABEL}
+"""
+
+ACCEPTANCE_CRITERIA = [
+{checks}
+]
+
+
+def criteria_status(done: set[int]) -> list[dict]:
+    """Which acceptance criteria are met, given the indexes already done."""
+    return [{{"criterion": text, "met": index in done}} for index, text in enumerate(ACCEPTANCE_CRITERIA)]
+'''
+    test = f'''from features.{name} import ACCEPTANCE_CRITERIA, criteria_status
+
+
+def test_every_criterion_is_listed():
+    assert len(ACCEPTANCE_CRITERIA) == {len(items)}
+
+
+def test_status_marks_done_criteria():
+    status = criteria_status({{0}})
+    assert status[0]["met"] is True
+    assert all(not row["met"] for row in status[1:])
+'''
+    return {f"features/{name}.py": module, f"tests/test_{name}.py": test, "features/__init__.py": ""}
+
+
+def pr_body(request: AgentRequest, files: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            f"Implements Notion story **{request.story.title}** (page `{request.notion_page_id}`).",
+            "",
+            "### Acceptance criteria",
+            *[f"- [ ] {item}" for item in criteria(request)],
+            "",
+            "### Files",
+            *[f"- `{path}`" for path in files],
+            "",
+            f"_{OFFLINE_LABEL}_",
+        ]
+    )
+
+
+# --- spec, review, insight ---------------------------------------------------------------------------------
+
+
+def spec_markdown(request: AgentRequest) -> str:
+    items = criteria(request)
+    return "\n".join(
+        [
+            f"# Technical specification: {request.story.title}",
+            "",
+            "## Requirements",
+            *[f"{i}. {item}" for i, item in enumerate(items, 1)],
+            "",
+            "## Design notes",
+            "",
+            f"- Frameworks: {', '.join(request.project.framework_preferences) or 'project defaults'}",
+            f"- Coding standards: {request.project.coding_standards or 'project defaults'}",
+            "",
+            "## Tasks",
+            *[f"- [ ] Implement and test: {item}" for item in items],
+            "",
+            f"_{OFFLINE_LABEL}_",
+        ]
+    )
+
+
+def review_markdown(request: AgentRequest, pull_request: dict[str, Any]) -> str:
+    diff = pull_request.get("diff", "")
+    results = []
+    for item in criteria(request):
+        words = [w for w in re.findall(r"[a-z]{4,}", item.lower())]
+        hit = any(w in diff.lower() for w in words)
+        results.append(f"- {'PASS' if hit else 'CHECK'}: {item}")
+    verdict = "pass" if all(r.startswith("- PASS") for r in results) else "needs changes"
+    return "\n".join(
+        [
+            f"# Review of PR #{pull_request.get('number')}: {pull_request.get('title', '')}",
+            "",
+            f"**Assessment:** {verdict}",
+            "",
+            "## Acceptance criteria",
+            *results,
+            "",
+            f"_{OFFLINE_LABEL}_",
+        ]
+    )
+
+
+def insight_markdown(request: AgentRequest, stats: dict[str, Any], quotes: list[str]) -> str:
+    lines = [f"# Feedback synthesis: {request.story.title}", "", f"Responses: **{stats.get('count', 0)}**", ""]
+    lines += ["## Ratings", "", "| Rating | Mean | Median |", "|---|---|---|"]
+    for name, values in (stats.get("ratings") or {}).items():
+        lines.append(f"| {name} | {values.get('mean')} | {values.get('median')} |")
+    lines += ["", "## Would use", ""]
+    for answer, share in (stats.get("would_use") or {}).items():
+        lines.append(f"- {answer}: {share}")
+    lines += ["", "## Quotes", ""] + [f"> {q}" for q in quotes[:5]] + ["", f"_{OFFLINE_LABEL}_"]
+    return "\n".join(lines)
