@@ -50,7 +50,7 @@ def plugins(
             spec.name,
             "\n".join(spec.triggers),
             chains or "-",
-            ", ".join(spec.tools),
+            "\n".join(spec.tools),
             ", ".join(o.value for o in spec.outputs),
             spec.source,
         )

@@ -282,8 +282,8 @@ def _collect_agents(
     """The declared agents, and for each the name of the plugin that declared it."""
     agents: dict[str, AgentSpec] = {}
     owner: dict[str, str] = {}
-    # get_hookimpls() lists the last registered first; reverse so built-ins keep their place in the listing.
-    for impl in reversed(pm.hook.register_agents.get_hookimpls()):
+    # get_hookimpls() lists implementations in registration order: built-ins first, as DEFAULT_PLUGINS has them.
+    for impl in pm.hook.register_agents.get_hookimpls():
         label = _plugin_label(pm, impl.plugin)
         try:
             declared = impl.function() or []
