@@ -57,6 +57,16 @@ def plugins(
     Console().print(table)
 
 
+def _register_local_commands() -> None:
+    from runtime.local import cli as local_cli
+
+    app.command()(local_cli.dev)
+    app.command()(local_cli.demo)
+
+
+_register_local_commands()
+
+
 def main() -> None:
     app()
 

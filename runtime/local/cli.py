@@ -1,0 +1,155 @@
+"""`aidlc dev` (the long-running local stack) and `aidlc demo` (one story through a whole chain, then exit)."""
+
+from __future__ import annotations
+
+import signal
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+DEMO_STORY = {
+    "title": "Team lead sees sprint progress at a glance",
+    "criteria": [
+        "The board shows each team member's open and done tasks",
+        "A progress bar shows the share of story points completed",
+        "Filtering by team member updates the counts immediately",
+    ],
+    "body": "Team leads spend the first ten minutes of every stand-up collecting status from five tools. "
+    "They need one page that shows where the sprint stands.",
+}
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def dev(
+    host: Annotated[str, typer.Option(help="Interface to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the dashboard, webhook and API.")] = 8000,
+    state: Annotated[Path, typer.Option(help="Folder that keeps stories, invocations and prototypes.")] = Path(".aidlc"),
+    model: Annotated[str, typer.Option(help="offline (deterministic, no LLM) or bedrock.")] = "offline",
+    stack: Annotated[str, typer.Option(help="Configure the local project from Pulumi.<stack>.yaml.")] = "dev",
+) -> None:
+    """Run the whole of aidlc locally until Ctrl-C: Notion emulator, AWS on moto, handlers, agents, dashboard."""
+    from runtime.local.follow import PipelineFollower
+    from runtime.local.stack import LocalStack, StackOptions
+
+    console = _console()
+    if model not in ("offline", "bedrock"):
+        raise typer.BadParameter("use 'offline' or 'bedrock'", param_hint="--model")
+    options = StackOptions(host=host, port=port, state_dir=state, model=model, stack=stack,
+                           on_event=lambda m: console.print(f"[dim]{m}[/dim]"))
+    local = LocalStack(options)
+    try:
+        info = local.start()
+    except Exception as exc:
+        console.print(f"[red]error:[/red] the local stack did not start: {type(exc).__name__}: {exc}")
+        raise typer.Exit(1) from None
+    console.print(
+        f"\n[bold]aidlc is running locally[/bold]\n"
+        f"  dashboard   {info.dashboard_url}\n"
+        f"  webhook     {info.webhook_url}\n"
+        f"  API         {info.api_base}\n"
+        f"  Notion API  {info.notion_api_base}\n"
+        f"  dev info    {info.api_base}/dev/info\n"
+        f"  state       {local.state_dir}\n"
+        f"Change a story's status on the dashboard to start an agent. Ctrl-C stops.\n"
+    )
+    follower = PipelineFollower(local, lambda line: console.print(line)).start()
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    stopped.wait()
+    console.print("stopping...")
+    follower.stop()
+    local.stop()
+    console.print("stopped; state kept in " + str(local.state_dir))
+
+
+def demo(
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each step.")] = 180.0,
+    keep: Annotated[bool, typer.Option(help="Keep the temporary state folder and print its path.")] = False,
+) -> None:
+    """Run one story through the local stack: prototype -> demo deck, then code; print artifacts and cost."""
+    from runtime.local.stack import LocalStack, StackOptions
+
+    console = _console()
+    state = Path(tempfile.mkdtemp(prefix="aidlc-demo-"))
+    started = time.monotonic()
+    local = LocalStack(StackOptions(port=0, state_dir=state, on_event=lambda m: console.print(f"[dim]{m}[/dim]")))
+    try:
+        with console.status("starting the local stack..."):
+            info = local.start()
+        result = run_demo(local, console, timeout=timeout)
+    except Exception as exc:
+        console.print(f"[red]demo failed:[/red] {type(exc).__name__}: {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        local.stop()
+        if not keep:
+            import shutil
+
+            shutil.rmtree(state, ignore_errors=True)
+    console.print(f"\n[green]demo finished in {time.monotonic() - started:.1f} s[/green]"
+                  + (f"; state kept in {state}" if keep else ""))
+    return result
+
+
+def run_demo(local, console, *, timeout: float = 180.0) -> dict[str, Any]:
+    """The demo's steps, against a started stack. Raises with the reason when a step fails."""
+    info = local.info
+    notion = local.user_notion()
+    page = notion.create_page(
+        parent_data_source_id=info.stories_data_source_id,
+        title=DEMO_STORY["title"],
+        properties={"Acceptance Criteria": {"rich_text": [{"type": "text", "text": {"content": "\n".join(
+            f"- {c}" for c in DEMO_STORY["criteria"])}}]}},
+        markdown=DEMO_STORY["body"],
+    )
+    page_id = page["id"]
+    console.print(f"created story [bold]{DEMO_STORY['title']}[/bold] ({page_id})")
+
+    def step(status: str, agents: list[str]) -> list[dict[str, Any]]:
+        console.print(f"moving the story to [bold]{status}[/bold] (as a person, through the Notion API)")
+        before = {inv["invocation_id"] for inv in local.invocations_for_page(page_id)}
+        local.set_story_status(page_id, status)
+        seen: dict[str, str] = {}
+
+        def finished():
+            new = [inv for inv in local.invocations_for_page(page_id) if inv["invocation_id"] not in before]
+            for inv in new:
+                if seen.get(inv["invocation_id"]) != inv["status"]:
+                    seen[inv["invocation_id"]] = inv["status"]
+                    console.print(f"  {inv['agent_type']:<10} {inv['status']}")
+                if inv["status"] in ("failed", "cancelled"):
+                    raise RuntimeError(
+                        f"{inv['agent_type']} {inv['status']}: {inv.get('error_code')}: {inv.get('error_detail')}"
+                    )
+            done = [inv for inv in new if inv["status"] == "completed"]
+            return done if sorted(inv["agent_type"] for inv in done) == sorted(agents) else None
+
+        return local.wait_for(finished, timeout=timeout, what=f"{' -> '.join(agents)} to complete")
+
+    runs = step("Generate Prototype", ["mock", "demo_deck"])
+    runs += step("Generate Code", ["code"])
+
+    console.print("\n[bold]Artifacts[/bold]")
+    for inv in runs:
+        for artifact in inv.get("output_artifacts") or []:
+            console.print(f"  {inv['agent_type']:<10} {artifact['type']:<16} {local.local_artifact_url(artifact)}")
+    cost = local.api_get(f"/project/{local.project.project_id}/cost-summary")
+    console.print(f"\n[bold]Cost[/bold] month to date ${float(cost.get('month_to_date', 0)):.4f} "
+                  f"of ${float(cost.get('limit', 0)):.2f}")
+    for agent, amount in (cost.get("by_agent_type") or {}).items():
+        console.print(f"  {agent:<10} ${float(amount):.4f}")
+    final = notion.retrieve_page(page_id)
+    from runtime.notion.adapter import plain_properties
+
+    console.print(f"\nstory status in Notion: [bold]{plain_properties(final).get(local.project.trigger_property)}[/bold]")
+    return {"page_id": page_id, "invocations": runs, "cost": cost}

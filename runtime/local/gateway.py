@@ -1,0 +1,179 @@
+"""The local front door: what API Gateway and CloudFront are in AWS, plus the dashboard.
+
+- `POST /webhook/notion` and the internal API routes become API Gateway HTTP API events for the same handler
+  functions Lambda runs;
+- `/prototypes/{key}` serves objects from the (emulated) prototype bucket, as CloudFront does;
+- `/` is the dashboard, `/dev/...` its JSON and the local stand-ins' views (PR records, Notion pages).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources as package_files
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from runtime.local.lambda_shim import LocalLambdaContext, http_api_event
+
+# The internal API's routes, as the Pulumi ingress declares them (route key -> path pattern).
+API_ROUTES: tuple[tuple[str, str], ...] = (
+    ("POST /invoke", r"/invoke"),
+    ("GET /invocation/{id}", r"/invocation/(?P<id>[^/]+)"),
+    ("POST /invocation/{id}/cancel", r"/invocation/(?P<id>[^/]+)/cancel"),
+    ("GET /project/{id}/invocations", r"/project/(?P<id>[^/]+)/invocations"),
+    ("GET /project/{id}/cost-summary", r"/project/(?P<id>[^/]+)/cost-summary"),
+)
+
+
+@dataclass
+class GatewayBackends:
+    """What the gateway calls; the local stack fills it in."""
+
+    webhook_handler: Callable[[dict, Any], dict]
+    api_handler: Callable[[dict, Any], dict]
+    read_prototype: Callable[[str], tuple[bytes, str] | None]  # key -> (body, content type)
+    dev_info: Callable[[], dict]
+    dashboard_state: Callable[[], dict]
+    set_story_status: Callable[[str, str], None]  # page id, status (acts as a person)
+    pull_request_view: Callable[[int], dict | None]
+    notion_page_view: Callable[[str], dict | None]  # {title, markdown}
+
+
+async def _lambda_response(request: Request, handler: Callable, route_key: str, params: dict[str, str]) -> Response:
+    body = await request.body()
+    event = http_api_event(
+        request.method,
+        request.url.path,
+        headers=dict(request.headers),
+        body=body,
+        query=request.url.query,
+        route_key=route_key,
+        path_parameters=params,
+        source_ip=request.client.host if request.client else "127.0.0.1",
+    )
+    from starlette.concurrency import run_in_threadpool
+
+    result = await run_in_threadpool(handler, event, LocalLambdaContext(function_name=route_key))
+    return _to_response(result)
+
+
+def _to_response(result: Any) -> Response:
+    """API Gateway's payload 2.0 response mapping: a dict with statusCode, or any JSON as a 200."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        return JSONResponse(result)
+    body = result.get("body") or ""
+    if result.get("isBase64Encoded"):
+        import base64
+
+        body = base64.b64decode(body)
+    headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers[name] = ",".join(values)
+    return Response(content=body, status_code=int(result["statusCode"]), headers=headers)
+
+
+def create_gateway_app(backends: GatewayBackends) -> Starlette:
+    async def webhook(request: Request) -> Response:
+        return await _lambda_response(request, backends.webhook_handler, "POST /webhook/notion", {})
+
+    async def api(request: Request) -> Response:
+        path = request.url.path
+        for route_key, pattern in API_ROUTES:
+            method = route_key.split(" ", 1)[0]
+            match = re.fullmatch(pattern, path)
+            if match and method == request.method:
+                return await _lambda_response(request, backends.api_handler, route_key, match.groupdict())
+        return JSONResponse(
+            {"error": {"code": "NOT_FOUND", "message": f"no route {request.method} {path}", "invocation_id": None,
+                       "remediation": "See the internal API routes in the README."}},
+            status_code=404,
+        )
+
+    async def prototype(request: Request) -> Response:
+        key = request.path_params["key"]
+        if key.endswith("/") or "." not in key.rsplit("/", 1)[-1]:
+            key = key.rstrip("/") + "/index.html"
+        from starlette.concurrency import run_in_threadpool
+
+        found = await run_in_threadpool(backends.read_prototype, key)
+        if found is None:
+            return PlainTextResponse(f"no prototype object {key!r} (it may have expired)", status_code=404)
+        body, content_type = found
+        return Response(body, media_type=content_type)
+
+    async def dashboard(request: Request) -> Response:
+        page = package_files.files("runtime.local").joinpath("static/dashboard.html").read_text(encoding="utf-8")
+        return HTMLResponse(page)
+
+    async def dev_info(request: Request) -> Response:
+        return JSONResponse(backends.dev_info())
+
+    async def state(request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        return JSONResponse(await run_in_threadpool(backends.dashboard_state))
+
+    async def story_status(request: Request) -> Response:
+        try:
+            status = (await request.json())["status"]
+            assert isinstance(status, str) and status
+        except Exception:
+            return JSONResponse({"error": 'send {"status": "<a Status value>"}'}, status_code=400)
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            await run_in_threadpool(backends.set_story_status, request.path_params["page_id"], status)
+        except Exception as exc:  # the emulator's validation message is the useful part
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"page_id": request.path_params["page_id"], "status": status})
+
+    async def pull_request(request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        record = await run_in_threadpool(backends.pull_request_view, int(request.path_params["number"]))
+        if record is None:
+            return PlainTextResponse("no such pull request", status_code=404)
+        if "application/json" in request.headers.get("accept", ""):
+            return JSONResponse(record)
+        return HTMLResponse(
+            f"<!doctype html><title>PR #{record.get('number')}</title><h1>PR #{record.get('number')}: "
+            f"{html.escape(str(record.get('title', '')))}</h1><p>{html.escape(str(record.get('branch', '')))} &rarr; "
+            f"{html.escape(str(record.get('base', '')))}</p><pre>{html.escape(str(record.get('body', '')))}</pre>"
+            f"<h2>Diff</h2><pre>{html.escape(str(record.get('diff', '')))}</pre>"
+        )
+
+    async def notion_page(request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        page = await run_in_threadpool(backends.notion_page_view, request.path_params["page_id"])
+        if page is None:
+            return PlainTextResponse("no such page", status_code=404)
+        return HTMLResponse(
+            f"<!doctype html><title>{html.escape(page['title'])}</title><h1>{html.escape(page['title'])}</h1>"
+            f"<pre style='white-space:pre-wrap'>{html.escape(page['markdown'])}</pre>"
+        )
+
+    routes = [
+        Route("/", dashboard),
+        Route("/webhook/notion", webhook, methods=["POST"]),
+        Route("/prototypes/{key:path}", prototype, methods=["GET", "HEAD"]),
+        Route("/dev/info", dev_info),
+        Route("/dev/api/state", state),
+        Route("/dev/api/stories/{page_id}/status", story_status, methods=["POST"]),
+        Route("/dev/git/pr/{number:int}", pull_request),
+        Route("/dev/notion/{page_id}", notion_page),
+        Route("/invoke", api, methods=["POST"]),
+        Route("/invocation/{rest:path}", api, methods=["GET", "POST"]),
+        Route("/project/{rest:path}", api, methods=["GET"]),
+    ]
+    return Starlette(routes=routes)
+
+
