@@ -1,0 +1,134 @@
+"""The AgentCore app: one program for every agent plugin.
+
+AgentCore Runtime (and the local stack, on loopback) calls `POST /invocations` with the orchestrator's
+`AgentRequest` and polls `GET /ping`. The entrypoint validates the payload (400 with the validation message),
+starts the run as an `@app.async_task` (so `/ping` answers `HealthyBusy` while it runs) and answers at once:
+a run can last hours and nobody waits for it. The run's result goes to the completion queue, not to the caller.
+
+Which plugin this runtime serves: `create_app(agent_name=...)`, else env `AIDLC_AGENT`, else the request's
+agent_type (the local stack may serve several agents from one app). `{"action": "stop", "invocation_id": ...}`
+asks a running invocation to stop before its next model call (it ends `cancelled`).
+
+Start: `python -m runtime.agent.app` (port 8080, as AgentCore expects) or `uvicorn runtime.agent.app:app`.
+Heavy imports (strands, the MCP client, boto3) happen at the first invocation, not at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from bedrock_agentcore.runtime import BedrockAgentCoreApp
+from pydantic import ValidationError
+from starlette.responses import JSONResponse
+
+from runtime.errors import ErrorCode, ErrorResponse
+from runtime.models import AgentRequest
+
+log = logging.getLogger("aidlc.agent")
+
+SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
+
+
+def _error(status: int, code: ErrorCode, message: str, invocation_id: str | None = None) -> JSONResponse:
+    return JSONResponse(ErrorResponse.of(code, message, invocation_id).model_dump(mode="json"), status_code=status)
+
+
+def create_app(
+    agent_name: str | None = None,
+    *,
+    settings: Any = None,
+    sink: Any = None,
+    options_factory: Callable[[AgentRequest], Any] | None = None,
+) -> BedrockAgentCoreApp:
+    """Build the app. Everything not given is resolved from the environment at the first invocation.
+
+    `options_factory(request) -> runtime.agent.runner.RunOptions` lets the local stack and tests supply the model,
+    tools, audit sink or policy for each run."""
+    app = BedrockAgentCoreApp()
+    state: dict[str, Any] = {"settings": settings, "sink": sink}
+    lock = threading.Lock()
+    running: dict[str, Any] = {}  # invocation id -> RunControl
+    tasks: set[asyncio.Task] = set()  # a reference, so a running task is never garbage-collected
+
+    def resolved() -> tuple[Any, Any]:
+        with lock:
+            if state["settings"] is None:
+                from runtime.agent.settings import AgentSettings
+
+                state["settings"] = AgentSettings.from_env()
+                if agent_name:
+                    state["settings"].agent_name = agent_name
+            if state["sink"] is None:
+                from runtime.agent.completion import SqsCompletionSink
+
+                queue_url = state["settings"].completion_queue_url
+                if not queue_url:
+                    raise RuntimeError("COMPLETION_QUEUE_URL is not set: the run would have nowhere to report to")
+                state["sink"] = SqsCompletionSink(queue_url)
+            return state["settings"], state["sink"]
+
+    @app.async_task
+    async def run_in_background(request: AgentRequest, options: Any) -> None:
+        from runtime.agent.runner import run_agent
+
+        settings, sink = resolved()
+        try:
+            await asyncio.to_thread(run_agent, request, settings=settings, sink=sink, options=options)
+        finally:
+            running.pop(request.invocation_id, None)
+
+    @app.entrypoint
+    async def invoke(payload: Any, context: Any = None) -> Any:
+        if isinstance(payload, dict) and payload.get("action") == "stop":
+            control = running.get(str(payload.get("invocation_id")))
+            if control is None:
+                return _error(404, ErrorCode.NOT_FOUND, "no run with this invocation_id is in progress here",
+                              payload.get("invocation_id"))
+            control.stop_requested.set()
+            return {"status": "stopping", "invocation_id": payload["invocation_id"]}
+        try:
+            request = AgentRequest.model_validate(payload)
+        except ValidationError as exc:
+            return _error(400, ErrorCode.INVALID_REQUEST, f"invalid AgentRequest: {exc}")
+        try:
+            settings, _ = resolved()
+        except Exception as exc:
+            return _error(500, ErrorCode.AGENT_ERROR, f"agent runtime misconfigured: {exc}", request.invocation_id)
+        served = agent_name or settings.agent_name
+        if served and request.agent_type != served:
+            return _error(400, ErrorCode.INVALID_REQUEST,
+                          f"this runtime serves agent {served!r}, not {request.agent_type!r}", request.invocation_id)
+        from runtime.registry import get_registry
+
+        if request.agent_type not in get_registry():
+            return _error(400, ErrorCode.INVALID_REQUEST, f"no agent plugin named {request.agent_type!r}",
+                          request.invocation_id)
+        if request.invocation_id in running:
+            # AgentCore may redeliver; a second run would send a second completion event.
+            return {"status": "already_running", "invocation_id": request.invocation_id,
+                    "session_id": request.session_id}
+        from runtime.agent.runner import RunOptions
+
+        options = options_factory(request) if options_factory else RunOptions()
+        running[request.invocation_id] = options.control
+        session_id = getattr(context, "session_id", None) or request.session_id
+        task = asyncio.create_task(run_in_background(request, options))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        # Let the task start (and register with the app) before answering, so the next /ping says HealthyBusy.
+        await asyncio.sleep(0)
+        return {"status": "accepted", "invocation_id": request.invocation_id, "session_id": session_id,
+                "agent_type": request.agent_type}
+
+    app.state.running = running  # for tests and the local dashboard
+    return app
+
+
+app = create_app()
+
+if __name__ == "__main__":  # pragma: no cover
+    app.run()

@@ -1,0 +1,213 @@
+"""The hooks every run carries (Strands hook providers).
+
+- `ToolPolicyHook`: before each tool call, the tool policy (Cedar, from runtime.policy) decides; a denial becomes
+  an error result the model can read, and the tool never runs.
+- `AuditHook`: after each tool call, one audit record (digest of the arguments, outcome, duration).
+- `BudgetHook`: before each model call, stop cleanly if the tokens or cost would pass the invocation's limit, if
+  the run is past its timeout, or if it was asked to stop.
+- `ArtifactHook`: remembers successful tool results, from which artifacts are built.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from strands.hooks import AfterToolCallEvent, BeforeModelCallEvent, BeforeToolCallEvent, HookProvider, HookRegistry
+
+from runtime.agent.artifacts import ArtifactCollector, bare_tool_name
+from runtime.agent.audit import AuditRecord, AuditSink, argument_digest
+from runtime.agent.offline_model import parse_tool_result
+from runtime.cost import ModelPrice, cost_usd
+from runtime.errors import ErrorCode
+from runtime.models import TokenUsage
+
+log = logging.getLogger("aidlc.agent")
+
+
+@dataclass
+class StopReason:
+    status: str  # "failed" | "cancelled"
+    code: ErrorCode
+    detail: str
+
+
+class RunControl:
+    """Shared by the hooks and the runner: why the run stopped early, if it did, and the stop request flag."""
+
+    def __init__(self) -> None:
+        self.stop_requested = threading.Event()
+        self.stopped: StopReason | None = None
+
+    def stop(self, reason: StopReason) -> None:
+        if self.stopped is None:
+            self.stopped = reason
+
+
+class Decision(Protocol):
+    allowed: bool
+    reason: str
+
+
+class PolicyLike(Protocol):
+    def authorize(self, agent_type: str, tool: str, args: dict, *, invocation_id: str | None,
+                  allowed_tools: Sequence[str] | None) -> Decision: ...
+
+
+@dataclass
+class _DeclaredToolsDecision:
+    allowed: bool
+    reason: str
+
+
+class DeclaredToolsPolicy:
+    """The floor when no Cedar policy is configured: a plugin may call only the tools it declares."""
+
+    def authorize(self, agent_type, tool, args, *, invocation_id=None, allowed_tools=None):
+        if allowed_tools is not None and tool not in allowed_tools:
+            return _DeclaredToolsDecision(False, f"agent {agent_type!r} does not declare tool {tool!r}")
+        return _DeclaredToolsDecision(True, "declared by the plugin")
+
+
+class ToolPolicyHook(HookProvider):
+    def __init__(self, policy: PolicyLike, *, agent_type: str, invocation_id: str,
+                 allowed_tools: Sequence[str]) -> None:
+        self.policy = policy
+        self.agent_type = agent_type
+        self.invocation_id = invocation_id
+        self.allowed_tools = list(allowed_tools)
+
+    def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
+        registry.add_callback(BeforeToolCallEvent, self.before_tool_call)
+
+    def before_tool_call(self, event: BeforeToolCallEvent) -> None:
+        tool = bare_tool_name(event.tool_use["name"])
+        decision = self.policy.authorize(
+            self.agent_type, tool, dict(event.tool_use.get("input") or {}),
+            invocation_id=self.invocation_id, allowed_tools=self.allowed_tools,
+        )
+        if not decision.allowed:
+            event.cancel_tool = f"Tool call denied by policy: {decision.reason}"
+
+
+class AuditHook(HookProvider):
+    def __init__(self, sink: AuditSink, *, agent_type: str, invocation_id: str) -> None:
+        self.sink = sink
+        self.agent_type = agent_type
+        self.invocation_id = invocation_id
+        self._started: dict[str, float] = {}
+
+    def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
+        registry.add_callback(BeforeToolCallEvent, self.before_tool_call)
+        registry.add_callback(AfterToolCallEvent, self.after_tool_call)
+
+    def before_tool_call(self, event: BeforeToolCallEvent) -> None:
+        self._started[event.tool_use["toolUseId"]] = time.monotonic()
+
+    def after_tool_call(self, event: AfterToolCallEvent) -> None:
+        started = self._started.pop(event.tool_use["toolUseId"], None)
+        duration = event.duration if event.duration is not None else (
+            time.monotonic() - started if started is not None else 0.0
+        )
+        if event.cancel_message:
+            outcome, detail = "denied", event.cancel_message
+        elif event.exception is not None or event.result.get("status") == "error":
+            outcome = "error"
+            detail = str(event.exception) if event.exception else _result_text(event.result)
+        else:
+            outcome, detail = "ok", ""
+        record = AuditRecord(
+            invocation_id=self.invocation_id,
+            agent_type=self.agent_type,
+            tool=bare_tool_name(event.tool_use["name"]),
+            args_sha256=argument_digest(event.tool_use.get("input") or {}),
+            outcome=outcome,
+            duration_ms=int(duration * 1000),
+            detail=detail[:500],
+        )
+        try:
+            self.sink.record(record)
+        except Exception:  # the audit trail must not kill the run; the record goes to the logs instead
+            log.exception("audit record not written", extra={"audit": record.model_dump(mode="json")})
+
+
+def _result_text(result: Mapping[str, Any]) -> str:
+    return " ".join(str(item.get("text", "")) for item in result.get("content", []))
+
+
+class ArtifactHook(HookProvider):
+    def __init__(self, collector: ArtifactCollector) -> None:
+        self.collector = collector
+
+    def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
+        registry.add_callback(AfterToolCallEvent, self.after_tool_call)
+
+    def after_tool_call(self, event: AfterToolCallEvent) -> None:
+        if event.cancel_message or event.exception is not None or event.result.get("status") == "error":
+            return
+        result = parse_tool_result(event.result)
+        if "text" in result and len(result) == 1:  # not JSON: no artifact to build from it
+            return
+        self.collector.add(event.tool_use["name"], dict(event.tool_use.get("input") or {}), result)
+
+
+def usage_of(agent: Any) -> TokenUsage:
+    usage = agent.event_loop_metrics.accumulated_usage
+    return TokenUsage(input_tokens=int(usage.get("inputTokens", 0)), output_tokens=int(usage.get("outputTokens", 0)))
+
+
+class BudgetHook(HookProvider):
+    """Checked before each model call: the call would add at least its input tokens, so stop if those alone
+    would pass the token or cost limit. The run then ends as failed with BUDGET_EXCEEDED (or AGENT_TIMEOUT,
+    or cancelled), with whatever artifacts it had already made."""
+
+    def __init__(self, control: RunControl, *, model_id: str, token_limit: int | None, cost_limit_usd: Decimal | None,
+                 prices: Mapping[str, ModelPrice] | None = None, timeout_seconds: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.control = control
+        self.model_id = model_id
+        self.token_limit = token_limit
+        self.cost_limit_usd = cost_limit_usd
+        self.prices = prices
+        self.timeout_seconds = timeout_seconds
+        self.clock = clock
+        self.started = clock()
+
+    def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
+        registry.add_callback(BeforeModelCallEvent, self.before_model_call)
+
+    def before_model_call(self, event: BeforeModelCallEvent) -> None:
+        reason = self.check(usage_of(event.agent), event.projected_input_tokens or 0)
+        if reason is not None:
+            self.control.stop(reason)
+            event.cancel = reason.detail
+
+    def check(self, used: TokenUsage, projected_input_tokens: int) -> StopReason | None:
+        if self.control.stop_requested.is_set():
+            return StopReason("cancelled", ErrorCode.CANCELLED, "the run was stopped on request")
+        if self.timeout_seconds is not None and self.clock() - self.started > self.timeout_seconds:
+            return StopReason("failed", ErrorCode.AGENT_TIMEOUT,
+                              f"the run passed its timeout of {self.timeout_seconds:.0f} s")
+        projected = TokenUsage(input_tokens=used.input_tokens + projected_input_tokens,
+                               output_tokens=used.output_tokens)
+        if self.token_limit is not None and projected.total_tokens > self.token_limit:
+            return StopReason("failed", ErrorCode.BUDGET_EXCEEDED,
+                              f"the next model call would bring the run to {projected.total_tokens} tokens, "
+                              f"over its limit of {self.token_limit}")
+        if self.cost_limit_usd is not None:
+            cost = cost_usd(projected, self.model_id, self.prices)
+            if cost > self.cost_limit_usd:
+                return StopReason("failed", ErrorCode.BUDGET_EXCEEDED,
+                                  f"the next model call would bring the run to ${cost} on {self.model_id}, "
+                                  f"over its limit of ${self.cost_limit_usd}")
+        return None
+
+
+def describe_usage(usage: TokenUsage) -> str:
+    return json.dumps(usage.model_dump())

@@ -1,0 +1,213 @@
+"""One agent run, from `AgentRequest` to exactly one `CompletionEvent`.
+
+`run_agent` is synchronous: the AgentCore app runs it in a worker thread (so `/ping` stays answered) and the CLI
+and tests call it directly. Whatever happens inside (the model raises, a tool is denied, the budget runs out,
+the plugin is unknown) the run ends with one event sent to the sink.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from runtime.agent.artifacts import ArtifactCollector, artifacts_from_calls
+from runtime.agent.audit import AuditSink, DynamoDbAuditSink, MemoryAuditSink
+from runtime.agent.completion import CompletionSink
+from runtime.agent.hooks import (
+    ArtifactHook,
+    AuditHook,
+    BudgetHook,
+    DeclaredToolsPolicy,
+    PolicyLike,
+    RunControl,
+    ToolPolicyHook,
+    usage_of,
+)
+from runtime.agent.settings import AgentSettings
+from runtime.cost import DEFAULT_MODEL_ID, OFFLINE_MODEL_ID, cost_usd
+from runtime.errors import ErrorCode
+from runtime.models import AgentRequest, CompletionEvent, TokenUsage
+from runtime.plugins import AgentSpec
+
+log = logging.getLogger("aidlc.agent")
+
+
+class AgentConfigError(RuntimeError):
+    pass
+
+
+@dataclass
+class RunOptions:
+    """What a run may be given instead of building it from settings (tests, the CLI, the local stack)."""
+
+    model: Any = None  # a strands Model
+    tools: list[Any] | None = None  # strands tools (an MCPClient, PythonAgentTools...)
+    audit: AuditSink | None = None
+    policy: PolicyLike | None = None
+    control: RunControl = field(default_factory=RunControl)
+
+
+def resolve_model_id(spec: AgentSpec, request: AgentRequest, settings: AgentSettings) -> str:
+    """The plugin's limits first, then the request (the project's choice), then the deployment default."""
+    if settings.model_provider == "offline":
+        return OFFLINE_MODEL_ID
+    return spec.limits.model_id or request.model_id or settings.model_id or DEFAULT_MODEL_ID
+
+
+def build_model(spec: AgentSpec, request: AgentRequest, settings: AgentSettings) -> Any:
+    if settings.model_provider == "offline":
+        if spec.offline is None:
+            raise AgentConfigError(f"agent {spec.name!r} has no offline script, so it cannot run without Bedrock")
+        from runtime.agent.offline_model import OfflineModel
+
+        return OfflineModel(spec.offline, request)
+    from strands.models.bedrock import BedrockModel
+
+    return BedrockModel(model_id=resolve_model_id(spec, request, settings), region_name=settings.region)
+
+
+def gateway_auth(settings: AgentSettings) -> Any:
+    from runtime.agent.tools import BearerAuth, SigV4Auth
+
+    if settings.gateway_auth == "iam":
+        import boto3
+
+        return SigV4Auth(settings.region or boto3.Session().region_name or "us-east-1")
+    if settings.gateway_auth == "bearer":
+        if not settings.gateway_token_secret:
+            raise AgentConfigError("gateway auth 'bearer' needs AIDLC_GATEWAY_TOKEN_SECRET (a Secrets Manager name)")
+        import boto3
+
+        secret = boto3.client("secretsmanager").get_secret_value(SecretId=settings.gateway_token_secret)
+        return BearerAuth(secret["SecretString"])
+    return None
+
+
+def build_tools(spec: AgentSpec, request: AgentRequest, settings: AgentSettings) -> list[Any]:
+    if not settings.gateway_url:
+        raise AgentConfigError(
+            "no tools: set AIDLC_GATEWAY_URL to the MCP endpoint, or pass in-process tools (runtime.agent.tools."
+            "registry_tools) for a synchronous run"
+        )
+    from runtime.agent.tools import mcp_tool_client
+
+    return [
+        mcp_tool_client(settings.gateway_url, agent_type=spec.name, invocation_id=request.invocation_id,
+                        auth=gateway_auth(settings), allowed_tools=spec.tools)
+    ]
+
+
+def build_audit(settings: AgentSettings) -> AuditSink:
+    return DynamoDbAuditSink(settings.audit_table) if settings.audit_table else MemoryAuditSink()
+
+
+def task_prompt(request: AgentRequest) -> str:
+    """The first user message: everything the orchestrator sent, so the agent need not read Notion to start."""
+    story = request.story
+    parts = [
+        f"Work on this Notion user story (page id {request.notion_page_id}, invocation {request.invocation_id}).",
+        f"# {story.title}",
+    ]
+    if story.url:
+        parts.append(f"URL: {story.url}")
+    if story.properties:
+        parts.append("Properties:\n" + json.dumps(story.properties, indent=2, default=str))
+    if story.content_markdown.strip():
+        parts.append("Body:\n" + story.content_markdown.strip())
+    parts.append("Project settings:\n" + request.project.model_dump_json(indent=2))
+    if request.parent is not None:
+        parts.append("This run follows another agent's run:\n" + request.parent.model_dump_json(indent=2))
+    parts.append("Use your tools to produce your artifacts, then answer with a short summary with their links.")
+    return "\n\n".join(parts)
+
+
+def _limits(spec: AgentSpec, request: AgentRequest) -> tuple[int | None, Decimal | None]:
+    tokens = [t for t in (spec.limits.max_tokens, request.budget.token_limit) if t is not None]
+    costs = [c for c in (spec.limits.cost_limit_usd, request.budget.cost_limit_usd) if c is not None]
+    return (min(tokens) if tokens else None, min(costs) if costs else None)
+
+
+def run_agent(request: AgentRequest, *, settings: AgentSettings, sink: CompletionSink,
+              spec: AgentSpec | None = None, options: RunOptions | None = None) -> CompletionEvent:
+    options = options or RunOptions()
+    collector = ArtifactCollector()
+    agent = None
+    usage = TokenUsage()
+    model_id = OFFLINE_MODEL_ID if settings.model_provider == "offline" else (request.model_id or DEFAULT_MODEL_ID)
+    status, summary, error_code, error_detail = "failed", "", ErrorCode.AGENT_ERROR, ""
+    try:
+        if spec is None:
+            from runtime.registry import get_registry
+
+            spec = get_registry().get(request.agent_type)
+        model_id = resolve_model_id(spec, request, settings)
+        if options.model is not None:
+            model_id = str((options.model.get_config() or {}).get("model_id") or model_id)
+        token_limit, cost_limit = _limits(spec, request)
+        hooks = [
+            ToolPolicyHook(options.policy or DeclaredToolsPolicy(), agent_type=spec.name,
+                           invocation_id=request.invocation_id, allowed_tools=spec.tools),
+            AuditHook(options.audit or build_audit(settings), agent_type=spec.name,
+                      invocation_id=request.invocation_id),
+            BudgetHook(options.control, model_id=model_id, token_limit=token_limit, cost_limit_usd=cost_limit,
+                       prices=settings.prices, timeout_seconds=spec.limits.timeout_seconds),
+            ArtifactHook(collector),
+        ]
+        from strands import Agent
+
+        agent = Agent(
+            model=options.model if options.model is not None else build_model(spec, request, settings),
+            tools=options.tools if options.tools is not None else build_tools(spec, request, settings),
+            system_prompt=spec.system_prompt,
+            hooks=hooks,
+            callback_handler=None,
+            name=spec.name,
+        )
+        result = agent(task_prompt(request))
+        usage = usage_of(agent)
+        stopped = options.control.stopped
+        if stopped is not None:
+            status, error_code, error_detail = stopped.status, stopped.code, stopped.detail
+            summary = f"Stopped: {stopped.detail}"
+        else:
+            status, error_code, summary = "completed", None, str(result).strip()
+    except Exception as exc:  # any failure still ends the run with its one completion event
+        log.exception("agent run failed", extra={"invocation_id": request.invocation_id})
+        if agent is not None:
+            usage = usage_of(agent)
+        error_detail = f"{type(exc).__name__}: {exc}"[:2000]
+        summary = f"The {request.agent_type} agent failed: {error_detail}"[:500]
+    finally:
+        if agent is not None:
+            try:
+                agent.cleanup()
+            except Exception:
+                log.warning("agent cleanup failed", exc_info=True)
+
+    artifacts = artifacts_from_calls(collector.calls, spec, request) if spec is not None else []
+    try:
+        cost = cost_usd(usage, model_id, settings.prices)
+    except KeyError as exc:  # an unpriced model: report it rather than lose the event
+        cost = Decimal("0")
+        error_detail = (error_detail + f"; {exc}").lstrip("; ")
+    event = CompletionEvent(
+        invocation_id=request.invocation_id,
+        agent_type=request.agent_type,
+        session_id=request.session_id,
+        status=status,  # type: ignore[arg-type]
+        summary=summary,
+        artifacts=artifacts,
+        token_usage=usage,
+        cost_usd=cost,
+        model_id=model_id,
+        error_code=error_code,
+        error_detail=error_detail or None,
+    )
+    sink.send(event)
+    return event
+
+
