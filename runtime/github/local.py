@@ -1,0 +1,315 @@
+"""The offline GitHub: a bare git repository on disk, driven with dulwich, with pull requests as JSON records.
+
+Pull-request records live beside the bare repository in `<repo>.pulls/<number>.json`; the local stack's
+`/dev/git/pr/<number>` page shows them. Writes take a file lock so concurrent agents (threads or processes) cannot
+allocate the same PR number or lose a ref update.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dulwich.diff_tree import tree_changes
+from dulwich.object_store import commit_tree_changes, tree_lookup_path
+from dulwich.objects import Blob, Commit, Tree
+from dulwich.patch import write_tree_diff
+from dulwich.repo import Repo
+
+from runtime.github.backend import GitHubConflict, GitHubError, GitHubNotFound, check_branch_name, check_repo_path
+
+_FILE_MODE = 0o100644
+_AUTHOR = b"aidlc agent <agents@aidlc.local>"
+
+
+class LocalGitBackend:
+    """`GitHubBackend` over a bare repository at `path` (created, with an initial commit, when missing)."""
+
+    def __init__(self, path: str | Path, *, default_branch: str = "main", web_base_url: str | None = None) -> None:
+        self.path = Path(path)
+        self.default_branch = default_branch
+        self.repo = self.path.name.removesuffix(".git") or "local"
+        self.web_base_url = web_base_url.rstrip("/") if web_base_url else None
+        self.pulls_dir = self.path.parent / f"{self.path.name}.pulls"
+        self._ensure_repository()
+
+    # --- GitHubBackend -------------------------------------------------------------------------------------
+
+    def create_branch(self, branch: str, from_branch: str | None = None) -> dict[str, Any]:
+        check_branch_name(branch)
+        source = from_branch or self.default_branch
+        with self._locked() as repo:
+            ref = _head_ref(branch)
+            if ref in repo.refs:
+                raise GitHubConflict(f"branch {branch!r} already exists; pick another name or commit to it")
+            sha = self._branch_sha(repo, source)
+            repo.refs[ref] = sha
+        return {"branch": branch, "sha": sha.decode(), "from_branch": source}
+
+    def commit_files(self, branch: str, message: str, files: Mapping[str, str]) -> dict[str, Any]:
+        check_branch_name(branch)
+        if not files:
+            raise GitHubError("no files to commit: pass at least one {path: content}", status=400)
+        paths = {check_repo_path(p): content for p, content in files.items()}
+        if not message.strip():
+            raise GitHubError("the commit message is empty", status=400)
+        with self._locked() as repo:
+            parent_sha = self._branch_sha(repo, branch)
+            parent = repo[parent_sha]
+            changes = []
+            for path, content in paths.items():
+                blob = Blob.from_string(content.encode("utf-8"))
+                repo.object_store.add_object(blob)
+                changes.append((path.encode("utf-8"), _FILE_MODE, blob.id))
+            tree_id = commit_tree_changes(repo.object_store, parent.tree, changes)
+            if tree_id == parent.tree:
+                raise GitHubConflict(f"nothing to commit: the files on {branch!r} already have this content")
+            commit = _new_commit(tree_id, [parent_sha], message)
+            repo.object_store.add_object(commit)
+            # compare-and-swap, so a concurrent writer outside this lock cannot be overwritten silently
+            if not repo.refs.set_if_equals(_head_ref(branch), parent_sha, commit.id):
+                raise GitHubConflict(f"branch {branch!r} moved while committing; retry")
+        return {"branch": branch, "sha": commit.id.decode(), "files_changed": len(paths)}
+
+    def create_pull_request(
+        self, branch: str, title: str, body: str, base: str | None = None, draft: bool = False
+    ) -> dict[str, Any]:
+        base = base or self.default_branch
+        if branch == base:
+            raise GitHubError(f"a pull request needs a head branch other than its base {base!r}", status=422)
+        with self._locked() as repo:
+            head_sha = self._branch_sha(repo, branch)
+            base_sha = self._branch_sha(repo, base)
+            for record in self._records():
+                if record["branch"] == branch and record["base"] == base and record["state"] == "open":
+                    raise GitHubConflict(f"pull request #{record['number']} is already open for {branch!r}")
+            changed = _changed_paths(repo, repo[base_sha].tree, repo[head_sha].tree)
+            if not changed:
+                raise GitHubConflict(f"no changes between {base!r} and {branch!r}: commit files first")
+            number = max((r["number"] for r in self._records()), default=0) + 1
+            record = {
+                "number": number,
+                "title": title,
+                "body": body,
+                "branch": branch,
+                "base": base,
+                "base_sha": base_sha.decode(),
+                "head_sha": head_sha.decode(),
+                "draft": draft,
+                "state": "open",
+                "repo": self.repo,
+                "url": self._pr_url(number),
+                "files": changed,
+                "comments": [],
+                "created_at": time.time(),
+            }
+            self._write_record(record)
+        return {
+            "number": number,
+            "url": record["url"],
+            "branch": branch,
+            "base": base,
+            "repo": self.repo,
+            "draft": draft,
+            "files_changed": len(changed),
+        }
+
+    def read_file(self, path: str, ref: str | None = None) -> dict[str, Any]:
+        path = check_repo_path(path)
+        ref = ref or self.default_branch
+        repo = Repo(str(self.path))
+        try:
+            tree = repo[self._resolve(repo, ref)].tree
+            try:
+                _mode, sha = tree_lookup_path(repo.__getitem__, tree, path.encode("utf-8"))
+            except KeyError:
+                raise GitHubNotFound(f"no file {path!r} at {ref!r}") from None
+            obj = repo[sha]
+            if not isinstance(obj, Blob):
+                raise GitHubError(f"{path!r} is a folder at {ref!r}, not a file", status=400)
+            return {"path": path, "ref": ref, "content": obj.data.decode("utf-8", errors="replace")}
+        finally:
+            repo.close()
+
+    def read_pull_request(self, number: int) -> dict[str, Any]:
+        record = self._record(number)
+        repo = Repo(str(self.path))
+        try:
+            # the diff against the base as it was when the PR was opened, to the branch's current head
+            head_sha = self._branch_sha(repo, record["branch"])
+            old_tree = repo[record["base_sha"].encode()].tree
+            new_tree = repo[head_sha].tree
+            out = io.BytesIO()
+            write_tree_diff(out, repo.object_store, old_tree, new_tree)
+            files = _changed_paths(repo, old_tree, new_tree)
+        finally:
+            repo.close()
+        return {
+            "number": record["number"],
+            "title": record["title"],
+            "body": record["body"],
+            "branch": record["branch"],
+            "base": record["base"],
+            "url": record["url"],
+            "repo": self.repo,
+            "draft": record["draft"],
+            "state": record["state"],
+            "diff": out.getvalue().decode("utf-8", errors="replace"),
+            "files": files,
+        }
+
+    def comment_pull_request(self, number: int, body: str) -> dict[str, Any]:
+        if not body.strip():
+            raise GitHubError("the comment is empty", status=400)
+        with self._locked():
+            record = self._record(number)
+            comment_id = len(record["comments"]) + 1
+            record["comments"].append({"id": comment_id, "body": body, "created_at": time.time()})
+            self._write_record(record)
+        return {"comment_id": comment_id, "url": f"{record['url']}#comment-{comment_id}"}
+
+    # --- for the local stack's PR view and tests ----------------------------------------------------------
+
+    def pull_request_record(self, number: int) -> dict[str, Any] | None:
+        """The stored record plus the current diff, or None."""
+        try:
+            record = self._record(number)
+        except GitHubNotFound:
+            return None
+        return {**record, **self.read_pull_request(number)}
+
+    def list_pull_requests(self) -> list[dict[str, Any]]:
+        return sorted(self._records(), key=lambda r: r["number"])
+
+    def branches(self) -> list[str]:
+        repo = Repo(str(self.path))
+        try:
+            return sorted(ref.decode().removeprefix("refs/heads/") for ref in repo.refs.keys(base=None) if ref.startswith(b"refs/heads/"))
+        finally:
+            repo.close()
+
+    def log(self, branch: str) -> list[dict[str, Any]]:
+        """Commits on `branch`, newest first: {sha, message, parents}."""
+        repo = Repo(str(self.path))
+        try:
+            entries = []
+            for entry in repo.get_walker(include=[self._branch_sha(repo, branch)]):
+                commit = entry.commit
+                entries.append(
+                    {"sha": commit.id.decode(), "message": commit.message.decode(), "parents": [p.decode() for p in commit.parents]}
+                )
+            return entries
+        finally:
+            repo.close()
+
+    # --- internals -----------------------------------------------------------------------------------------
+
+    def _ensure_repository(self) -> None:
+        if (self.path / "HEAD").exists():
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock_file():
+            if (self.path / "HEAD").exists():
+                return
+            repo = Repo.init_bare(str(self.path), mkdir=True)
+            try:
+                readme = Blob.from_string(b"# Local remote\n\nCreated by aidlc as the offline stand-in for GitHub.\n")
+                tree = Tree()
+                tree.add(b"README.md", _FILE_MODE, readme.id)
+                commit = _new_commit(tree.id, [], "Initial commit")
+                for obj in (readme, tree, commit):
+                    repo.object_store.add_object(obj)
+                repo.refs[_head_ref(self.default_branch)] = commit.id
+                repo.refs.set_symbolic_ref(b"HEAD", _head_ref(self.default_branch))
+            finally:
+                repo.close()
+
+    @contextmanager
+    def _lock_file(self) -> Iterator[None]:
+        lock_path = self.path.parent / f"{self.path.name}.lock"
+        with open(lock_path, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextmanager
+    def _locked(self) -> Iterator[Repo]:
+        with self._lock_file():
+            repo = Repo(str(self.path))
+            try:
+                yield repo
+            finally:
+                repo.close()
+
+    def _branch_sha(self, repo: Repo, branch: str) -> bytes:
+        try:
+            return repo.refs[_head_ref(branch)]
+        except KeyError:
+            raise GitHubNotFound(f"no branch {branch!r} (branches: {', '.join(self.branches())})") from None
+
+    def _resolve(self, repo: Repo, ref: str) -> bytes:
+        if _head_ref(ref) in repo.refs:
+            return repo.refs[_head_ref(ref)]
+        try:
+            obj = repo[ref.encode()]
+        except (KeyError, ValueError):
+            raise GitHubNotFound(f"no branch or commit {ref!r}") from None
+        if not isinstance(obj, Commit):
+            raise GitHubNotFound(f"{ref!r} is not a commit")
+        return obj.id
+
+    def _pr_url(self, number: int) -> str:
+        if self.web_base_url:
+            return f"{self.web_base_url}/dev/git/pr/{number}"
+        return f"{self.path.resolve().as_uri()}#pull-{number}"
+
+    def _records(self) -> list[dict[str, Any]]:
+        if not self.pulls_dir.is_dir():
+            return []
+        return [json.loads(p.read_text(encoding="utf-8")) for p in self.pulls_dir.glob("*.json")]
+
+    def _record(self, number: int) -> dict[str, Any]:
+        path = self.pulls_dir / f"{int(number)}.json"
+        if not path.is_file():
+            raise GitHubNotFound(f"no pull request #{number} in {self.repo!r}")
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def _write_record(self, record: dict[str, Any]) -> None:
+        self.pulls_dir.mkdir(parents=True, exist_ok=True)
+        path = self.pulls_dir / f"{record['number']}.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
+        os.replace(tmp, path)  # atomic: a reader never sees half a record
+
+
+def _head_ref(branch: str) -> bytes:
+    return b"refs/heads/" + branch.encode("utf-8")
+
+
+def _new_commit(tree_id: bytes, parents: list[bytes], message: str) -> Commit:
+    commit = Commit()
+    commit.tree = tree_id
+    commit.parents = parents
+    commit.author = commit.committer = _AUTHOR
+    commit.author_time = commit.commit_time = int(time.time())
+    commit.author_timezone = commit.commit_timezone = 0
+    commit.encoding = b"UTF-8"
+    commit.message = message.encode("utf-8") + (b"" if message.endswith("\n") else b"\n")
+    return commit
+
+
+def _changed_paths(repo: Repo, old_tree: bytes, new_tree: bytes) -> list[str]:
+    paths = []
+    for change in tree_changes(repo.object_store, old_tree, new_tree):
+        entry = change.new if change.new and change.new.path else change.old
+        paths.append(entry.path.decode("utf-8"))
+    return sorted(paths)

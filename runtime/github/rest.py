@@ -1,0 +1,225 @@
+"""GitHub through its REST API, over httpx.
+
+httpx rather than a full client library: the agents need eight endpoints, and the Git Data API calls (tree +
+commit + ref update) are what make "several files in one commit" possible, which the contents API cannot do.
+Transient 5xx answers are retried with backoff (tenacity); 4xx answers become `GitHubError`s with GitHub's message.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from runtime.github.backend import GitHubConflict, GitHubError, GitHubNotFound, check_branch_name, check_repo_path
+
+DEFAULT_API_BASE = "https://api.github.com"
+_RETRY_STATUSES = {500, 502, 503, 504}
+
+
+class _Transient(Exception):
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"GitHub answered {response.status_code}")
+        self.response = response
+
+
+class GitHubRestBackend:
+    """`GitHubBackend` for `repo` ("owner/name") with a token (PAT or installation token)."""
+
+    def __init__(
+        self,
+        token: str,
+        repo: str,
+        *,
+        base_url: str | None = None,
+        default_branch: str | None = None,
+        http_client: httpx.Client | None = None,
+        max_attempts: int = 4,
+    ) -> None:
+        if repo.count("/") != 1 or not all(repo.split("/")):
+            raise ValueError(f"GitHub repo must look like 'owner/name', got {repo!r}")
+        self.repo = repo
+        self._client = http_client or httpx.Client(timeout=httpx.Timeout(30.0))
+        self._base = (base_url or DEFAULT_API_BASE).rstrip("/")
+        self._headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": "aidlc",
+        }
+        self._default_branch = default_branch
+        self._max_attempts = max_attempts
+
+    @property
+    def default_branch(self) -> str:
+        if self._default_branch is None:
+            self._default_branch = self._request("GET", f"/repos/{self.repo}").json()["default_branch"]
+        return self._default_branch
+
+    # --- GitHubBackend -------------------------------------------------------------------------------------
+
+    def create_branch(self, branch: str, from_branch: str | None = None) -> dict[str, Any]:
+        check_branch_name(branch)
+        source = from_branch or self.default_branch
+        sha = self._branch_sha(source)
+        self._request(
+            "POST", f"/repos/{self.repo}/git/refs", json={"ref": f"refs/heads/{branch}", "sha": sha},
+            conflict=f"branch {branch!r} already exists; pick another name or commit to it",
+        )
+        return {"branch": branch, "sha": sha, "from_branch": source}
+
+    def commit_files(self, branch: str, message: str, files: Mapping[str, str]) -> dict[str, Any]:
+        check_branch_name(branch)
+        if not files:
+            raise GitHubError("no files to commit: pass at least one {path: content}", status=400)
+        entries = [
+            {"path": check_repo_path(path), "mode": "100644", "type": "blob", "content": content}
+            for path, content in files.items()
+        ]
+        parent_sha = self._branch_sha(branch)
+        base_tree = self._request("GET", f"/repos/{self.repo}/git/commits/{parent_sha}").json()["tree"]["sha"]
+        tree_sha = self._request(
+            "POST", f"/repos/{self.repo}/git/trees", json={"base_tree": base_tree, "tree": entries}
+        ).json()["sha"]
+        commit_sha = self._request(
+            "POST", f"/repos/{self.repo}/git/commits",
+            json={"message": message, "tree": tree_sha, "parents": [parent_sha]},
+        ).json()["sha"]
+        # force=False: GitHub refuses if the branch moved meanwhile, instead of dropping someone's commit
+        self._request(
+            "PATCH", f"/repos/{self.repo}/git/refs/heads/{quote(branch, safe='/')}",
+            json={"sha": commit_sha, "force": False},
+            conflict=f"branch {branch!r} moved while committing; retry",
+        )
+        return {"branch": branch, "sha": commit_sha, "files_changed": len(entries)}
+
+    def create_pull_request(
+        self, branch: str, title: str, body: str, base: str | None = None, draft: bool = False
+    ) -> dict[str, Any]:
+        base = base or self.default_branch
+        pr = self._request(
+            "POST", f"/repos/{self.repo}/pulls",
+            json={"title": title, "head": branch, "base": base, "body": body, "draft": draft},
+        ).json()
+        return {
+            "number": pr["number"],
+            "url": pr["html_url"],
+            "branch": branch,
+            "base": base,
+            "repo": self.repo,
+            "draft": bool(pr.get("draft", draft)),
+            "files_changed": int(pr.get("changed_files") or 0),
+        }
+
+    def read_file(self, path: str, ref: str | None = None) -> dict[str, Any]:
+        path = check_repo_path(path)
+        ref = ref or self.default_branch
+        data = self._request(
+            "GET", f"/repos/{self.repo}/contents/{quote(path)}", params={"ref": ref},
+            not_found=f"no file {path!r} at {ref!r}",
+        ).json()
+        if isinstance(data, list) or data.get("type") != "file":
+            raise GitHubError(f"{path!r} is a folder at {ref!r}, not a file", status=400)
+        content = base64.b64decode(data.get("content") or "").decode("utf-8", errors="replace")
+        return {"path": path, "ref": ref, "content": content}
+
+    def read_pull_request(self, number: int) -> dict[str, Any]:
+        pr = self._request("GET", f"/repos/{self.repo}/pulls/{int(number)}", not_found=f"no pull request #{number}").json()
+        diff = self._request(
+            "GET", f"/repos/{self.repo}/pulls/{int(number)}", headers={"Accept": "application/vnd.github.diff"}
+        ).text
+        files = [item["filename"] for item in self._paginate(f"/repos/{self.repo}/pulls/{int(number)}/files")]
+        return {
+            "number": pr["number"],
+            "title": pr["title"],
+            "body": pr.get("body") or "",
+            "branch": pr["head"]["ref"],
+            "base": pr["base"]["ref"],
+            "url": pr["html_url"],
+            "repo": self.repo,
+            "draft": bool(pr.get("draft")),
+            "state": pr.get("state", "open"),
+            "diff": diff,
+            "files": sorted(files),
+        }
+
+    def comment_pull_request(self, number: int, body: str) -> dict[str, Any]:
+        if not body.strip():
+            raise GitHubError("the comment is empty", status=400)
+        comment = self._request(
+            "POST", f"/repos/{self.repo}/issues/{int(number)}/comments", json={"body": body},
+            not_found=f"no pull request #{number}",
+        ).json()
+        return {"comment_id": comment["id"], "url": comment["html_url"]}
+
+    # --- HTTP ----------------------------------------------------------------------------------------------
+
+    def _branch_sha(self, branch: str) -> str:
+        ref = self._request(
+            "GET", f"/repos/{self.repo}/git/ref/heads/{quote(branch, safe='/')}", not_found=f"no branch {branch!r}"
+        ).json()
+        return ref["object"]["sha"]
+
+    def _paginate(self, path: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            batch = self._request("GET", path, params={"per_page": 100, "page": page}).json()
+            items.extend(batch)
+            if len(batch) < 100 or page >= 30:  # GitHub lists at most 3000 files per PR
+                return items
+            page += 1
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict | None = None,
+        headers: dict | None = None,
+        not_found: str | None = None,
+        conflict: str | None = None,
+    ) -> httpx.Response:
+        @retry(
+            retry=retry_if_exception(lambda exc: isinstance(exc, (_Transient, httpx.TransportError))),
+            stop=stop_after_attempt(self._max_attempts),
+            wait=wait_exponential_jitter(initial=0.5, max=8),
+            reraise=True,
+        )
+        def send() -> httpx.Response:
+            response = self._client.request(
+                method, self._base + path, json=json, params=params, headers={**self._headers, **(headers or {})}
+            )
+            if response.status_code in _RETRY_STATUSES:
+                raise _Transient(response)
+            return response
+
+        try:
+            response = send()
+        except _Transient as exc:
+            response = exc.response
+        except httpx.TransportError as exc:
+            raise GitHubError(f"cannot reach GitHub at {self._base}: {exc}") from exc
+        if response.is_success:
+            return response
+        message = _github_message(response)
+        if response.status_code == 404:
+            raise GitHubNotFound(not_found or f"GitHub: not found: {method} {path}: {message}")
+        if response.status_code in (409, 422) and (conflict or "already exists" in message or "No commits" in message):
+            raise GitHubConflict(f"{conflict + ': ' if conflict else ''}{message}", status=response.status_code)
+        raise GitHubError(f"GitHub {method} {path} answered {response.status_code}: {message}", status=response.status_code)
+
+
+def _github_message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:500]
+    message = str(data.get("message", "")) if isinstance(data, dict) else ""
+    details = [str(e.get("message") or e.get("code") or e) for e in (data.get("errors") or [])] if isinstance(data, dict) else []
+    return "; ".join([m for m in [message, *details] if m]) or response.text[:500]

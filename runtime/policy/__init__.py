@@ -1,0 +1,136 @@
+"""The Cedar tool policy: who may call which tool with which arguments.
+
+    policy = ToolPolicy.load(extra_dirs=[project / "policies"])
+    decision = policy.authorize("code", "github_commit_files", {"branch": "main", ...},
+                                invocation_id=..., allowed_tools=[...])
+    decision.allowed, decision.reason
+
+Policies are `.cedar` files: the defaults in `runtime/policies/`, plus any folder a project adds (no code needed).
+Each policy may carry `@id("...")` and `@reason("...")` annotations; a denial names the forbidding policies by id and
+gives their reasons, which is the error text the model reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+_MAX_CONTEXT_STRING = 2_000  # policies compare identifiers, not file bodies; keeps requests small
+
+
+class PolicyError(Exception):
+    """A .cedar file does not parse; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+    policy_ids: tuple[str, ...] = ()
+    errors: tuple[str, ...] = field(default=())
+
+
+@dataclass
+class ToolPolicy:
+    text: str
+    sources: list[Path]
+    annotations: dict[str, dict[str, str]]  # cedar's policyN -> {"id": ..., "reason": ...}
+
+    @classmethod
+    def load(cls, extra_dirs: Iterable[str | Path] = (), *, include_defaults: bool = True) -> "ToolPolicy":
+        import cedarpy
+
+        folders = ([DEFAULT_POLICY_DIR] if include_defaults else []) + [Path(d) for d in extra_dirs]
+        sources: list[Path] = []
+        chunks: list[str] = []
+        for folder in folders:
+            if not folder.is_dir():
+                raise PolicyError(f"policy folder {folder} does not exist")
+            for path in sorted(folder.glob("*.cedar")):
+                text = path.read_text(encoding="utf-8")
+                try:  # parse each file alone first, so a syntax error names its file
+                    cedarpy.policies_to_json_str(text)
+                except Exception as exc:
+                    raise PolicyError(f"{path}: {exc}") from exc
+                sources.append(path)
+                chunks.append(f"// --- {path}\n{text}\n")
+        text = "\n".join(chunks)
+        parsed = json.loads(cedarpy.policies_to_json_str(text)) if text.strip() else {"staticPolicies": {}}
+        annotations = {pid: dict(p.get("annotations") or {}) for pid, p in parsed.get("staticPolicies", {}).items()}
+        return cls(text=text, sources=sources, annotations=annotations)
+
+    def authorize(
+        self,
+        agent_type: str,
+        tool: str,
+        args: Mapping[str, Any],
+        *,
+        invocation_id: str | None,
+        allowed_tools: Sequence[str] | None,
+        tool_group: str | None = None,
+        default_branch: str = "main",
+    ) -> Decision:
+        import cedarpy
+
+        protected = sorted({"main", default_branch})
+        entities = [
+            {"uid": {"type": "Agent", "id": agent_type}, "attrs": {"tools": sorted(set(allowed_tools or ()))}, "parents": []},
+            {"uid": {"type": "Tool", "id": tool}, "attrs": {"name": tool, "target": tool_group or ""}, "parents": []},
+            {
+                "uid": {"type": "Action", "id": tool},
+                "attrs": {},
+                "parents": [{"type": "Action", "id": f"group:{tool_group}"}] if tool_group else [],
+            },
+        ]
+        request = {
+            "principal": f'Agent::{json.dumps(agent_type)}',
+            "action": f'Action::{json.dumps(tool)}',
+            "resource": f'Tool::{json.dumps(tool)}',
+            "context": {
+                "tool": tool,
+                "args": _cedar_value(dict(args)),
+                "invocation_id": invocation_id or "",
+                "default_branch": default_branch,
+                "protected_branches": protected,
+            },
+        }
+        result = cedarpy.is_authorized(request, self.text, entities)
+        ids = tuple(self.annotations.get(pid, {}).get("id", pid) for pid in result.diagnostics.reasons)
+        errors = tuple(str(e) for e in result.diagnostics.errors)
+        if result.allowed:
+            return Decision(True, f"allowed by {', '.join(ids)}", ids, errors)
+        if ids:  # forbid policies matched
+            reasons = "; ".join(
+                f"{self.annotations.get(pid, {}).get('reason', 'forbidden')} (policy {name})"
+                for pid, name in zip(result.diagnostics.reasons, ids)
+            )
+        elif tool not in (allowed_tools or ()):
+            reasons = (
+                f"agent {agent_type!r} may not call {tool!r}: its plugin declares only "
+                f"{', '.join(sorted(allowed_tools or ())) or 'no tools'} (policy declared-tools-only)"
+            )
+        else:
+            reasons = "no policy permits this call"
+        if errors:
+            reasons += f" [policy evaluation errors: {'; '.join(errors)}]"
+        return Decision(False, f"denied by tool policy: {reasons}", ids, errors)
+
+
+def _cedar_value(value: Any) -> Any:
+    """JSON -> what Cedar accepts: no nulls (dropped), no floats (as strings), long strings cut."""
+    if isinstance(value, Mapping):
+        return {str(k): _cedar_value(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple, set)):
+        return [_cedar_value(v) for v in value if v is not None]
+    if isinstance(value, bool) or isinstance(value, int) and abs(value) < 2**63:
+        return value
+    if isinstance(value, str):
+        return value[:_MAX_CONTEXT_STRING]
+    return str(value)[:_MAX_CONTEXT_STRING]
+
+
+__all__ = ["DEFAULT_POLICY_DIR", "Decision", "PolicyError", "ToolPolicy"]

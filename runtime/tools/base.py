@@ -1,0 +1,90 @@
+"""What every tool call carries: the adapters (services), who is calling (context), and what comes back (result)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runtime.github.backend import GitHubBackend
+    from runtime.notion.adapter import NotionAdapter
+    from runtime.policy import ToolPolicy
+    from runtime.prototypes import PrototypeStore
+
+
+class ToolError(Exception):
+    """A tool could not do what was asked; the message is shown to the model as the tool's error."""
+
+
+@dataclass
+class AuditRecord:
+    """One tool call, as the audit trail keeps it (the arguments as a digest: they may hold whole files)."""
+
+    tool: str
+    agent_type: str | None
+    invocation_id: str | None
+    outcome: str  # "ok" | "error" | "denied" | "invalid" | "unknown_tool"
+    args_digest: str
+    duration_ms: float
+    at: datetime
+    error: str | None = None
+
+    def to_item(self) -> dict[str, Any]:
+        return {
+            "tool": self.tool,
+            "agent_type": self.agent_type or "",
+            "invocation_id": self.invocation_id or "",
+            "outcome": self.outcome,
+            "args_digest": self.args_digest,
+            "duration_ms": round(self.duration_ms, 3),
+            "at": self.at.isoformat(),
+            "error": self.error or "",
+        }
+
+
+@dataclass
+class ToolServices:
+    """The adapters tools stand on; any may be None when not configured (its tools then answer with an error)."""
+
+    notion: NotionAdapter | None = None
+    github: GitHubBackend | None = None
+    prototypes: PrototypeStore | None = None
+    policy: ToolPolicy | None = None
+    audit: Callable[[AuditRecord], None] | None = None
+
+    def require(self, name: str, tool: str) -> Any:
+        service = getattr(self, name)
+        if service is None:
+            hints = {
+                "notion": "set the Notion token (NOTION_TOKEN_SECRET) or run the local stack",
+                "github": "set AIDLC_GITHUB_REPO with a GitHub token, or AIDLC_LOCAL_GIT_REMOTE for a local remote",
+                "prototypes": "set PROTOTYPE_BUCKET and PROTOTYPE_BASE_URL",
+            }
+            raise ToolError(f"{tool} needs {name}, which is not configured here: {hints.get(name, '')}".rstrip(": "))
+        return service
+
+
+@dataclass
+class ToolContext:
+    """Who is calling: the agent (the policy's principal), its invocation, and its plugin's declared tools."""
+
+    agent_type: str | None = None
+    invocation_id: str | None = None
+    allowed_tools: Sequence[str] | None = None
+    services: ToolServices = field(default_factory=ToolServices)
+
+
+@dataclass
+class ToolResult:
+    ok: bool
+    content: dict[str, Any]
+    error: str | None = None
+    denied: bool = False
+
+    def as_payload(self) -> dict[str, Any]:
+        """The JSON a surface returns: the content on success, {"error", "denied"} otherwise."""
+        if self.ok:
+            return self.content
+        return {"error": self.error, "denied": self.denied, **self.content}

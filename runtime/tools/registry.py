@@ -1,0 +1,254 @@
+"""The one tool registry: every built-in tool plus the plugins' `register_tools`, one `call` for every surface.
+
+    tools = ToolRegistry.default()
+    result = tools.call("github_commit_files", {...}, ToolContext(agent_type="code", invocation_id=..., services=...))
+
+`call` never raises for anything a model can cause: unknown tool, bad arguments (pydantic's errors, rewritten so a
+model can fix its call), a policy denial, or a failing adapter all come back as `ToolResult(ok=False, error=...)`.
+Each call is reported to `services.audit` when set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from runtime.models import utcnow
+from runtime.tools.base import AuditRecord, ToolContext, ToolError, ToolResult, ToolServices
+from runtime.tools.catalog import BUILTIN_TOOLS
+from runtime.tools.spec import ToolSpec
+
+if TYPE_CHECKING:
+    from runtime.registry import AgentRegistry
+
+__all__ = ["AuditRecord", "ToolContext", "ToolError", "ToolRegistry", "ToolResult", "ToolServices", "builtin_tools"]
+
+logger = logging.getLogger(__name__)
+
+
+def builtin_tools() -> list[ToolSpec]:
+    from runtime.tools import analysis, github_tools, notion_tools, prototype_tools
+
+    tools = [*notion_tools.TOOLS, *github_tools.TOOLS, *prototype_tools.TOOLS, *analysis.TOOLS]
+    names = [t.name for t in tools]
+    if sorted(names) != sorted(BUILTIN_TOOLS):  # the catalog is the contract: drift is a bug, caught at start
+        raise RuntimeError(f"built-in tools {sorted(names)} differ from runtime/tools/catalog.py {sorted(BUILTIN_TOOLS)}")
+    return tools
+
+
+class ToolRegistry:
+    def __init__(self, tools: Iterable[ToolSpec], agents: AgentRegistry | None = None) -> None:
+        self._tools: dict[str, ToolSpec] = {}
+        for tool in tools:
+            if tool.name in self._tools:
+                raise ValueError(f"tool {tool.name!r} registered twice")
+            self._tools[tool.name] = tool
+        self.agents = agents
+
+    @classmethod
+    def default(cls, agents: AgentRegistry | None = None) -> "ToolRegistry":
+        """The built-in tools plus every plugin's `register_tools` (from `agents`, or the process registry)."""
+        if agents is None:
+            from runtime.registry import get_registry
+
+            agents = get_registry()
+        return cls([*builtin_tools(), *agents.tools.values()], agents)
+
+    # --- what is there -------------------------------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def get(self, name: str) -> ToolSpec:
+        try:
+            return self._tools[name]
+        except KeyError:
+            raise KeyError(f"unknown tool {name!r}; available: {', '.join(self._tools)}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def schemas(self) -> list[dict[str, Any]]:
+        """[{name, description, inputSchema}] in the AgentCore Gateway inline-payload shape (the schema subset it
+        accepts: type, description, properties, required, items)."""
+        return [
+            {"name": t.name, "description": t.description, "inputSchema": gateway_schema(t.input_schema())}
+            for t in self._tools.values()
+        ]
+
+    def mcp_schemas(self) -> list[dict[str, Any]]:
+        """Like `schemas`, with the fuller JSON Schema MCP clients take (enums, bounds, defaults kept)."""
+        return [
+            {"name": t.name, "description": t.description, "inputSchema": inline_schema(t.input_schema())}
+            for t in self._tools.values()
+        ]
+
+    # --- calling -------------------------------------------------------------------------------------------
+
+    def call(self, name: str, args: dict[str, Any] | None, context: ToolContext) -> ToolResult:
+        started = time.perf_counter()
+        args = args if args is not None else {}
+        result = self._call(name, args, context)
+        self._audit(name, args, context, result, started)
+        return result
+
+    def _call(self, name: str, args: Any, context: ToolContext) -> ToolResult:
+        tool = self._tools.get(name)
+        if tool is None:
+            return ToolResult(False, {}, f"unknown tool {name!r}; available tools: {', '.join(self._tools)}")
+        if not isinstance(args, dict):
+            return ToolResult(False, {}, f"invalid arguments for {name}: expected a JSON object, got {type(args).__name__}")
+        try:
+            parsed = tool.args_model.model_validate(args)
+        except ValidationError as exc:
+            return ToolResult(False, {"invalid_arguments": True}, readable_validation_error(name, exc, tool))
+
+        if context.agent_type and context.services.policy is not None:
+            decision = context.services.policy.authorize(
+                context.agent_type,
+                name,
+                parsed.model_dump(mode="json", exclude_none=True),
+                invocation_id=context.invocation_id,
+                allowed_tools=self._allowed_tools(context),
+                tool_group=tool.target,
+                default_branch=_default_branch(context.services),
+            )
+            if not decision.allowed:
+                return ToolResult(False, {"policy": list(decision.policy_ids)}, decision.reason, denied=True)
+
+        try:
+            content = tool.func(context, parsed)
+        except Exception as exc:  # every adapter error becomes text the model can read; the run goes on
+            return ToolResult(False, {}, _failure_message(name, exc))
+        if not isinstance(content, dict):
+            return ToolResult(False, {}, f"{name} returned {type(content).__name__}, not an object (a tool bug)")
+        return ToolResult(True, content)
+
+    def _allowed_tools(self, context: ToolContext) -> list[str]:
+        if context.allowed_tools is not None:
+            return list(context.allowed_tools)
+        if self.agents is not None and context.agent_type in self.agents:
+            return list(self.agents.get(context.agent_type).tools)
+        return []  # unknown agent: it declared nothing, so the policy allows nothing
+
+    def _audit(self, name: str, args: Any, context: ToolContext, result: ToolResult, started: float) -> None:
+        if context.services.audit is None:
+            return
+        if result.ok:
+            outcome = "ok"
+        elif result.denied:
+            outcome = "denied"
+        elif result.content.get("invalid_arguments"):
+            outcome = "invalid"
+        elif name not in self._tools:
+            outcome = "unknown_tool"
+        else:
+            outcome = "error"
+        record = AuditRecord(
+            tool=name,
+            agent_type=context.agent_type,
+            invocation_id=context.invocation_id,
+            outcome=outcome,
+            args_digest=args_digest(args),
+            duration_ms=(time.perf_counter() - started) * 1000,
+            at=utcnow(),
+            error=result.error,
+        )
+        try:
+            context.services.audit(record)
+        except Exception:  # the audit trail must not turn a finished tool call into a failure
+            logger.exception("audit callback failed for tool %s", name)
+
+
+def args_digest(args: Any) -> str:
+    canonical = json.dumps(args, sort_keys=True, default=str, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def readable_validation_error(name: str, exc: ValidationError, tool: ToolSpec) -> str:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "(arguments)"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown argument"
+        problems.append(f"'{where}': {message}")
+    schema = tool.input_schema()
+    required = schema.get("required", [])
+    accepted = ", ".join(f"{p}{'' if p in required else '?'}" for p in schema.get("properties", {}))
+    return f"invalid arguments for {name}: " + "; ".join(problems) + f". {name} takes: {accepted}"
+
+
+def _failure_message(name: str, exc: Exception) -> str:
+    from runtime.github.backend import GitHubError
+    from runtime.prototypes import PrototypeError
+
+    if isinstance(exc, (ToolError, GitHubError, PrototypeError)):
+        return f"{name} failed: {exc}"
+    logger.warning("tool %s raised %s: %s", name, type(exc).__name__, exc, exc_info=True)
+    return f"{name} failed: {type(exc).__name__}: {exc}"
+
+
+def _default_branch(services: ToolServices) -> str:
+    if services.github is None:
+        return "main"
+    try:
+        return services.github.default_branch
+    except Exception:  # cannot ask GitHub: protect "main", which the policy always does
+        return "main"
+
+
+# --- JSON schema shapes ------------------------------------------------------------------------------------
+
+
+def inline_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Pydantic's schema with $refs inlined, titles dropped and `X | None` collapsed to X (None = leave it out)."""
+    defs = schema.get("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            return walk(defs[node["$ref"].rsplit("/", 1)[-1]])
+        if "anyOf" in node:
+            options = [o for o in node["anyOf"] if o.get("type") != "null"]
+            if len(options) == 1:
+                merged = {**{k: v for k, v in node.items() if k not in ("anyOf", "default")}, **options[0]}
+                if node.get("default") is not None:
+                    merged["default"] = node["default"]
+                return walk(merged)
+        return {k: walk(v) for k, v in node.items() if k not in ("title", "$defs")}
+
+    return walk(schema)
+
+
+_GATEWAY_KEYS = ("type", "description", "properties", "required", "items")
+
+
+def gateway_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The subset the AgentCore Gateway's SchemaDefinition accepts; enums go into the description."""
+
+    def walk(node: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": node.get("type") or ("object" if "properties" in node else "string")}
+        description = node.get("description", "")
+        if "enum" in node:
+            description = (description.rstrip(".") + ". " if description else "") + "One of: " + ", ".join(map(str, node["enum"]))
+        if description:
+            out["description"] = description
+        if "properties" in node:
+            out["properties"] = {k: walk(v) for k, v in node["properties"].items()}
+        if node.get("required"):
+            out["required"] = list(node["required"])
+        if out["type"] == "array":
+            out["items"] = walk(node.get("items") or {"type": "object"})
+        return out
+
+    return walk(inline_schema(schema))

@@ -1,0 +1,120 @@
+"""Build `ToolServices` from settings or from the environment (the gateway Lambda, the local stack).
+
+Nothing is read at import. `ToolSettings.from_env()` reads variable *names* from `runtime.resources`; secrets are
+fetched from Secrets Manager by ARN/name, once per process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from runtime import resources
+from runtime.models import new_ulid, utcnow
+from runtime.tools.base import AuditRecord, ToolServices
+
+POLICY_DIRS_ENV = "AIDLC_POLICY_DIRS"  # os.pathsep-separated folders of a project's own .cedar policies
+PROTOTYPE_EXPIRY_ENV = "AIDLC_PROTOTYPE_EXPIRY_DAYS"
+AUDIT_RETENTION_DAYS = 90
+
+
+@dataclass
+class ToolSettings:
+    notion_token: str | None = None
+    notion_base_url: str | None = None
+    github_token: str | None = None
+    github_repo: str | None = None
+    github_api_base: str | None = None
+    local_git_remote: str | None = None
+    local_git_web_base_url: str | None = None
+    prototype_bucket: str | None = None
+    prototype_base_url: str | None = None
+    prototype_expiry_days: int = 7
+    policy_dirs: Sequence[str] = field(default_factory=tuple)
+    audit_table: str | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, *, secret_reader: Callable[[str], str] | None = None) -> "ToolSettings":
+        env = dict(os.environ if env is None else env)
+        read_secret = secret_reader or read_secret_value
+        notion_secret = env.get(resources.NOTION_TOKEN.env_var)
+        github_secret = env.get(resources.GITHUB_TOKEN.env_var)
+        return cls(
+            notion_token=env.get("NOTION_TOKEN") or (read_secret(notion_secret) if notion_secret else None),
+            notion_base_url=env.get(resources.Env.NOTION_API_BASE) or None,
+            github_token=env.get("GITHUB_TOKEN") or (read_secret(github_secret) if github_secret and env.get(resources.Env.GITHUB_REPO) else None),
+            github_repo=env.get(resources.Env.GITHUB_REPO) or None,
+            github_api_base=env.get(resources.Env.GITHUB_API_BASE) or None,
+            local_git_remote=env.get(resources.Env.LOCAL_GIT_REMOTE) or None,
+            prototype_bucket=env.get(resources.PROTOTYPES.env_var) or None,
+            prototype_base_url=env.get(resources.Env.PROTOTYPE_BASE_URL) or None,
+            prototype_expiry_days=int(env.get(PROTOTYPE_EXPIRY_ENV) or 7),
+            policy_dirs=tuple(p for p in env.get(POLICY_DIRS_ENV, "").split(os.pathsep) if p),
+            audit_table=env.get(resources.AUDIT.env_var) or None,
+        )
+
+
+def read_secret_value(secret_id: str) -> str:
+    import boto3
+
+    return boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+
+
+def build_services(settings: ToolSettings, *, s3_client: Any | None = None, dynamodb_client: Any | None = None,
+                   audit: Callable[[AuditRecord], None] | None = None) -> ToolServices:
+    from runtime.policy import ToolPolicy
+
+    services = ToolServices(policy=ToolPolicy.load(settings.policy_dirs))
+    if settings.notion_token:
+        from runtime.notion.adapter import NotionAdapter
+
+        services.notion = NotionAdapter(settings.notion_token, base_url=settings.notion_base_url)
+    if settings.local_git_remote:
+        from runtime.github.local import LocalGitBackend
+
+        services.github = LocalGitBackend(settings.local_git_remote, web_base_url=settings.local_git_web_base_url)
+    elif settings.github_repo and settings.github_token:
+        from runtime.github.rest import GitHubRestBackend
+
+        services.github = GitHubRestBackend(settings.github_token, settings.github_repo, base_url=settings.github_api_base)
+    if settings.prototype_bucket and settings.prototype_base_url:
+        from runtime.prototypes import PrototypeStore
+
+        services.prototypes = PrototypeStore(settings.prototype_bucket, settings.prototype_base_url, s3_client=s3_client,
+                                             expiry_days=settings.prototype_expiry_days)
+    if audit is not None:
+        services.audit = audit
+    elif settings.audit_table:
+        services.audit = DynamoAuditTrail(settings.audit_table, client=dynamodb_client)
+    return services
+
+
+class DynamoAuditTrail:
+    """Writes one item per tool call to the audit table (hash invocation_id, range seq), expiring by TTL."""
+
+    def __init__(self, table: str, client: Any | None = None) -> None:
+        self.table = table
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    def __call__(self, record: AuditRecord) -> None:
+        item = {k: {"S": str(v)} for k, v in record.to_item().items()}
+        item["invocation_id"] = {"S": record.invocation_id or "none"}
+        item["seq"] = {"S": f"{record.at.isoformat()}#{new_ulid()}"}  # time-ordered and unique per call
+        item["expires_at"] = {"N": str(int((utcnow() + timedelta(days=AUDIT_RETENTION_DAYS)).timestamp()))}
+        self.client.put_item(TableName=self.table, Item=item)
+
+
+__all__ = ["DynamoAuditTrail", "POLICY_DIRS_ENV", "ToolSettings", "build_services", "read_secret_value"]
+
+
