@@ -1,0 +1,1 @@
+"""The local stack: everything aidlc needs, on one machine, on loopback."""

@@ -1,0 +1,298 @@
+"""Markdown <-> Notion blocks, for page bodies.
+
+Covers what agents write: headings, paragraphs, bulleted / numbered / to-do lists (nested), code, quotes, dividers,
+and inline bold, italic, strikethrough, code and links. Parsing is markdown-it-py's (CommonMark); only the mapping to
+Notion's block shapes is ours. Rich text is split at Notion's 2,000-character limit so nothing is ever rejected.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.tree import SyntaxTreeNode
+
+RICH_TEXT_LIMIT = 2000
+
+# Notion's code block accepts a fixed list of languages; the common ones, with markdown's usual aliases.
+_CODE_LANGUAGES = {
+    "bash", "c", "c#", "c++", "css", "diff", "docker", "go", "graphql", "html", "java", "javascript", "json",
+    "kotlin", "makefile", "markdown", "plain text", "python", "ruby", "rust", "shell", "sql", "swift", "typescript",
+    "xml", "yaml", "toml",
+}
+_LANGUAGE_ALIASES = {
+    "py": "python", "js": "javascript", "ts": "typescript", "sh": "shell", "yml": "yaml", "md": "markdown",
+    "cs": "c#", "cpp": "c++", "dockerfile": "docker", "": "plain text", "text": "plain text", "txt": "plain text",
+}
+
+_ANNOTATIONS = ("bold", "italic", "strikethrough", "underline", "code")
+
+_parser = MarkdownIt("commonmark").enable("strikethrough")
+
+
+# --- rich text -------------------------------------------------------------------------------------------------
+
+
+def _utf16_len(text: str) -> int:
+    # Notion counts string length as JavaScript does (UTF-16 code units): an emoji is 2.
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _chunks(text: str, limit: int) -> list[str]:
+    if _utf16_len(text) <= limit:
+        return [text]
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for char in text:
+        width = 2 if ord(char) > 0xFFFF else 1
+        if size + width > limit:
+            chunks.append("".join(current))
+            current, size = [], 0
+        current.append(char)
+        size += width
+    if current:
+        chunks.append("".join(current))
+    return chunks
+
+
+def _text_item(content: str, annotations: dict[str, bool] | None = None, link: str | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"type": "text", "text": {"content": content, "link": {"url": link} if link else None}}
+    if annotations and any(annotations.values()):
+        item["annotations"] = {name: bool(annotations.get(name)) for name in _ANNOTATIONS} | {"color": "default"}
+    return item
+
+
+def split_rich_text(text: str, limit: int = RICH_TEXT_LIMIT) -> list[dict[str, Any]]:
+    """Plain text -> rich text items, each at most `limit` characters (Notion rejects longer items)."""
+    return [_text_item(chunk) for chunk in _chunks(text, limit)] if text else []
+
+
+def _split_items(items: list[dict[str, Any]], limit: int = RICH_TEXT_LIMIT) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for item in items:
+        if item.get("type") != "text":
+            out.append(item)
+            continue
+        for chunk in _chunks(item["text"]["content"], limit):
+            out.append({**item, "text": {**item["text"], "content": chunk}})
+    return out
+
+
+def rich_text_plain(items: list[dict[str, Any]] | None) -> str:
+    """Rich text -> its plain text."""
+    parts = []
+    for item in items or []:
+        if "plain_text" in item:
+            parts.append(item["plain_text"])
+        elif item.get("type") == "text":
+            parts.append(item["text"]["content"])
+    return "".join(parts)
+
+
+def _inline_to_rich_text(node: SyntaxTreeNode) -> list[dict[str, Any]]:
+    """An inline node's children -> merged rich text items."""
+    items: list[dict[str, Any]] = []
+    state = {"bold": False, "italic": False, "strikethrough": False, "code": False}
+
+    def emit(text: str, link: str | None, extra: dict[str, bool] | None = None) -> None:
+        if not text:
+            return
+        annotations = state | (extra or {})
+        last = items[-1] if items else None
+        if (
+            last is not None
+            and last["text"]["link"] == ({"url": link} if link else None)
+            and last.get("annotations", {}).get("bold", False) == annotations["bold"]
+            and last.get("annotations", {}).get("italic", False) == annotations["italic"]
+            and last.get("annotations", {}).get("strikethrough", False) == annotations["strikethrough"]
+            and last.get("annotations", {}).get("code", False) == annotations["code"]
+        ):
+            last["text"]["content"] += text
+        else:
+            items.append(_text_item(text, annotations, link))
+
+    def walk(children: list[SyntaxTreeNode], link: str | None) -> None:
+        for child in children:
+            kind = child.type
+            if kind == "text":
+                emit(child.content, link)
+            elif kind == "code_inline":
+                emit(child.content, link, {"code": True})
+            elif kind in ("softbreak", "hardbreak"):
+                emit("\n", link)
+            elif kind == "strong":
+                state["bold"] = True
+                walk(child.children, link)
+                state["bold"] = False
+            elif kind == "em":
+                state["italic"] = True
+                walk(child.children, link)
+                state["italic"] = False
+            elif kind == "s":
+                state["strikethrough"] = True
+                walk(child.children, link)
+                state["strikethrough"] = False
+            elif kind == "link":
+                walk(child.children, str(child.attrs.get("href", "")) or None)
+            elif kind == "image":
+                emit(str(child.attrs.get("src", "")), str(child.attrs.get("src", "")) or None)
+            else:  # html_inline and anything else: keep the source text
+                emit(child.content, link)
+
+    walk(node.children, None)
+    return items
+
+
+# --- markdown -> blocks ----------------------------------------------------------------------------------------
+
+
+def _block(kind: str, rich_text: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {"object": "block", "type": kind, kind: {"rich_text": _split_items(rich_text), **extra}}
+
+
+def _paragraph_text(item: SyntaxTreeNode) -> tuple[list[dict[str, Any]], list[SyntaxTreeNode]]:
+    """A list item's own text (its first paragraph) and the rest of its children."""
+    rich: list[dict[str, Any]] = []
+    rest: list[SyntaxTreeNode] = []
+    for child in item.children:
+        if child.type == "paragraph" and not rich and not rest:
+            rich = _inline_to_rich_text(child.children[0]) if child.children else []
+        else:
+            rest.append(child)
+    return rich, rest
+
+
+def _nodes_to_blocks(nodes: list[SyntaxTreeNode]) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for node in nodes:
+        kind = node.type
+        if kind == "heading":
+            level = min(int(node.tag[1]), 3)
+            blocks.append(_block(f"heading_{level}", _inline_to_rich_text(node.children[0])))
+        elif kind == "paragraph":
+            blocks.append(_block("paragraph", _inline_to_rich_text(node.children[0]) if node.children else []))
+        elif kind in ("bullet_list", "ordered_list"):
+            for item in node.children:
+                rich, rest = _paragraph_text(item)
+                block_kind = "bulleted_list_item" if kind == "bullet_list" else "numbered_list_item"
+                extra: dict[str, Any] = {}
+                first = rich[0]["text"]["content"] if rich and rich[0].get("type") == "text" else ""
+                if kind == "bullet_list" and first[:4] in ("[ ] ", "[x] ", "[X] "):
+                    block_kind = "to_do"
+                    extra["checked"] = first[1] in "xX"
+                    rich[0]["text"]["content"] = first[4:]
+                block = _block(block_kind, rich, **extra)
+                children = _nodes_to_blocks(rest)
+                if children:
+                    block[block_kind]["children"] = children
+                blocks.append(block)
+        elif kind in ("fence", "code_block"):
+            language = (node.info or "").strip().split(" ")[0].lower()
+            language = _LANGUAGE_ALIASES.get(language, language)
+            if language not in _CODE_LANGUAGES:
+                language = "plain text"
+            content = node.content[:-1] if node.content.endswith("\n") else node.content
+            blocks.append(_block("code", split_rich_text(content), language=language))
+        elif kind == "blockquote":
+            inner = _nodes_to_blocks(node.children)
+            text: list[dict[str, Any]] = []
+            for index, child in enumerate(inner):
+                if index:
+                    text.append(_text_item("\n"))
+                text.extend(child[child["type"]].get("rich_text", []))
+            blocks.append(_block("quote", text))
+        elif kind == "hr":
+            blocks.append({"object": "block", "type": "divider", "divider": {}})
+        elif kind in ("html_block",):
+            blocks.append(_block("paragraph", split_rich_text(node.content.rstrip("\n"))))
+    return blocks
+
+
+def markdown_to_blocks(markdown: str) -> list[dict[str, Any]]:
+    """Markdown -> Notion block objects, ready for `PATCH /v1/blocks/{id}/children` (in batches of 100)."""
+    return _nodes_to_blocks(SyntaxTreeNode(_parser.parse(markdown or "")).children)
+
+
+# --- blocks -> markdown ----------------------------------------------------------------------------------------
+
+
+def rich_text_to_markdown(items: list[dict[str, Any]] | None) -> str:
+    out = []
+    for item in items or []:
+        text = item.get("plain_text")
+        if text is None:
+            text = item.get("text", {}).get("content", "") if item.get("type") == "text" else ""
+        if not text:
+            continue
+        annotations = item.get("annotations") or {}
+        link = item.get("href") or ((item.get("text") or {}).get("link") or {}).get("url")
+        lead = text[: len(text) - len(text.lstrip())]
+        trail = text[len(text.rstrip()):]
+        core = text.strip()
+        if core:
+            if annotations.get("code"):
+                core = f"`{core}`"
+            if annotations.get("strikethrough"):
+                core = f"~~{core}~~"
+            if annotations.get("italic"):
+                core = f"*{core}*"
+            if annotations.get("bold"):
+                core = f"**{core}**"
+            if link:
+                core = f"[{core}]({link})"
+        out.append(lead + core + trail)
+    return "".join(out)
+
+
+_LIST_KINDS = ("bulleted_list_item", "numbered_list_item", "to_do")
+
+
+def blocks_to_markdown(blocks: list[dict[str, Any]], *, indent: str = "") -> str:
+    """Notion blocks (with nested `children` filled in under the block's type key, or at the block's top level)
+    -> markdown. Consecutive list items are kept together; other blocks are separated by a blank line."""
+    parts: list[str] = []
+    previous_kind: str | None = None
+    number = 0
+    for block in blocks:
+        kind = block.get("type", "")
+        body = block.get(kind) or {}
+        text = rich_text_to_markdown(body.get("rich_text"))
+        children = body.get("children") or block.get("children") or []
+        number = number + 1 if kind == "numbered_list_item" and previous_kind == kind else 1
+        if kind.startswith("heading_"):
+            line = f"{'#' * int(kind[-1])} {text}"
+        elif kind == "paragraph":
+            line = text
+        elif kind == "bulleted_list_item":
+            line = f"- {text}"
+        elif kind == "numbered_list_item":
+            line = f"{number}. {text}"
+        elif kind == "to_do":
+            line = f"- [{'x' if body.get('checked') else ' '}] {text}"
+        elif kind == "code":
+            language = body.get("language", "plain text")
+            fence_language = "" if language == "plain text" else language
+            line = f"```{fence_language}\n{rich_text_to_markdown([dict(i, annotations={}) for i in body.get('rich_text', [])])}\n```"
+        elif kind == "quote":
+            line = "\n".join(f"> {row}" for row in text.split("\n"))
+        elif kind == "divider":
+            line = "---"
+        elif kind == "child_page":
+            line = f"[{body.get('title', '')}]"
+        elif kind == "child_database":
+            line = f"[{body.get('title', '')}] (database)"
+        else:
+            line = text
+        if kind in _LIST_KINDS and children:
+            width = len(line) - len(text) if kind == "numbered_list_item" else 2
+            nested = blocks_to_markdown(children, indent=" " * width)
+            line = f"{line}\n{nested}"
+        if parts:
+            parts.append("\n" if kind in _LIST_KINDS and previous_kind == kind else "\n\n")
+        parts.append(line)
+        previous_kind = kind
+    rendered = "".join(parts)
+    if indent:
+        rendered = "\n".join(f"{indent}{row}" if row else row for row in rendered.split("\n"))
+    return rendered

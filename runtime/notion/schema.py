@@ -1,0 +1,68 @@
+"""The Notion databases aidlc expects, in `POST /v1/databases` `initial_data_source.properties` shape.
+
+The emulator seeds them; a real workspace is set up to match (the README says how). Status options are the
+registry's trigger, completion and failure values, so they come from a function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+# Values around the agents' own: where stories start and end.
+BASE_STATUS_VALUES = ("Backlog", "Ready")
+FINAL_STATUS_VALUES = ("Done",)
+
+INVOCATION_STATUS_VALUES = ("queued", "running", "completed", "failed", "cancelled")
+
+
+def story_status_values(registry: Any | None = None) -> list[str]:
+    """Backlog, Ready, every plugin's triggers and completion / failure values (registration order), Done."""
+    if registry is None:
+        from runtime.registry import get_registry
+
+        registry = get_registry()
+    values: list[str] = list(BASE_STATUS_VALUES)
+    for spec in registry.agents.values():
+        for value in [*spec.triggers, spec.completion_status, spec.failure_status]:
+            if value not in values:
+                values.append(value)
+    values.extend(v for v in FINAL_STATUS_VALUES if v not in values)
+    return values
+
+
+def _options(names: Iterable[str], colors: Iterable[str] | None = None) -> list[dict[str, str]]:
+    palette = ["gray", "blue", "purple", "orange", "green", "red", "yellow", "pink", "brown", "default"]
+    return [{"name": name, "color": palette[index % len(palette)]} for index, name in enumerate(names)]
+
+
+def story_properties(status_values: Iterable[str]) -> dict[str, dict[str, Any]]:
+    return {
+        "Name": {"title": {}},
+        "Status": {"status": {"options": _options(status_values)}},
+        "Acceptance Criteria": {"rich_text": {}},
+        "Priority": {"select": {"options": _options(["High", "Medium", "Low"])}},
+        "Owner": {"people": {}},
+        "Pull Request": {"url": {}},
+        "Prototype URL": {"url": {}},
+    }
+
+
+def dashboard_properties(agent_names: Iterable[str], stories_data_source_id: str | None = None) -> dict[str, dict]:
+    """The execution dashboard: one row per invocation, written by the completion step."""
+    relation: dict[str, Any] = {"type": "single_property", "single_property": {}}
+    if stories_data_source_id:
+        relation["data_source_id"] = stories_data_source_id
+    return {
+        "Name": {"title": {}},
+        "Invocation": {"rich_text": {}},
+        "Agent": {"select": {"options": _options(agent_names)}},
+        "Status": {"select": {"options": _options(INVOCATION_STATUS_VALUES)}},
+        "Cost": {"number": {"format": "dollar"}},
+        "Tokens": {"number": {"format": "number"}},
+        "Artifacts": {"rich_text": {}},
+        "Story": {"relation": relation},
+        "Started": {"date": {}},
+        "Completed": {"date": {}},
+        "Error": {"rich_text": {}},
+    }
