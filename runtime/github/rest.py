@@ -39,6 +39,7 @@ class GitHubRestBackend:
         default_branch: str | None = None,
         http_client: httpx.Client | None = None,
         max_attempts: int = 4,
+        backoff_initial: float = 0.5,
     ) -> None:
         if repo.count("/") != 1 or not all(repo.split("/")):
             raise ValueError(f"GitHub repo must look like 'owner/name', got {repo!r}")
@@ -53,6 +54,7 @@ class GitHubRestBackend:
         }
         self._default_branch = default_branch
         self._max_attempts = max_attempts
+        self._backoff_initial = backoff_initial
 
     @property
     def default_branch(self) -> str:
@@ -188,7 +190,7 @@ class GitHubRestBackend:
         @retry(
             retry=retry_if_exception(lambda exc: isinstance(exc, (_Transient, httpx.TransportError))),
             stop=stop_after_attempt(self._max_attempts),
-            wait=wait_exponential_jitter(initial=0.5, max=8),
+            wait=wait_exponential_jitter(initial=self._backoff_initial, max=8, jitter=self._backoff_initial),
             reraise=True,
         )
         def send() -> httpx.Response:
