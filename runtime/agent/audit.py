@@ -28,10 +28,22 @@ def argument_digest(args: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+_seq_lock = threading.Lock()
+_last_ns = 0
+
+
+def next_seq() -> str:
+    """A sort key that orders one process's records strictly (a ULID's random part does not, within one
+    millisecond) and stays unique across writers: nanoseconds, bumped past the last one, then a ULID."""
+    global _last_ns
+    with _seq_lock:
+        _last_ns = max(time.time_ns(), _last_ns + 1)
+        return f"{_last_ns:020d}-{ULID()}"
+
+
 class AuditRecord(BaseModel):
     invocation_id: str
-    # ULIDs sort by time, so a query on the invocation returns its calls in order, from any number of writers.
-    seq: str = Field(default_factory=lambda: str(ULID()))
+    seq: str = Field(default_factory=next_seq)
     agent_type: str
     tool: str
     args_sha256: str

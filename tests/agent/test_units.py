@@ -1,0 +1,140 @@
+"""Pure parts of the agent runtime: settings from env, the offline model's protocol, artifact mapping, audit items."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+
+import pytest
+
+from runtime.agent.artifacts import ToolCallRecord, artifacts_from_calls
+from runtime.agent.audit import AuditRecord, DynamoDbAuditSink, argument_digest
+from runtime.agent.offline_model import CHARS_PER_TOKEN, OfflineModel, OfflineScriptError, count_tokens
+from runtime.agent.settings import AgentSettings
+from runtime.models import ArtifactType
+from runtime.plugins import ToolCall
+from runtime.registry import get_registry
+
+from tests.agent.conftest import make_request
+
+
+def test_settings_from_env():
+    settings = AgentSettings.from_env({
+        "AIDLC_AGENT": "mock", "AIDLC_MODEL": "Bedrock", "AIDLC_GATEWAY_URL": "http://127.0.0.1:1/mcp",
+        "AIDLC_GATEWAY_AUTH": "iam", "COMPLETION_QUEUE_URL": "q", "AUDIT_TABLE": "t",
+        "AIDLC_MODEL_PRICES": json.dumps({"m": {"input_per_million": "1", "output_per_million": "2"}}),
+    })
+    assert (settings.agent_name, settings.model_provider, settings.gateway_auth) == ("mock", "bedrock", "iam")
+    assert settings.completion_queue_url == "q" and settings.audit_table == "t"
+    assert settings.prices["m"].output_per_million == Decimal("2")
+    with pytest.raises(ValueError, match="AIDLC_MODEL"):
+        AgentSettings.from_env({"AIDLC_MODEL": "gpt"})
+    # No explicit choice: Bedrock when credentials exist (the test env has fake ones), offline otherwise.
+    assert AgentSettings.from_env({}).model_provider == "bedrock"
+
+
+def test_settings_default_to_offline_without_credentials(monkeypatch):
+    monkeypatch.setattr("runtime.agent.settings.aws_credentials_present", lambda: False)
+    assert AgentSettings.from_env({}).model_provider == "offline"
+
+
+def _drain(model, messages, tool_specs):
+    async def collect():
+        return [chunk async for chunk in model.stream(messages, tool_specs, "system")]
+    return asyncio.run(collect())
+
+
+def test_offline_model_drives_a_script_and_counts_tokens():
+    seen: list[dict] = []
+
+    def script(request):
+        first = yield ToolCall("notion_read_page", {"page_id": request.notion_page_id})
+        seen.append(first)
+        return f"read {first['title']}"
+
+    request = make_request("mock")
+    model = OfflineModel(script, request)
+    specs = [{"name": "aidlc___notion_read_page", "description": "", "inputSchema": {"json": {}}}]
+    messages = [{"role": "user", "content": [{"text": "go"}]}]
+    chunks = _drain(model, messages, specs)
+    tool_use = chunks[1]["contentBlockStart"]["start"]["toolUse"]
+    assert tool_use["name"] == "aidlc___notion_read_page"  # the gateway's prefixed name was matched
+    assert json.loads(chunks[2]["contentBlockDelta"]["delta"]["toolUse"]["input"]) == {"page_id": "page-1"}
+    usage = chunks[-1]["metadata"]["usage"]
+    assert usage["inputTokens"] == count_tokens("system", messages, specs)
+    assert usage["inputTokens"] == -(-len("system" + json.dumps(messages, sort_keys=True)
+                                           + json.dumps(specs, sort_keys=True)) // CHARS_PER_TOKEN)
+
+    messages += [{"role": "assistant", "content": [{"toolUse": {**tool_use, "input": {}}}]},
+                 {"role": "user", "content": [{"toolResult": {"toolUseId": tool_use["toolUseId"], "status": "success",
+                                                              "content": [{"text": '{"title": "Story"}'}]}}]}]
+    chunks = _drain(model, messages, specs)
+    assert seen == [{"title": "Story"}]
+    assert chunks[2]["contentBlockDelta"]["delta"]["text"] == "read Story"
+    assert chunks[-2] == {"messageStop": {"stopReason": "end_turn"}}
+    assert chunks[-1]["metadata"]["usage"]["outputTokens"] == count_tokens("read Story")
+
+
+def test_offline_model_stops_on_a_failed_tool():
+    def script(request):
+        yield ToolCall("prototype_upload", {})
+        return "unreachable"
+
+    model = OfflineModel(script, make_request("mock"))
+    chunks = _drain(model, [{"role": "user", "content": [{"text": "go"}]}], [])
+    tool_use_id = chunks[1]["contentBlockStart"]["start"]["toolUse"]["toolUseId"]
+    failed = [{"role": "user", "content": [{"toolResult": {"toolUseId": tool_use_id, "status": "error",
+                                                           "content": [{"text": "denied by policy"}]}}]}]
+    with pytest.raises(OfflineScriptError, match="prototype_upload failed: denied by policy"):
+        _drain(model, failed, [])
+
+
+def test_artifacts_follow_the_plugins_declared_outputs():
+    request = make_request("insight")
+    calls = [
+        ToolCallRecord("feedback_statistics", {"data_source_id": "ds-9"}, {"count": 4}),
+        ToolCallRecord("notion_create_page", {"title": "Synthesis", "parent_page_id": "page-1"},
+                       {"page_id": "p2", "url": "http://n/p2"}),
+        ToolCallRecord("prototype_upload", {}, {"url": "http://x"}),  # not an insight output: ignored
+    ]
+    [artifact] = artifacts_from_calls(calls, get_registry().get("insight"), request)
+    assert artifact.type == ArtifactType.INSIGHT_REPORT
+    assert (artifact.metadata.page_id, artifact.metadata.feedback_count) == ("p2", 4)
+    assert artifact.metadata.source_data_source_ids == ["ds-9"]
+
+    deck = artifacts_from_calls(
+        [ToolCallRecord("notion_create_page", {"title": "Deck", "parent_page_id": "page-1"},
+                        {"page_id": "d1", "url": "http://n/d1"}),
+         ToolCallRecord("notion_create_database", {"title": "Feedback"},
+                        {"database_id": "db1", "data_source_id": "ds1", "url": "http://n/db1"})],
+        get_registry().get("demo_deck"), make_request("demo_deck"))
+    assert [(a.type, a.title) for a in deck] == [(ArtifactType.NOTION_PAGE, "Deck"),
+                                                 (ArtifactType.NOTION_DATABASE, "Feedback")]
+    assert deck[0].metadata.page_type == "demo_deck" and deck[1].metadata.data_source_id == "ds1"
+
+    pr = artifacts_from_calls(
+        [ToolCallRecord("github_commit_files", {"files": {"a": "", "b": ""}}, {"files_changed": 2}),
+         ToolCallRecord("github_create_pull_request", {"branch": "b", "title": "T"},
+                        {"number": 7, "url": "http://g/pr/7", "repo": "acme/app"})],
+        get_registry().get("code"), make_request("code"))
+    assert pr[0].metadata.model_dump() == {"kind": "pull_request", "repo": "acme/app", "branch": "b",
+                                           "pr_number": 7, "files_changed": 2}
+
+
+def test_argument_digest_is_canonical():
+    assert argument_digest({"b": 1, "a": [1, 2]}) == argument_digest({"a": [1, 2], "b": 1})
+    assert argument_digest({"a": 1}) != argument_digest({"a": 2})
+
+
+def test_dynamodb_audit_sink_keeps_order_and_ttl(aws):
+    sink = DynamoDbAuditSink(aws.audit_table)
+    for tool in ("notion_read_page", "prototype_upload", "prototype_url"):
+        sink.record(AuditRecord(invocation_id="inv1", agent_type="mock", tool=tool,
+                                args_sha256=argument_digest({}), outcome="ok", duration_ms=3))
+    sink.record(AuditRecord(invocation_id="inv2", agent_type="mock", tool="x", args_sha256="0" * 64,
+                            outcome="error", duration_ms=1, detail="boom"))
+    assert [r.tool for r in sink.records_for("inv1")] == ["notion_read_page", "prototype_upload", "prototype_url"]
+    item = aws.ddb.get_item(TableName=aws.audit_table,
+                            Key={"invocation_id": {"S": "inv2"}, "seq": {"S": sink.records_for("inv2")[0].seq}})
+    assert item["Item"]["detail"] == {"S": "boom"} and int(item["Item"]["expires_at"]["N"]) > 0
