@@ -1,0 +1,160 @@
+"""The internal API's operations (the HTTP routing is in `runtime/handlers/api.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from ulid import ULID
+
+from runtime.errors import AidlcError, ErrorCode
+from runtime.models import AgentName, InvocationRecord, InvocationStatus, PageSnapshot, QueueMessage, Ulid
+from runtime.pipeline.invocations import InvocationRepository
+from runtime.pipeline.invoker import AgentInvoker
+from runtime.pipeline.ledger import RunLedger
+from runtime.pipeline.projects import ProjectRepository
+from runtime.pipeline.task_queue import TaskPublisher
+
+
+class InvokeRequest(BaseModel):
+    """`POST /invoke`: start an agent on a story by hand (what a Status change does through the webhook)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str = Field(min_length=1)
+    notion_page_id: str = Field(min_length=1)
+    agent_type: AgentName
+    story: PageSnapshot | None = None
+    parent_invocation_id: Ulid | None = None
+
+
+def _not_found(what: str) -> AidlcError:
+    return AidlcError(ErrorCode.NOT_FOUND, f"{what} not found")
+
+
+class ApiService:
+    def __init__(
+        self,
+        *,
+        invocations: InvocationRepository,
+        projects: ProjectRepository,
+        queue: TaskPublisher,
+        invoker: Callable[[], AgentInvoker],
+        registry: Any | None = None,
+    ) -> None:
+        self.invocations = invocations
+        self.projects = projects
+        self.ledger = RunLedger(invocations, projects)
+        self.queue = queue
+        self._invoker = invoker
+        self._registry = registry
+
+    @property
+    def registry(self):
+        if self._registry is None:
+            from runtime.registry import get_registry
+
+            self._registry = get_registry()
+        return self._registry
+
+    def invoke(self, request: InvokeRequest) -> dict[str, Any]:
+        project = self.projects.get(request.project_id)
+        if project is None:
+            raise _not_found(f"project {request.project_id!r}")
+        if request.agent_type not in self.registry:
+            raise AidlcError(ErrorCode.INVALID_REQUEST, f"no agent plugin named {request.agent_type!r}",
+                             remediation="List the agents with `aidlc plugins`.")
+        spec = self.registry.get(request.agent_type)
+        story = request.story or PageSnapshot(title=request.notion_page_id)
+        message = QueueMessage(
+            invocation_id=str(ULID()),
+            workspace_id=project.workspace_id,
+            notion_page_id=request.notion_page_id,
+            agent_type=spec.name,
+            trigger_value=spec.triggers[0],
+            project_id=project.project_id,
+            page_snapshot=story.model_copy(update={"page_id": story.page_id or request.notion_page_id}),
+            parent_invocation_id=request.parent_invocation_id,
+        )
+        # The record first, so GET /invocation/{id} answers at once; the orchestrator continues from it.
+        self.invocations.create(
+            InvocationRecord(
+                invocation_id=message.invocation_id,
+                notion_page_id=message.notion_page_id,
+                workspace_id=message.workspace_id,
+                project_id=message.project_id,
+                agent_type=message.agent_type,
+                trigger_value=message.trigger_value,
+                input_context={"story": message.page_snapshot.model_dump(mode="json"), "chain_context": {}},
+                parent_invocation_id=message.parent_invocation_id,
+                config={"agent_chain_template": project.agent_chain_template.value, "source": "api"},
+            )
+        )
+        self.queue.publish(message)
+        return {"invocation_id": message.invocation_id, "status": InvocationStatus.QUEUED.value}
+
+    def get(self, invocation_id: str) -> InvocationRecord:
+        stored = self._stored(invocation_id)
+        return stored.record
+
+    def _stored(self, invocation_id: str):
+        try:
+            ULID.from_str(invocation_id)
+        except ValueError:
+            raise _not_found(f"invocation {invocation_id!r}") from None
+        stored = self.invocations.get(invocation_id)
+        if stored is None:
+            raise _not_found(f"invocation {invocation_id!r}")
+        return stored
+
+    def cancel(self, invocation_id: str) -> InvocationRecord:
+        stored = self._stored(invocation_id)
+        record = stored.record
+        if record.status.is_final:
+            raise AidlcError(ErrorCode.INVALID_REQUEST, f"invocation is already {record.status.value}",
+                             invocation_id=invocation_id, remediation="Only queued or running invocations can be cancelled.")
+        changed = self.ledger.finish(
+            stored,
+            {"status": InvocationStatus.CANCELLED.value, "error_code": ErrorCode.CANCELLED.value,
+             "error_detail": "cancelled through the API", "completed_at": datetime.now(timezone.utc).isoformat()},
+        )
+        if not changed:
+            raise AidlcError(ErrorCode.INVALID_REQUEST, "invocation finished while being cancelled",
+                             invocation_id=invocation_id, remediation="Nothing to do: it already finished.")
+        if record.status == InvocationStatus.RUNNING and record.session_id:
+            self._invoker().stop(record.agent_type, record.session_id)
+        return self.get(invocation_id)
+
+    def list(self, project_id: str, *, status: str | None, agent_type: str | None, limit: int,
+             next_token: str | None) -> dict[str, Any]:
+        if self.projects.get(project_id) is None:
+            raise _not_found(f"project {project_id!r}")
+        try:
+            records, token = self.invocations.list_by_project(
+                project_id, status=status, agent_type=agent_type, limit=limit, next_token=next_token
+            )
+        except ValueError as exc:
+            raise AidlcError(ErrorCode.INVALID_REQUEST, str(exc)) from None
+        return {"invocations": [r.model_dump(mode="json") for r in records], "next_token": token}
+
+    def cost_summary(self, project_id: str) -> dict[str, Any]:
+        project = self.projects.get(project_id)
+        if project is None:
+            raise _not_found(f"project {project_id!r}")
+        budget = self.projects.budget(project_id)
+        limit = project.cost_limit_per_month
+        remaining = max(Decimal("0"), limit - budget.month_to_date)
+        return {
+            "project_id": project_id,
+            "month": budget.month,
+            "month_to_date_usd": str(budget.month_to_date),
+            "reserved_usd": str(budget.reserved),
+            "by_agent_usd": {agent: str(cost) for agent, cost in sorted(budget.by_agent.items())},
+            "limit_usd": str(limit),
+            "remaining_usd": str(remaining),
+            "share_used": float(budget.month_to_date / limit) if limit else None,
+            "running": self.projects.running(project_id),
+        }

@@ -1,0 +1,161 @@
+"""From an agent's completion event to a recorded, accounted, written-back and chained result.
+
+    record the result (conditional: only a queued/running run; a duplicate event changes nothing)
+      + the cost (recomputed from usage and model, so Notion and the budget agree) added to the month,
+        the reservation and the concurrency slot released        -- one transaction
+    -> Notion: status, comment with artifact links and the owner mentioned, dashboard row (retried; the record is
+       already saved, so an outage ends in DELIVERY_FAILED on the record, never in a lost result)
+    -> chain: the registry's next steps under the project's agent_chain_template, enqueued with the parent's id
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timezone
+from decimal import Decimal
+from typing import Any
+
+from runtime.cost import DEFAULT_MODEL_ID, UnknownModelPrice, cost_usd
+from runtime.errors import ErrorCode
+from runtime.models import CompletionEvent, InvocationRecord, InvocationStatus, PageSnapshot, ProjectConfig
+from runtime.pipeline.invocations import InvocationRepository
+from runtime.pipeline.ledger import RunLedger
+from runtime.pipeline.orchestrator import tell_notion
+from runtime.pipeline.projects import ProjectRepository
+from runtime.pipeline.task_queue import TaskPublisher
+from runtime.pipeline.webhook import build_message, invocation_id_for
+from runtime.pipeline.writeback import NotionWriteBack
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CompletionOutcome:
+    invocation_id: str
+    recorded: bool
+    delivered: bool = False
+    chained: list[str] = field(default_factory=list)
+    detail: str = ""
+
+
+class CompletionService:
+    def __init__(
+        self,
+        *,
+        invocations: InvocationRepository,
+        projects: ProjectRepository,
+        queue: TaskPublisher,
+        writeback: Callable[[], NotionWriteBack | None] = lambda: None,
+        registry: Any | None = None,
+        model_prices: dict | None = None,
+    ) -> None:
+        self.invocations = invocations
+        self.projects = projects
+        self.ledger = RunLedger(invocations, projects)
+        self.queue = queue
+        self._writeback = writeback
+        self._registry = registry
+        self.model_prices = model_prices
+
+    @property
+    def registry(self):
+        if self._registry is None:
+            from runtime.registry import get_registry
+
+            self._registry = get_registry()
+        return self._registry
+
+    def cost_of(self, event: CompletionEvent) -> Decimal:
+        """The same function the agent's budget hook uses; the agent's own figure only for a model we can't price."""
+        try:
+            return cost_usd(event.token_usage, event.model_id or DEFAULT_MODEL_ID, self.model_prices)
+        except UnknownModelPrice:
+            log.warning("no price for model %s; using the cost the agent reported", event.model_id)
+            return event.cost_usd
+
+    def process(self, event: CompletionEvent) -> CompletionOutcome:
+        stored = self.invocations.get(event.invocation_id)
+        if stored is None:
+            # Not ours (or its record was never written): nothing to account against. Dropped, and logged.
+            log.error("completion event for an unknown invocation", extra={"invocation_id": event.invocation_id})
+            return CompletionOutcome(event.invocation_id, recorded=False, detail="unknown invocation")
+        cost = self.cost_of(event)
+        fields: dict[str, Any] = {
+            "status": event.status,
+            "output_summary": event.summary,
+            "output_artifacts": [a.model_dump(mode="json") for a in event.artifacts],
+            "token_usage": event.token_usage.model_dump(mode="json"),
+            "cost_usd": str(cost),
+            "completed_at": event.finished_at.astimezone(timezone.utc).isoformat(),
+            "error_code": event.error_code.value if event.error_code else None,
+            "error_detail": event.error_detail,
+        }
+        if event.session_id and not stored.record.session_id:
+            fields["session_id"] = event.session_id
+        recorded = self.ledger.finish(stored, fields, cost=cost)
+        if not recorded:
+            log.info("duplicate or late completion event ignored (record is %s)", stored.record.status.value,
+                     extra={"invocation_id": event.invocation_id})
+        outcome = CompletionOutcome(event.invocation_id, recorded=recorded)
+        # Deliver even for a duplicate if no one has yet: the first worker may have died after recording.
+        self.deliver(event.invocation_id, outcome)
+        return outcome
+
+    def deliver(self, invocation_id: str, outcome: CompletionOutcome | None = None) -> CompletionOutcome:
+        outcome = outcome or CompletionOutcome(invocation_id, recorded=False)
+        stored = self.invocations.get(invocation_id)
+        assert stored is not None
+        record = stored.record
+        if not record.status.is_final or record.delivery_status != "pending":
+            return outcome
+        project = self.projects.get(record.project_id)
+        if project is None:
+            log.error("project %s is gone; cannot write back", record.project_id)
+            return outcome
+        if not self.ledger.claim_delivery(invocation_id):
+            return outcome  # another worker is writing this one back
+        outcome.delivered = tell_notion(self.invocations, self._writeback(), self.registry, invocation_id, project)
+        if record.status == InvocationStatus.COMPLETED:
+            outcome.chained = self.chain(record, project)
+        return outcome
+
+    def chain(self, record: InvocationRecord, project: ProjectConfig) -> list[str]:
+        """Enqueue the next runs. Their ids derive from the parent's, so a retried chain enqueues the same runs."""
+        try:
+            steps = self.registry.next_steps(record.agent_type, project.agent_chain_template, record.output_artifacts)
+        except (KeyError, ValueError) as exc:
+            self._chain_failed(record, f"no chain rules: {exc}")
+            return []
+        started: list[str] = []
+        snapshot = PageSnapshot.model_validate(record.input_context.get("story") or {"title": record.notion_page_id})
+        try:
+            for index, step in enumerate(steps):
+                spec = self.registry.get(step.agent_type)
+                child_id = invocation_id_for(
+                    record.notion_page_id, f"chain:{record.invocation_id}:{index}:{step.agent_type}",
+                    (record.completed_at or record.created_at).isoformat(),
+                )
+                message = build_message(
+                    project,
+                    agent_type=step.agent_type,
+                    trigger=spec.triggers[0],
+                    snapshot=snapshot,
+                    invocation_id=child_id,
+                    page_id=record.notion_page_id,
+                    parent_invocation_id=record.invocation_id,
+                    chain_context={**step.context, "template": step.template.value},
+                )
+                self.queue.publish(message)
+                started.append(child_id)
+        except Exception as exc:  # noqa: BLE001 - any failure to start the next step is CHAIN_FAILED on the parent
+            self._chain_failed(record, f"{type(exc).__name__}: {exc}")
+        return started
+
+    def _chain_failed(self, record: InvocationRecord, detail: str) -> None:
+        log.error("chaining failed: %s", detail, extra={"invocation_id": record.invocation_id})
+        self.invocations.update(
+            record.invocation_id,
+            {"error_code": ErrorCode.CHAIN_FAILED.value, "error_detail": detail[:2000]},
+        )

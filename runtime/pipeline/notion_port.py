@@ -1,0 +1,67 @@
+"""The part of `runtime.notion.adapter.NotionAdapter` the pipeline uses, as a Protocol, plus the two property
+readers the webhook needs before any adapter is involved (an automation event carries the page in its body)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from runtime.models import PageSnapshot
+
+
+class NotionPort(Protocol):
+    def me(self) -> dict: ...
+    def retrieve_page(self, page_id: str) -> dict: ...
+    def page_snapshot(self, page: str | dict) -> PageSnapshot: ...
+    def set_status(self, page_id: str, property_name: str, value: str) -> dict: ...
+    def create_comment(self, page_id: str, text: str, *, mention_user_ids: Sequence[str] = ()) -> dict: ...
+    def create_page(
+        self,
+        *,
+        parent_page_id: str | None = None,
+        parent_data_source_id: str | None = None,
+        title: str,
+        properties: dict | None = None,
+        markdown: str | None = None,
+        title_property: str = "Name",
+    ) -> dict: ...
+    def retrieve_data_source(self, data_source_id: str) -> dict: ...
+    def query_data_source(
+        self, data_source_id: str, *, filter: dict | None = None, sorts: list | None = None, limit: int | None = None
+    ) -> list[dict]: ...
+
+
+def choice_value(page: dict, property_name: str) -> str | None:
+    """The name chosen in a `status` or `select` property (workspaces use either for Status)."""
+    prop = (page.get("properties") or {}).get(property_name) or {}
+    kind = prop.get("type")
+    if kind not in ("status", "select"):
+        return None
+    chosen = prop.get(kind) or {}
+    return chosen.get("name")
+
+
+def people_ids(page: dict, property_name: str) -> list[str]:
+    prop = (page.get("properties") or {}).get(property_name) or {}
+    if prop.get("type") != "people":
+        return []
+    return [person["id"] for person in prop.get("people") or [] if person.get("id")]
+
+
+def parent_ids(page: dict) -> tuple[str | None, str | None]:
+    """(data source id, database id) of a page's parent, whichever the page shows."""
+    parent = page.get("parent") or {}
+    return parent.get("data_source_id"), parent.get("database_id")
+
+
+def last_editor_id(page: dict) -> str | None:
+    return (page.get("last_edited_by") or {}).get("id")
+
+
+def same_id(a: str | None, b: str | None) -> bool:
+    return bool(a and b) and a.replace("-", "").lower() == b.replace("-", "").lower()
+
+
+def is_status_property(page: dict, property_name: str) -> bool:
+    prop: Any = (page.get("properties") or {}).get(property_name) or {}
+    return prop.get("type") in ("status", "select")

@@ -1,0 +1,299 @@
+"""From a task message to a started agent run.
+
+    record (queued, put-if-absent) -> reserve budget + take a concurrency slot (one transaction)
+    -> status running with a session id -> InvokeAgentRuntime (transient errors retried twice) -> done
+
+The agent works asynchronously in its AgentCore session and reports to the completion queue; nothing here waits
+for it. Every step is conditional on the record's state, so a redelivered message changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
+from runtime.errors import ErrorCode
+from runtime.models import (
+    AgentProjectSettings,
+    AgentRequest,
+    Budget,
+    InvocationRecord,
+    InvocationStatus,
+    ParentContext,
+    ProjectConfig,
+    QueueMessage,
+)
+from runtime.pipeline.dynamo import TransactionCancelled, transact
+from runtime.pipeline.invocations import HOLDS_SLOT, LEDGER_MONTH, InvocationRepository, StoredInvocation
+from runtime.pipeline.invoker import AgentInvoker, InvokeError, TransientInvokeError
+from runtime.pipeline.ledger import RunLedger
+from runtime.pipeline.projects import ProjectRepository, budget_month
+from runtime.pipeline.writeback import NotionWriteBack
+
+log = logging.getLogger(__name__)
+
+SESSION_PREFIX = "aidlc-session-"
+
+
+class ConcurrencyLimited(Exception):
+    """The project already runs as many agents as it may; the message stays on the queue and comes back."""
+
+
+@dataclass
+class Outcome:
+    invocation_id: str
+    status: str  # started | duplicate | budget_exceeded | failed
+    detail: str = ""
+
+
+def session_id_for(invocation_id: str) -> str:
+    """AgentCore wants at least 33 characters; the invocation's ULID makes it unique and stable across redelivery."""
+    return SESSION_PREFIX + invocation_id
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class OrchestratorService:
+    def __init__(
+        self,
+        *,
+        invocations: InvocationRepository,
+        projects: ProjectRepository,
+        invoker: AgentInvoker,
+        writeback: Callable[[], NotionWriteBack | None] = lambda: None,
+        registry: Any | None = None,
+        retry_delays: Sequence[float] = (30.0, 60.0),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.invocations = invocations
+        self.projects = projects
+        self.ledger = RunLedger(invocations, projects)
+        self.invoker = invoker
+        self._writeback = writeback
+        self._registry = registry
+        self.retry_delays = tuple(retry_delays)
+        self.sleep = sleep
+
+    @property
+    def registry(self):
+        if self._registry is None:
+            from runtime.registry import get_registry
+
+            self._registry = get_registry()
+        return self._registry
+
+    def process(self, message: QueueMessage) -> Outcome:
+        project = self.projects.get(message.project_id)
+        record = InvocationRecord(
+            invocation_id=message.invocation_id,
+            notion_page_id=message.notion_page_id,
+            workspace_id=message.workspace_id,
+            project_id=message.project_id,
+            agent_type=message.agent_type,
+            trigger_value=message.trigger_value,
+            input_context={"story": message.page_snapshot.model_dump(mode="json"),
+                           "chain_context": message.chain_context},
+            parent_invocation_id=message.parent_invocation_id,
+            config={"agent_chain_template": project.agent_chain_template.value} if project else {},
+        )
+        self.invocations.create(record)
+        stored = self.invocations.get(message.invocation_id)
+        assert stored is not None
+        if stored.record.status != InvocationStatus.QUEUED:
+            return Outcome(message.invocation_id, "duplicate", f"already {stored.record.status.value}")
+        if project is None:
+            return self._fail(stored, None, ErrorCode.AGENT_ERROR, f"project {message.project_id!r} is not configured")
+        try:
+            spec = self.registry.get(message.agent_type)
+        except KeyError as exc:
+            return self._fail(stored, project, ErrorCode.AGENT_ERROR, str(exc.args[0]))
+
+        if not stored.holds_slot:
+            amount = Decimal(spec.limits.cost_limit_usd or project.cost_limit_per_invocation)
+            outcome = self._reserve(stored, project, amount)
+            if outcome is not None:
+                return outcome
+            stored = self.invocations.get(message.invocation_id)
+            assert stored is not None
+
+        session_id = session_id_for(message.invocation_id)
+        if not self.invocations.transition(
+            message.invocation_id, [InvocationStatus.QUEUED],
+            {"status": InvocationStatus.RUNNING.value, "session_id": session_id, "started_at": _now().isoformat()},
+        ):
+            return Outcome(message.invocation_id, "duplicate", "another worker started it")
+        request = self._request(message, project, spec, session_id, stored.record.reserved_usd)
+        try:
+            self._invoke(request)
+        except InvokeError as exc:
+            stored = self.invocations.get(message.invocation_id)
+            assert stored is not None
+            return self._fail(stored, project, ErrorCode.AGENT_ERROR, str(exc), from_running=True)
+        log.info("started %s", message.agent_type, extra={"invocation_id": message.invocation_id})
+        return Outcome(message.invocation_id, "started")
+
+    def _reserve(self, stored: StoredInvocation, project: ProjectConfig, amount: Decimal) -> Outcome | None:
+        record = stored.record
+        if amount > project.cost_limit_per_month:
+            return self._budget_exceeded(stored, project, amount)
+        month = budget_month()
+        hold = self.invocations.transition_item(
+            record.invocation_id, [InvocationStatus.QUEUED],
+            {"reserved_usd": str(amount), LEDGER_MONTH: month, HOLDS_SLOT: True},
+            extra_condition=f"attribute_not_exists({HOLDS_SLOT})",
+        )
+        items = [
+            {"Update": hold},
+            {"Update": self.projects.reserve_budget_item(project, month, amount)},
+            {"Update": self.projects.take_slot_item(project)},
+        ]
+        try:
+            transact(self.invocations.client, items)
+            return None
+        except TransactionCancelled as exc:
+            if exc.failed(0):
+                return Outcome(record.invocation_id, "duplicate", "another worker holds it")
+            if exc.failed(1):
+                return self._budget_exceeded(stored, project, amount)
+            if exc.failed(2):
+                raise ConcurrencyLimited(
+                    f"project {project.project_id} already runs {project.concurrency_limit} agents"
+                ) from None
+            raise
+
+    def _budget_exceeded(self, stored: StoredInvocation, project: ProjectConfig, amount: Decimal) -> Outcome:
+        budget = self.projects.budget(project.project_id)
+        detail = (
+            f"this run may cost up to ${amount}; month to date ${budget.month_to_date} plus ${budget.reserved} "
+            f"reserved would pass the monthly limit of ${project.cost_limit_per_month}"
+        )
+        outcome = self._fail(stored, project, ErrorCode.BUDGET_EXCEEDED, detail)
+        outcome.status = "budget_exceeded"
+        return outcome
+
+    def _invoke(self, request: AgentRequest) -> None:
+        delays = self.retry_delays
+
+        def wait(retry_state: Any) -> float:
+            return float(delays[min(retry_state.attempt_number - 1, len(delays) - 1)]) if delays else 0.0
+
+        for attempt in Retrying(
+            stop=stop_after_attempt(len(delays) + 1),
+            wait=wait,
+            retry=retry_if_exception_type(TransientInvokeError),
+            sleep=self.sleep,
+            reraise=True,
+        ):
+            with attempt:
+                self.invoker.invoke(request)
+
+    def _request(self, message: QueueMessage, project: ProjectConfig, spec: Any, session_id: str,
+                 reserved: Decimal) -> AgentRequest:
+        parent = None
+        if message.parent_invocation_id:
+            parent_stored = self.invocations.get(message.parent_invocation_id)
+            if parent_stored is not None:
+                parent = ParentContext(
+                    invocation_id=parent_stored.record.invocation_id,
+                    agent_type=parent_stored.record.agent_type,
+                    artifacts=parent_stored.record.output_artifacts,
+                    context=message.chain_context,
+                )
+        return AgentRequest(
+            invocation_id=message.invocation_id,
+            session_id=session_id,
+            agent_type=message.agent_type,
+            project_id=project.project_id,
+            workspace_id=message.workspace_id,
+            notion_page_id=message.notion_page_id,
+            story=message.page_snapshot,
+            project=AgentProjectSettings(
+                project_id=project.project_id,
+                github_repo=project.github_repo,
+                github_branch_strategy=project.github_branch_strategy,
+                coding_standards=project.coding_standards,
+                framework_preferences=project.framework_preferences,
+                prototype_expiry_days=project.prototype_expiry_days,
+                stories_data_source_id=project.notion_data_source_id,
+                dashboard_data_source_id=project.dashboard_data_source_id,
+            ),
+            parent=parent,
+            budget=Budget(cost_limit_usd=reserved or project.cost_limit_per_invocation,
+                          token_limit=spec.limits.max_tokens),
+            model_id=spec.limits.model_id,
+        )
+
+    def _fail(
+        self,
+        stored: StoredInvocation,
+        project: ProjectConfig | None,
+        code: ErrorCode,
+        detail: str,
+        *,
+        from_running: bool = False,
+    ) -> Outcome:
+        record_id = stored.record.invocation_id
+        changed = self.ledger.finish(
+            stored,
+            {"status": InvocationStatus.FAILED.value, "error_code": code.value, "error_detail": detail,
+             "completed_at": _now().isoformat()},
+            from_statuses=[InvocationStatus.RUNNING] if from_running else [InvocationStatus.QUEUED],
+        )
+        if not changed:
+            return Outcome(record_id, "duplicate", "the record moved on meanwhile")
+        log.warning("invocation failed: %s: %s", code.value, detail, extra={"invocation_id": record_id})
+        if project is not None and self.ledger.claim_delivery(record_id):
+            tell_notion(self.invocations, self._writeback(), self.registry, record_id, project)
+        return Outcome(record_id, "failed", f"{code.value}: {detail}")
+
+
+def tell_notion(
+    invocations: InvocationRepository,
+    writeback: NotionWriteBack | None,
+    registry: Any,
+    invocation_id: str,
+    project: ProjectConfig,
+) -> bool:
+    """Write a finished run back to Notion and record how that went. The caller has claimed the delivery
+    (`RunLedger.claim_delivery`), so this happens once per run."""
+    stored = invocations.get(invocation_id)
+    assert stored is not None
+    record = stored.record
+    if writeback is None:
+        invocations.update(invocation_id, {"delivery_status": "failed", "error_code": (record.error_code or
+                           ErrorCode.DELIVERY_FAILED).value, "error_detail": record.error_detail or
+                           "no Notion integration is configured for write-back"})
+        return False
+    try:
+        spec = registry.get(record.agent_type)
+        status_value = {
+            InvocationStatus.COMPLETED: spec.completion_status,
+            InvocationStatus.FAILED: spec.failure_status,
+        }.get(record.status)
+    except KeyError:
+        status_value = None
+    owners = (record.input_context.get("story") or {}).get("properties", {}).get("Owner") or []
+    if isinstance(owners, str):
+        owners = [owners]
+    outcome = writeback.report(record, project, status_value=status_value, owner_ids=[str(o) for o in owners])
+    fields: dict[str, Any] = {"delivery_status": "delivered" if outcome.delivered else "failed"}
+    if not outcome.delivered:
+        log.error("Notion write-back failed; the result is kept in the record",
+                  extra={"invocation_id": invocation_id})
+        if record.error_code is None:
+            fields["error_code"] = ErrorCode.DELIVERY_FAILED.value
+            fields["error_detail"] = "; ".join(outcome.errors)[:2000]
+        else:
+            fields["error_detail"] = f"{record.error_detail or ''} (and {ErrorCode.DELIVERY_FAILED.value}: " \
+                                     f"{'; '.join(outcome.errors)[:1500]})"
+    invocations.update(invocation_id, fields)
+    return outcome.delivered

@@ -1,0 +1,207 @@
+"""The projects table: project configuration (seed 2.2), the lookup from a Notion data source or database to its
+project, and the budget ledger.
+
+Items (hash key `pk`):
+  project#{id}              the ProjectConfig
+  source#{notion id}        -> project_id, for the data source id and the database id
+  budget#{id}#{YYYY-MM}     month_to_date, reserved, committed (= month_to_date + reserved), agent:{name} costs,
+                            alert_80 / alert_100 markers
+  slots#{id}                running: how many runs hold a concurrency slot
+
+The budget check is one conditional update (`committed <= limit - amount`), never a read followed by a write, so
+concurrent reservations can't overshoot the monthly limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from runtime.models import ProjectConfig
+from runtime.pipeline import aws
+from runtime.pipeline.dynamo import from_item, to_item, to_value
+
+
+def budget_month(when: datetime | None = None) -> str:
+    return (when or datetime.now(timezone.utc)).strftime("%Y-%m")
+
+
+@dataclass
+class BudgetState:
+    project_id: str
+    month: str
+    month_to_date: Decimal
+    reserved: Decimal
+    by_agent: dict[str, Decimal]
+    alerts: set[str]
+
+
+class ProjectRepository:
+    def __init__(self, table_name: str, client: Any | None = None, *, default_project: ProjectConfig | None = None):
+        self.table_name = table_name
+        self._client = client
+        self.default_project = default_project
+        self._seeded = False
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = aws.client("dynamodb")
+        return self._client
+
+    # --- configuration -------------------------------------------------------------------------------------
+
+    def save(self, config: ProjectConfig) -> None:
+        items = [{"pk": f"project#{config.project_id}", "config": config.model_dump(mode="json")}]
+        for source in {config.notion_data_source_id, config.notion_database_id} - {""}:
+            items.append({"pk": f"source#{_norm(source)}", "project_id": config.project_id})
+        for item in items:
+            self.client.put_item(TableName=self.table_name, Item=to_item(item))
+
+    def seed_default(self) -> None:
+        """Store the deployment's default project (from AIDLC_PROJECT_CONFIG) once, unless it is already there."""
+        if self._seeded or self.default_project is None:
+            return
+        if self._get(self.default_project.project_id) is None:
+            self.save(self.default_project)
+        self._seeded = True
+
+    def _get(self, project_id: str) -> ProjectConfig | None:
+        item = self.client.get_item(
+            TableName=self.table_name, Key={"pk": {"S": f"project#{project_id}"}}, ConsistentRead=True
+        ).get("Item")
+        return ProjectConfig.model_validate(from_item(item)["config"]) if item else None
+
+    def get(self, project_id: str) -> ProjectConfig | None:
+        self.seed_default()
+        return self._get(project_id)
+
+    def resolve(self, *notion_ids: str | None) -> ProjectConfig | None:
+        """The project whose stories live in one of these data source / database ids."""
+        self.seed_default()
+        for notion_id in filter(None, notion_ids):
+            item = self.client.get_item(
+                TableName=self.table_name, Key={"pk": {"S": f"source#{_norm(notion_id)}"}}
+            ).get("Item")
+            if item:
+                return self._get(from_item(item)["project_id"])
+        return None
+
+    def all(self) -> list[ProjectConfig]:
+        self.seed_default()
+        configs: list[ProjectConfig] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "begins_with(pk, :p)",
+            "ExpressionAttributeValues": {":p": {"S": "project#"}},
+        }
+        while True:
+            response = self.client.scan(**kwargs)
+            configs.extend(ProjectConfig.model_validate(from_item(i)["config"]) for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return configs
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # --- the budget ledger ---------------------------------------------------------------------------------
+
+    def _budget_key(self, project_id: str, month: str) -> dict:
+        return {"pk": {"S": f"budget#{project_id}#{month}"}}
+
+    def _slots_key(self, project_id: str) -> dict:
+        return {"pk": {"S": f"slots#{project_id}"}}
+
+    def reserve_budget_item(self, project: ProjectConfig, month: str, amount: Decimal) -> dict:
+        """Update for a transaction: hold `amount` unless month-to-date + reserved + amount would pass the limit."""
+        ceiling = project.cost_limit_per_month - amount
+        return {
+            "TableName": self.table_name,
+            "Key": self._budget_key(project.project_id, month),
+            "UpdateExpression": "ADD committed :a, reserved :a SET monthly_limit = :l",
+            # attribute_not_exists only passes when this run alone fits (ceiling >= 0 is checked by the caller).
+            "ConditionExpression": "attribute_not_exists(committed) OR committed <= :c",
+            "ExpressionAttributeValues": {":a": to_value(amount), ":c": to_value(ceiling),
+                                          ":l": to_value(project.cost_limit_per_month)},
+        }
+
+    def take_slot_item(self, project: ProjectConfig) -> dict:
+        return {
+            "TableName": self.table_name,
+            "Key": self._slots_key(project.project_id),
+            "UpdateExpression": "ADD running :one",
+            "ConditionExpression": "attribute_not_exists(running) OR running < :cap",
+            "ExpressionAttributeValues": {":one": {"N": "1"}, ":cap": to_value(project.concurrency_limit)},
+        }
+
+    def settle_items(
+        self,
+        project_id: str,
+        month: str | None,
+        *,
+        reserved: Decimal,
+        cost: Decimal,
+        agent_type: str,
+        release_slot: bool,
+    ) -> list[dict]:
+        """Updates for a transaction: add the real cost, drop the reservation, give the slot back."""
+        items: list[dict] = []
+        if month is not None:
+            items.append({
+                "TableName": self.table_name,
+                "Key": self._budget_key(project_id, month),
+                "UpdateExpression": "ADD month_to_date :cost, committed :delta, reserved :release, #agent :cost",
+                "ExpressionAttributeNames": {"#agent": f"agent:{agent_type}"},
+                "ExpressionAttributeValues": {
+                    ":cost": to_value(cost), ":delta": to_value(cost - reserved), ":release": to_value(-reserved),
+                },
+            })
+        if release_slot:
+            items.append({
+                "TableName": self.table_name,
+                "Key": self._slots_key(project_id),
+                "UpdateExpression": "ADD running :minus",
+                "ExpressionAttributeValues": {":minus": {"N": "-1"}},
+            })
+        return items
+
+    def budget(self, project_id: str, month: str | None = None) -> BudgetState:
+        month = month or budget_month()
+        item = self.client.get_item(
+            TableName=self.table_name, Key=self._budget_key(project_id, month), ConsistentRead=True
+        ).get("Item")
+        data = from_item(item) if item else {}
+        return BudgetState(
+            project_id=project_id,
+            month=month,
+            month_to_date=Decimal(str(data.get("month_to_date", 0))),
+            reserved=Decimal(str(data.get("reserved", 0))),
+            by_agent={k.split(":", 1)[1]: Decimal(str(v)) for k, v in data.items() if k.startswith("agent:")},
+            alerts={k for k in ("alert_80", "alert_100") if k in data},
+        )
+
+    def running(self, project_id: str) -> int:
+        item = self.client.get_item(
+            TableName=self.table_name, Key=self._slots_key(project_id), ConsistentRead=True
+        ).get("Item")
+        return int(from_item(item).get("running", 0)) if item else 0
+
+    def mark_alert(self, project_id: str, month: str, level: str) -> bool:
+        """Record that the `level` alert was sent this month; False when it already was (send it once)."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=self._budget_key(project_id, month),
+                UpdateExpression="SET #a = :now",
+                ConditionExpression="attribute_not_exists(#a)",
+                ExpressionAttributeNames={"#a": level},
+                ExpressionAttributeValues={":now": {"S": datetime.now(timezone.utc).isoformat()}},
+            )
+            return True
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+
+
+def _norm(notion_id: str) -> str:
+    """Notion ids come with and without dashes; compare them without."""
+    return notion_id.replace("-", "").lower()

@@ -1,0 +1,201 @@
+"""Assembling the pipeline's services, from the environment (the Lambda handlers) or from explicit settings and
+adapters (the local stack, tests, benchmarks). Everything is built on first use and cached; nothing at import."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+from runtime.pipeline.settings import PipelineSettings, SettingsError
+
+
+class PipelineServices:
+    def __init__(
+        self,
+        settings: PipelineSettings,
+        *,
+        secrets: Any | None = None,
+        notion: Any | None = None,
+        invoker: Any | None = None,
+        registry: Any | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        dynamodb_client: Any | None = None,
+        sqs_client: Any | None = None,
+    ) -> None:
+        self.settings = settings
+        self._secrets = secrets
+        self._notion = notion
+        self._invoker = invoker
+        self.registry = registry
+        self.sleep = sleep
+        self._dynamodb = dynamodb_client
+        self._sqs = sqs_client
+        self._lock = threading.Lock()
+
+    # --- adapters ------------------------------------------------------------------------------------------
+
+    @cached_property
+    def secrets(self):
+        if self._secrets is None:
+            from runtime.pipeline.secrets import SecretsManagerStore
+
+            self._secrets = SecretsManagerStore()
+        return self._secrets
+
+    @cached_property
+    def dynamodb(self):
+        if self._dynamodb is None:
+            from runtime.pipeline import aws
+
+            self._dynamodb = aws.client("dynamodb")
+        return self._dynamodb
+
+    @cached_property
+    def invocations(self):
+        from runtime.pipeline.invocations import InvocationRepository
+
+        return InvocationRepository(self.settings.require("invocations_table"), self.dynamodb)
+
+    @cached_property
+    def projects(self):
+        from runtime.pipeline.projects import ProjectRepository
+
+        return ProjectRepository(self.settings.require("projects_table"), self.dynamodb,
+                                 default_project=self.settings.default_project)
+
+    @cached_property
+    def queue(self):
+        from runtime.pipeline.task_queue import SqsTaskQueue
+
+        return SqsTaskQueue(self.settings.require("task_queue_url"), self._sqs)
+
+    def notion(self):
+        """The throttled Notion adapter, with the token from Secrets Manager (read on first use)."""
+        with self._lock:
+            if self._notion is None:
+                from runtime.notion.adapter import NotionAdapter
+
+                token = self.secrets.get(self.settings.require("notion_token_secret"))
+                if not token:
+                    raise SettingsError("the Notion token secret is empty; store the integration token in it")
+                self._notion = NotionAdapter(token, base_url=self.settings.notion_api_base)
+            return self._notion
+
+    def writeback(self):
+        from runtime.pipeline.writeback import NotionWriteBack
+
+        try:
+            notion = self.notion()
+        except SettingsError:
+            return None
+        return NotionWriteBack(notion, retry_delays=self.settings.writeback_retry_delays, sleep=self.sleep)
+
+    def invoker(self):
+        with self._lock:
+            if self._invoker is None:
+                from runtime.pipeline.invoker import invoker_for
+
+                self._invoker = invoker_for(self.settings.agent_runtimes, self.settings.agent_qualifier)
+            return self._invoker
+
+    # --- services ------------------------------------------------------------------------------------------
+
+    @cached_property
+    def webhook(self):
+        from runtime.pipeline.webhook import WebhookService
+
+        return WebhookService(
+            notion=self.notion,
+            projects=self.projects,
+            queue=self.queue,
+            secrets=self.secrets,
+            webhook_secret_id=self.settings.require("webhook_secret"),
+            automation_secret_id=self.settings.automation_secret,
+            idempotency_table=self.settings.require("idempotency_table"),
+            dynamodb_client=self.dynamodb,
+            registry=self.registry,
+        )
+
+    @cached_property
+    def orchestrator(self):
+        from runtime.pipeline.orchestrator import OrchestratorService
+
+        return OrchestratorService(
+            invocations=self.invocations,
+            projects=self.projects,
+            invoker=self.invoker(),
+            writeback=self.writeback,
+            registry=self.registry,
+            retry_delays=self.settings.invoke_retry_delays,
+            sleep=self.sleep,
+        )
+
+    @cached_property
+    def completion(self):
+        from runtime.pipeline.completion import CompletionService
+
+        return CompletionService(
+            invocations=self.invocations,
+            projects=self.projects,
+            queue=self.queue,
+            writeback=self.writeback,
+            registry=self.registry,
+            model_prices=_model_prices(),
+        )
+
+    @cached_property
+    def api(self):
+        from runtime.pipeline.api import ApiService
+
+        return ApiService(invocations=self.invocations, projects=self.projects, queue=self.queue,
+                          invoker=self.invoker, registry=self.registry)
+
+    @cached_property
+    def sweepers(self):
+        from runtime.pipeline.sweepers import Sweepers
+
+        return Sweepers(invocations=self.invocations, projects=self.projects, queue=self.queue,
+                        notion=self.notion, writeback=self.writeback, invoker=self.invoker, registry=self.registry)
+
+
+def _model_prices() -> dict | None:
+    import json
+    import os
+
+    from runtime.cost import ModelPrice
+    from runtime.resources import Env
+
+    raw = os.environ.get(Env.MODEL_PRICES)
+    if not raw:
+        return None
+    try:
+        return {model: ModelPrice.model_validate(price) for model, price in json.loads(raw).items()}
+    except (ValueError, AttributeError) as exc:
+        raise SettingsError(f"{Env.MODEL_PRICES} is not valid: {exc}") from None
+
+
+_current: PipelineServices | None = None
+_current_lock = threading.Lock()
+
+
+def get_services() -> PipelineServices:
+    """The process's services, built from the environment on the first call (a Lambda container keeps them)."""
+    global _current
+    with _current_lock:
+        if _current is None:
+            _current = PipelineServices(PipelineSettings.from_env())
+        return _current
+
+
+def set_services(services: PipelineServices | None) -> None:
+    """Use these services in the handlers (the local stack, tests); None: build from the environment again."""
+    global _current
+    with _current_lock:
+        _current = services
+
+
+def reset_services() -> None:
+    set_services(None)

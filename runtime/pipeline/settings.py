@@ -1,0 +1,82 @@
+"""Where the pipeline finds its tables, queues, secrets and agents: names, URLs and ARNs, never secret values."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from runtime import resources
+from runtime.models import ProjectConfig
+
+MAX_WEBHOOK_BODY_BYTES = 256 * 1024
+
+
+class SettingsError(RuntimeError):
+    """A required environment variable is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    invocations_table: str = ""
+    projects_table: str = ""
+    idempotency_table: str = ""
+    task_queue_url: str = ""
+    completion_queue_url: str = ""
+    notion_token_secret: str = ""
+    webhook_secret: str = ""  # secret id holding Notion's verification_token
+    automation_secret: str = ""  # secret id holding the automation shared secret
+    notion_api_base: str | None = None
+    agent_runtimes: dict[str, str] = field(default_factory=dict)  # agent -> runtime ARN or loopback URL
+    agent_qualifier: str = "DEFAULT"
+    default_project: ProjectConfig | None = None
+    # Invoke retries: 30 s then 60 s in AWS (the seed's backoff); tests pass zeros.
+    invoke_retry_delays: tuple[float, ...] = (30.0, 60.0)
+    # Notion write-back retries on top of the adapter's own 429 handling (an outage, not a rate limit).
+    writeback_retry_delays: tuple[float, ...] = (2.0, 8.0, 30.0)
+    require_iam_auth: bool = False  # the internal API refuses calls without an IAM identity (AWS)
+
+    def require(self, name: str) -> str:
+        value = getattr(self, name)
+        if not value:
+            raise SettingsError(f"pipeline setting {name!r} is not configured (see runtime/resources.py for the env var)")
+        return value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "PipelineSettings":
+        env = os.environ if environ is None else environ
+
+        def json_env(name: str, default):
+            raw = env.get(name)
+            if not raw:
+                return default
+            try:
+                return json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise SettingsError(f"{name} is not valid JSON: {exc}") from None
+
+        project_raw = json_env(resources.Env.PROJECT_CONFIG, None)
+        try:
+            default_project = ProjectConfig.model_validate(project_raw) if project_raw else None
+        except ValueError as exc:
+            raise SettingsError(f"{resources.Env.PROJECT_CONFIG} is not a valid project configuration: {exc}") from None
+        delays = json_env("AIDLC_INVOKE_RETRY_DELAYS", None)
+        wb_delays = json_env("AIDLC_WRITEBACK_RETRY_DELAYS", None)
+        return cls(
+            invocations_table=env.get(resources.INVOCATIONS.env_var, ""),
+            projects_table=env.get(resources.PROJECTS.env_var, ""),
+            idempotency_table=env.get(resources.IDEMPOTENCY.env_var, ""),
+            task_queue_url=env.get(resources.TASKS.env_var, ""),
+            completion_queue_url=env.get(resources.COMPLETIONS.env_var, ""),
+            notion_token_secret=env.get(resources.NOTION_TOKEN.env_var, ""),
+            webhook_secret=env.get(resources.WEBHOOK_VERIFICATION.env_var, ""),
+            automation_secret=env.get(resources.AUTOMATION_SECRET.env_var, ""),
+            notion_api_base=env.get(resources.Env.NOTION_API_BASE) or None,
+            agent_runtimes=json_env(resources.Env.AGENT_RUNTIMES, {}),
+            agent_qualifier=env.get(resources.Env.AGENT_QUALIFIER) or "DEFAULT",
+            default_project=default_project,
+            invoke_retry_delays=tuple(delays) if delays is not None else (30.0, 60.0),
+            writeback_retry_delays=tuple(wb_delays) if wb_delays is not None else (2.0, 8.0, 30.0),
+            require_iam_auth=env.get("AIDLC_API_REQUIRE_IAM", "").lower() in ("1", "true", "yes"),
+        )

@@ -1,0 +1,190 @@
+"""The scheduled jobs: what webhooks alone can't guarantee.
+
+- reconcile: Notion delivers webhooks at most once, so look for stories sitting in a trigger status with no
+  invocation since their last edit, and enqueue them (under the same derived invocation id the webhook would have
+  used, so a run both see is created once);
+- timeouts: runs still `running` past their plugin's timeout -> AGENT_TIMEOUT, session stopped, Notion told;
+- budget alerts: at 80 % of the monthly limit a Notion notification to the project owner, at 100 % another (the
+  reservation's condition already refuses new runs then).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from runtime.errors import ErrorCode
+from runtime.models import InvocationStatus, ProjectConfig
+from runtime.pipeline.invocations import InvocationRepository
+from runtime.pipeline.invoker import AgentInvoker
+from runtime.pipeline.ledger import RunLedger
+from runtime.pipeline.notion_port import NotionPort, choice_value, last_editor_id, same_id
+from runtime.pipeline.orchestrator import tell_notion
+from runtime.pipeline.projects import ProjectRepository
+from runtime.pipeline.task_queue import TaskPublisher
+from runtime.pipeline.webhook import build_message, invocation_id_for
+from runtime.pipeline.writeback import NotionWriteBack
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_GRACE = timedelta(seconds=60)  # the agent's own timeout fires first and reports; this is the backstop
+ALERT_LEVELS = ((Decimal("1"), "alert_100"), (Decimal("0.8"), "alert_80"))
+
+
+def _parse(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class Sweepers:
+    def __init__(
+        self,
+        *,
+        invocations: InvocationRepository,
+        projects: ProjectRepository,
+        queue: TaskPublisher,
+        notion: Callable[[], NotionPort],
+        writeback: Callable[[], NotionWriteBack | None],
+        invoker: Callable[[], AgentInvoker],
+        registry: Any | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
+        self.invocations = invocations
+        self.projects = projects
+        self.ledger = RunLedger(invocations, projects)
+        self.queue = queue
+        self._notion = notion
+        self._writeback = writeback
+        self._invoker = invoker
+        self._registry = registry
+        self.clock = clock
+
+    @property
+    def registry(self):
+        if self._registry is None:
+            from runtime.registry import get_registry
+
+            self._registry = get_registry()
+        return self._registry
+
+    # --- reconcile -----------------------------------------------------------------------------------------
+
+    def reconcile(self) -> dict[str, Any]:
+        notion = self._notion()
+        bot_id = notion.me().get("id")
+        enqueued: list[str] = []
+        checked = 0
+        for project in self.projects.all():
+            if not project.notion_data_source_id:
+                continue
+            for page in notion.query_data_source(project.notion_data_source_id):
+                checked += 1
+                invocation_id = self._missed(page, project, bot_id)
+                if invocation_id is None:
+                    continue
+                trigger = choice_value(page, project.trigger_property)
+                spec = self.registry.agent_for_trigger(trigger, project.trigger_map)
+                message = build_message(
+                    project,
+                    agent_type=spec.name,
+                    trigger=trigger,
+                    snapshot=notion.page_snapshot(page),
+                    invocation_id=invocation_id,
+                    page_id=page["id"],
+                )
+                self.queue.publish(message)
+                enqueued.append(invocation_id)
+                log.info("reconcile: enqueued a missed story", extra={"invocation_id": invocation_id})
+        return {"checked": checked, "enqueued": enqueued}
+
+    def _missed(self, page: dict, project: ProjectConfig, bot_id: str | None) -> str | None:
+        """The invocation id to start for `page`, or None when it needs nothing."""
+        trigger = choice_value(page, project.trigger_property)
+        try:
+            spec = self.registry.agent_for_trigger(trigger, project.trigger_map)
+        except KeyError:
+            return None
+        if spec is None or same_id(last_editor_id(page), bot_id):
+            return None
+        edited = page.get("last_edited_time")
+        invocation_id = invocation_id_for(page["id"], trigger, edited)
+        if self.invocations.get(invocation_id) is not None:
+            return None
+        latest = self.invocations.latest_for_page(page["id"])
+        edited_at = _parse(edited)
+        if latest is not None and (edited_at is None or latest.created_at >= edited_at):
+            return None
+        return invocation_id
+
+    # --- timeouts ------------------------------------------------------------------------------------------
+
+    def timeouts(self) -> dict[str, Any]:
+        now = self.clock()
+        timed_out: list[str] = []
+        for stored in self.invocations.with_status([InvocationStatus.RUNNING.value]):
+            record = stored.record
+            try:
+                limit = timedelta(seconds=self.registry.get(record.agent_type).limits.timeout_seconds)
+            except KeyError:
+                limit = timedelta(hours=8)
+            if record.started_at is None or record.started_at + limit + TIMEOUT_GRACE > now:
+                continue
+            detail = f"still running {int((now - record.started_at).total_seconds())} s after it started; " \
+                     f"the limit is {int(limit.total_seconds())} s"
+            if not self.ledger.finish(
+                stored,
+                {"status": InvocationStatus.FAILED.value, "error_code": ErrorCode.AGENT_TIMEOUT.value,
+                 "error_detail": detail, "completed_at": now.isoformat()},
+                from_statuses=[InvocationStatus.RUNNING],
+            ):
+                continue
+            timed_out.append(record.invocation_id)
+            if record.session_id:
+                try:
+                    self._invoker().stop(record.agent_type, record.session_id)
+                except Exception as exc:  # noqa: BLE001 - the run is already failed; a session left is AgentCore's to end
+                    log.warning("could not stop session: %s", exc, extra={"invocation_id": record.invocation_id})
+            project = self.projects.get(record.project_id)
+            if project is not None and self.ledger.claim_delivery(record.invocation_id):
+                tell_notion(self.invocations, self._writeback(), self.registry, record.invocation_id, project)
+        return {"timed_out": timed_out}
+
+    # --- budget alerts -------------------------------------------------------------------------------------
+
+    def budget_alerts(self) -> dict[str, Any]:
+        sent: list[dict[str, str]] = []
+        for project in self.projects.all():
+            budget = self.projects.budget(project.project_id)
+            if project.cost_limit_per_month <= 0:
+                continue
+            share = budget.month_to_date / project.cost_limit_per_month
+            for threshold, level in ALERT_LEVELS:
+                if share < threshold:
+                    continue
+                if self.projects.mark_alert(project.project_id, budget.month, level):
+                    self._alert(project, budget.month_to_date, share, level)
+                    sent.append({"project_id": project.project_id, "level": level})
+                break  # only the highest level reached
+        return {"sent": sent}
+
+    def _alert(self, project: ProjectConfig, spent: Decimal, share: Decimal, level: str) -> None:
+        text = (
+            f"Budget alert for project {project.project_id}: ${spent:.2f} spent this month, "
+            f"{share * 100:.0f} % of the ${project.cost_limit_per_month} limit."
+        )
+        if level == "alert_100":
+            text += " New agent runs are refused (BUDGET_EXCEEDED) until the limit is raised or the month ends."
+        log.warning(text)
+        if not project.dashboard_data_source_id:
+            return
+        notion = self._notion()
+        row = notion.create_page(parent_data_source_id=project.dashboard_data_source_id,
+                                 title=f"Budget alert: {share * 100:.0f} % of the monthly limit")
+        notion.create_comment(row["id"], text, mention_user_ids=[project.owner_user_id] if project.owner_user_id else [])

@@ -1,0 +1,33 @@
+"""The task queue: SQS FIFO, one message group per Notion page (a story's runs start in order), and a
+deduplication id per run so a retried send within SQS's 5-minute window is dropped by SQS itself."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from runtime.models import QueueMessage
+from runtime.pipeline import aws
+
+
+class TaskPublisher(Protocol):
+    def publish(self, message: QueueMessage) -> str: ...
+
+
+class SqsTaskQueue:
+    def __init__(self, queue_url: str, client: Any | None = None) -> None:
+        self.queue_url = queue_url
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = aws.client("sqs")
+        return self._client
+
+    def publish(self, message: QueueMessage) -> str:
+        """Send; returns the SQS message id. The invocation id is the dedup id: one run, one message."""
+        kwargs: dict[str, Any] = {"QueueUrl": self.queue_url, "MessageBody": message.model_dump_json()}
+        if self.queue_url.endswith(".fifo"):
+            kwargs["MessageGroupId"] = message.notion_page_id
+            kwargs["MessageDeduplicationId"] = message.invocation_id
+        return self.client.send_message(**kwargs)["MessageId"]

@@ -1,0 +1,318 @@
+"""The Notion webhook: from one HTTP delivery to at most one task on the queue.
+
+    verification POST   -> store Notion's verification_token (only while none is stored), 200
+    automation event    -> shared secret header, the page is in the body
+    integration event   -> HMAC signature, fetch the page (events carry property ids, not values)
+    then: drop our own edits -> project by data source -> agent by trigger value -> enqueue once -> 200
+
+Everything that is refused is refused before anything is stored or sent. Only fetch and enqueue happen here, so
+Notion (and API Gateway's 30 s) get their answer quickly; the agent starts in the orchestrator.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ulid import ULID
+
+from runtime.errors import ErrorCode, ErrorResponse
+from runtime.models import ProjectConfig, QueueMessage
+from runtime.pipeline.notion_port import NotionPort, choice_value, last_editor_id, parent_ids, same_id
+from runtime.pipeline.projects import ProjectRepository
+from runtime.pipeline.secrets import SecretStore
+from runtime.pipeline.settings import MAX_WEBHOOK_BODY_BYTES
+from runtime.pipeline.task_queue import TaskPublisher
+
+log = logging.getLogger(__name__)
+
+ACCEPTED_EVENT_TYPES = frozenset({"page.properties_updated", "page.created"})
+SIGNATURE_HEADER = "x-notion-signature"
+AUTOMATION_HEADER = "x-aidlc-automation-secret"
+# Notion retries a delivery up to 8 times over about 24 h; remember what we saw a little longer than that.
+IDEMPOTENCY_SECONDS = 26 * 3600
+
+
+@dataclass
+class HttpReply:
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+def error_reply(status: int, code: ErrorCode, message: str) -> HttpReply:
+    return HttpReply(status, ErrorResponse.of(code, message).model_dump(mode="json"))
+
+
+def notion_signature(body: bytes, verification_token: str) -> str:
+    """The `X-Notion-Signature` value Notion sends for `body`."""
+    return "sha256=" + hmac.new(verification_token.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_matches(body: bytes, header: str | None, verification_token: str) -> bool:
+    return bool(header) and hmac.compare_digest(notion_signature(body, verification_token), header.strip())
+
+
+def decode_body(event_body: str | None, is_base64: bool) -> bytes:
+    """API Gateway sends binary (and sometimes JSON) bodies base64-encoded; the signature is over the raw bytes."""
+    if event_body is None:
+        return b""
+    return base64.b64decode(event_body) if is_base64 else event_body.encode("utf-8")
+
+
+def invocation_id_for(page_id: str, trigger: str, last_edited_time: str | None) -> str:
+    """A ULID derived from the story, its trigger value and the edit that set it: the webhook and the reconcile
+    sweeper name the same run the same, so a run both of them see is created once (the orchestrator's
+    put-if-absent), long after SQS's 5-minute deduplication window."""
+    digest = hashlib.sha256(f"{page_id.replace('-', '')}|{trigger}|{last_edited_time or ''}".encode()).digest()
+    when = _parse_time(last_edited_time) or datetime.now(timezone.utc)
+    millis = int(when.timestamp() * 1000)
+    return str(ULID.from_bytes(millis.to_bytes(6, "big") + digest[:10]))
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class WebhookService:
+    def __init__(
+        self,
+        *,
+        notion: Callable[[], NotionPort],
+        projects: ProjectRepository,
+        queue: TaskPublisher,
+        secrets: SecretStore,
+        webhook_secret_id: str,
+        automation_secret_id: str,
+        idempotency_table: str,
+        dynamodb_client: Any | None = None,
+        registry: Any | None = None,
+    ) -> None:
+        self._notion_factory = notion
+        self._notion: NotionPort | None = None
+        self.projects = projects
+        self.queue = queue
+        self.secrets = secrets
+        self.webhook_secret_id = webhook_secret_id
+        self.automation_secret_id = automation_secret_id
+        self._registry = registry
+        self._build_idempotency(idempotency_table, dynamodb_client)
+
+    @property
+    def notion(self) -> NotionPort:
+        if self._notion is None:
+            self._notion = self._notion_factory()
+        return self._notion
+
+    @property
+    def registry(self):
+        if self._registry is None:
+            from runtime.registry import get_registry
+
+            self._registry = get_registry()
+        return self._registry
+
+    def _build_idempotency(self, table: str, client: Any | None) -> None:
+        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+        from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
+
+        if client is None:
+            from runtime.pipeline import aws
+
+            client = aws.client("dynamodb")
+        layer = DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
+        self._event_config = IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=IDEMPOTENCY_SECONDS)
+        self._story_config = IdempotencyConfig(
+            event_key_jmespath="[page_id, trigger, last_edited_time]", expires_after_seconds=IDEMPOTENCY_SECONDS
+        )
+        # key_prefix: Powertools would otherwise key on this module's and function's names, which moves with code.
+        self._once_per_event = idempotent_function(
+            self._handle_integration_event,
+            data_keyword_argument="event",
+            persistence_store=layer,
+            config=self._event_config,
+            key_prefix="aidlc-webhook-event",
+        )
+        self._enqueue_once = idempotent_function(
+            self._enqueue,
+            data_keyword_argument="story",
+            persistence_store=layer,
+            config=self._story_config,
+            key_prefix="aidlc-webhook-story",
+        )
+
+    def register_lambda_context(self, context: Any) -> None:
+        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+            self._event_config.register_lambda_context(context)
+            self._story_config.register_lambda_context(context)
+
+    # --- the delivery ----------------------------------------------------------------------------------------
+
+    def handle(self, body: bytes, headers: Mapping[str, str]) -> HttpReply:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+        headers = {k.lower(): v for k, v in headers.items()}
+        if len(body) > MAX_WEBHOOK_BODY_BYTES:
+            return error_reply(413, ErrorCode.PAYLOAD_TOO_LARGE, f"body is {len(body)} bytes; the limit is 256 KiB")
+        try:
+            if AUTOMATION_HEADER in headers:
+                return self._automation(body, headers[AUTOMATION_HEADER])
+            if SIGNATURE_HEADER in headers:
+                return self._integration(body, headers[SIGNATURE_HEADER])
+            payload = _parse(body)
+            if isinstance(payload, HttpReply):
+                return payload
+            if set(payload) == {"verification_token"}:
+                return self._verification(payload["verification_token"])
+            return error_reply(401, ErrorCode.INVALID_WEBHOOK, "missing X-Notion-Signature header")
+        except IdempotencyAlreadyInProgressError:
+            # Another delivery of the same event is being handled right now; it will enqueue, this one must not.
+            return HttpReply(200, {"status": "in_progress"})
+
+    def _verification(self, token: Any) -> HttpReply:
+        if not isinstance(token, str) or not token.strip():
+            return error_reply(400, ErrorCode.INVALID_REQUEST, "verification_token must be a non-empty string")
+        # Accept the token only while none is stored: otherwise anyone could post a token of their own and sign
+        # events with it. Re-subscribing means resetting the secret first (see the README).
+        if self.secrets.get(self.webhook_secret_id):
+            return error_reply(401, ErrorCode.INVALID_WEBHOOK, "a verification token is already stored")
+        self.secrets.put(self.webhook_secret_id, token)
+        log.info("Notion webhook verification token received and stored")
+        return HttpReply(200, {"status": "verified"})
+
+    def _automation(self, body: bytes, presented: str) -> HttpReply:
+        expected = self.secrets.get(self.automation_secret_id)
+        if not expected or not hmac.compare_digest(expected.encode(), (presented or "").encode()):
+            return error_reply(401, ErrorCode.INVALID_WEBHOOK, "bad automation secret")
+        payload = _parse(body)
+        if isinstance(payload, HttpReply):
+            return payload
+        source, page = payload.get("source"), payload.get("data")
+        if not isinstance(source, dict) or source.get("type") != "automation":
+            return error_reply(400, ErrorCode.INVALID_REQUEST, "an automation event needs source.type 'automation'")
+        if not isinstance(page, dict) or page.get("object") != "page" or not page.get("id"):
+            return error_reply(400, ErrorCode.INVALID_REQUEST, "an automation event needs the page object in 'data'")
+        return self.from_page(page)
+
+    def _integration(self, body: bytes, signature: str) -> HttpReply:
+        token = self.secrets.get(self.webhook_secret_id)
+        if not token or not signature_matches(body, signature, token):
+            return error_reply(401, ErrorCode.INVALID_WEBHOOK, "bad X-Notion-Signature")
+        payload = _parse(body)
+        if isinstance(payload, HttpReply):
+            return payload
+        event_type = payload.get("type")
+        entity = payload.get("entity") or {}
+        if event_type not in ACCEPTED_EVENT_TYPES or entity.get("type") != "page" or not entity.get("id"):
+            log.debug("ignoring Notion event of type %s", event_type)
+            return HttpReply(200, {"status": "ignored", "reason": f"event type {event_type!r} starts nothing"})
+        bot_id = self.notion.me().get("id")
+        if any(same_id(author.get("id"), bot_id) for author in payload.get("authors") or []):
+            log.info("ignoring an event our own integration caused")
+            return HttpReply(200, {"status": "ignored", "reason": "caused by this integration"})
+        event = {"event_id": str(payload.get("id") or ""), "page_id": entity["id"]}
+        if not event["event_id"]:
+            return error_reply(400, ErrorCode.INVALID_REQUEST, "the event has no id")
+        result = self._once_per_event(event=event)
+        return HttpReply(result["status_code"], result["body"])
+
+    def _handle_integration_event(self, event: dict) -> dict:
+        page = self.notion.retrieve_page(event["page_id"])
+        reply = self.from_page(page)
+        return {"status_code": reply.status, "body": reply.body}
+
+    # --- from a page to a task (shared with the reconcile sweeper) ------------------------------------------
+
+    def from_page(self, page: dict) -> HttpReply:
+        page_id = page["id"]
+        if same_id(last_editor_id(page), self.notion.me().get("id")):
+            log.info("ignoring page %s: last edited by this integration", page_id)
+            return HttpReply(200, {"status": "ignored", "reason": "last edited by this integration"})
+        project = self.projects.resolve(*parent_ids(page))
+        if project is None:
+            log.info("ignoring page %s: its data source belongs to no project", page_id)
+            return HttpReply(200, {"status": "ignored", "reason": "no project for this data source"})
+        trigger = choice_value(page, project.trigger_property)
+        try:
+            spec = self.registry.agent_for_trigger(trigger, project.trigger_map)
+        except KeyError as exc:
+            log.warning("project %s has a bad trigger_map: %s", project.project_id, exc)
+            spec = None
+        if spec is None:
+            log.debug("page %s: %s=%r is not a trigger", page_id, project.trigger_property, trigger)
+            return HttpReply(200, {"status": "ignored", "reason": f"{trigger!r} is not a trigger value"})
+        assert trigger is not None
+        result = self._enqueue_once(
+            story={
+                "page_id": page_id,
+                "trigger": trigger,
+                "last_edited_time": page.get("last_edited_time") or "",
+                "agent_type": spec.name,
+                "project_id": project.project_id,
+                "page": page,
+            }
+        )
+        return HttpReply(200, {"status": "enqueued", **result})
+
+    def _enqueue(self, story: dict) -> dict:
+        project = self.projects.get(story["project_id"])
+        assert project is not None
+        message = build_message(
+            project,
+            agent_type=story["agent_type"],
+            trigger=story["trigger"],
+            snapshot=self.notion.page_snapshot(story["page"]),
+            invocation_id=invocation_id_for(story["page_id"], story["trigger"], story["last_edited_time"]),
+            page_id=story["page_id"],
+        )
+        self.queue.publish(message)
+        log.info("enqueued %s for page %s", message.agent_type, message.notion_page_id,
+                 extra={"invocation_id": message.invocation_id})
+        return {"invocation_id": message.invocation_id, "agent_type": message.agent_type}
+
+
+def build_message(
+    project: ProjectConfig,
+    *,
+    agent_type: str,
+    trigger: str,
+    snapshot: Any,
+    invocation_id: str,
+    page_id: str,
+    parent_invocation_id: str | None = None,
+    chain_context: dict | None = None,
+) -> QueueMessage:
+    if not snapshot.page_id:
+        snapshot = snapshot.model_copy(update={"page_id": page_id})
+    return QueueMessage(
+        invocation_id=invocation_id,
+        workspace_id=project.workspace_id,
+        notion_page_id=page_id,
+        agent_type=agent_type,
+        trigger_value=trigger,
+        project_id=project.project_id,
+        page_snapshot=snapshot,
+        parent_invocation_id=parent_invocation_id,
+        chain_context=chain_context or {},
+    )
+
+
+def _parse(body: bytes) -> dict | HttpReply:
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return error_reply(400, ErrorCode.INVALID_REQUEST, f"body is not valid JSON: {exc.msg if hasattr(exc, 'msg') else exc}")
+    if not isinstance(payload, dict):
+        return error_reply(400, ErrorCode.INVALID_REQUEST, "body must be a JSON object")
+    return payload

@@ -1,0 +1,184 @@
+"""Telling Notion how a run went: the story's status, a comment with the artifact links that mentions the story's
+owner, and a row in the execution dashboard. Every step is retried on its own (so a comment is not posted twice
+because the dashboard row failed); the adapter already waits out 429s, these retries ride out an outage."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tenacity import Retrying, stop_after_attempt
+
+from runtime.errors import DEFAULT_REMEDIATION
+from runtime.models import InvocationRecord, InvocationStatus, ProjectConfig
+from runtime.pipeline.notion_port import NotionPort
+
+log = logging.getLogger(__name__)
+
+OWNER_PROPERTY = "Owner"
+
+
+@dataclass
+class WriteBackOutcome:
+    delivered: bool
+    errors: list[str] = field(default_factory=list)
+
+
+def _wait_from(delays: Sequence[float]) -> Callable[[Any], float]:
+    def wait(retry_state: Any) -> float:
+        index = retry_state.attempt_number - 1
+        return float(delays[min(index, len(delays) - 1)]) if delays else 0.0
+
+    return wait
+
+
+class NotionWriteBack:
+    def __init__(
+        self,
+        notion: NotionPort,
+        *,
+        retry_delays: Sequence[float] = (2.0, 8.0, 30.0),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.notion = notion
+        self.retry_delays = tuple(retry_delays)
+        self.sleep = sleep
+        self._schemas: dict[str, dict] = {}
+        self._lock = threading.Lock()
+
+    def _retrying(self) -> Retrying:
+        return Retrying(
+            stop=stop_after_attempt(len(self.retry_delays) + 1),
+            wait=_wait_from(self.retry_delays),
+            sleep=self.sleep,
+            reraise=True,
+        )
+
+    def _step(self, name: str, action: Callable[[], Any], errors: list[str]) -> None:
+        try:
+            for attempt in self._retrying():
+                with attempt:
+                    action()
+        except Exception as exc:  # noqa: BLE001 - any Notion failure is recorded, the run's result is kept
+            log.warning("Notion write-back step %s failed after retries: %s", name, type(exc).__name__)
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+
+    def report(
+        self,
+        record: InvocationRecord,
+        project: ProjectConfig,
+        *,
+        status_value: str | None,
+        owner_ids: Sequence[str] = (),
+    ) -> WriteBackOutcome:
+        errors: list[str] = []
+        if status_value:
+            self._step(
+                "status",
+                lambda: self.notion.set_status(record.notion_page_id, project.trigger_property, status_value),
+                errors,
+            )
+        mentions = list(dict.fromkeys(owner_ids or ([project.owner_user_id] if project.owner_user_id else [])))
+        self._step(
+            "comment",
+            lambda: self.notion.create_comment(record.notion_page_id, comment_text(record), mention_user_ids=mentions),
+            errors,
+        )
+        if project.dashboard_data_source_id:
+            self._step("dashboard", lambda: self._dashboard_row(record, project), errors)
+        return WriteBackOutcome(delivered=not errors, errors=errors)
+
+    def notify(self, page_id: str, text: str, mention_user_ids: Sequence[str] = ()) -> WriteBackOutcome:
+        errors: list[str] = []
+        self._step(
+            "comment", lambda: self.notion.create_comment(page_id, text, mention_user_ids=mention_user_ids), errors
+        )
+        return WriteBackOutcome(delivered=not errors, errors=errors)
+
+    # --- the execution dashboard ---------------------------------------------------------------------------
+
+    def _schema(self, data_source_id: str) -> dict:
+        with self._lock:
+            if data_source_id not in self._schemas:
+                self._schemas[data_source_id] = self.notion.retrieve_data_source(data_source_id).get("properties", {})
+            return self._schemas[data_source_id]
+
+    def _dashboard_row(self, record: InvocationRecord, project: ProjectConfig) -> None:
+        assert project.dashboard_data_source_id
+        schema = self._schema(project.dashboard_data_source_id)
+        wanted: dict[str, Any] = {
+            "Invocation": record.invocation_id,
+            "Agent": record.agent_type,
+            "Status": record.status.value,
+            "Cost": float(record.cost_usd),
+            "Tokens": record.token_usage.total_tokens,
+            "Artifacts": "\n".join(a.url for a in record.output_artifacts),
+            "Story": record.notion_page_id,
+            "Error": f"{record.error_code.value}: {record.error_detail or ''}" if record.error_code else "",
+            "Started": record.started_at.isoformat() if record.started_at else None,
+            "Completed": record.completed_at.isoformat() if record.completed_at else None,
+            "Summary": record.output_summary or "",
+        }
+        properties = {}
+        title_name = "Name"
+        for name, spec in schema.items():
+            if spec.get("type") == "title":
+                title_name = name
+        for name, value in wanted.items():
+            spec = schema.get(name)
+            if spec is None or value is None:
+                continue
+            converted = property_value(spec.get("type", ""), value)
+            if converted is not None:
+                properties[name] = converted
+        story_title = str((record.input_context.get("story") or {}).get("title") or record.notion_page_id)
+        self.notion.create_page(
+            parent_data_source_id=project.dashboard_data_source_id,
+            title=f"{record.agent_type} · {story_title}",
+            properties=properties,
+            title_property=title_name,
+        )
+
+
+def property_value(kind: str, value: Any) -> dict | None:
+    """A plain value as a Notion property value of type `kind`; None when the type can't take it."""
+    text = str(value)
+    if kind == "rich_text":
+        return {"rich_text": [{"type": "text", "text": {"content": text[:2000]}}]}
+    if kind == "number":
+        try:
+            return {"number": float(value)}
+        except (TypeError, ValueError):
+            return None
+    if kind in ("select", "status"):
+        return {kind: {"name": text[:100]}} if text else None
+    if kind == "url":
+        return {"url": text.splitlines()[0] if text else None}
+    if kind == "date":
+        return {"date": {"start": text}}
+    if kind == "relation":
+        return {"relation": [{"id": text}]}
+    if kind == "checkbox":
+        return {"checkbox": bool(value)}
+    return None
+
+
+def comment_text(record: InvocationRecord) -> str:
+    lines: list[str] = []
+    if record.status == InvocationStatus.COMPLETED:
+        lines.append(f"✅ {record.agent_type} finished (invocation {record.invocation_id}).")
+        if record.output_summary:
+            lines.append(record.output_summary)
+        for artifact in record.output_artifacts:
+            lines.append(f"• {artifact.title}: {artifact.url}")
+    else:
+        lines.append(f"⚠️ {record.agent_type} {record.status.value} (invocation {record.invocation_id}).")
+        if record.error_code:
+            lines.append(f"{record.error_code.value}: {record.error_detail or ''}".strip())
+            lines.append(f"What to do: {DEFAULT_REMEDIATION[record.error_code]}")
+    lines.append(f"Cost: ${record.cost_usd:.2f} · tokens: {record.token_usage.total_tokens}")
+    return "\n".join(lines)

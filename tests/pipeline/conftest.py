@@ -1,0 +1,299 @@
+"""The pipeline under test: moto in-process for AWS (tables, queues, secrets as runtime/resources.py declares
+them), the local Notion emulator on loopback for Notion, a recording invoker as the agent boundary. Handlers are
+called with the events API Gateway (HTTP API v2) and SQS deliver."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from runtime import resources
+from runtime.models import AgentRequest, CompletionEvent, ProjectConfig
+
+PREFIX = "t"
+
+
+class RecordingInvoker:
+    """The agent boundary: records what would be started; can be told to fail the next calls."""
+
+    def __init__(self) -> None:
+        self.requests: list[AgentRequest] = []
+        self.stopped: list[tuple[str, str]] = []
+        self.failures: list[Exception] = []
+        self.lock = threading.Lock()
+
+    def invoke(self, request: AgentRequest) -> None:
+        with self.lock:
+            if self.failures:
+                raise self.failures.pop(0)
+            self.requests.append(request)
+
+    def stop(self, agent_type: str, session_id: str) -> None:
+        self.stopped.append((agent_type, session_id))
+
+
+def create_aws() -> dict[str, Any]:
+    import boto3
+
+    ddb, sqs, sm = boto3.client("dynamodb"), boto3.client("sqs"), boto3.client("secretsmanager")
+    names: dict[str, Any] = {"tables": {}, "queues": {}, "secrets": {}}
+    for table in resources.TABLES:
+        name = f"{PREFIX}-{table.logical_name}"
+        keys = [{"AttributeName": table.hash_key, "KeyType": "HASH"}]
+        if table.range_key:
+            keys.append({"AttributeName": table.range_key, "KeyType": "RANGE"})
+        request: dict[str, Any] = {
+            "TableName": name, "KeySchema": keys, "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in table.attribute_names()],
+        }
+        if table.indexes:
+            request["GlobalSecondaryIndexes"] = [
+                {"IndexName": i.name, "Projection": {"ProjectionType": "ALL"},
+                 "KeySchema": [{"AttributeName": i.hash_key, "KeyType": "HASH"}]
+                 + ([{"AttributeName": i.range_key, "KeyType": "RANGE"}] if i.range_key else [])}
+                for i in table.indexes
+            ]
+        ddb.create_table(**request)
+        names["tables"][table.logical_name] = name
+    for queue in resources.QUEUES:
+        attributes = {"FifoQueue": "true"} if queue.fifo else {}
+        names["queues"][queue.logical_name] = sqs.create_queue(
+            QueueName=queue.physical_name(PREFIX), Attributes=attributes
+        )["QueueUrl"]
+    for secret in resources.SECRETS:
+        sm.create_secret(Name=f"{PREFIX}/{secret.logical_name}", SecretString="unset")
+        names["secrets"][secret.logical_name] = f"{PREFIX}/{secret.logical_name}"
+    return names
+
+
+@dataclass
+class Pipeline:
+    names: dict[str, Any]
+    invoker: RecordingInvoker
+    project: ProjectConfig
+    services: Any
+    sleeps: list[float] = field(default_factory=list)
+    notion_env: Any = None  # NotionEnv when the test asked for Notion
+
+    # --- AWS helpers ---------------------------------------------------------------------------------------
+
+    @property
+    def sqs(self):
+        import boto3
+
+        return boto3.client("sqs")
+
+    def queue_url(self, logical: str) -> str:
+        return self.names["queues"][logical]
+
+    def receive(self, logical: str = "tasks", max_messages: int = 10) -> list[dict]:
+        messages: list[dict] = []
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=self.queue_url(logical), MaxNumberOfMessages=max_messages,
+                                             AttributeNames=["All"], VisibilityTimeout=30).get("Messages", [])
+            if not batch:
+                return messages
+            messages.extend(batch)
+            if len(messages) >= max_messages:
+                return messages
+
+    def queue_depth(self, logical: str = "tasks") -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url(logical),
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+    def put_secret(self, logical: str, value: str) -> None:
+        import boto3
+
+        boto3.client("secretsmanager").put_secret_value(SecretId=self.names["secrets"][logical], SecretString=value)
+
+    # --- handler calls, as AWS shapes them -----------------------------------------------------------------
+
+    def http(self, handler, method: str, path: str, *, body: bytes = b"", headers: dict | None = None,
+             query: str = "", route_key: str | None = None, path_parameters: dict | None = None) -> tuple[int, dict]:
+        from runtime.local.lambda_shim import LocalLambdaContext, http_api_event
+
+        event = http_api_event(method, path, headers={"content-type": "application/json", **(headers or {})},
+                               body=body, query=query, route_key=route_key, path_parameters=path_parameters)
+        result = handler(event, LocalLambdaContext(function_name="test"))
+        return result["statusCode"], json.loads(result["body"]) if result.get("body") else {}
+
+    def webhook(self, body: bytes, headers: dict | None = None) -> tuple[int, dict]:
+        from runtime.handlers import webhook
+
+        return self.http(webhook.handler, "POST", "/webhook/notion", body=body, headers=headers)
+
+    def api(self, method: str, path: str, *, body: bytes = b"", query: str = "") -> tuple[int, dict]:
+        from runtime.handlers import api
+
+        return self.http(api.handler, method, path, body=body, query=query)
+
+    def run_orchestrator(self, messages: list[dict] | None = None) -> dict:
+        """Deliver received task messages to the orchestrator as an SQS event; delete the ones that succeeded."""
+        from runtime.handlers import orchestrator
+
+        return self._deliver(orchestrator.handler, "tasks", messages)
+
+    def run_completion(self, events: list[CompletionEvent]) -> dict:
+        from runtime.handlers import completion
+
+        for event in events:
+            self.sqs.send_message(QueueUrl=self.queue_url("completions"), MessageBody=event.model_dump_json())
+        return self._deliver(completion.handler, "completions", None)
+
+    def _deliver(self, handler, logical: str, messages: list[dict] | None) -> dict:
+        from runtime.local.lambda_shim import LocalLambdaContext, sqs_event
+
+        messages = self.receive(logical) if messages is None else messages
+        if not messages:
+            return {"batchItemFailures": []}
+        arn = f"arn:aws:sqs:us-east-1:123456789012:{self.queue_url(logical).rsplit('/', 1)[-1]}"
+        response = handler(sqs_event(arn, messages), LocalLambdaContext(function_name=logical))
+        failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        for message in messages:
+            if message["MessageId"] in failed:
+                self.sqs.change_message_visibility(QueueUrl=self.queue_url(logical),
+                                                   ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+            else:
+                self.sqs.delete_message(QueueUrl=self.queue_url(logical), ReceiptHandle=message["ReceiptHandle"])
+        return response
+
+    def drain(self, rounds: int = 20) -> None:
+        """Run the orchestrator until the task queue is empty or a round starts nothing (capped work waits)."""
+        for _ in range(rounds):
+            messages = self.receive("tasks")
+            if not messages:
+                return
+            response = self.run_orchestrator(messages)
+            if len(response.get("batchItemFailures", [])) == len(messages):
+                return
+
+    def invocations(self) -> list[Any]:
+        return self.services.invocations.all_for_project(self.project.project_id)
+
+    def record(self, invocation_id: str):
+        stored = self.services.invocations.get(invocation_id)
+        return stored.record if stored else None
+
+
+def make_project(**overrides) -> ProjectConfig:
+    base = dict(project_id="acme", workspace_id="ws", cost_limit_per_invocation=Decimal("5"),
+                cost_limit_per_month=Decimal("200"), concurrency_limit=5)
+    base.update(overrides)
+    return ProjectConfig(**base)
+
+
+def build_pipeline(names, project: ProjectConfig, *, notion=None, invoker=None, **settings_overrides):
+    from runtime.pipeline.services import PipelineServices
+    from runtime.pipeline.settings import PipelineSettings
+
+    sleeps: list[float] = []
+    settings = PipelineSettings(
+        invocations_table=names["tables"]["invocations"],
+        projects_table=names["tables"]["projects"],
+        idempotency_table=names["tables"]["idempotency"],
+        task_queue_url=names["queues"]["tasks"],
+        completion_queue_url=names["queues"]["completions"],
+        notion_token_secret=names["secrets"]["notion-token"],
+        webhook_secret=names["secrets"]["webhook-verification-token"],
+        automation_secret=names["secrets"]["automation-secret"],
+        default_project=project,
+        invoke_retry_delays=(30.0, 60.0),
+        writeback_retry_delays=(2.0, 8.0),
+        **settings_overrides,
+    )
+    invoker = invoker or RecordingInvoker()
+    services = PipelineServices(settings, notion=notion, invoker=invoker, sleep=sleeps.append)
+    return Pipeline(names=names, invoker=invoker, project=project, services=services, sleeps=sleeps)
+
+
+@pytest.fixture
+def aws_names():
+    from runtime.pipeline import aws
+
+    with mock_aws():
+        aws.reset_clients()
+        yield create_aws()
+    aws.reset_clients()
+
+
+@pytest.fixture
+def pipeline(aws_names):
+    """The pipeline without Notion (write-back has nowhere to go: DELIVERY_FAILED is recorded)."""
+    from runtime.pipeline.services import set_services
+
+    p = build_pipeline(aws_names, make_project())
+    set_services(p.services)
+    yield p
+    set_services(None)
+
+
+# --- Notion: the local emulator on loopback ----------------------------------------------------------------
+
+
+@dataclass
+class NotionEnv:
+    emulator: Any
+    server: Any
+    seed: Any
+    bot: Any  # NotionAdapter with the integration token (what the pipeline uses)
+    user: Any  # NotionAdapter with a person's token (edits that must trigger)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+
+@pytest.fixture(scope="session")
+def notion_server(tmp_path_factory):
+    from runtime.local.notion_emulator import NotionEmulator, serve
+
+    emulator = NotionEmulator(Path(tmp_path_factory.mktemp("notion")))
+    seed = emulator.seed_workspace()
+    server = serve(emulator.app)
+    yield emulator, server, seed
+    server.stop()
+
+
+def fast_adapter(token: str, base_url: str):
+    from runtime.notion.adapter import NotionAdapter
+    from runtime.notion.throttle import Throttle
+
+    return NotionAdapter(token, base_url=base_url, throttle=Throttle(rate_per_second=1000, burst=1000),
+                         backoff_initial_seconds=0.01, backoff_max_seconds=0.05, max_retries=2)
+
+
+@pytest.fixture
+def notion_env(notion_server) -> NotionEnv:
+    emulator, server, seed = notion_server
+    return NotionEnv(emulator=emulator, server=server, seed=seed,
+                     bot=fast_adapter(emulator.integration_token, server.base_url),
+                     user=fast_adapter(emulator.user_token, server.base_url))
+
+
+@pytest.fixture
+def notion_pipeline(aws_names, notion_env):
+    """The pipeline with Notion: the project points at the emulator's stories and dashboard data sources."""
+    from runtime.pipeline.services import set_services
+
+    project = make_project(
+        notion_database_id=notion_env.seed.stories_database_id,
+        notion_data_source_id=notion_env.seed.stories_data_source_id,
+        dashboard_data_source_id=notion_env.seed.dashboard_data_source_id,
+        agent_chain_template="story-to-mock-to-deck",
+    )
+    p = build_pipeline(aws_names, project, notion=notion_env.bot)
+    p.notion_env = notion_env
+    p.put_secret("notion-token", notion_env.emulator.integration_token)
+    set_services(p.services)
+    yield p
+    set_services(None)
