@@ -1,0 +1,91 @@
+"""Surface (b): the AgentCore Gateway Lambda target, called the way the gateway calls it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from runtime.tools import gateway_target
+from runtime.tools.gateway_target import dispatch, tool_name_from_context
+from tests.tools.conftest import INVOCATION
+
+
+@dataclass
+class ClientContext:
+    custom: dict
+    env: dict = field(default_factory=dict)
+    client: object = None
+
+
+@dataclass
+class LambdaContext:
+    client_context: ClientContext | None
+    function_name: str = "aidlc-dev-tool_gateway"
+    aws_request_id: str = "req-1"
+
+
+def gateway_context(tool: str, *, agent: str | None = "code", invocation: str | None = INVOCATION) -> LambdaContext:
+    custom = {
+        "bedrockAgentCoreGatewayId": "gw-123",
+        "bedrockAgentCoreTargetId": "TGT1",
+        "bedrockAgentCoreMessageVersion": "1.0",
+        "bedrockAgentCoreMcpMessageId": "7",
+        "bedrockAgentCoreToolName": f"aidlc-tools___{tool}",
+    }
+    if agent:
+        custom["X-Aidlc-Agent"] = agent
+    if invocation:
+        custom["X-Aidlc-Invocation-Id"] = invocation
+    return LambdaContext(ClientContext(custom))
+
+
+def test_the_target_prefix_is_removed():
+    assert tool_name_from_context(gateway_context("github_read_file")) == "github_read_file"
+    assert tool_name_from_context(LambdaContext(ClientContext({"bedrockAgentCoreToolName": "plain"}))) == "plain"
+    assert tool_name_from_context(LambdaContext(None)) is None
+
+
+def test_a_gateway_event_runs_the_tool_with_the_callers_identity(tools, services, git, audit_log):
+    git.create_branch("aidlc/gw")
+    event = {"branch": "aidlc/gw", "message": "via gateway", "files": {"gw.txt": "hello\n"}}
+    result = dispatch(event, gateway_context("github_commit_files"), tools, services)
+    assert result["files_changed"] == 1 and git.log("aidlc/gw")[0]["sha"] == result["sha"]
+    assert (audit_log[-1].agent_type, audit_log[-1].invocation_id, audit_log[-1].outcome) == ("code", INVOCATION, "ok")
+
+    denied = dispatch({**event, "branch": "main"}, gateway_context("github_commit_files"), tools, services)
+    assert denied["denied"] is True and "default branch" in denied["error"]
+    bad = dispatch({"branch": "aidlc/gw"}, gateway_context("github_commit_files"), tools, services)
+    assert bad["denied"] is False and "'message': Field required" in bad["error"]
+    unknown = dispatch({}, gateway_context("no_such_tool"), tools, services)
+    assert "unknown tool 'no_such_tool'" in unknown["error"]
+
+
+def test_a_call_without_identity_is_refused(tools, services, git):
+    result = dispatch({"path": "README.md"}, gateway_context("github_read_file", agent=None), tools, services)
+    assert result["denied"] is True and "no agent identity" in result["error"]
+
+
+def test_identity_may_arrive_as_propagated_headers(tools, services):
+    context = LambdaContext(ClientContext({"bedrockAgentCoreToolName": "t___github_read_file",
+                                           "headers": {"x-aidlc-agent": "review", "x-aidlc-invocation-id": "I9"}}))
+    assert "Local remote" in dispatch({"path": "README.md"}, context, tools, services)["content"]
+
+
+def test_not_a_gateway_invocation_is_a_deployment_error(tools, services):
+    with pytest.raises(ValueError, match="bedrockAgentCoreToolName"):
+        dispatch({}, LambdaContext(ClientContext({})), tools, services)
+
+
+def test_the_lambda_handler_builds_its_services_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("AIDLC_LOCAL_GIT_REMOTE", str(tmp_path / "env-remote.git"))
+    for name in ("NOTION_TOKEN_SECRET", "PROTOTYPE_BUCKET", "AUDIT_TABLE", "AIDLC_GITHUB_REPO", "NOTION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    gateway_target._default_runtime.cache_clear()
+    try:
+        result = gateway_target.handler({"path": "README.md"}, gateway_context("github_read_file", agent="review"))
+        assert result["path"] == "README.md" and "Local remote" in result["content"]
+        missing = gateway_target.handler({"invocation_id": INVOCATION}, gateway_context("prototype_url", agent="mock"))
+        assert "needs prototypes" in missing["error"]
+    finally:
+        gateway_target._default_runtime.cache_clear()
