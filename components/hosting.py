@@ -1,0 +1,125 @@
+"""Prototype hosting: a private, encrypted S3 bucket whose objects expire after the configured days, served only
+through CloudFront with Origin Access Control (the bucket policy admits that one distribution and nothing else)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import PACKAGE, child, validate_args
+
+# AWS managed cache policy "CachingOptimized" (a documented, stable id, the same in every account).
+CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+
+
+class PrototypeHostingArgs(TypedDict, total=False):
+    expiry_days: int
+    key_prefix: str  # "" = the whole bucket (prototypes live under {invocation_id}/)
+    price_class: str
+    tags: Mapping[str, str]
+
+
+class PrototypeHosting(pulumi.ComponentResource):
+    bucket: aws.s3.Bucket
+    distribution: aws.cloudfront.Distribution
+    origin_access_control: aws.cloudfront.OriginAccessControl
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    base_url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: PrototypeHostingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(f"{PACKAGE}:PrototypeHosting", name, None, opts)
+        args = validate_args("PrototypeHosting", args, PrototypeHostingArgs, ("expiry_days",))
+        expiry_days = int(args["expiry_days"])
+        if not 1 <= expiry_days <= 365:
+            raise ValueError(f"PrototypeHosting: expiry_days must be 1..365, got {expiry_days}")
+        tags = dict(args.get("tags") or {})
+
+        self.bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=True, tags=tags, opts=child(self))
+        aws.s3.BucketOwnershipControls(f"{name}-ownership", bucket=self.bucket.id,
+                                       rule={"object_ownership": "BucketOwnerEnforced"}, opts=child(self))
+        self.public_access_block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-no-public-access",
+            bucket=self.bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child(self),
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=self.bucket.id,
+            # SSE-S3: CloudFront OAC reads it without a KMS key policy.
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
+            opts=child(self),
+        )
+        # Versioning stays off: an expired prototype must really go, not linger as a noncurrent version.
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-expiry",
+            bucket=self.bucket.id,
+            rules=[{
+                "id": "expire-prototypes",
+                "status": "Enabled",
+                "filter": {"prefix": args.get("key_prefix", "")},
+                "expiration": {"days": expiry_days},
+                "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+            }],
+            opts=child(self),
+        )
+        self.origin_access_control = aws.cloudfront.OriginAccessControl(
+            f"{name}-oac",
+            description="aidlc prototypes: CloudFront signs requests to the private bucket",
+            origin_access_control_origin_type="s3",
+            signing_behavior="always",
+            signing_protocol="sigv4",
+            opts=child(self),
+        )
+        origin_id = "prototypes-s3"
+        self.distribution = aws.cloudfront.Distribution(
+            f"{name}-cdn",
+            enabled=True,
+            comment="aidlc hosted prototypes",
+            default_root_object="index.html",
+            price_class=args.get("price_class", "PriceClass_100"),
+            origins=[{
+                "domain_name": self.bucket.bucket_regional_domain_name,
+                "origin_id": origin_id,
+                "origin_access_control_id": self.origin_access_control.id,
+            }],
+            default_cache_behavior={
+                "target_origin_id": origin_id,
+                "viewer_protocol_policy": "redirect-to-https",
+                "allowed_methods": ["GET", "HEAD"],
+                "cached_methods": ["GET", "HEAD"],
+                "cache_policy_id": CACHING_OPTIMIZED_POLICY_ID,
+                "compress": True,
+            },
+            restrictions={"geo_restriction": {"restriction_type": "none"}},
+            viewer_certificate={"cloudfront_default_certificate": True},
+            tags=tags,
+            opts=child(self),
+        )
+        self.bucket_policy = aws.s3.BucketPolicy(
+            f"{name}-policy",
+            bucket=self.bucket.id,
+            policy=pulumi.Output.json_dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "CloudFrontOnly",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudfront.amazonaws.com"},
+                    "Action": "s3:GetObject",
+                    "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
+                    "Condition": {"StringEquals": {"AWS:SourceArn": self.distribution.arn}},
+                }],
+            }),
+            opts=child(self, depends_on=[self.public_access_block]),
+        )
+        self.bucket_name = self.bucket.bucket
+        self.bucket_arn = self.bucket.arn
+        self.base_url = pulumi.Output.concat("https://", self.distribution.domain_name)
+        self.register_outputs({"bucket": self.bucket_name, "base_url": self.base_url})

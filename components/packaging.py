@@ -1,0 +1,225 @@
+"""Code packaging without Docker: Lambda zips and the AgentCore agent zip, from the project's own code and its
+pinned dependencies, cached by content hash.
+
+- Each bundle names its requirement set explicitly (`BUNDLES`); versions come from pyproject.toml's exact pins, so
+  a bundle is what the tests ran against. The webhook bundle carries no agent-only package (`AGENT_ONLY`), and
+  `build_bundle` refuses to produce one that does, even if a transitive dependency pulled it in.
+- Wheels come from `pip install --platform manylinux2014_<arch> --only-binary=:all: --target DIR` (the installer
+  is injectable: tests pass an offline one). AgentCore Runtime is arm64, so the agent bundle is always aarch64.
+- `plan_bundle` computes the content hash (requirements + platform + every source file) without building; the
+  program under mocks (tests, `aidlc infra inventory`) only plans, so nothing touches the network. A real
+  `pulumi up` builds, and an unchanged bundle is found in the cache by its hash instead of being rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CACHE = PROJECT_ROOT / ".aidlc-build"
+SOURCE_PACKAGES = ("runtime", "agent_plugins")
+SOURCE_SUFFIXES = (".py", ".md", ".cedar", ".html", ".css", ".js", ".json")
+# Only the agent runtime needs these; a Lambda bundle that carries one fails the build.
+AGENT_ONLY = ("strands-agents", "mcp", "bedrock-agentcore", "opentelemetry-api", "opentelemetry-sdk", "uvicorn",
+              "starlette")
+
+_LAMBDA_BASE = ("boto3", "pydantic", "aws-lambda-powertools", "python-ulid", "pluggy", "tenacity")
+# Requirement sets by bundle. boto3 is bundled (not taken from the Lambda runtime) so `bedrock-agentcore` calls
+# work on the version the tests used.
+BUNDLES: dict[str, tuple[str, ...]] = {
+    "webhook": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py"),
+    "pipeline": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py"),
+    "tools": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py", "cedarpy", "dulwich"),
+    "agent": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py", "cedarpy", "strands-agents", "mcp",
+              "bedrock-agentcore", "starlette", "uvicorn"),
+}
+# Lambda function (runtime/resources.py FUNCTIONS) -> bundle; functions sharing a bundle share one zip.
+FUNCTION_BUNDLES: dict[str, str] = {
+    "webhook": "webhook",
+    "orchestrator": "pipeline",
+    "completion": "pipeline",
+    "api": "pipeline",
+    "reconcile": "pipeline",
+    "timeouts": "pipeline",
+    "budget_alerts": "pipeline",
+    "tool_gateway": "tools",
+}
+PYTHON_VERSION = "3.12"
+
+
+class PackagingError(RuntimeError):
+    pass
+
+
+Installer = Callable[[Sequence[str], Path, str, str], None]
+"""installer(pinned_requirements, target_dir, pip_platform, python_version) puts packages into target_dir."""
+
+
+def pip_installer(requirements: Sequence[str], target: Path, platform: str, python_version: str) -> None:
+    """The real installer: manylinux wheels only (no sdist builds, no Docker)."""
+    command = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(target),
+        "--platform", platform, "--only-binary=:all:", "--implementation", "cp",
+        "--python-version", python_version, *requirements,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise PackagingError(f"pip could not install {' '.join(requirements)} for {platform}:\n{result.stderr[-2000:]}")
+
+
+def pinned_versions(pyproject: Path = PROJECT_ROOT / "pyproject.toml") -> dict[str, str]:
+    """`{normalised name: "name==version"}` from pyproject.toml's dependencies (all exact pins)."""
+    import tomllib
+
+    data = tomllib.loads(pyproject.read_text())
+    pins: dict[str, str] = {}
+    for requirement in data["project"]["dependencies"]:
+        name = re.split(r"[=<>!~\[ ;]", requirement, maxsplit=1)[0]
+        pins[normalise(name)] = requirement.replace(" ", "")
+    return pins
+
+
+def normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True)
+class BundleSpec:
+    name: str
+    requirements: tuple[str, ...]  # pinned, e.g. "pydantic==2.14.3"
+    platform: str  # pip platform tag, e.g. "manylinux2014_aarch64"
+    python_version: str = PYTHON_VERSION
+    forbidden: tuple[str, ...] = ()  # distributions that must not end up in the zip
+    source_roots: tuple[Path, ...] = field(default_factory=lambda: tuple(PROJECT_ROOT / p for p in SOURCE_PACKAGES))
+    plugin_dirs: tuple[Path, ...] = ()  # third-party plugin folders, bundled under plugins/<n>/
+
+
+def bundle_spec(name: str, *, architecture: str = "arm64", plugin_dirs: Sequence[Path] = (),
+                pins: dict[str, str] | None = None, source_roots: Sequence[Path] | None = None) -> BundleSpec:
+    if name not in BUNDLES:
+        raise KeyError(f"no bundle named {name!r} (known: {', '.join(BUNDLES)})")
+    pins = pins if pins is not None else pinned_versions()
+    missing = [r for r in BUNDLES[name] if normalise(r) not in pins]
+    if missing:
+        raise PackagingError(f"bundle {name!r} needs {missing}, which pyproject.toml does not pin")
+    arch = "aarch64" if (name == "agent" or architecture == "arm64") else "x86_64"
+    kwargs = {"source_roots": tuple(source_roots)} if source_roots is not None else {}
+    return BundleSpec(
+        name=name,
+        requirements=tuple(sorted(pins[normalise(r)] for r in BUNDLES[name])),
+        platform=f"manylinux2014_{arch}",
+        forbidden=() if name == "agent" else AGENT_ONLY,
+        plugin_dirs=tuple(Path(p) for p in plugin_dirs),
+        **kwargs,
+    )
+
+
+def _source_files(spec: BundleSpec) -> list[tuple[str, Path]]:
+    """(path in the zip, file on disk) for the project's own code, sorted."""
+    files: list[tuple[str, Path]] = []
+    for root in spec.source_roots:
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and path.suffix in SOURCE_SUFFIXES and "__pycache__" not in path.parts:
+                files.append((f"{root.name}/{path.relative_to(root).as_posix()}", path))
+    for index, folder in enumerate(spec.plugin_dirs):
+        for path in sorted(Path(folder).glob("*")):
+            if path.is_file() and path.suffix in SOURCE_SUFFIXES:
+                files.append((f"plugins/{index}/{path.name}", path))
+    return files
+
+
+@dataclass(frozen=True)
+class BundlePlan:
+    spec: BundleSpec
+    content_hash: str
+    zip_name: str
+    source_files: int
+
+    def zip_path(self, cache_dir: Path = DEFAULT_CACHE) -> Path:
+        return Path(cache_dir) / self.zip_name
+
+    @property
+    def plugin_dirs_in_bundle(self) -> list[str]:
+        return [f"plugins/{i}" for i in range(len(self.spec.plugin_dirs))]
+
+
+def plan_bundle(spec: BundleSpec) -> BundlePlan:
+    """The bundle's content hash and file name, without building anything."""
+    digest = hashlib.sha256()
+    digest.update("\n".join([spec.name, spec.platform, spec.python_version, *spec.requirements]).encode())
+    files = _source_files(spec)
+    for arcname, path in files:
+        digest.update(arcname.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    content_hash = digest.hexdigest()[:16]
+    return BundlePlan(spec, content_hash, f"{spec.name}-{content_hash}.zip", len(files))
+
+
+def installed_distributions(folder: Path) -> set[str]:
+    """Normalised names of the distributions pip put in `folder` (from their *.dist-info directories)."""
+    names = set()
+    for info in Path(folder).glob("*.dist-info"):
+        names.add(normalise(info.name[: -len(".dist-info")].rsplit("-", 1)[0]))
+    return names
+
+
+def build_bundle(spec: BundleSpec, *, cache_dir: Path = DEFAULT_CACHE, installer: Installer = pip_installer,
+                 ) -> Path:
+    """Build (or find in the cache) the zip for `spec`. Returns its path."""
+    plan = plan_bundle(spec)
+    target = plan.zip_path(cache_dir)
+    if target.exists():
+        return target
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"aidlc-{spec.name}-") as tmp:
+        staging = Path(tmp) / "bundle"
+        staging.mkdir()
+        if spec.requirements:
+            installer(spec.requirements, staging, spec.platform, spec.python_version)
+        carried = installed_distributions(staging) & {normalise(f) for f in spec.forbidden}
+        if carried:
+            raise PackagingError(
+                f"bundle {spec.name!r} would carry agent-only packages {sorted(carried)}: a dependency pulls them "
+                "in; fix the requirement set in components/packaging.py BUNDLES"
+            )
+        for arcname, path in _source_files(spec):
+            destination = staging / arcname
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, destination)
+        partial = target.with_suffix(".partial")
+        _deterministic_zip(staging, partial)
+        partial.replace(target)  # atomic: a crashed build leaves no zip the cache would trust
+    return target
+
+
+def _deterministic_zip(folder: Path, destination: Path) -> None:
+    """Sorted entries and a fixed timestamp, so the same inputs give byte-identical zips (stable Lambda hashes)."""
+    with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if "__pycache__" in path.parts or path.suffix == ".pyc":
+                continue
+            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+
+
+def zip_members(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as archive:
+        return archive.namelist()
+
+
+def source_size_bytes(spec: BundleSpec) -> int:
+    return sum(path.stat().st_size for _, path in _source_files(spec))
+
+
+def bundle_names_for(functions: Iterable[str]) -> list[str]:
+    return sorted({FUNCTION_BUNDLES[f] for f in functions})

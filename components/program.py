@@ -1,0 +1,195 @@
+"""The whole stack, from a validated StackConfig and the plugin registry. `__main__.py` calls `build_stack`;
+so do the tests and `aidlc infra inventory` (under Pulumi mocks), so all three run the same program."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components import packaging
+from components.agentcore import AgentCore
+from components.hosting import PrototypeHosting
+from components.ingress import Ingress
+from components.monitoring import Monitoring
+from components.orchestration import PIPELINE_FUNCTIONS, Orchestration, project_config_json
+from components.tool_schemas import gateway_inline_payloads, registry_tool_schemas
+from runtime.registry import AgentRegistry
+from runtime.resources import AUDIT, AUTOMATION_SECRET, FUNCTIONS, GITHUB_TOKEN, NOTION_TOKEN
+from runtime.stack_config import StackConfig
+
+
+@dataclass
+class Stack:
+    ingress: Ingress
+    orchestration: Orchestration
+    hosting: PrototypeHosting
+    agents: AgentCore
+    monitoring: Monitoring
+    bundles: dict[str, packaging.BundlePlan]
+
+
+def running_under_mocks() -> bool:
+    """True inside `pulumi.runtime.set_mocks` (tests, `aidlc infra inventory`): plan bundles, build nothing."""
+    from pulumi.runtime.mocks import MockMonitor
+    from pulumi.runtime.settings import SETTINGS
+
+    return isinstance(getattr(SETTINGS, "monitor", None), MockMonitor)
+
+
+def plugin_dirs_from_env() -> list[Path]:
+    """The same extra plugin folders the registry loaded (AIDLC_PLUGIN_DIRS), so they ship in the bundles."""
+    return [Path(p) for p in os.environ.get("AIDLC_PLUGIN_DIRS", "").split(os.pathsep) if p]
+
+
+def code_bundles(config: StackConfig, plugin_dirs: Sequence[Path], *, build: bool,
+                 installer: packaging.Installer | None = None) -> tuple[dict[str, packaging.BundlePlan], dict[str, Path]]:
+    """Plan every bundle; build them only when asked (a real `pulumi up`). Returns (plans, zip paths)."""
+    plans: dict[str, packaging.BundlePlan] = {}
+    paths: dict[str, Path] = {}
+    for bundle in packaging.BUNDLES:
+        spec = packaging.bundle_spec(bundle, architecture=config.lambda_architecture, plugin_dirs=plugin_dirs)
+        plans[bundle] = packaging.plan_bundle(spec)
+        if build:
+            paths[bundle] = packaging.build_bundle(spec, installer=installer or packaging.pip_installer)
+        else:
+            paths[bundle] = plans[bundle].zip_path()
+    return plans, paths
+
+
+def build_stack(
+    config: StackConfig,
+    registry: AgentRegistry,
+    *,
+    secrets: Mapping[str, Any] | None = None,
+    build_code: bool | None = None,
+    plugin_dirs: Sequence[Path] | None = None,
+    tool_schemas: Sequence[Mapping[str, Any]] | None = None,
+) -> Stack:
+    """Create every component. `secrets`: {"notionToken": Output|None, ...} (Pulumi secrets)."""
+    secrets = dict(secrets or {})
+    plugin_dirs = list(plugin_dirs if plugin_dirs is not None else plugin_dirs_from_env())
+    build = (not running_under_mocks()) if build_code is None else build_code
+    plans, zips = code_bundles(config, plugin_dirs, build=build)
+    stack = pulumi.get_stack()
+    prefix = f"{config.project_id}-{stack}" if not config.project_id.endswith(f"-{stack}") else config.project_id
+    tags = {"aidlc:project": config.project_id, "aidlc:stack": stack, **config.tags}
+    region = aws.get_region_output().region
+    account = aws.get_caller_identity_output().account_id
+    function_code = {f.logical_name: pulumi.FileArchive(str(zips[packaging.FUNCTION_BUNDLES[f.logical_name]]))
+                     for f in FUNCTIONS}
+
+    hosting = PrototypeHosting("prototypes", {"expiry_days": config.prototype_expiry_days, "tags": tags})
+
+    runtime_arns, resolve_runtime_arns = pulumi.deferred_output()
+    orchestration = Orchestration("pipeline", {
+        "name_prefix": prefix,
+        "code": {f.logical_name: function_code[f.logical_name] for f in PIPELINE_FUNCTIONS},
+        "agent_runtime_arns": runtime_arns,
+        "project_config_json": project_config_json(config),
+        "model_id": config.model_id,
+        "model_prices_json": config.model_prices_json(),
+        "prototype_base_url": hosting.base_url,
+        "secret_values": {
+            NOTION_TOKEN.logical_name: secrets.get("notionToken"),
+            GITHUB_TOKEN.logical_name: secrets.get("githubToken"),
+            AUTOMATION_SECRET.logical_name: secrets.get("automationSecret"),
+        },
+        "log_retention_days": config.log_retention_days,
+        "architecture": config.lambda_architecture,
+        "tags": tags,
+    })
+
+    try:
+        agents = _agent_core(config, registry, orchestration, hosting, plans, zips, function_code, secrets,
+                             tool_schemas, prefix, region, account, tags)
+    except BaseException:
+        # Resolve the deferred ARNs even when building the agents failed: an unresolved Output would leave the
+        # engine (or the mocks) waiting forever instead of reporting the error.
+        resolve_runtime_arns(pulumi.Output.from_input({}))
+        raise
+    resolve_runtime_arns(agents.runtime_arns)
+
+    ingress = Ingress("ingress", {
+        "webhook_function_arn": orchestration.functions["webhook"].arn,
+        "webhook_function_name": orchestration.functions["webhook"].name,
+        "api_function_arn": orchestration.functions["api"].arn,
+        "api_function_name": orchestration.functions["api"].name,
+        "throttle_rate": config.api_throttle_rate,
+        "throttle_burst": config.api_throttle_burst,
+        "log_retention_days": config.log_retention_days,
+        "tags": tags,
+    })
+
+    monitoring = Monitoring("monitoring", {
+        "project_id": config.project_id,
+        "monthly_budget_usd": float(config.cost_limit_per_month),
+        "alarm_email": config.alarm_email,
+        "function_names": {**{k: f.name for k, f in orchestration.functions.items()},
+                           "tool_gateway": agents.tool_function.name},
+        "dead_letter_queue_names": {k: q.name for k, q in orchestration.dead_letter_queues.items()},
+        "queue_names": {k: q.name for k, q in orchestration.queues.items()},
+        "region": region,
+        "tags": tags,
+    })
+    return Stack(ingress, orchestration, hosting, agents, monitoring, plans)
+
+
+def _agent_core(config: StackConfig, registry: AgentRegistry, orchestration: Orchestration,
+                hosting: PrototypeHosting, plans: dict, zips: dict, function_code: dict, secrets: dict,
+                tool_schemas: Sequence[Mapping[str, Any]] | None, prefix: str, region: Any, account: Any,
+                tags: dict) -> AgentCore:
+    schemas = list(tool_schemas) if tool_schemas is not None else registry_tool_schemas()
+    agent_plan = plans["agent"]
+    return AgentCore("agents", {
+        "name_prefix": prefix.replace("-", "_"),
+        "agents": list(registry.agents.values()),
+        "agent_code": pulumi.FileAsset(str(zips["agent"])),
+        "code_bucket_key": f"agent/{agent_plan.zip_name}",
+        "agent_runtime": config.agent_runtime,
+        "tool_gateway": next(f for f in FUNCTIONS if f.logical_name == "tool_gateway"),
+        "tool_gateway_code": function_code["tool_gateway"],
+        "tool_payloads": gateway_inline_payloads(schemas),
+        "completion_queue_url": orchestration.completion_queue_url,
+        "completion_queue_arn": orchestration.completion_queue_arn,
+        "audit_table_name": orchestration.tables[AUDIT.logical_name].name,
+        "audit_table_arn": orchestration.tables[AUDIT.logical_name].arn,
+        "secret_arns": orchestration.secret_arns,
+        "prototype_bucket_name": hosting.bucket_name,
+        "prototype_bucket_arn": hosting.bucket_arn,
+        "prototype_base_url": hosting.base_url,
+        "prototype_expiry_days": config.prototype_expiry_days,
+        "github_repo": config.github_repo,
+        "model_id": config.model_id,
+        "model_ids": config.model_ids,
+        "model_prices_json": config.model_prices_json(),
+        "notion_token": secrets.get("notionToken"),
+        "github_token": secrets.get("githubToken"),
+        "plugin_dirs_in_bundle": agent_plan.plugin_dirs_in_bundle,
+        "region": region,
+        "account_id": account,
+        "log_retention_days": config.log_retention_days,
+        "architecture": config.lambda_architecture,
+        "tags": tags,
+    })
+
+
+def export(stack: Stack, registry: AgentRegistry) -> None:
+    pulumi.export("webhook_url", stack.ingress.webhook_url)
+    pulumi.export("api_endpoint", stack.ingress.endpoint)
+    pulumi.export("prototype_base_url", stack.hosting.base_url)
+    pulumi.export("gateway_url", stack.agents.gateway_url)
+    pulumi.export("agent_runtime_arns", stack.agents.runtime_arns)
+    pulumi.export("task_queue_url", stack.orchestration.task_queue_url)
+    pulumi.export("completion_queue_url", stack.orchestration.completion_queue_url)
+    pulumi.export("alarm_topic_arn", stack.monitoring.topic_arn)
+    pulumi.export("agents", sorted(registry.agents))
+    pulumi.export("bundles", {name: plan.zip_name for name, plan in stack.bundles.items()})
+    # The secret a developer puts into Notion's webhook verification step is written by the webhook itself.
+    pulumi.export("webhook_verification_secret_arn",
+                  stack.orchestration.secret_arns["webhook-verification-token"])

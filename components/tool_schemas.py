@@ -1,0 +1,153 @@
+"""Tool schemas for the AgentCore Gateway Lambda target, generated from the tool registry.
+
+The gateway's `tool_schema.inline_payloads` is not JSON Schema: properties are a list of `{name, type, required,
+description, items, properties}` and, two levels down, the provider only takes `items_json` / `properties_json`
+strings. `gateway_inline_payloads()` converts the registry's JSON Schemas (pydantic's, with `$defs`, `anyOf`
+for optionals) into that shape, so a tool added to the registry shows up in the gateway with no Pulumi change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+GATEWAY_TYPES = ("string", "number", "integer", "boolean", "array", "object")
+
+
+def registry_tool_schemas() -> list[dict[str, Any]]:
+    """`[{name, description, inputSchema}]` from the tool registry, or from the catalog while the registry module
+    is not there (the TOOLS work lands it: `runtime.tools.registry.ToolRegistry.default().schemas()`)."""
+    try:
+        from runtime.tools.registry import ToolRegistry  # type: ignore[import-not-found]
+    except ImportError:
+        return catalog_tool_schemas()
+    return list(ToolRegistry.default().schemas())
+
+
+def catalog_tool_schemas() -> list[dict[str, Any]]:
+    """A coarse JSON Schema per built-in tool, read from the one-line contracts in runtime/tools/catalog.py."""
+    from runtime.tools.catalog import BUILTIN_TOOLS
+
+    schemas = []
+    for name, contract in BUILTIN_TOOLS.items():
+        arguments = contract.split("=>", 1)[0]
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        for raw in _split_arguments(arguments):
+            for alternative in raw.split("|"):
+                arg = alternative.strip().split(" ", 1)[0].split(":", 1)[0].strip()
+                if not arg:
+                    continue
+                optional = arg.endswith("?") or "|" in raw
+                arg = arg.rstrip("?")
+                properties[arg] = {"type": _guess_type(arg, alternative)}
+                if not optional:
+                    required.append(arg)
+        schemas.append({
+            "name": name,
+            "description": contract,
+            "inputSchema": {"type": "object", "properties": properties, "required": required},
+        })
+    return schemas
+
+
+def _split_arguments(text: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += char in "{(" and 1 or 0
+        depth -= char in "})" and 1 or 0
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return [p for p in (*parts, current) if p.strip()]
+
+
+def _guess_type(name: str, text: str) -> str:
+    if "{" in text or name in ("properties", "filter", "files"):
+        return "object"
+    if name in ("sorts",) or name.endswith("_ids"):
+        return "array"
+    if name in ("limit", "number"):
+        return "integer"
+    if name in ("draft",):
+        return "boolean"
+    return "string"
+
+
+def gateway_inline_payloads(schemas: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Registry schemas -> `tool_schema.inline_payloads` entries (snake_case keys, as pulumi_aws takes them)."""
+    payloads = []
+    for schema in schemas:
+        input_schema = schema.get("inputSchema") or schema.get("input_schema") or {"type": "object"}
+        defs = input_schema.get("$defs", {})
+        payloads.append({
+            "name": schema["name"],
+            "description": (schema.get("description") or schema["name"])[:2000],
+            "input_schema": _convert(input_schema, defs, depth=0),
+        })
+    return payloads
+
+
+def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """Inline `$ref`s and collapse `anyOf: [X, null]` (an Optional) to X."""
+    if "$ref" in schema:
+        resolved = dict(defs.get(schema["$ref"].rsplit("/", 1)[-1], {}))
+        return _resolve({**resolved, **{k: v for k, v in schema.items() if k != "$ref"}}, defs)
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            options = [o for o in schema[key] if o.get("type") != "null"]
+            merged = {k: v for k, v in schema.items() if k != key}
+            return _resolve({**options[0], **merged}, defs) if options else {**merged, "type": "string"}
+    return schema
+
+
+def _type_of(schema: dict[str, Any]) -> str:
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind not in GATEWAY_TYPES:
+        kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
+    return kind
+
+
+def _convert(schema: dict[str, Any], defs: dict[str, Any], depth: int, name: str | None = None,
+             required: bool | None = None) -> dict[str, Any]:
+    """One schema node. depth 0: the input schema; 1: its properties/items; 2: theirs (deeper goes in *_json)."""
+    schema = _resolve(schema, defs)
+    kind = _type_of(schema)
+    node: dict[str, Any] = {"type": kind}
+    if name is not None:
+        node["name"] = name
+    if schema.get("description"):
+        node["description"] = schema["description"]
+    if required and name is not None:
+        node["required"] = True
+    if depth >= 2:
+        if kind == "array" and "items" in schema:
+            node["items_json"] = json.dumps(_inline(schema["items"], defs), sort_keys=True)
+        if kind == "object" and schema.get("properties"):
+            node["properties_json"] = json.dumps(_inline(schema, defs).get("properties", {}), sort_keys=True)
+        return node
+    if kind == "array" and "items" in schema:
+        node["items"] = _convert(schema["items"], defs, depth + 1)
+    if kind == "object" and schema.get("properties"):
+        must = set(schema.get("required", []))
+        node["properties"] = [
+            _convert(sub, defs, depth + 1, name=key, required=key in must)
+            for key, sub in schema["properties"].items()
+        ]
+    return node
+
+
+def _inline(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """A self-contained JSON Schema (refs inlined) for the provider's *_json fields."""
+    schema = _resolve(schema, defs)
+    out = {k: v for k, v in schema.items() if k not in ("$defs", "title")}
+    if "properties" in out:
+        out["properties"] = {k: _inline(v, defs) for k, v in out["properties"].items()}
+    if isinstance(out.get("items"), dict):
+        out["items"] = _inline(out["items"], defs)
+    return out
