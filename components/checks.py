@@ -1,0 +1,274 @@
+"""Security and correctness checks over the resources the program registers.
+
+Plain functions of the recorded resources (`components.mockrun.Recording`, inputs camelCase as on the wire), so
+they run in tests and in `aidlc infra inventory`, and could back a Pulumi policy pack later. Each returns the
+violations it found; an empty list means the stack passes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from components.iam import WILDCARD_RESOURCE_REASONS
+from components.mockrun import Recording, RecordedResource
+from runtime.resources import FUNCTIONS
+
+# Which function-side capabilities each action family needs (least privilege by declaration).
+AGENT_ACTION = re.compile(r"^bedrock-agentcore:(InvokeAgentRuntime|StopRuntimeSession)$")
+S3_ACTION = re.compile(r"^s3:")
+SECRETISH_ENV = re.compile(r"(TOKEN|SECRET|PASSWORD|API_KEY|PRIVATE_KEY)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Violation:
+    check: str
+    resource: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.check}] {self.resource}: {self.message}"
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _statements(policy: Any) -> list[dict[str, Any]]:
+    document = _json(policy) or {}
+    return [s for s in _as_list(document.get("Statement")) if isinstance(s, dict)]
+
+
+def _policies(recording: Recording) -> Iterable[tuple[RecordedResource, list[dict[str, Any]]]]:
+    for resource in recording.resources:
+        if resource.type in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"):
+            yield resource, _statements(resource.inputs.get("policy"))
+
+
+# --- checks -----------------------------------------------------------------------------------------------
+
+
+def least_privilege(recording: Recording) -> list[Violation]:
+    """No "*" or "service:*" action; a "*" resource only for actions AWS cannot scope (listed with reasons);
+    no Allow on NotAction/NotResource; each Lambda's policy only holds what its declaration needs."""
+    out: list[Violation] = []
+    for resource, statements in _policies(recording):
+        for st in statements:
+            sid = st.get("Sid", "?")
+            if "NotAction" in st or "NotResource" in st:
+                out.append(Violation("least_privilege", resource.name, f"statement {sid} uses NotAction/NotResource"))
+            actions = _as_list(st.get("Action"))
+            for action in actions:
+                if action == "*" or str(action).endswith(":*"):
+                    out.append(Violation("least_privilege", resource.name, f"statement {sid} allows {action!r}"))
+            if "*" in _as_list(st.get("Resource")):
+                unexplained = [a for a in actions if a not in WILDCARD_RESOURCE_REASONS]
+                if unexplained:
+                    out.append(Violation("least_privilege", resource.name,
+                                         f"statement {sid} grants {unexplained} on resource '*'"))
+    out += _function_capabilities(recording)
+    return out
+
+
+def _function_capabilities(recording: Recording) -> list[Violation]:
+    """A function that does not invoke agents may not hold agent actions; one without a bucket, no S3."""
+    out = []
+    declarations = {f.logical_name: f for f in FUNCTIONS}
+    for resource, statements in _policies(recording):
+        if resource.parent_type != "aidlc:index:LambdaFunction":
+            continue
+        logical = _function_logical_name(resource.parent or "")
+        function = declarations.get(logical)
+        if function is None:
+            continue
+        actions = {a for st in statements for a in _as_list(st.get("Action"))}
+        if not function.invokes_agents and any(AGENT_ACTION.match(a) for a in actions):
+            out.append(Violation("least_privilege", resource.name,
+                                 f"{logical} may invoke agent runtimes but its declaration does not need to"))
+        if "bucket" not in function.extra and any(S3_ACTION.match(a) for a in actions):
+            out.append(Violation("least_privilege", resource.name, f"{logical} has S3 access it does not need"))
+        if not function.secrets and any(a.startswith("secretsmanager:") for a in actions):
+            out.append(Violation("least_privilege", resource.name, f"{logical} reads secrets it does not need"))
+    return out
+
+
+def _function_logical_name(component_name: str) -> str:
+    for function in sorted(FUNCTIONS, key=lambda f: -len(f.logical_name)):
+        if component_name.endswith(f"-{function.logical_name}") or component_name.endswith("-tools") and \
+                function.logical_name == "tool_gateway":
+            return function.logical_name
+    return ""
+
+
+def encryption_at_rest(recording: Recording) -> list[Violation]:
+    """Queues (SSE-SQS or KMS), tables (SSE on), buckets (a default-encryption configuration), SNS (KMS)."""
+    out = []
+    encrypted_buckets = {r.inputs.get("bucket") for r in
+                         recording.of_type("aws:s3/bucketServerSideEncryptionConfiguration:"
+                                           "BucketServerSideEncryptionConfiguration")}
+    for r in recording.resources:
+        if r.type == "aws:sqs/queue:Queue" and not (r.inputs.get("sqsManagedSseEnabled")
+                                                     or r.inputs.get("kmsMasterKeyId")):
+            out.append(Violation("encryption_at_rest", r.name, "queue is not encrypted"))
+        elif r.type == "aws:dynamodb/table:Table" and not (r.inputs.get("serverSideEncryption") or {}).get("enabled"):
+            out.append(Violation("encryption_at_rest", r.name, "table has no server-side encryption"))
+        elif r.type == "aws:s3/bucket:Bucket" and r.id not in encrypted_buckets:
+            out.append(Violation("encryption_at_rest", r.name, "bucket has no default encryption configuration"))
+        elif r.type == "aws:sns/topic:Topic" and not r.inputs.get("kmsMasterKeyId"):
+            out.append(Violation("encryption_at_rest", r.name, "topic is not encrypted"))
+    return out
+
+
+def no_public_s3(recording: Recording) -> list[Violation]:
+    """Every bucket blocks public access (all four settings); no bucket policy allows an anonymous principal."""
+    out = []
+    blocks = {r.inputs.get("bucket"): r for r in
+              recording.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")}
+    settings = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    for bucket in recording.of_type("aws:s3/bucket:Bucket"):
+        block = blocks.get(bucket.id)
+        if block is None:
+            out.append(Violation("no_public_s3", bucket.name, "no public access block"))
+        elif not all(block.inputs.get(s) for s in settings):
+            off = [s for s in settings if not block.inputs.get(s)]
+            out.append(Violation("no_public_s3", bucket.name, f"public access block leaves {off} off"))
+        if bucket.inputs.get("acl") in ("public-read", "public-read-write"):
+            out.append(Violation("no_public_s3", bucket.name, f"acl {bucket.inputs['acl']}"))
+    for policy in recording.of_type("aws:s3/bucketPolicy:BucketPolicy"):
+        for st in _statements(policy.inputs.get("policy")):
+            principal = st.get("Principal")
+            anonymous = principal == "*" or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS")))
+            if st.get("Effect") == "Allow" and anonymous:
+                out.append(Violation("no_public_s3", policy.name, f"statement {st.get('Sid', '?')} allows anyone"))
+    return out
+
+
+def oac_only(recording: Recording) -> list[Violation]:
+    """S3 origins go through an Origin Access Control (no legacy OAI, no public website endpoint), and bucket
+    policies that admit CloudFront name the distribution (AWS:SourceArn)."""
+    out = []
+    for distribution in recording.of_type("aws:cloudfront/distribution:Distribution"):
+        for origin in _as_list(distribution.inputs.get("origins")):
+            domain = str(origin.get("domainName", ""))
+            if ".s3." in domain or domain.endswith(".s3.amazonaws.com") or "s3-website" in domain:
+                if not origin.get("originAccessControlId"):
+                    out.append(Violation("oac_only", distribution.name, f"S3 origin {domain} has no OAC"))
+                if (origin.get("s3OriginConfig") or {}).get("originAccessIdentity"):
+                    out.append(Violation("oac_only", distribution.name, "uses a legacy origin access identity"))
+            if "s3-website" in domain:
+                out.append(Violation("oac_only", distribution.name, "serves from the public S3 website endpoint"))
+    for policy in recording.of_type("aws:s3/bucketPolicy:BucketPolicy"):
+        for st in _statements(policy.inputs.get("policy")):
+            principal = st.get("Principal") or {}
+            if isinstance(principal, dict) and "cloudfront.amazonaws.com" in _as_list(principal.get("Service")):
+                condition = json.dumps(st.get("Condition") or {})
+                if "AWS:SourceArn" not in condition and "aws:SourceArn" not in condition:
+                    out.append(Violation("oac_only", policy.name,
+                                         "admits any CloudFront distribution (no AWS:SourceArn condition)"))
+    return out
+
+
+def queues_have_dlq(recording: Recording) -> list[Violation]:
+    """Every queue that is not itself a dead-letter queue redrives to one, after at most 5 receives."""
+    queues = recording.of_type("aws:sqs/queue:Queue")
+    redrives = {r.name: _json(r.inputs.get("redrivePolicy")) for r in queues}
+    dlq_arns = {p.get("deadLetterTargetArn") for p in redrives.values() if isinstance(p, dict)}
+    out = []
+    for queue in queues:
+        if queue.state.get("arn") in dlq_arns:
+            continue
+        policy = redrives.get(queue.name)
+        if not isinstance(policy, dict) or not policy.get("deadLetterTargetArn"):
+            out.append(Violation("queues_have_dlq", queue.name, "no dead-letter queue (redrive policy)"))
+        elif not 1 <= float(policy.get("maxReceiveCount", 0)) <= 5:
+            out.append(Violation("queues_have_dlq", queue.name,
+                                 f"maxReceiveCount {policy.get('maxReceiveCount')} (want 1..5)"))
+    return out
+
+
+def lambdas_have_log_retention(recording: Recording) -> list[Violation]:
+    """Every function logs to a log group the stack creates, with a retention period."""
+    groups = {r.state.get("name"): r for r in recording.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    out = []
+    for function in recording.of_type("aws:lambda/function:Function"):
+        group_name = (function.inputs.get("loggingConfig") or {}).get("logGroup")
+        group = groups.get(group_name)
+        if group is None:
+            out.append(Violation("lambdas_have_log_retention", function.name, "no log group of its own"))
+        elif not group.inputs.get("retentionInDays"):
+            out.append(Violation("lambdas_have_log_retention", function.name, f"log group {group.name} keeps logs forever"))
+    return out
+
+
+def alarms_have_actions(recording: Recording) -> list[Violation]:
+    return [Violation("alarms_have_actions", r.name, "alarm notifies no one")
+            for r in recording.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if not r.inputs.get("alarmActions")]
+
+
+def no_secret_values_in_env(recording: Recording) -> list[Violation]:
+    """Environment variables whose names look secret must hold ARNs (or names), never values."""
+    out = []
+    for r in recording.resources:
+        if r.type == "aws:lambda/function:Function":
+            env = (r.inputs.get("environment") or {}).get("variables") or {}
+        elif r.type == "aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime":
+            env = r.inputs.get("environmentVariables") or {}
+        else:
+            continue
+        for key, value in env.items():
+            if SECRETISH_ENV.search(key) and not str(value).startswith("arn:"):
+                out.append(Violation("no_secret_values_in_env", r.name, f"{key} holds a value, not a secret ARN"))
+    return out
+
+
+def partial_batch_responses(recording: Recording) -> list[Violation]:
+    return [Violation("partial_batch_responses", r.name, "ReportBatchItemFailures is off: one bad message "
+                      "would retry the whole batch")
+            for r in recording.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")
+            if "ReportBatchItemFailures" not in _as_list(r.inputs.get("functionResponseTypes"))]
+
+
+def service_roles_pinned(recording: Recording) -> list[Violation]:
+    """Roles that AgentCore assumes carry aws:SourceAccount and aws:SourceArn conditions (confused deputy)."""
+    out = []
+    for role in recording.of_type("aws:iam/role:Role"):
+        for st in _statements(role.inputs.get("assumeRolePolicy")):
+            services = _as_list((st.get("Principal") or {}).get("Service"))
+            if "bedrock-agentcore.amazonaws.com" in services:
+                condition = json.dumps(st.get("Condition") or {})
+                if "aws:SourceAccount" not in condition or "aws:SourceArn" not in condition:
+                    out.append(Violation("service_roles_pinned", role.name,
+                                         "bedrock-agentcore trust without aws:SourceAccount/aws:SourceArn"))
+    return out
+
+
+CHECKS: dict[str, Callable[[Recording], list[Violation]]] = {
+    "least_privilege": least_privilege,
+    "encryption_at_rest": encryption_at_rest,
+    "no_public_s3": no_public_s3,
+    "oac_only": oac_only,
+    "queues_have_dlq": queues_have_dlq,
+    "lambdas_have_log_retention": lambdas_have_log_retention,
+    "alarms_have_actions": alarms_have_actions,
+    "no_secret_values_in_env": no_secret_values_in_env,
+    "partial_batch_responses": partial_batch_responses,
+    "service_roles_pinned": service_roles_pinned,
+}
+
+
+def run_checks(recording: Recording) -> dict[str, list[Violation]]:
+    return {name: check(recording) for name, check in CHECKS.items()}
