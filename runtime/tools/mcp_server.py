@@ -10,9 +10,6 @@ the registry's message as text, which is what a model reads.
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -88,29 +85,21 @@ def mcp_asgi_app(tools: ToolRegistry, services: ToolServices) -> Any:
 class MCPServerHandle:
     url: str
     port: int
-    _server: Any
-    _thread: threading.Thread
+    _handle: Any
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout)
+        self._handle.stop(timeout)
+
+    def __enter__(self) -> "MCPServerHandle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
 
 
 def serve_mcp(tools: ToolRegistry, services: ToolServices, host: str = "127.0.0.1", port: int = 0) -> MCPServerHandle:
     """Serve the registry over streamable HTTP in a background thread; `.url` is the MCP endpoint."""
-    import uvicorn
+    from runtime.local.server import serve
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))  # bind first: port 0 gets a free port with no race
-    bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(mcp_asgi_app(tools, services), log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="aidlc-mcp", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the MCP server did not start")
-        time.sleep(0.01)
-    return MCPServerHandle(url=f"http://{host}:{bound_port}{MCP_PATH}", port=bound_port, _server=server, _thread=thread)
+    handle = serve(mcp_asgi_app(tools, services), host=host, port=port)
+    return MCPServerHandle(url=f"{handle.base_url}{MCP_PATH}", port=handle.port, _handle=handle)
