@@ -77,7 +77,8 @@ def test_bad_paths_upload_nothing(store, s3, bad):
 
 
 @pytest.mark.parametrize("invocation", ["a/b", "", "../up", "x y"])
-def test_invocation_ids_cannot_escape_their_prefix(store, invocation):
+def test_invocation_ids_cannot_escape_their_prefix(invocation):
+    store = PrototypeStore(BUCKET, "https://cdn.example", s3_client=object())  # refused before any S3 call
     with pytest.raises(PrototypeError, match="invalid invocation_id"):
         store.upload(invocation, {"index.html": "x"})
 
