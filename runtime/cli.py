@@ -67,6 +67,10 @@ def _register_local_commands() -> None:
 _register_local_commands()
 
 
+from runtime.infra_cli import infra_app  # noqa: E402 (typer only; the command imports Pulumi when run)
+app.add_typer(infra_app, name="infra")
+
+
 def main() -> None:
     app()
 
