@@ -9,6 +9,7 @@ restart. (Queues are not kept: a message in flight at shutdown is re-found by th
 from __future__ import annotations
 
 import base64
+import logging
 import json
 import os
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ def start_moto() -> tuple[Any, str]:
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call is noise here
     server.start()
     host, port = server.get_host_and_port()
     return server, f"http://{host}:{port}"

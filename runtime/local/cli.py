@@ -113,7 +113,7 @@ def run_demo(local, console, *, timeout: float = 180.0) -> dict[str, Any]:
         markdown=DEMO_STORY["body"],
     )
     page_id = page["id"]
-    console.print(f"created story [bold]{DEMO_STORY['title']}[/bold] ({page_id})")
+    console.print(f"created story [bold]{DEMO_STORY['title']}[/bold] ({page_id})", soft_wrap=True)
 
     def step(status: str, agents: list[str]) -> list[dict[str, Any]]:
         console.print(f"moving the story to [bold]{status}[/bold] (as a person, through the Notion API)")
@@ -134,7 +134,19 @@ def run_demo(local, console, *, timeout: float = 180.0) -> dict[str, Any]:
             done = [inv for inv in new if inv["status"] == "completed"]
             return done if sorted(inv["agent_type"] for inv in done) == sorted(agents) else None
 
-        return local.wait_for(finished, timeout=timeout, what=f"{' -> '.join(agents)} to complete")
+        runs = local.wait_for(finished, timeout=timeout, what=f"{' -> '.join(agents)} to complete")
+        # The record is saved before the write-back; wait until Notion shows the result too, so the next status
+        # change is not overwritten by this step's write-back.
+        from runtime.notion.adapter import plain_properties
+        from runtime.registry import get_registry
+
+        expected = get_registry().get(agents[-1]).completion_status
+        local.wait_for(
+            lambda: plain_properties(notion.retrieve_page(page_id)).get(local.project.trigger_property) == expected,
+            timeout=timeout, what=f"the story's status to become {expected!r} in Notion",
+        )
+        console.print(f"  story status in Notion: {expected}")
+        return runs
 
     runs = step("Generate Prototype", ["mock", "demo_deck"])
     runs += step("Generate Code", ["code"])
@@ -142,11 +154,12 @@ def run_demo(local, console, *, timeout: float = 180.0) -> dict[str, Any]:
     console.print("\n[bold]Artifacts[/bold]")
     for inv in runs:
         for artifact in inv.get("output_artifacts") or []:
-            console.print(f"  {inv['agent_type']:<10} {artifact['type']:<16} {local.local_artifact_url(artifact)}")
+            console.print(f"  {inv['agent_type']:<10} {artifact['type']:<16} {local.local_artifact_url(artifact)}",
+                          soft_wrap=True)
     cost = local.api_get(f"/project/{local.project.project_id}/cost-summary")
-    console.print(f"\n[bold]Cost[/bold] month to date ${float(cost.get('month_to_date', 0)):.4f} "
-                  f"of ${float(cost.get('limit', 0)):.2f}")
-    for agent, amount in (cost.get("by_agent_type") or {}).items():
+    console.print(f"\n[bold]Cost[/bold] month to date ${float(cost['month_to_date_usd']):.4f} "
+                  f"of ${float(cost['limit_usd']):.2f} ({float(cost.get('share_used') or 0) * 100:.3f} % used)")
+    for agent, amount in (cost.get("by_agent_usd") or {}).items():
         console.print(f"  {agent:<10} ${float(amount):.4f}")
     final = notion.retrieve_page(page_id)
     from runtime.notion.adapter import plain_properties

@@ -47,6 +47,7 @@ class StackOptions:
     stack: str = "dev"  # which Pulumi.<stack>.yaml the local project is configured from
     sweep_interval_seconds: float = 30.0
     on_event: Any = None  # callable(str) for the readable pipeline log; None: quiet
+    verbose: bool = False  # show the handlers' and agent apps' own JSON logs
 
 
 @dataclass
@@ -123,6 +124,11 @@ class LocalStack:
         port = opts.port or _free_port(opts.host)
         base_url = f"http://{opts.host}:{port}"
         local_secrets = self._local_secrets()
+        if not opts.verbose:
+            # The handlers' Powertools JSON logs and the AgentCore app's request logs are for CloudWatch; locally
+            # the pipeline log (runtime/local/follow.py) says the same in one line per step.
+            self._set_env({"POWERTOOLS_LOG_LEVEL": "WARNING"})
+            logging.getLogger("bedrock_agentcore").setLevel(logging.WARNING)
 
         # 1. AWS on loopback, with the declared resources, and what a previous run kept.
         moto_server, endpoint = local_aws.start_moto()
@@ -137,7 +143,8 @@ class LocalStack:
         from runtime.local.notion_emulator import NotionEmulator
         from runtime.local.server import serve
 
-        emulator = NotionEmulator(self.state_dir / "notion")
+        # Page URLs point at the dashboard's page view, so links in comments and artifacts open locally.
+        emulator = NotionEmulator(self.state_dir / "notion", page_url_base=f"{base_url}/dev/notion")
         notion_server = serve(emulator.app, host=opts.host, port=0)
         self._exit.callback(notion_server.stop)
         seed = emulator.seed_workspace()
@@ -177,6 +184,8 @@ class LocalStack:
             agent_server = serve(create_app(agent_name=name), host=opts.host, port=0)
             self._exit.callback(agent_server.stop)
             endpoints[name] = agent_server.base_url
+        if not opts.verbose:
+            logging.getLogger("bedrock_agentcore").setLevel(logging.WARNING)  # the apps set INFO when created
         self._set_env({resources.Env.AGENT_RUNTIMES: json.dumps(endpoints)})
         self._event(f"agents    {len(endpoints)} agent runtimes: {', '.join(endpoints)}")
 
@@ -375,7 +384,10 @@ class LocalStack:
         registry = get_registry()
         data_source = notion.retrieve_data_source(self.info.stories_data_source_id)
         status_prop = data_source.get("properties", {}).get(self.project.trigger_property, {})
-        options = (status_prop.get("status") or status_prop.get("select") or {}).get("options", [])
+        options = [o["name"] for o in (status_prop.get("status") or status_prop.get("select") or {}).get("options", [])]
+        # A plugin dropped in after the workspace was seeded has triggers Notion has no option for yet.
+        triggers = sorted(registry.trigger_map(self.project.trigger_map))
+        statuses = options + [t for t in triggers if t not in options]
         pages = notion.query_data_source(self.info.stories_data_source_id)
         stories = [
             {"page_id": p["id"], "title": page_title(p), "status": plain_properties(p).get(self.project.trigger_property)}
@@ -391,8 +403,8 @@ class LocalStack:
         return {
             "project_id": self.project.project_id,
             "model": self.options.model,
-            "statuses": [o["name"] for o in options],
-            "trigger_statuses": sorted(registry.trigger_map(self.project.trigger_map)),
+            "statuses": statuses,
+            "trigger_statuses": triggers,
             "stories": stories,
             "invocations": invocations,
             "cost": self.api_get(f"/project/{self.project.project_id}/cost-summary"),
@@ -421,12 +433,38 @@ class LocalStack:
     def notion_page_view(self, page_id: str) -> dict | None:
         from runtime.notion.adapter import page_title
 
+        # Accept both a page id and the emulator's page URL form, "<Title-slug>-<32 hex digits>".
+        import re
+        import uuid
+
+        match = re.search(r"([0-9a-fA-F]{32})$", page_id.replace("-", ""))
+        if not match:
+            return None
+        page_id = str(uuid.UUID(match.group(1)))
         notion = self.user_notion()
         try:
             page = notion.retrieve_page(page_id)
         except Exception:
-            return None
+            return self._database_view(notion, page_id)
         return {"title": page_title(page), "markdown": notion.read_markdown(page_id)}
+
+    def _database_view(self, notion, database_id: str) -> dict | None:
+        """A database (the feedback database) shown as its title and rows."""
+        from runtime.notion.adapter import plain_properties
+
+        try:
+            database = notion.retrieve_database(database_id)
+        except Exception:
+            database = None
+        if not database:
+            return None
+        title = "".join(t.get("plain_text", "") for t in database.get("title", [])) or "database"
+        source_id = database["data_sources"][0]["id"]
+        columns = list(notion.retrieve_data_source(source_id).get("properties", {}))
+        rows = [plain_properties(p) for p in notion.query_data_source(source_id)]
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
+        return {"title": title, "markdown": f"{len(rows)} entries\n\n" + "\n".join(lines)}
 
     # --- waiting (demo, tests) -----------------------------------------------------------------------------
 

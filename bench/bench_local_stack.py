@@ -1,0 +1,136 @@
+"""Local stack benchmarks: `aidlc dev` time to ready, `aidlc demo` wall time and peak memory, and the end-to-end
+latency from a status change to the Notion write-back, split by stage, with the offline model.
+
+    .venv/bin/python bench/bench_local_stack.py [--runs 3]
+
+Baselines measured in the same run: `python -c "import boto3"` process start (for time to ready), and the
+`aidlc plugins` command (for the demo's wall time and memory), so the figures are read as ratios on a noisy machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+AIDLC = [sys.executable, "-c", "from runtime.cli import main; main()"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def time_command(argv: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of a child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    subprocess.run(argv, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900)
+    wall = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(peak, before) / 1024
+
+
+def dev_time_to_ready() -> float:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as state:
+        start = time.perf_counter()
+        proc = subprocess.Popen(AIDLC + ["dev", "--port", str(port), "--state", state], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/dev/info", timeout=1).json().get("webhook_url"):
+                        return time.perf_counter() - start
+                except (httpx.HTTPError, ValueError):
+                    pass
+                if proc.poll() is not None:
+                    raise RuntimeError(f"aidlc dev exited with {proc.returncode}")
+                time.sleep(0.05)
+            raise TimeoutError("aidlc dev did not become ready in 300 s")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+
+
+def stage_latencies(runs: int) -> list[dict[str, float]]:
+    """Status change -> write-back for the mock agent, split by stage, in-process against one stack."""
+    from runtime.local.stack import LocalStack, StackOptions
+
+    results = []
+    with tempfile.TemporaryDirectory() as state, LocalStack(StackOptions(port=0, state_dir=Path(state))) as stack:
+        notion = stack.user_notion()
+        for index in range(runs):
+            page = notion.create_page(parent_data_source_id=stack.info.stories_data_source_id,
+                                      title=f"Bench story {index}",
+                                      properties={"Acceptance Criteria": {"rich_text": [
+                                          {"type": "text", "text": {"content": "- It works\n- It is fast"}}]}})
+            t0 = time.time()
+            stack.set_story_status(page["id"], "Generate Prototype")
+
+            def completed():
+                runs_ = [r for r in stack.invocations_for_page(page["id"]) if r["agent_type"] == "mock"]
+                return runs_[0] if runs_ and runs_[0]["status"] in ("completed", "failed") else None
+
+            record = stack.wait_for(completed, timeout=120, interval=0.02)
+            t_done_seen = time.time()
+            # Notion shows the completion status once the completion handler's write-back is through.
+            stack.wait_for(lambda: notion.retrieve_page(page["id"])["properties"]["Status"]["status"]["name"]
+                           != "Generate Prototype", timeout=60, interval=0.02)
+            t_writeback = time.time()
+            ts = lambda key: datetime.fromisoformat(record[key].replace("Z", "+00:00")).timestamp()  # noqa: E731
+            created, started, finished = ts("created_at"), ts("started_at"), ts("completed_at")
+            results.append({
+                "webhook + queue wait": created - t0,
+                "orchestrator": started - created,
+                "agent": finished - started,
+                "completion seen": t_done_seen - finished,
+                "notion write-back": t_writeback - finished,
+                "total": t_writeback - t0,
+            })
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+
+    base_wall, _ = time_command([sys.executable, "-c", "import boto3"])
+    ready = [dev_time_to_ready() for _ in range(max(1, args.runs // 2))]
+    print(f"aidlc dev time to ready: median {statistics.median(ready):.2f} s over {len(ready)} starts "
+          f"(baseline 'import boto3' process: {base_wall:.2f} s; ratio {statistics.median(ready) / base_wall:.1f}x)")
+
+    plugins_wall, plugins_peak = time_command(AIDLC + ["plugins", "--json"])
+    demo_wall, demo_peak = time_command(AIDLC + ["demo"])
+    print(f"aidlc demo: wall {demo_wall:.2f} s, peak RSS {demo_peak:.0f} MiB "
+          f"(baseline 'aidlc plugins': {plugins_wall:.2f} s, {plugins_peak:.0f} MiB; "
+          f"ratios {demo_wall / plugins_wall:.1f}x time, {demo_peak / plugins_peak:.1f}x memory)")
+
+    stages = stage_latencies(args.runs)
+    print(f"end-to-end latency, status change -> Notion write-back, mock agent, offline model ({len(stages)} runs):")
+    for stage in stages[0]:
+        values = [s[stage] for s in stages]
+        share = statistics.median(values) / statistics.median([s["total"] for s in stages]) * 100
+        print(f"  {stage:<22} median {statistics.median(values) * 1000:8.1f} ms  ({share:5.1f} % of total)")
+    slowest = max((k for k in stages[0] if k != "total"), key=lambda k: statistics.median(s[k] for s in stages))
+    print(f"  slowest stage: {slowest}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()
