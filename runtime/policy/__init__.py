@@ -13,12 +13,14 @@ gives their reasons, which is the error text the model reads.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+POLICY_DIRS_ENV = "AIDLC_POLICY_DIRS"  # os.pathsep-separated folders of a project's own .cedar files
 _MAX_CONTEXT_STRING = 2_000  # policies compare identifiers, not file bodies; keeps requests small
 
 
@@ -41,8 +43,12 @@ class ToolPolicy:
     annotations: dict[str, dict[str, str]]  # cedar's policyN -> {"id": ..., "reason": ...}
 
     @classmethod
-    def load(cls, extra_dirs: Iterable[str | Path] = (), *, include_defaults: bool = True) -> "ToolPolicy":
+    def load(cls, extra_dirs: Iterable[str | Path] | None = None, *, include_defaults: bool = True) -> "ToolPolicy":
+        """The defaults plus `extra_dirs`; with extra_dirs None, the folders listed in `AIDLC_POLICY_DIRS`."""
         import cedarpy
+
+        if extra_dirs is None:
+            extra_dirs = [p for p in os.environ.get(POLICY_DIRS_ENV, "").split(os.pathsep) if p]
 
         folders = ([DEFAULT_POLICY_DIR] if include_defaults else []) + [Path(d) for d in extra_dirs]
         sources: list[Path] = []
@@ -133,4 +139,4 @@ def _cedar_value(value: Any) -> Any:
     return str(value)[:_MAX_CONTEXT_STRING]
 
 
-__all__ = ["DEFAULT_POLICY_DIR", "Decision", "PolicyError", "ToolPolicy"]
+__all__ = ["DEFAULT_POLICY_DIR", "POLICY_DIRS_ENV", "Decision", "PolicyError", "ToolPolicy"]

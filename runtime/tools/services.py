@@ -14,9 +14,9 @@ from typing import Any
 
 from runtime import resources
 from runtime.models import new_ulid, utcnow
+from runtime.policy import POLICY_DIRS_ENV
 from runtime.tools.base import AuditRecord, ToolServices
 
-POLICY_DIRS_ENV = "AIDLC_POLICY_DIRS"  # os.pathsep-separated folders of a project's own .cedar policies
 PROTOTYPE_EXPIRY_ENV = "AIDLC_PROTOTYPE_EXPIRY_DAYS"
 AUDIT_RETENTION_DAYS = 90
 

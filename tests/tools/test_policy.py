@@ -85,3 +85,13 @@ def test_a_broken_policy_file_is_named(tmp_path):
         ToolPolicy.load([tmp_path])
     with pytest.raises(PolicyError, match="does not exist"):
         ToolPolicy.load([tmp_path / "missing"])
+
+
+def test_project_policy_folders_come_from_the_environment(tmp_path, monkeypatch):
+    (tmp_path / "p.cedar").write_text('forbid (principal, action == Action::"notion_search", resource);')
+    monkeypatch.setenv("AIDLC_POLICY_DIRS", str(tmp_path))
+    from_env = ToolPolicy.load()
+    assert tmp_path / "p.cedar" in from_env.sources
+    assert not decide(from_env, "mock", "notion_search", {"query": "x"}, allowed=["notion_search"]).allowed
+    monkeypatch.delenv("AIDLC_POLICY_DIRS")
+    assert decide(ToolPolicy.load(), "mock", "notion_search", {"query": "x"}, allowed=["notion_search"]).allowed
