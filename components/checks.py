@@ -189,7 +189,8 @@ def queues_have_dlq(recording: Recording) -> list[Violation]:
     dlq_arns = {p.get("deadLetterTargetArn") for p in redrives.values() if isinstance(p, dict)}
     out = []
     for queue in queues:
-        if queue.state.get("arn") in dlq_arns:
+        # A DLQ: the target of a redrive, or named as one (so removing a redrive does not hide its own DLQ).
+        if queue.state.get("arn") in dlq_arns or re.search(r"-dlq(\.fifo)?$", str(queue.inputs.get("name", ""))):
             continue
         policy = redrives.get(queue.name)
         if not isinstance(policy, dict) or not policy.get("deadLetterTargetArn"):
