@@ -131,7 +131,10 @@ class WebhookService:
             from runtime.pipeline import aws
 
             client = aws.client("dynamodb")
-        layer = DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
+        # One persistence layer per idempotent function: a layer is configured per call with its function's
+        # config, and the story step runs nested inside the event step.
+        event_layer = DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
+        story_layer = DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
         self._event_config = IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=IDEMPOTENCY_SECONDS)
         self._story_config = IdempotencyConfig(
             event_key_jmespath="[page_id, trigger, last_edited_time]", expires_after_seconds=IDEMPOTENCY_SECONDS
@@ -140,14 +143,14 @@ class WebhookService:
         self._once_per_event = idempotent_function(
             self._handle_integration_event,
             data_keyword_argument="event",
-            persistence_store=layer,
+            persistence_store=event_layer,
             config=self._event_config,
             key_prefix="aidlc-webhook-event",
         )
         self._enqueue_once = idempotent_function(
             self._enqueue,
             data_keyword_argument="story",
-            persistence_store=layer,
+            persistence_store=story_layer,
             config=self._story_config,
             key_prefix="aidlc-webhook-story",
         )

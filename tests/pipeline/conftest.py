@@ -40,9 +40,9 @@ class RecordingInvoker:
 
 
 def create_aws() -> dict[str, Any]:
-    import boto3
+    from runtime.pipeline import aws
 
-    ddb, sqs, sm = boto3.client("dynamodb"), boto3.client("sqs"), boto3.client("secretsmanager")
+    ddb, sqs, sm = aws.client("dynamodb"), aws.client("sqs"), aws.client("secretsmanager")
     names: dict[str, Any] = {"tables": {}, "queues": {}, "secrets": {}}
     for table in resources.TABLES:
         name = f"{PREFIX}-{table.logical_name}"
@@ -86,9 +86,9 @@ class Pipeline:
 
     @property
     def sqs(self):
-        import boto3
+        from runtime.pipeline import aws
 
-        return boto3.client("sqs")
+        return aws.client("sqs")  # cached per test (creating a client costs ~100 ms)
 
     def queue_url(self, logical: str) -> str:
         return self.names["queues"][logical]
@@ -112,9 +112,9 @@ class Pipeline:
         return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
     def put_secret(self, logical: str, value: str) -> None:
-        import boto3
+        from runtime.pipeline import aws
 
-        boto3.client("secretsmanager").put_secret_value(SecretId=self.names["secrets"][logical], SecretString=value)
+        aws.client("secretsmanager").put_secret_value(SecretId=self.names["secrets"][logical], SecretString=value)
 
     # --- handler calls, as AWS shapes them -----------------------------------------------------------------
 
@@ -255,7 +255,8 @@ class NotionEnv:
 
 @pytest.fixture(scope="session")
 def notion_server(tmp_path_factory):
-    from runtime.local.notion_emulator import NotionEmulator, serve
+    from runtime.local.notion_emulator import NotionEmulator
+    from runtime.local.server import serve
 
     emulator = NotionEmulator(Path(tmp_path_factory.mktemp("notion")))
     seed = emulator.seed_workspace()
@@ -280,8 +281,7 @@ def notion_env(notion_server) -> NotionEnv:
                      user=fast_adapter(emulator.user_token, server.base_url))
 
 
-@pytest.fixture
-def notion_pipeline(aws_names, notion_env):
+def make_notion_pipeline(aws_names, notion_env, **project_overrides):
     """The pipeline with Notion: the project points at the emulator's stories and dashboard data sources."""
     from runtime.pipeline.services import set_services
 
@@ -289,11 +289,63 @@ def notion_pipeline(aws_names, notion_env):
         notion_database_id=notion_env.seed.stories_database_id,
         notion_data_source_id=notion_env.seed.stories_data_source_id,
         dashboard_data_source_id=notion_env.seed.dashboard_data_source_id,
-        agent_chain_template="story-to-mock-to-deck",
+        **{"agent_chain_template": "story-to-mock-to-deck", **project_overrides},
     )
     p = build_pipeline(aws_names, project, notion=notion_env.bot)
     p.notion_env = notion_env
     p.put_secret("notion-token", notion_env.emulator.integration_token)
     set_services(p.services)
-    yield p
+    return p
+
+
+@pytest.fixture
+def notion_pipeline(aws_names, notion_env):
+    yield make_notion_pipeline(aws_names, notion_env)
+    from runtime.pipeline.services import set_services
+
     set_services(None)
+
+
+# --- stories and events --------------------------------------------------------------------------------------
+
+TOKEN = "secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl"
+
+
+def new_story(env: NotionEnv, title: str, status: str = "Generate Prototype") -> dict:
+    """A story created (and so last edited) by the person, sitting in `status`."""
+    return env.user.create_page(
+        parent_data_source_id=env.seed.stories_data_source_id,
+        title=title,
+        properties={
+            "Status": {"status": {"name": status}},
+            "Owner": {"people": [{"id": env.emulator.person_user["id"]}]},
+            "Acceptance Criteria": {"rich_text": [{"type": "text", "text": {"content": "- it works\n- it is fast"}}]},
+        },
+        markdown=f"As a user I want {title.lower()}.",
+    )
+
+
+def event_body(page: dict, *, event_id: str | None = None, author: dict | None = None,
+               event_type: str = "page.properties_updated", env: NotionEnv | None = None) -> bytes:
+    """An integration webhook event as Notion sends it (see fixtures/notion/page_properties_updated.json)."""
+    import uuid
+
+    parent = page.get("parent") or {}
+    return json.dumps({
+        "id": event_id or str(uuid.uuid4()),
+        "timestamp": page.get("last_edited_time"),
+        "workspace_id": "ws", "workspace_name": "Acme", "subscription_id": "sub", "integration_id": "int",
+        "type": event_type,
+        "authors": [author or {"id": env.emulator.person_user["id"] if env else "someone", "type": "person"}],
+        "attempt_number": 1,
+        "entity": {"id": page["id"], "type": "page"},
+        "data": {"parent": {"id": parent.get("database_id"), "type": "database",
+                            "data_source_id": parent.get("data_source_id")},
+                 "updated_properties": ["status"]},
+    }).encode()
+
+
+def signed(body: bytes, token: str = TOKEN) -> dict[str, str]:
+    from runtime.pipeline.webhook import notion_signature
+
+    return {"x-notion-signature": notion_signature(body, token), "user-agent": "notion-api"}

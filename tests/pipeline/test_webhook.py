@@ -1,0 +1,247 @@
+"""The webhook handler, with API Gateway HTTP API v2 events, moto, and the Notion emulator on loopback."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from runtime.models import QueueMessage
+from runtime.pipeline.webhook import notion_signature, signature_matches
+from tests.pipeline.conftest import TOKEN, event_body, new_story, signed
+
+FIXTURES = Path("/work/shared/fixtures/notion")
+if not FIXTURES.exists():  # the shared folder sits beside the repository
+    FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "notion"
+
+
+def test_signature_vector_from_the_fixtures():
+    body = (FIXTURES / "page_properties_updated.json").read_bytes()
+    vector = (FIXTURES / "signature_vector.txt").read_text()
+    key = vector.split("key:")[1].split()[0]
+    header = vector.split("X-Notion-Signature:")[1].split()[0]
+    assert notion_signature(body, key) == header
+    assert signature_matches(body, header, key)
+    assert not signature_matches(body + b" ", header, key)
+    assert not signature_matches(body, header, key + "x")
+    assert not signature_matches(body, None, key)
+
+
+def test_verification_request_stores_the_token_once(pipeline):
+    body = (FIXTURES / "verification_request.json").read_bytes()
+    status, reply = pipeline.webhook(body)
+    assert (status, reply) == (200, {"status": "verified"})
+    assert pipeline.services.secrets.get(pipeline.names["secrets"]["webhook-verification-token"]) == TOKEN
+    # A second "verification" (anyone can POST one) must not replace the stored token.
+    status, reply = pipeline.webhook(json.dumps({"verification_token": "secret_attacker"}).encode())
+    assert status == 401 and reply["error"]["code"] == "INVALID_WEBHOOK"
+    pipeline.services.secrets._cache.clear()
+    assert pipeline.services.secrets.get(pipeline.names["secrets"]["webhook-verification-token"]) == TOKEN
+
+
+def test_verification_through_the_emulator_subscription(pipeline, tmp_path):
+    """The emulator POSTs the token to a real loopback URL that feeds the handler an API Gateway event."""
+    from starlette.applications import Starlette
+
+    from runtime.local.notion_emulator import NotionEmulator
+
+    emulator = NotionEmulator(tmp_path)  # its own: the subscription must not outlive this test
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from runtime.local.server import serve
+
+    async def endpoint(request):
+        status, reply = pipeline.webhook(await request.body(), dict(request.headers))
+        return Response(json.dumps(reply), status_code=status, media_type="application/json")
+
+    with serve(Starlette(routes=[Route("/webhook/notion", endpoint, methods=["POST"])])) as server:
+        token = emulator.subscribe(f"{server.base_url}/webhook/notion", event_types=["page.created"])
+    assert pipeline.services.secrets.get(pipeline.names["secrets"]["webhook-verification-token"]) == token
+
+
+def test_a_signed_event_for_a_story_in_a_trigger_status_enqueues_its_snapshot(notion_pipeline):
+    p = notion_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    story = new_story(p.notion_env, "Drag widgets between columns")
+    body = event_body(story, env=p.notion_env)
+    status, reply = p.webhook(body, signed(body))
+    assert status == 200 and reply["status"] == "enqueued" and reply["agent_type"] == "mock"
+    [sent] = p.receive()
+    message = QueueMessage.model_validate_json(sent["Body"])
+    assert message.invocation_id == reply["invocation_id"]
+    assert message.notion_page_id == story["id"] and message.trigger_value == "Generate Prototype"
+    assert message.page_snapshot.title == "Drag widgets between columns"
+    assert "As a user I want drag widgets" in message.page_snapshot.content_markdown
+    assert message.page_snapshot.acceptance_criteria == ["it works", "it is fast"]
+    assert sent["Attributes"]["MessageGroupId"] == story["id"]
+
+
+def test_a_base64_encoded_body_is_verified_over_its_raw_bytes(notion_pipeline):
+    from runtime.handlers import webhook
+    from runtime.local.lambda_shim import LocalLambdaContext, http_api_event
+
+    p = notion_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    body = event_body(new_story(p.notion_env, "Base64 story"), env=p.notion_env)
+    event = http_api_event("POST", "/webhook/notion", headers=signed(body), body=body)
+    event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+    result = webhook.handler(event, LocalLambdaContext(function_name="webhook"))
+    assert result["statusCode"] == 200 and json.loads(result["body"])["status"] == "enqueued"
+
+
+@pytest.mark.parametrize(
+    "headers, expected",
+    [({}, 401), ({"x-notion-signature": "sha256=" + "0" * 64}, 401), ({"x-notion-signature": ""}, 401)],
+)
+def test_missing_or_bad_signature_is_refused_with_nothing_enqueued(notion_pipeline, headers, expected):
+    p = notion_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    body = event_body(new_story(p.notion_env, "Unsigned"), env=p.notion_env)
+    status, reply = p.webhook(body, headers)
+    assert status == expected and reply["error"]["code"] == "INVALID_WEBHOOK"
+    assert reply["error"]["remediation"]
+    assert p.queue_depth() == 0 and p.invocations() == []
+
+
+def test_malformed_json_with_a_valid_signature_is_400(notion_pipeline):
+    p = notion_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    body = b'{"type": "page.properties_updated", '
+    status, reply = p.webhook(body, signed(body))
+    assert status == 400 and reply["error"]["code"] == "INVALID_REQUEST"
+    assert p.queue_depth() == 0
+
+
+def test_a_body_over_256_kib_is_413(notion_pipeline):
+    p = notion_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    body = json.dumps({"type": "page.created", "padding": "x" * (256 * 1024)}).encode()
+    status, reply = p.webhook(body, signed(body))
+    assert status == 413 and reply["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert p.queue_depth() == 0
+
+
+def test_an_unknown_event_type_is_a_200_no_op(notion_pipeline):
+    p = notion_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    body = event_body(new_story(p.notion_env, "Commented"), env=p.notion_env, event_type="comment.created")
+    status, reply = p.webhook(body, signed(body))
+    assert status == 200 and reply["status"] == "ignored"
+    assert p.queue_depth() == 0
+
+
+def test_a_status_that_is_not_a_trigger_is_a_200_no_op(notion_pipeline):
+    p = notion_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    body = event_body(new_story(p.notion_env, "Just ready", status="Ready"), env=p.notion_env)
+    status, reply = p.webhook(body, signed(body))
+    assert status == 200 and reply["status"] == "ignored" and "'Ready'" in reply["reason"]
+    assert p.queue_depth() == 0
+
+
+def test_an_event_authored_by_our_own_bot_is_ignored(notion_pipeline):
+    p = notion_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    bot = p.notion_env.emulator.bot_user
+    body = event_body(new_story(p.notion_env, "Bot wrote"), author={"id": bot["id"], "type": "bot"})
+    status, reply = p.webhook(body, signed(body))
+    assert status == 200 and reply["status"] == "ignored" and "integration" in reply["reason"]
+    assert p.queue_depth() == 0
+
+
+def test_a_page_last_edited_by_our_bot_is_ignored_even_when_a_person_is_named(notion_pipeline):
+    """Our write-back set the status: the page's last_edited_by is the bot, whatever the event's authors say."""
+    p = notion_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    story = new_story(p.notion_env, "Written back", status="Ready")
+    p.notion_env.bot.set_status(story["id"], "Status", "Generate Prototype")
+    body = event_body(story, env=p.notion_env)
+    status, reply = p.webhook(body, signed(body))
+    assert status == 200 and reply["status"] == "ignored"
+    assert p.queue_depth() == 0
+
+
+def test_automation_webhook_uses_the_page_in_the_body(notion_pipeline):
+    p = notion_pipeline
+    p.put_secret("automation-secret", "auto-shared-secret")
+    story = new_story(p.notion_env, "From an automation")
+    body = json.dumps({"source": {"type": "automation", "automation_id": "a", "action_id": "b",
+                                  "event_id": "e-1", "attempt": 1}, "data": story}).encode()
+    headers = {"x-aidlc-automation-secret": "auto-shared-secret", "user-agent": "NotionAutomation"}
+    status, reply = p.webhook(body, headers)
+    assert status == 200 and reply["status"] == "enqueued"
+    assert p.queue_depth() == 1
+    status, reply = p.webhook(body, {"x-aidlc-automation-secret": "wrong"})
+    assert status == 401 and reply["error"]["code"] == "INVALID_WEBHOOK"
+    assert p.queue_depth() == 1
+
+
+def test_the_same_event_delivered_8_times_gives_one_invocation(notion_pipeline):
+    p = notion_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    body = event_body(new_story(p.notion_env, "Retried by Notion"), env=p.notion_env, event_id="evt-retried")
+    replies = [p.webhook(body, signed(body)) for _ in range(8)]
+    assert {status for status, _ in replies} == {200}
+    assert len({reply["invocation_id"] for _, reply in replies}) == 1
+    p.drain()
+    assert len(p.invocations()) == 1 and len(p.invoker.requests) == 1
+
+
+def test_a_new_event_for_the_same_edit_is_still_one_invocation_but_a_later_edit_is_another(notion_pipeline):
+    p = notion_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    env = p.notion_env
+    story = new_story(env, "Moved twice")
+    for _ in range(2):  # two different event ids for the same edit (page.created + properties_updated)
+        body = event_body(story, env=env)
+        p.webhook(body, signed(body))
+    assert p.queue_depth() == 1
+    import time
+
+    time.sleep(0.002)
+    env.user.set_status(story["id"], "Status", "Ready")
+    env.user.set_status(story["id"], "Status", "Generate Prototype")
+    body = event_body(story, env=env)
+    status, reply = p.webhook(body, signed(body))
+    assert reply["status"] == "enqueued"
+    assert p.queue_depth() == 2
+
+
+@pytest.fixture
+def roomy_pipeline(aws_names, notion_env):
+    """Room for every example's runs: hypothesis reuses the fixture, so runs of earlier examples keep their slots."""
+    from runtime.pipeline.services import set_services
+    from tests.pipeline.conftest import make_notion_pipeline
+
+    yield make_notion_pipeline(aws_names, notion_env, concurrency_limit=10_000, cost_limit_per_month=10**6)
+    set_services(None)
+
+
+# No shrinking phase: each example does real HTTP and moto calls, and a failure already prints its drawn values.
+@settings(max_examples=12, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_property_duplicated_and_reordered_deliveries_of_n_events_give_n_invocations(roomy_pipeline, data):
+    p = roomy_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    n = data.draw(st.integers(min_value=1, max_value=3), label="n")
+    stories = [new_story(p.notion_env, f"Property story {i}") for i in range(n)]
+    bodies = [event_body(story, env=p.notion_env) for story in stories]
+    deliveries = data.draw(
+        st.lists(st.integers(min_value=0, max_value=n - 1), min_size=0, max_size=3 * n), label="extra"
+    )
+    order = data.draw(st.permutations(list(range(n)) + deliveries), label="order")
+    before = {r.invocation_id for r in p.invocations()}
+    for index in order:
+        status, reply = p.webhook(bodies[index], signed(bodies[index]))
+        assert status == 200 and reply["status"] in ("enqueued", "in_progress"), reply
+    depth = p.queue_depth()
+    p.drain()
+    created = [r for r in p.invocations() if r.invocation_id not in before]
+    assert len(created) == n, (depth, p.queue_depth(), len(before))
+    assert {r.notion_page_id for r in created} == {s["id"] for s in stories}
