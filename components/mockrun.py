@@ -4,6 +4,7 @@ Nothing here touches the network: mocks answer the provider calls and invent the
 
 from __future__ import annotations
 
+import asyncio
 import runpy
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -159,11 +160,19 @@ class RecordingMonitor(MockMonitor):
 def run_program(program: Callable[[], Any], *, config: Mapping[str, str] | None = None,
                 secret_keys: Iterable[str] = (), project: str = "aidlc", stack: str = "dev") -> Recording:
     """Run `program` under mocks with `config` ({"ns:key": str}) and return what it registered."""
-    mocks = RecordingMocks()
-    monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
-    pulumi.runtime.mocks.test(program)()
+    # A loop of our own, closed afterwards like asyncio.run does: Pulumi's runtime uses the thread's current loop,
+    # and whatever ran before (asyncio.run, another test) may have left none.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        mocks = RecordingMocks()
+        monitor = RecordingMonitor(mocks)
+        pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
+        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+        pulumi.runtime.mocks.test(program)()
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
     for resource in mocks.resources:
         parent_urn = monitor.parents.get((resource.type, resource.name))
         if parent_urn:

@@ -64,16 +64,26 @@ Installer = Callable[[Sequence[str], Path, str, str], None]
 """installer(pinned_requirements, target_dir, pip_platform, python_version) puts packages into target_dir."""
 
 
-def pip_installer(requirements: Sequence[str], target: Path, platform: str, python_version: str) -> None:
-    """The real installer: manylinux wheels only (no sdist builds, no Docker)."""
-    command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(target),
-        "--platform", platform, "--only-binary=:all:", "--implementation", "cp",
-        "--python-version", python_version, *requirements,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise PackagingError(f"pip could not install {' '.join(requirements)} for {platform}:\n{result.stderr[-2000:]}")
+class PipInstaller:
+    """The real installer: manylinux wheels only (no sdist builds, no Docker). `extra_args` lets a caller point
+    pip at a local wheel folder (`--no-index --find-links DIR`) or a private index."""
+
+    def __init__(self, extra_args: Sequence[str] = ()) -> None:
+        self.extra_args = tuple(extra_args)
+
+    def __call__(self, requirements: Sequence[str], target: Path, platform: str, python_version: str) -> None:
+        command = [
+            sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check",
+            "--target", str(target), "--platform", platform, "--only-binary=:all:", "--implementation", "cp",
+            "--python-version", python_version, *self.extra_args, *requirements,
+        ]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise PackagingError(
+                f"pip could not install {' '.join(requirements)} for {platform}:\n{result.stderr[-2000:]}")
+
+
+pip_installer = PipInstaller()
 
 
 def pinned_versions(pyproject: Path = PROJECT_ROOT / "pyproject.toml") -> dict[str, str]:

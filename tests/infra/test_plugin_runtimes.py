@@ -1,0 +1,89 @@
+"""A plugin dropped into a plugin folder gets its own AgentCore runtime, role, endpoint (and memory when it asks),
+with no infrastructure change."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from runtime.registry import get_registry, reset_registry
+from tests.infra.conftest import run_dev
+
+PLUGIN = '''
+from pathlib import Path
+
+from runtime.plugins import AgentSpec, Limits, hookimpl
+
+
+@hookimpl
+def register_agents():
+    return [
+        AgentSpec(
+            name="changelog",
+            description="Writes a changelog page for the story.",
+            triggers=["Write Changelog"],
+            prompt_file=Path(__file__).with_name("changelog.md"),
+            tools=["notion_read_page", "notion_create_page"],
+            outputs=["notion_page"],
+            completion_status="Changelog Ready",
+            limits=Limits(uses_memory=True, model_id="us.anthropic.claude-opus-4-1-20250805-v1:0",
+                          timeout_seconds=600),
+        )
+    ]
+'''
+
+
+@pytest.fixture
+def changelog_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "changelog.py").write_text(PLUGIN)
+    (folder / "changelog.md").write_text("You write changelogs.")
+    monkeypatch.setenv("AIDLC_PLUGIN_DIRS", str(folder))
+    reset_registry()
+    return folder
+
+
+def test_added_plugin_gets_its_runtime(changelog_plugin: Path) -> None:
+    registry = get_registry()
+    assert "changelog" in registry.agents
+    recording = run_dev()
+    runtimes = {r.inputs["environmentVariables"]["AIDLC_AGENT"]: r
+                for r in recording.of_type("aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime")}
+    assert set(runtimes) == set(registry.agents)
+    assert len(runtimes) == 8
+    changelog = runtimes["changelog"]
+    assert changelog.inputs["agentRuntimeName"] == "aidlc_dev_changelog"
+    assert changelog.inputs["lifecycleConfigurations"][0]["maxLifetime"] == 600
+    env = changelog.inputs["environmentVariables"]
+    assert env["AIDLC_PLUGIN_DIRS"] == "plugins/0"  # the folder ships inside the agent bundle
+    assert env["AIDLC_MODEL_ID"] == "us.anthropic.claude-opus-4-1-20250805-v1:0"
+
+    # Memory only for the plugin that asked for it, and its role may use exactly that memory.
+    memories = recording.of_type("aws:bedrock/agentcoreMemory:AgentcoreMemory")
+    assert [m.name for m in memories] == ["agents-changelog-memory"]
+    assert env["AIDLC_MEMORY_ID"] == memories[0].id
+    statements = {st["Sid"]: st for st in json.loads(recording.named("agents-changelog-policy").inputs["policy"])
+                  ["Statement"]}
+    assert statements["UseMemory"]["Resource"] == [memories[0].state["arn"]]
+    # Its declared model is callable by its runtime only, not by the others.
+    assert any("claude-opus-4-1" in arn for arn in statements["InvokeConfiguredModels"]["Resource"])
+    code_models = next(st for st in json.loads(recording.named("agents-code-policy").inputs["policy"])["Statement"]
+                       if st["Sid"] == "InvokeConfiguredModels")["Resource"]
+    assert not any("claude-opus-4-1" in arn for arn in code_models)
+
+    # The orchestrator can start it; the gateway is shared.
+    orchestrator_env = recording.named("pipeline-orchestrator-fn").inputs["environment"]["variables"]
+    assert "changelog" in json.loads(orchestrator_env["AIDLC_AGENT_RUNTIMES"])
+    assert recording.named("agents-changelog-endpoint").inputs["agentRuntimeId"] == changelog.state["agentRuntimeId"]
+
+
+def test_plugin_folder_changes_the_bundle_hash(changelog_plugin: Path) -> None:
+    from components import packaging
+
+    with_plugin = packaging.plan_bundle(packaging.bundle_spec("agent", plugin_dirs=[changelog_plugin]))
+    without = packaging.plan_bundle(packaging.bundle_spec("agent"))
+    assert with_plugin.content_hash != without.content_hash
+    assert with_plugin.source_files == without.source_files + 2
