@@ -160,6 +160,7 @@ class _Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # a local stand-in: durable enough, and no fsync per write
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS objects (kind TEXT, id TEXT, parent_id TEXT, seq INTEGER, body TEXT,"
             " PRIMARY KEY (kind, id))"
@@ -284,6 +285,7 @@ class NotionEmulator:
             },
         )
         self.request_count = 0
+        self._injected: list[int] = []  # statuses the next requests answer with (tests of retry behaviour)
         self._deliveries: queue.Queue[tuple[str, bytes, str] | None] = queue.Queue()
         self._pending = 0
         self._pending_cond = threading.Condition()
@@ -336,6 +338,13 @@ class NotionEmulator:
         actor = self._authenticate(headers.get("authorization", ""))
         if self.limiter:
             self.limiter.check()
+        with self.store.lock:
+            if self._injected:
+                status = self._injected.pop(0)
+                code = {500: "internal_server_error", 502: "bad_gateway", 503: "service_unavailable",
+                        504: "gateway_timeout"}.get(status, "internal_server_error")
+                raise ApiError(status, code, "Unexpected error occurred." if status == 500 else
+                               "Notion is unavailable, please try again later.")
         if not headers.get("notion-version"):
             raise ApiError(400, "missing_version",
                            "Notion-Version header failed validation: Notion-Version header should be defined, "
@@ -1032,6 +1041,11 @@ class NotionEmulator:
                     raise TimeoutError(f"{self._pending} webhook deliveries still pending after {timeout}s")
                 self._pending_cond.wait(remaining)
 
+    def inject_failures(self, status: int = 503, count: int = 1) -> None:
+        """The next `count` authenticated requests fail with `status` (500, 502, 503, 504), as Notion sometimes does."""
+        with self.store.lock:
+            self._injected.extend([status] * count)
+
     # --- direct edits (the local dashboard, as a person in Notion's UI) ----------------------------------------
 
     def update_page_as_person(self, page_id: str, properties: dict) -> dict:
@@ -1258,7 +1272,9 @@ def _sorted(pages: list[dict], sort: Any, schema: dict) -> list[dict]:
         stamp = sort["timestamp"]
         if stamp not in ("created_time", "last_edited_time"):
             raise _validation("body failed validation: sort timestamp should be `created_time` or `last_edited_time`.")
-        return sorted(pages, key=lambda page: page[stamp], reverse=direction == "descending")
+        # Ties (same millisecond) fall back to creation order, so "descending" really reverses it.
+        order = {page["id"]: index for index, page in enumerate(pages)}
+        return sorted(pages, key=lambda page: (page[stamp], order[page["id"]]), reverse=direction == "descending")
     name = sort.get("property")
     by_id = {prop["id"]: key for key, prop in schema.items()}
     key = name if name in schema else by_id.get(name)

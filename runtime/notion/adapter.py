@@ -147,8 +147,9 @@ class NotionAdapter:
         try:
             return retrying(attempt)
         except (APIResponseError, HTTPResponseError) as error:
-            logger.warning("notion request failed: status=%s code=%s", error.status, error.code)
-            raise error_for_status(error.status, str(error.code), str(error), _retry_after_seconds(error)) from error
+            code = str(getattr(error.code, "value", error.code))  # APIErrorCode is a str enum; keep the wire value
+            logger.warning("notion request failed: status=%s code=%s", error.status, code)
+            raise error_for_status(error.status, code, str(error), _retry_after_seconds(error)) from error
         except (RequestTimeoutError, httpx.TransportError) as error:
             raise error_for_status(0, "network_error", f"no response from Notion: {error}") from error
 

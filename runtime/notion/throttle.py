@@ -59,8 +59,8 @@ class Throttle:
         self._updated = now
         if now < self._paused_until:
             return self._paused_until - now
-        if self._tokens >= 1:
-            self._tokens -= 1
+        if self._tokens >= 1 - 1e-9:  # tolerance: refill arithmetic in floats lands a hair under 1
+            self._tokens = max(0.0, self._tokens - 1)
             return 0.0
         return (1 - self._tokens) / self.rate_per_second
 
