@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from runtime.models import AgentRequest
 
@@ -35,13 +35,58 @@ def story_context_markdown(request: AgentRequest) -> str:
 
 # --- prototype ---------------------------------------------------------------------------------------------
 
-_SAMPLE_ROWS = [
-    ("Northwind Traders", "Active", 128, "2026-10-02"),
-    ("Contoso Ltd", "Pending", 54, "2026-10-11"),
-    ("Fabrikam Inc", "Active", 311, "2026-10-19"),
-    ("Tailspin Toys", "Paused", 12, "2026-10-27"),
-    ("Wide World Importers", "Active", 87, "2026-11-03"),
-]
+class SampleData(NamedTuple):
+    """A small, realistic table for a prototype: what the story is about, with plausible rows."""
+
+    noun: str  # plural, lower case: "invoices"
+    columns: tuple[str, str, str, str]  # name, status, a number, a date
+    rows: tuple[tuple[str, str, int, str], ...]
+
+
+# Picked by keywords in the story, so a prototype about invoices shows invoices. First match wins.
+_SAMPLE_DATA: tuple[tuple[tuple[str, ...], SampleData], ...] = (
+    (("invoice", "billing", "payment", "export", "finance", "csv"), SampleData(
+        "invoices", ("Invoice", "Status", "Total (EUR)", "Issued"),
+        (("INV-2026-0412 Northwind Traders", "Paid", 12840, "2026-10-02"),
+         ("INV-2026-0413 Contoso Ltd", "Overdue", 3120, "2026-10-11"),
+         ("INV-2026-0419 Fabrikam Inc", "Paid", 27455, "2026-10-19"),
+         ("INV-2026-0427 Tailspin Toys", "Draft", 980, "2026-10-27"),
+         ("INV-2026-0433 Wide World Importers", "Sent", 6310, "2026-11-03")))),
+    (("order", "cart", "checkout", "shop", "product"), SampleData(
+        "orders", ("Order", "Status", "Items", "Placed"),
+        (("#10482 Ana Souza", "Shipped", 3, "2026-11-01"), ("#10483 Liam Chen", "Processing", 1, "2026-11-02"),
+         ("#10484 Fatima Khan", "Delivered", 5, "2026-11-02"), ("#10485 Jonas Berg", "Cancelled", 2, "2026-11-03"),
+         ("#10486 Maya Patel", "Processing", 4, "2026-11-04")))),
+    (("ticket", "support", "incident", "bug", "issue"), SampleData(
+        "tickets", ("Ticket", "Status", "Age (h)", "Opened"),
+        (("SUP-311 Login loop on Safari", "Open", 5, "2026-11-04"), ("SUP-309 CSV has wrong encoding", "Pending", 22, "2026-11-03"),
+         ("SUP-305 Slow search results", "Open", 49, "2026-11-02"), ("SUP-298 Typo in welcome email", "Resolved", 96, "2026-10-31"),
+         ("SUP-294 Webhook retries twice", "Resolved", 130, "2026-10-30")))),
+    (("dashboard", "report", "metric", "chart", "analytics", "kpi"), SampleData(
+        "metrics", ("Metric", "Trend", "Value", "Updated"),
+        (("Weekly active users", "Up", 18240, "2026-11-03"), ("Conversion rate (bp)", "Flat", 342, "2026-11-03"),
+         ("Churned accounts", "Down", 17, "2026-11-02"), ("Support tickets", "Up", 128, "2026-11-02"),
+         ("Net revenue (kEUR)", "Up", 412, "2026-11-01")))),
+    (("user", "team", "member", "invite", "profile", "login", "sign"), SampleData(
+        "people", ("Person", "Status", "Projects", "Last seen"),
+        (("Ana Souza", "Active", 4, "2026-11-04"), ("Liam Chen", "Invited", 0, "2026-11-03"),
+         ("Fatima Khan", "Active", 7, "2026-11-04"), ("Jonas Berg", "Suspended", 2, "2026-10-21"),
+         ("Maya Patel", "Active", 3, "2026-11-02")))),
+)
+_DEFAULT_SAMPLE = SampleData(
+    "accounts", ("Account", "Status", "Widgets", "Updated"),
+    (("Northwind Traders", "Active", 128, "2026-10-02"), ("Contoso Ltd", "Pending", 54, "2026-10-11"),
+     ("Fabrikam Inc", "Active", 311, "2026-10-19"), ("Tailspin Toys", "Paused", 12, "2026-10-27"),
+     ("Wide World Importers", "Active", 87, "2026-11-03")),
+)
+
+
+def sample_data(request: AgentRequest) -> SampleData:
+    text = f"{request.story.title} {request.story.content_markdown}".lower()
+    for keywords, data in _SAMPLE_DATA:
+        if any(re.search(rf"\b{keyword}", text) for keyword in keywords):
+            return data
+    return _DEFAULT_SAMPLE
 
 
 def prototype_html(request: AgentRequest, variant: str | None = None) -> str:
@@ -56,11 +101,13 @@ def prototype_html(request: AgentRequest, variant: str | None = None) -> str:
         f'<div class="result" id="result-{i}" hidden>Demonstrated: {html.escape(text)}</div></li>'
         for i, text in enumerate(items)
     )
+    data = sample_data(request)
     rows_html = "\n".join(
         f"<tr><td>{html.escape(n)}</td><td><span class=\"pill {s.lower()}\">{s}</span></td>"
-        f"<td class=\"num\">{c}</td><td>{d}</td></tr>"
-        for n, s, c, d in _SAMPLE_ROWS
+        f"<td class=\"num\">{c:,}</td><td>{d}</td></tr>"
+        for n, s, c, d in data.rows
     )
+    header_html = "".join(f"<th>{html.escape(column)}</th>" for column in data.columns)
     variant_note = f" &middot; Variant {html.escape(variant)}" if variant else ""
     return f"""<!doctype html>
 <html lang="en">
@@ -85,7 +132,9 @@ def prototype_html(request: AgentRequest, variant: str | None = None) -> str:
   th, td {{ text-align: left; padding: .5rem; border-bottom: 1px solid #e2e8f0; }}
   td.num {{ text-align: right; }}
   .pill {{ padding: .1rem .5rem; border-radius: 999px; font-size: .8rem; background: #e2e8f0; }}
-  .pill.active {{ background: #dcfce7; }} .pill.pending {{ background: #fef9c3; }} .pill.paused {{ background: #fee2e2; }}
+  .pill.active, .pill.paid, .pill.up, .pill.delivered, .pill.resolved, .pill.shipped {{ background: #dcfce7; }}
+  .pill.pending, .pill.sent, .pill.processing, .pill.invited, .pill.flat, .pill.draft {{ background: #fef9c3; }}
+  .pill.paused, .pill.overdue, .pill.down, .pill.cancelled, .pill.suspended, .pill.open {{ background: #fee2e2; }}
   #progress {{ font-weight: 600; }}
   footer {{ text-align: center; color: #64748b; font-size: .8rem; padding: 1rem; }}
 </style>
@@ -104,9 +153,9 @@ def prototype_html(request: AgentRequest, variant: str | None = None) -> str:
     </ul>
   </section>
   <section aria-labelledby="data-heading">
-    <h2 id="data-heading">Sample data</h2>
-    <input id="filter" placeholder="Filter accounts" aria-label="Filter accounts">
-    <table id="sample"><thead><tr><th>Account</th><th>Status</th><th>Widgets</th><th>Updated</th></tr></thead>
+    <h2 id="data-heading">Sample {data.noun} (made-up data)</h2>
+    <input id="filter" placeholder="Filter {data.noun}" aria-label="Filter {data.noun}">
+    <table id="sample"><thead><tr>{header_html}</tr></thead>
     <tbody>
 {rows_html}
     </tbody></table>
