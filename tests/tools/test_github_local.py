@@ -95,3 +95,18 @@ def test_code_agent_tools_work_on_a_branch_and_are_refused_on_main(tools, servic
     assert git.log("main") == main_before  # nothing written
     assert [r.outcome for r in audit_log] == ["ok", "ok", "ok", "denied"]
     assert audit_log[-1].agent_type == "code" and audit_log[-1].tool == "github_commit_files"
+
+
+def test_concurrent_agents_get_distinct_pull_request_numbers(git: LocalGitBackend):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def open_pr(index: int) -> int:
+        branch = f"aidlc/par-{index}"
+        git.create_branch(branch)
+        git.commit_files(branch, f"change {index}", {f"f{index}.txt": str(index)})
+        return git.create_pull_request(branch, f"PR {index}", "")["number"]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        numbers = sorted(pool.map(open_pr, range(6)))
+    assert numbers == [1, 2, 3, 4, 5, 6]
+    assert sorted(r["branch"] for r in git.list_pull_requests()) == [f"aidlc/par-{i}" for i in range(6)]
