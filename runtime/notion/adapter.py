@@ -203,18 +203,21 @@ class NotionAdapter:
         else:
             parent = {"type": "data_source_id", "data_source_id": parent_data_source_id}
             props = {title_property: {"title": split_rich_text(title)}} | dict(properties or {})
-        blocks = markdown_to_blocks(markdown) if markdown else []
-        first, deferred = _batch(blocks)[0] if blocks else ([], [])
+        batches = _batch(markdown_to_blocks(markdown)) if markdown else []
         body: dict[str, Any] = {"parent": parent, "properties": props}
-        if first:
-            body["children"] = first
+        if batches:
+            body["children"] = batches[0][0]  # the first 100 blocks go with the page
         # Not idempotent: a retry after a 5xx could create the page twice.
         page = self._request(lambda: self._client.pages.create(**body), idempotent=False)
-        if first:
+        if batches:
+            first, deferred = batches[0]
             self._append_deferred(page["id"], first, deferred, created=None)
-        rest = [block for batch, _ in _batch(blocks)[1:] for block in batch] if blocks else []
-        if rest:
-            self._append_blocks(page["id"], rest)
+            for batch, deferred in batches[1:]:
+                result = self._request(
+                    lambda batch=batch: self._client.blocks.children.append(page["id"], children=batch),
+                    idempotent=False,
+                )
+                self._append_deferred(page["id"], batch, deferred, created=result.get("results", []))
         return page
 
     def update_properties(self, page_id: str, properties: dict) -> dict:
@@ -321,6 +324,10 @@ class NotionAdapter:
             cursor = page.get("next_cursor")
             if not page.get("has_more") or not cursor or (limit is not None and len(results) >= limit):
                 return results if limit is None else results[:limit]
+
+    def retrieve_database(self, database_id: str) -> dict:
+        """The database (title, parent, `data_sources` [{id, name}])."""
+        return self._request(lambda: self._client.databases.retrieve(database_id), idempotent=True)
 
     def retrieve_data_source(self, data_source_id: str) -> dict:
         return self._request(lambda: self._client.data_sources.retrieve(data_source_id), idempotent=True)

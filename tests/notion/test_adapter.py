@@ -230,6 +230,7 @@ def test_comments_search_users_and_databases(notion, seed, emulator):
         properties={"Title": {"title": {}}, "Overall Rating": {"number": {"format": "number"}}},
     )
     source_id = database["data_sources"][0]["id"]
+    assert notion.retrieve_database(database["id"])["data_sources"] == [{"id": source_id, "name": "Feedback"}]
     notion.create_page(parent_data_source_id=source_id, title="Ana", title_property="Title",
                        properties={"Overall Rating": property_value("number", 4)})
     rows = notion.query_data_source(source_id)
