@@ -69,6 +69,8 @@ _register_local_commands()
 
 from runtime.infra_cli import infra_app  # noqa: E402 (typer only; the command imports Pulumi when run)
 app.add_typer(infra_app, name="infra")
+from runtime.tools.cli import tools_app  # noqa: E402 (typer only; commands import the registry when run)
+app.add_typer(tools_app, name="tools")
 
 
 def main() -> None:
