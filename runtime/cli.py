@@ -71,6 +71,8 @@ from runtime.infra_cli import infra_app  # noqa: E402 (typer only; the command i
 app.add_typer(infra_app, name="infra")
 from runtime.tools.cli import tools_app  # noqa: E402 (typer only; commands import the registry when run)
 app.add_typer(tools_app, name="tools")
+from runtime.agent.cli import agent_app  # noqa: E402 (typer only; the sandbox loads when a run starts)
+app.add_typer(agent_app, name="agent")
 
 
 def main() -> None:
