@@ -18,6 +18,7 @@ from runtime.resources import COMPLETIONS, FUNCTIONS, QUEUES, SECRETS, TABLES, T
 # The gateway target function belongs to the AgentCore component (it serves the agents' tools).
 PIPELINE_FUNCTIONS: tuple[Function, ...] = tuple(f for f in FUNCTIONS if f.logical_name != "tool_gateway")
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time to look at what failed
+SECRET_PLACEHOLDER = "unset"  # runtime/pipeline/secrets.py reads it as "no value yet"
 
 
 class OrchestrationArgs(TypedDict, total=False):
@@ -55,12 +56,18 @@ class Orchestration(pulumi.ComponentResource):
         self.dead_letter_queues = {}
         self.queues = {q.logical_name: self._queue(name, prefix, q, tags) for q in QUEUES}
         self.secrets = {s.logical_name: self._secret(name, s.logical_name, s.purpose, tags) for s in SECRETS}
-        for logical, value in (args.get("secret_values") or {}).items():
+        values = args.get("secret_values") or {}
+        for logical, secret in self.secrets.items():
+            value = values.get(logical)
             if value is not None:
                 aws.secretsmanager.SecretVersion(
-                    f"{name}-{logical}-value", secret_id=self.secrets[logical].id, secret_string=value,
-                    opts=child(self),
-                )
+                    f"{name}-{logical}-value", secret_id=secret.id, secret_string=value, opts=child(self))
+            else:
+                # The placeholder the handlers read as "not configured"; whoever writes the real value later (the
+                # webhook for Notion's verification token, an operator otherwise) is not overwritten by `pulumi up`.
+                aws.secretsmanager.SecretVersion(
+                    f"{name}-{logical}-placeholder", secret_id=secret.id, secret_string=SECRET_PLACEHOLDER,
+                    opts=child(self, ignore_changes=["secretString"]))
 
         self.table_arns = {k: t.arn for k, t in self.tables.items()}
         self.queue_arns = {k: q.arn for k, q in self.queues.items()}

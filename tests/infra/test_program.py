@@ -17,6 +17,14 @@ from tests.infra.conftest import PROJECT_ROOT, TEST_SECRETS, run_dev
 COMPONENT_TYPES = ("Ingress", "Orchestration", "PrototypeHosting", "AgentCore", "Monitoring")
 
 
+def plain(value):
+    """A secret input arrives wrapped; Pulumi secrets (`config set --secret`) stay marked secret to the provider."""
+    from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
+
+    is_secret = isinstance(value, dict) and value.get(_special_sig_key) == _special_secret_sig
+    return ("secret", value["value"]) if is_secret else value
+
+
 def _policy(recording: Recording, name: str) -> list[dict]:
     return json.loads(recording.named(name).inputs["policy"])["Statement"]
 
@@ -219,8 +227,24 @@ def test_monitoring_alarms_cover_every_dlq_function_and_budget(dev_stack: Record
     assert subscription["endpoint"] == load_stack_config("dev", PROJECT_ROOT).alarm_email
 
 
-def test_without_secrets_no_credential_providers_and_no_secret_versions() -> None:
+def test_secret_values_only_from_pulumi_secrets_and_placeholders_otherwise(dev_stack: Recording) -> None:
+    from runtime.pipeline.secrets import UNSET
+
+    versions = {r.name: plain(r.inputs["secretString"]) for r in
+                dev_stack.of_type("aws:secretsmanager/secretVersion:SecretVersion")}
+    assert versions == {
+        "pipeline-notion-token-value": ("secret", TEST_SECRETS["notionToken"]),
+        "pipeline-github-token-value": ("secret", TEST_SECRETS["githubToken"]),
+        "pipeline-automation-secret-value": ("secret", TEST_SECRETS["automationSecret"]),
+        "pipeline-webhook-verification-token-placeholder": ("secret", UNSET),  # the webhook writes the real one
+    }
+
+
+def test_without_secrets_no_credential_providers_and_placeholder_secrets() -> None:
+    from runtime.pipeline.secrets import UNSET
+
     recording = run_dev(secrets={})
     assert not recording.of_type("aws:bedrock/agentcoreApiKeyCredentialProvider:AgentcoreApiKeyCredentialProvider")
-    assert not recording.of_type("aws:secretsmanager/secretVersion:SecretVersion")
-    assert len(recording.of_type("aws:secretsmanager/secret:Secret")) == 4
+    versions = recording.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert len(versions) == len(recording.of_type("aws:secretsmanager/secret:Secret")) == 4
+    assert {plain(v.inputs["secretString"]) for v in versions} == {("secret", UNSET)}
