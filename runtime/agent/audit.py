@@ -54,6 +54,8 @@ class AuditRecord(BaseModel):
 
     def to_item(self) -> dict[str, Any]:
         item = self.model_dump(mode="json")
+        # The tool side (MCP server, gateway Lambda) writes its own view of each call to the same table.
+        item["source"] = "agent"
         item["duration_ms"] = Decimal(self.duration_ms)
         item["expires_at"] = Decimal(int(time.time()) + AUDIT_RETENTION_DAYS * 86_400)
         if not item["detail"]:
@@ -101,5 +103,5 @@ class DynamoDbAuditSink:
             KeyConditionExpression="invocation_id = :id",
             ExpressionAttributeValues={":id": invocation_id},
         )
-        return [AuditRecord.model_validate({k: v for k, v in item.items() if k != "expires_at"})
-                for item in response.get("Items", [])]
+        return [AuditRecord.model_validate({k: v for k, v in item.items() if k not in ("expires_at", "source")})
+                for item in response.get("Items", []) if item.get("source") == "agent"]
