@@ -7,7 +7,8 @@ a run can last hours and nobody waits for it. The run's result goes to the compl
 
 Which plugin this runtime serves: `create_app(agent_name=...)`, else env `AIDLC_AGENT`, else the request's
 agent_type (the local stack may serve several agents from one app). `{"action": "stop", "invocation_id": ...}`
-asks a running invocation to stop before its next model call (it ends `cancelled`).
+(or `"session_id"`, or just the session header) asks a running invocation to stop before its next model call;
+it then ends `cancelled`, with its one completion event.
 
 Start: `python -m runtime.agent.app` (port 8080, as AgentCore expects) or `uvicorn runtime.agent.app:app`.
 Heavy imports (strands, the MCP client, boto3) happen at the first invocation, not at start.
@@ -52,6 +53,7 @@ def create_app(
     state: dict[str, Any] = {"settings": settings, "sink": sink}
     lock = threading.Lock()
     running: dict[str, Any] = {}  # invocation id -> RunControl
+    sessions: dict[str, str] = {}  # session id -> invocation id, for the runs in progress
     tasks: set[asyncio.Task] = set()  # a reference, so a running task is never garbage-collected
 
     def resolved() -> tuple[Any, Any]:
@@ -80,16 +82,20 @@ def create_app(
             await asyncio.to_thread(run_agent, request, settings=settings, sink=sink, options=options)
         finally:
             running.pop(request.invocation_id, None)
+            sessions.pop(request.session_id, None)
 
     @app.entrypoint
     async def invoke(payload: Any, context: Any = None) -> Any:
         if isinstance(payload, dict) and payload.get("action") == "stop":
-            control = running.get(str(payload.get("invocation_id")))
+            # By invocation id, or by session id (the body's, else the session header), as StopRuntimeSession does.
+            invocation_id = payload.get("invocation_id") or sessions.get(
+                str(payload.get("session_id") or getattr(context, "session_id", None) or ""))
+            control = running.get(str(invocation_id))
             if control is None:
-                return _error(404, ErrorCode.NOT_FOUND, "no run with this invocation_id is in progress here",
-                              payload.get("invocation_id"))
+                return _error(404, ErrorCode.NOT_FOUND, "no run with this invocation_id or session_id is in progress "
+                              "here", invocation_id)
             control.stop_requested.set()
-            return {"status": "stopping", "invocation_id": payload["invocation_id"]}
+            return {"status": "stopping", "invocation_id": invocation_id}
         try:
             request = AgentRequest.model_validate(payload)
         except ValidationError as exc:
@@ -115,6 +121,7 @@ def create_app(
 
         options = options_factory(request) if options_factory else RunOptions()
         running[request.invocation_id] = options.control
+        sessions[request.session_id] = request.invocation_id
         session_id = getattr(context, "session_id", None) or request.session_id
         task = asyncio.create_task(run_in_background(request, options))
         tasks.add(task)

@@ -88,13 +88,19 @@ def test_a_request_for_another_agent_is_refused(gated):
     assert models == []
 
 
-def test_stop_action_cancels_a_running_invocation(gated, aws):
+@pytest.mark.parametrize("by", ["invocation_id", "session_id", "session_header"])
+def test_stop_action_cancels_a_running_invocation(gated, aws, by):
     client, gate, _ = gated
     request = make_request("mock")
     assert client.post("/invocations", json=request.model_dump(mode="json")).json()["status"] == "accepted"
     assert client.post("/invocations", json={"action": "stop", "invocation_id": "nope"}).status_code == 404
-    stop = client.post("/invocations", json={"action": "stop", "invocation_id": request.invocation_id})
-    assert stop.json()["status"] == "stopping"
+    body, headers = {"action": "stop"}, {}
+    if by == "session_header":
+        headers[SESSION_HEADER] = request.session_id
+    else:
+        body[by] = getattr(request, by)
+    stop = client.post("/invocations", json=body, headers=headers)
+    assert stop.json() == {"status": "stopping", "invocation_id": request.invocation_id}
     gate.set()
     events = wait_for(lambda: receive_all(aws.sqs, aws.queue_url))
     # The model was mid-call; the stop lands before the next model call.
