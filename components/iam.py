@@ -2,7 +2,12 @@
 
 Values may be plain strings (tests) or `pulumi.Output`s (the program serialises the document with
 `Output.json_dumps`). Every statement names specific actions on specific ARNs. The only `"*"` resources are
-in `WILDCARD_RESOURCE_REASONS`, each with the reason AWS leaves no narrower choice.
+in `WILDCARD_RESOURCE_REASONS`, each with the reason AWS leaves no narrower choice. (Encryption at rest uses
+AWS-owned keys: SSE-SQS, DynamoDB and Secrets Manager defaults, SSE-S3, aws/sns, so no KMS grants are needed.)
+Partial wildcards inside ARNs, and why: DynamoDB `table/<name>/index/*` (the table's own indexes), runtime
+`<runtime ARN>/runtime-endpoint/*` (its endpoints), `foundation-model/<id>` in any region (a cross-region
+inference profile routes to the profile's regions), the runtime log groups `/aws/bedrock-agentcore/runtimes/<name>-*`
+(AgentCore appends the runtime id and endpoint).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.resources import FUNCTIONS, SECRETS, TABLES, Function
+from runtime.resources import TABLES, Function
 
 # Actions that AWS does not scope to a resource: the only place a "*" resource is allowed, and why.
 WILDCARD_RESOURCE_REASONS: dict[str, str] = {
@@ -85,7 +90,6 @@ class StackArns:
     buckets: Mapping[str, Any] = field(default_factory=dict)  # logical name -> bucket ARN
     # Runtime ARNs the function may invoke or stop: a list, or an Output of {agent: ARN} (resolved later).
     agent_runtimes: Any = ()
-    kms_key: Any = None  # the stack's KMS key (queues, tables, secrets encrypted with it)
 
 
 def _table_resources(arn: Any, logical_name: str) -> list[Any]:
@@ -127,9 +131,6 @@ def function_statements(function: Function, arns: StackArns, log_group_arn: Any)
         out.append(statement("ListPrototypes", ("s3:ListBucket",), [bucket_arn]))
     if name in ("completion", "budget_alerts"):
         out.append(metrics_statement())
-    if arns.kms_key is not None and (function.tables or function.queues_send or function.queues_consume
-                                     or function.secrets):
-        out.append(statement("UseStackKey", ("kms:Decrypt", "kms:GenerateDataKey"), [arns.kms_key]))
     return out
 
 
@@ -187,7 +188,6 @@ def agent_runtime_statements(
     log_group_prefix_arn: Any,
     code_object_arn: Any,
     memory_arn: Any = None,
-    kms_key: Any = None,
 ) -> list[dict[str, Any]]:
     """What one agent runtime may do: call the configured models, its gateway, report completion, audit."""
     out = [
@@ -204,8 +204,6 @@ def agent_runtime_statements(
     ]
     if memory_arn is not None:
         out.append(statement("UseMemory", MEMORY_USE, [memory_arn]))
-    if kms_key is not None:
-        out.append(statement("UseStackKey", ("kms:Decrypt", "kms:GenerateDataKey"), [kms_key]))
     return out
 
 
@@ -215,14 +213,3 @@ def gateway_statements(target_function_arns: Sequence[Any]) -> list[dict[str, An
 
 def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))
-
-
-def function_named(logical_name: str) -> Function:
-    for function in FUNCTIONS:
-        if function.logical_name == logical_name:
-            return function
-    raise KeyError(logical_name)
-
-
-def secret_named(logical_name: str):
-    return next(s for s in SECRETS if s.logical_name == logical_name)

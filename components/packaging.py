@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -229,7 +229,3 @@ def zip_members(path: Path) -> list[str]:
 
 def source_size_bytes(spec: BundleSpec) -> int:
     return sum(path.stat().st_size for _, path in _source_files(spec))
-
-
-def bundle_names_for(functions: Iterable[str]) -> list[str]:
-    return sorted({FUNCTION_BUNDLES[f] for f in functions})

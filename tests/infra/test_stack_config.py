@@ -80,6 +80,11 @@ def test_the_program_rejects_bad_config_naming_the_key() -> None:
     assert "aidlc:prototypeExpiryDays" in str(caught.value)
 
 
+def test_the_program_reports_unknown_keys_instead_of_ignoring_them() -> None:
+    with pytest.raises(StackConfigError, match="aidlc:costLimitPerMonthh: unknown setting"):
+        run_dev({"aidlc:costLimitPerMonthh": "50"})
+
+
 def test_missing_stack_file_says_how_to_create_it(tmp_path: Path) -> None:
     with pytest.raises(StackConfigError, match="pulumi stack init prod"):
         load_stack_config("prod", tmp_path)
