@@ -104,8 +104,29 @@ class TransactionCancelled(Exception):
         return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
 
 
-def transact(client: Any, items: list[dict]) -> None:
-    """TransactWriteItems, with a conditional failure turned into `TransactionCancelled` naming which item failed."""
+class TransactionConflict(Exception):
+    """Another transaction touched the same item at the same moment; the whole transaction can simply be retried."""
+
+
+def transact(client: Any, items: list[dict], *, attempts: int = 10) -> None:
+    """TransactWriteItems, with a conditional failure turned into `TransactionCancelled` naming which item failed.
+
+    Concurrent transactions on one item (every run's budget settles on the project's month item) are cancelled
+    with `TransactionConflict`, which botocore does not retry; we do, with jittered backoff, since nothing was
+    written and the conditions are re-checked on each try."""
+    from tenacity import retry_if_exception_type, stop_after_attempt, wait_random_exponential, Retrying
+
+    for attempt in Retrying(
+        stop=stop_after_attempt(attempts),
+        wait=wait_random_exponential(multiplier=0.01, max=0.5),
+        retry=retry_if_exception_type(TransactionConflict),
+        reraise=True,
+    ):
+        with attempt:
+            _transact_once(client, items)
+
+
+def _transact_once(client: Any, items: list[dict]) -> None:
     try:
         client.transact_write_items(TransactItems=items)
     except client.exceptions.TransactionCanceledException as exc:
@@ -115,4 +136,6 @@ def transact(client: Any, items: list[dict]) -> None:
 
             found = re.search(r"\[(.*)\]", str(exc))
             reasons = [r.strip() for r in found.group(1).split(",")] if found else []
+        if "ConditionalCheckFailed" not in reasons and "TransactionConflict" in reasons:
+            raise TransactionConflict(str(reasons)) from None
         raise TransactionCancelled(reasons) from None
