@@ -168,6 +168,7 @@ class _Store:
         self.db.execute("CREATE INDEX IF NOT EXISTS objects_parent ON objects (kind, parent_id, seq)")
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         self.lock = threading.RLock()
+        self._seq = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM objects").fetchone()[0]
 
     def meta(self, key: str, default: Callable[[], str]) -> str:
         with self.lock:
@@ -186,7 +187,8 @@ class _Store:
                     "UPDATE objects SET body=? WHERE kind=? AND id=?", (json.dumps(obj), kind, obj["id"])
                 )
             else:
-                seq = self.db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM objects").fetchone()[0]
+                self._seq += 1
+                seq = self._seq
                 self.db.execute(
                     "INSERT INTO objects (kind, id, parent_id, seq, body) VALUES (?, ?, ?, ?, ?)",
                     (kind, obj["id"], parent_id, seq, json.dumps(obj)),
@@ -341,10 +343,11 @@ class NotionEmulator:
         with self.store.lock:
             if self._injected:
                 status = self._injected.pop(0)
-                code = {500: "internal_server_error", 502: "bad_gateway", 503: "service_unavailable",
-                        504: "gateway_timeout"}.get(status, "internal_server_error")
-                raise ApiError(status, code, "Unexpected error occurred." if status == 500 else
-                               "Notion is unavailable, please try again later.")
+                code = {409: "conflict_error", 500: "internal_server_error", 502: "bad_gateway",
+                        503: "service_unavailable", 504: "gateway_timeout"}.get(status, "internal_server_error")
+                message = {409: "Conflict occurred while saving. Please try again.",
+                           500: "Unexpected error occurred."}.get(status, "Notion is unavailable, please try again later.")
+                raise ApiError(status, code, message)
         if not headers.get("notion-version"):
             raise ApiError(400, "missing_version",
                            "Notion-Version header failed validation: Notion-Version header should be defined, "
@@ -1042,7 +1045,7 @@ class NotionEmulator:
                 self._pending_cond.wait(remaining)
 
     def inject_failures(self, status: int = 503, count: int = 1) -> None:
-        """The next `count` authenticated requests fail with `status` (500, 502, 503, 504), as Notion sometimes does."""
+        """The next `count` authenticated requests fail with `status` (409, 500, 502, 503, 504), as Notion sometimes does."""
         with self.store.lock:
             self._injected.extend([status] * count)
 

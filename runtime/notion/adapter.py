@@ -104,11 +104,13 @@ class NotionAdapter:
     def _request(self, call: Callable[[], Any], *, idempotent: bool) -> Any:
         def retryable(error: BaseException) -> bool:
             if isinstance(error, APIResponseError | HTTPResponseError):
-                if error.status == 429:
+                # 429, 409 (conflict while saving) and 503: Notion did not apply the request, so any request may be
+                # repeated. Other 5xx may have applied it: only repeat requests that are safe to repeat.
+                if error.status in (409, 429, 503):
                     return True
-                # 503 means Notion did not take the request; other 5xx may have applied it, so only repeat
-                # requests that are safe to repeat.
-                return error.status == 503 or (error.status >= 500 and idempotent)
+                return error.status >= 500 and idempotent
+            if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
+                return True  # the request never left
             return idempotent and isinstance(error, RequestTimeoutError | httpx.TransportError)
 
         backoff = wait_exponential_jitter(initial=self._backoff_initial, max=self._backoff_max, jitter=self._backoff_initial)

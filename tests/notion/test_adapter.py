@@ -188,6 +188,13 @@ def test_server_errors_are_retried_only_when_safe(notion, seed, emulator):
     # ... but a 500 on a read is.
     emulator.inject_failures(500, count=1)
     assert notion.retrieve_page(seed.root_page_id)["id"] == seed.root_page_id
+    # A 409 (conflict while saving) was not applied: even a create is retried, and made once.
+    emulator.inject_failures(409, count=1)
+    made = notion.create_page(parent_page_id=seed.root_page_id, title="Made once")
+    children = [b["id"] for b in notion.list_children(seed.root_page_id) if b["type"] == "child_page"]
+    assert children.count(made["id"]) == 1
+    assert [b["child_page"]["title"] for b in notion.list_children(seed.root_page_id)
+            if b["type"] == "child_page"].count("Made once") == 1
 
 
 def test_errors_surface_as_notion_errors(notion, seed, emulator, notion_server):
