@@ -26,7 +26,11 @@ def run(
     """Run AGENT once with the offline model: Notion emulator, S3 on moto, a local git remote, in a temp folder.
 
     Prints the completion event: status, artifacts, tokens, cost, and the audit trail of tool calls."""
+    import os
+
     from runtime.agent.sandbox import Sandbox
+
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # stdout is for the result; the run's logs are noise
     from runtime.registry import PluginError, get_registry
 
     try:

@@ -7,8 +7,8 @@ the plugin is unknown) the run ends with one event sent to the sink.
 
 from __future__ import annotations
 
+import functools
 import json
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,7 +33,13 @@ from runtime.errors import ErrorCode
 from runtime.models import AgentRequest, CompletionEvent, TokenUsage
 from runtime.plugins import AgentSpec
 
-log = logging.getLogger("aidlc.agent")
+@functools.cache
+def _run_logger() -> Any:
+    """Powertools' structured logger; the invocation id is the correlation id of every line a run logs.
+    Keys are thread-local: the app runs several invocations at once, one worker thread each."""
+    from aws_lambda_powertools import Logger
+
+    return Logger(service="aidlc-agent", child=False)
 
 
 class AgentConfigError(RuntimeError):
@@ -134,6 +140,10 @@ def _limits(spec: AgentSpec, request: AgentRequest) -> tuple[int | None, Decimal
 def run_agent(request: AgentRequest, *, settings: AgentSettings, sink: CompletionSink,
               spec: AgentSpec | None = None, options: RunOptions | None = None) -> CompletionEvent:
     options = options or RunOptions()
+    logger = _run_logger()
+    logger.thread_safe_append_keys(invocation_id=request.invocation_id, correlation_id=request.invocation_id,
+                                   agent_type=request.agent_type, session_id=request.session_id)
+    logger.info("agent run started")
     collector = ArtifactCollector()
     agent = None
     usage = TokenUsage()
@@ -176,7 +186,7 @@ def run_agent(request: AgentRequest, *, settings: AgentSettings, sink: Completio
         else:
             status, error_code, summary = "completed", None, str(result).strip()
     except Exception as exc:  # any failure still ends the run with its one completion event
-        log.exception("agent run failed", extra={"invocation_id": request.invocation_id})
+        logger.exception("agent run failed")
         if agent is not None:
             usage = usage_of(agent)
         error_detail = f"{type(exc).__name__}: {exc}"[:2000]
@@ -186,7 +196,7 @@ def run_agent(request: AgentRequest, *, settings: AgentSettings, sink: Completio
             try:
                 agent.cleanup()
             except Exception:
-                log.warning("agent cleanup failed", exc_info=True)
+                logger.warning("agent cleanup failed", exc_info=True)
 
     artifacts = artifacts_from_calls(collector.calls, spec, request) if spec is not None else []
     try:
@@ -207,7 +217,17 @@ def run_agent(request: AgentRequest, *, settings: AgentSettings, sink: Completio
         error_code=error_code,
         error_detail=error_detail or None,
     )
-    sink.send(event)
+    try:
+        sink.send(event)
+        logger.info("agent run finished", status=event.status, error_code=event.error_code,
+                    input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, cost_usd=str(event.cost_usd),
+                    artifacts=len(event.artifacts))
+    except Exception:
+        # Nothing more can be done here: the timeout sweeper fails the invocation when its limit passes.
+        logger.exception("completion event not sent", completion_event=event.model_dump(mode="json"))
+        raise
+    finally:
+        logger.thread_safe_clear_keys()
     return event
 
 
