@@ -17,8 +17,10 @@ Heavy imports (strands, the MCP client, boto3) happen at the first invocation, n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -44,17 +46,32 @@ def create_app(
     settings: Any = None,
     sink: Any = None,
     options_factory: Callable[[AgentRequest], Any] | None = None,
+    shutdown_grace_seconds: float = 20.0,
 ) -> BedrockAgentCoreApp:
     """Build the app. Everything not given is resolved from the environment at the first invocation.
 
     `options_factory(request) -> runtime.agent.runner.RunOptions` lets the local stack and tests supply the model,
     tools, audit sink or policy for each run."""
-    app = BedrockAgentCoreApp()
     state: dict[str, Any] = {"settings": settings, "sink": sink}
     lock = threading.Lock()
     running: dict[str, Any] = {}  # invocation id -> RunControl
     sessions: dict[str, str] = {}  # session id -> invocation id, for the runs in progress
     tasks: set[asyncio.Task] = set()  # a reference, so a running task is never garbage-collected
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any):
+        yield
+        # Shutting down (SIGTERM: the session is stopped or the runtime replaced). Ask every run to stop before its
+        # next model call so it still sends its one completion event, and give it a bounded time to do so.
+        for control in list(running.values()):
+            control.stop_requested.set()
+        deadline = time.monotonic() + shutdown_grace_seconds
+        while running and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if running:
+            log.warning("shutting down with runs still in progress: %s", ", ".join(running))
+
+    app = BedrockAgentCoreApp(lifespan=lifespan)
 
     def resolved() -> tuple[Any, Any]:
         with lock:

@@ -106,3 +106,29 @@ def test_stop_action_cancels_a_running_invocation(gated, aws, by):
     # The model was mid-call; the stop lands before the next model call.
     assert len(events) == 1
     assert events[0]["status"] == "cancelled" and events[0]["error_code"] == "CANCELLED"
+
+
+def test_shutdown_stops_running_runs_and_waits_for_their_event(aws, settings):
+    """SIGTERM (uvicorn's lifespan shutdown): a run in progress is asked to stop and still reports, once."""
+    holder: dict = {}
+
+    def wait_for_stop(args):
+        # Blocks until the shutdown has asked the run to stop, so the order is certain.
+        holder["app"].state.running[holder["invocation_id"]].stop_requested.wait(30)
+        return {"page_id": args["page_id"]}
+
+    def options(request):
+        model = ScriptedModel([("tool", "notion_read_page", {"page_id": request.notion_page_id}),
+                               ("text", "never reached")])
+        return RunOptions(model=model, tools=[python_tool("notion_read_page", wait_for_stop)], audit=MemoryAuditSink())
+
+    app = create_app("mock", settings=settings, sink=SqsCompletionSink(aws.queue_url), options_factory=options)
+    holder["app"] = app
+    request = make_request("mock")
+    holder["invocation_id"] = request.invocation_id
+    with TestClient(app) as client:
+        assert client.post("/invocations", json=request.model_dump(mode="json")).json()["status"] == "accepted"
+    # Leaving the client ran the shutdown, which waited for the run to report.
+    events = receive_all(aws.sqs, aws.queue_url)
+    assert len(events) == 1
+    assert events[0]["status"] == "cancelled" and events[0]["invocation_id"] == request.invocation_id
