@@ -507,6 +507,7 @@ class NotionEmulator:
         page["url"] = self._page_url(title, page["id"])
         self.store.put("page", page)
         if changed:
+            self._run_automations(page, changed)
             self._emit(
                 "page.properties_updated", actor, {"id": page["id"], "type": "page"},
                 {"parent": self._event_parent(page),
@@ -981,6 +982,46 @@ class NotionEmulator:
         self.store.put("subscription", subscription)
         return token
 
+    def add_automation(
+        self,
+        url: str,
+        *,
+        data_source_id: str,
+        property_name: str = "Status",
+        values: Sequence[str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> str:
+        """A database automation "When `property_name` changes (to one of `values`) -> Send webhook to `url`".
+
+        As Notion sends it: `{"source": {"type": "automation", ...}, "data": <the page>}`, `User-Agent:
+        NotionAutomation`, the custom `headers` (how the receiver authenticates it), and no signature."""
+        automation = {"id": _new_id(), "action_id": _new_id(), "url": url, "data_source_id": data_source_id,
+                      "property_name": property_name, "values": list(values) if values is not None else None,
+                      "headers": dict(headers or {})}
+        with self.store.lock:
+            source = self._data_source(_normal_id(data_source_id, "data_source_id"))
+            if property_name not in source["properties"]:
+                raise ValueError(f"{property_name!r} is not a property of data source {data_source_id}")
+            automation["data_source_id"] = source["id"]
+            self.store.put("automation", automation)
+        return automation["id"]
+
+    def _run_automations(self, page: dict, changed: Sequence[str]) -> None:
+        parent = page["parent"]
+        if parent["type"] != "data_source_id":
+            return
+        for automation in self.store.all("automation"):
+            if automation["data_source_id"] != parent["data_source_id"] or automation["property_name"] not in changed:
+                continue
+            value = _plain(page["properties"][automation["property_name"]])
+            if automation["values"] is not None and value not in automation["values"]:
+                continue
+            body = {"source": {"type": "automation", "automation_id": automation["id"],
+                               "action_id": automation["action_id"], "event_id": _new_id(), "attempt": 1},
+                    "data": page}
+            headers = {"Content-Type": "application/json", "User-Agent": "NotionAutomation", **automation["headers"]}
+            self._enqueue_raw(automation["url"], json.dumps(body).encode(), headers)
+
     def _emit(self, event_type: str, actor: _Actor, entity: dict, data: dict) -> None:
         for subscription in self.store.all("subscription"):
             if event_type not in subscription["event_types"]:
@@ -994,13 +1035,15 @@ class NotionEmulator:
             self._enqueue(subscription, event)
 
     def _enqueue(self, subscription: dict, event: dict) -> None:
-        body = json.dumps(event).encode()
+        self._enqueue_raw(subscription["url"], json.dumps(event).encode(), None, subscription["verification_token"])
+
+    def _enqueue_raw(self, url: str, body: bytes, headers: dict[str, str] | None, token: str | None = None) -> None:
         with self._pending_cond:
             self._pending += 1
             if self._delivery_thread is None or not self._delivery_thread.is_alive():
                 self._delivery_thread = threading.Thread(target=self._deliver_loop, name="notion-webhooks", daemon=True)
                 self._delivery_thread.start()
-        self._deliveries.put((subscription["url"], body, subscription["verification_token"]))
+        self._deliveries.put((url, body, headers, token))
 
     def _deliver_loop(self) -> None:
         with httpx.Client(timeout=10.0) as client:
@@ -1008,22 +1051,29 @@ class NotionEmulator:
                 item = self._deliveries.get()
                 if item is None:
                     return
-                url, body, token = item
+                url, body, headers, token = item
                 try:
-                    self._deliver(client, url, body, token)
+                    self._deliver(client, url, body, headers, token)
                 finally:
                     with self._pending_cond:
                         self._pending -= 1
                         self._pending_cond.notify_all()
 
-    def _deliver(self, client: httpx.Client, url: str, body: bytes, token: str, attempts: int = 3) -> None:
+    def _deliver(self, client: httpx.Client, url: str, body: bytes, fixed_headers: dict[str, str] | None,
+                 token: str | None, attempts: int = 3) -> None:
         event = json.loads(body)
         for attempt in range(1, attempts + 1):
             if attempt > 1:
-                event["attempt_number"] = attempt
+                if token is not None:
+                    event["attempt_number"] = attempt
+                else:
+                    event["source"]["attempt"] = attempt
                 body = json.dumps(event).encode()
-            headers = {"Content-Type": "application/json", "User-Agent": "notion-api",
-                       "X-Notion-Signature": sign_body(body, token)}
+            if token is not None:
+                headers = {"Content-Type": "application/json", "User-Agent": "notion-api",
+                           "X-Notion-Signature": sign_body(body, token)}
+            else:
+                headers = dict(fixed_headers or {})
             try:
                 response = client.post(url, content=body, headers=headers)
                 if response.status_code < 300:

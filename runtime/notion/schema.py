@@ -64,5 +64,6 @@ def dashboard_properties(agent_names: Iterable[str], stories_data_source_id: str
         "Story": {"relation": relation},
         "Started": {"date": {}},
         "Completed": {"date": {}},
+        "Summary": {"rich_text": {}},
         "Error": {"rich_text": {}},
     }

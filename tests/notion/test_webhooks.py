@@ -101,3 +101,22 @@ def test_only_subscribed_event_types_are_sent(emulator, notion, seed, receiver):
     notion.create_comment(seed.story_page_ids[0], "hi")
     emulator.flush_webhooks()
     assert [e["type"] for e in receiver.events()] == ["comment.created"]
+
+
+def test_database_automation_sends_the_page_unsigned_with_its_secret_header(emulator, user_notion, seed, receiver):
+    emulator.add_automation(receiver.url, data_source_id=seed.stories_data_source_id,
+                            values=["Generate Prototype"], headers={"X-Aidlc-Automation-Secret": "s3cret"})
+    story = seed.story_page_ids[0]
+    user_notion.update_properties(story, {"Priority": {"select": {"name": "Low"}}})  # not the watched property
+    user_notion.set_status(story, "Status", "Generate Code")  # watched property, another value
+    user_notion.set_status(story, "Status", "Generate Prototype")
+    emulator.flush_webhooks()
+
+    [request] = receiver.requests
+    body = json.loads(request["body"])
+    assert body["source"]["type"] == "automation" and body["source"]["attempt"] == 1
+    assert body["data"]["id"] == story
+    assert body["data"]["properties"]["Status"]["status"]["name"] == "Generate Prototype"
+    assert request["headers"]["user-agent"] == "NotionAutomation"
+    assert request["headers"]["x-aidlc-automation-secret"] == "s3cret"
+    assert "x-notion-signature" not in request["headers"]
