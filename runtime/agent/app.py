@@ -21,6 +21,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ from runtime.models import AgentRequest
 log = logging.getLogger("aidlc.agent")
 
 SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
+FINISHED_MEMORY = 1_000  # how many finished invocation ids a runtime remembers, to refuse redeliveries
 
 
 def _error(status: int, code: ErrorCode, message: str, invocation_id: str | None = None) -> JSONResponse:
@@ -57,6 +59,7 @@ def create_app(
     running: dict[str, Any] = {}  # invocation id -> RunControl
     sessions: dict[str, str] = {}  # session id -> invocation id, for the runs in progress
     tasks: set[asyncio.Task] = set()  # a reference, so a running task is never garbage-collected
+    finished: OrderedDict[str, None] = OrderedDict()  # recent invocation ids that already reported
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any):
@@ -98,6 +101,9 @@ def create_app(
         try:
             await asyncio.to_thread(run_agent, request, settings=settings, sink=sink, options=options)
         finally:
+            finished[request.invocation_id] = None
+            while len(finished) > FINISHED_MEMORY:
+                finished.popitem(last=False)
             running.pop(request.invocation_id, None)
             sessions.pop(request.session_id, None)
 
@@ -130,9 +136,12 @@ def create_app(
         if request.agent_type not in get_registry():
             return _error(400, ErrorCode.INVALID_REQUEST, f"no agent plugin named {request.agent_type!r}",
                           request.invocation_id)
+        # AgentCore may redeliver an invocation; a second run would send a second completion event.
         if request.invocation_id in running:
-            # AgentCore may redeliver; a second run would send a second completion event.
             return {"status": "already_running", "invocation_id": request.invocation_id,
+                    "session_id": request.session_id}
+        if request.invocation_id in finished:
+            return {"status": "already_finished", "invocation_id": request.invocation_id,
                     "session_id": request.session_id}
         from runtime.agent.runner import RunOptions
 

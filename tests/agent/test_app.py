@@ -63,6 +63,8 @@ def test_invocation_is_accepted_then_busy_then_one_completion_event(gated, aws):
     events = wait_for(lambda: receive_all(aws.sqs, aws.queue_url))
     wait_for(lambda: client.get("/ping").json()["status"] == "Healthy")
     assert len(events) == 1 and len(models) == 1
+    late = client.post("/invocations", content=request.model_dump_json(), headers={"Content-Type": "application/json"})
+    assert late.json()["status"] == "already_finished" and len(models) == 1
     assert events[0]["invocation_id"] == request.invocation_id
     assert events[0]["status"] == "completed"
     assert events[0]["summary"] == "done Export invoices as CSV"
