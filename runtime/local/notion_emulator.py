@@ -57,7 +57,7 @@ BLOCK_TYPES_WITH_TEXT = {
     "toggle", "quote", "callout", "code",
 }
 BLOCK_TYPES = BLOCK_TYPES_WITH_TEXT | {"divider", "bookmark", "image", "embed", "table_of_contents", "child_page",
-                                      "child_database"}
+                                      "child_database", "table", "table_row"}
 WRITABLE_PROPERTY_TYPES = {
     "title", "rich_text", "status", "select", "multi_select", "number", "url", "email", "phone_number", "people",
     "relation", "date", "checkbox",
@@ -684,7 +684,7 @@ class NotionEmulator:
 
     # --- blocks ----------------------------------------------------------------------------------------------
 
-    def _validate_children(self, children: Any, where: str, depth: int = 0) -> int:
+    def _validate_children(self, children: Any, where: str, depth: int = 0, parent_kind: str | None = None) -> int:
         if not isinstance(children, list):
             raise _validation(f"body failed validation: {where} should be an array.")
         if len(children) > MAX_CHILDREN:
@@ -703,12 +703,26 @@ class NotionEmulator:
                 raise _validation(f"body failed validation: {where}[{index}].{kind} should be an object.")
             if kind in BLOCK_TYPES_WITH_TEXT:
                 self._rich_text(body.get("rich_text", []), f"{where}[{index}].{kind}.rich_text")
+            if (kind == "table_row") != (parent_kind == "table"):
+                raise _validation(f"body failed validation: {where}[{index}]: table_row blocks belong in a table.")
+            if kind == "table":
+                width = body.get("table_width")
+                if not isinstance(width, int) or width < 1:
+                    raise _validation(f"body failed validation: {where}[{index}].table.table_width should be a positive integer.")
+                if not body.get("children"):
+                    raise _validation(f"body failed validation: {where}[{index}].table.children should be defined.")
+            if kind == "table_row":
+                cells = body.get("cells")
+                if not isinstance(cells, list):
+                    raise _validation(f"body failed validation: {where}[{index}].table_row.cells should be an array.")
+                for cell_index, cell in enumerate(cells):
+                    self._rich_text(cell, f"{where}[{index}].table_row.cells[{cell_index}]")
             total += 1
             nested = body.get("children")
             if nested:
                 if depth >= 1:
                     raise _validation(f"body failed validation: {where}[{index}].{kind}.children should be not present.")
-                total += self._validate_children(nested, f"{where}[{index}].{kind}.children", depth + 1)
+                total += self._validate_children(nested, f"{where}[{index}].{kind}.children", depth + 1, kind)
         if depth == 0 and total > MAX_BLOCKS_PER_REQUEST:
             raise _validation(f"body failed validation: the request has {total} blocks; at most {MAX_BLOCKS_PER_REQUEST} are allowed.")
         return total
@@ -725,6 +739,8 @@ class NotionEmulator:
             body.setdefault("caption", [])
         if kind == "to_do":
             body["checked"] = bool(body.get("checked", False))
+        if kind == "table_row":
+            body["cells"] = [self._rich_text(cell, "block.table_row.cells") for cell in body.get("cells", [])]
         now = _now()
         parent_page = self.store.get("page", parent_id)
         is_page_parent = parent_page is not None and block_id != parent_id
@@ -771,7 +787,9 @@ class NotionEmulator:
             raise _validation("Can't edit block that is archived. You must unarchive the block before editing.")
         if "children" not in body:
             raise _validation("body failed validation: body.children should be defined, instead was `undefined`.")
-        self._validate_children(body["children"], "body.children")
+        parent_block = self.store.get("block", container) if page is None else None
+        parent_kind = "table" if parent_block is not None and parent_block["type"] == "table" else None
+        self._validate_children(body["children"], "body.children", parent_kind=parent_kind)
         stored = self._store_blocks(actor, container, body["children"])
         owner = page or self._owning_page(container)
         if owner is not None:

@@ -396,16 +396,19 @@ def _count_blocks(block: dict) -> int:
 
 
 def _split_children(block: dict) -> tuple[dict, list[dict] | None]:
-    """Keep a block's children inline when Notion accepts them in one request (at most 100, no grandchildren);
-    otherwise send the block bare and return its children to append once it exists."""
+    """Keep a block's children inline as far as Notion accepts them in one request (at most 100, no
+    grandchildren); return the rest to append once the block exists. A table always keeps its first rows
+    inline: Notion refuses a table created without any."""
     kind = block.get("type", "")
     body = block.get(kind) or {}
     children = body.get("children")
     if not children:
         return block, None
-    inline_ok = len(children) <= MAX_BLOCKS_PER_APPEND and all(_count_blocks(child) == 1 for child in children)
-    if inline_ok:
-        return block, None
+    if all(_count_blocks(child) == 1 for child in children):
+        if len(children) <= MAX_BLOCKS_PER_APPEND:
+            return block, None
+        inline, later = children[:MAX_BLOCKS_PER_APPEND], children[MAX_BLOCKS_PER_APPEND:]
+        return {**block, kind: {**body, "children": inline}}, list(later)
     bare = {**block, kind: {k: v for k, v in body.items() if k != "children"}}
     return bare, list(children)
 

@@ -27,7 +27,7 @@ _LANGUAGE_ALIASES = {
 
 _ANNOTATIONS = ("bold", "italic", "strikethrough", "underline", "code")
 
-_parser = MarkdownIt("commonmark").enable("strikethrough")
+_parser = MarkdownIt("commonmark").enable(["strikethrough", "table"])
 
 
 # --- rich text -------------------------------------------------------------------------------------------------
@@ -204,6 +204,18 @@ def _nodes_to_blocks(nodes: list[SyntaxTreeNode]) -> list[dict[str, Any]]:
             blocks.append(_block("quote", text))
         elif kind == "hr":
             blocks.append({"object": "block", "type": "divider", "divider": {}})
+        elif kind == "table":
+            rows = [row for section in node.children for row in section.children]
+            cells = [[_inline_to_rich_text(cell.children[0]) if cell.children else [] for cell in row.children]
+                     for row in rows]
+            width = max((len(row) for row in cells), default=1)
+            blocks.append({"object": "block", "type": "table", "table": {
+                "table_width": width, "has_column_header": node.children[0].type == "thead",
+                "has_row_header": False,
+                "children": [{"object": "block", "type": "table_row", "table_row": {
+                    "cells": [_split_items(cell) for cell in row] + [[] for _ in range(width - len(row))]}}
+                    for row in cells],
+            }})
         elif kind in ("html_block",):
             blocks.append(_block("paragraph", split_rich_text(node.content.rstrip("\n"))))
     return blocks
@@ -278,6 +290,8 @@ def blocks_to_markdown(blocks: list[dict[str, Any]], *, indent: str = "") -> str
             line = "\n".join(f"> {row}" for row in text.split("\n"))
         elif kind == "divider":
             line = "---"
+        elif kind == "table":
+            line = _table_markdown(body, children)
         elif kind == "child_page":
             line = f"[{body.get('title', '')}]"
         elif kind == "child_database":
@@ -296,3 +310,16 @@ def blocks_to_markdown(blocks: list[dict[str, Any]], *, indent: str = "") -> str
     if indent:
         rendered = "\n".join(f"{indent}{row}" if row else row for row in rendered.split("\n"))
     return rendered
+
+
+def _table_markdown(body: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    width = body.get("table_width") or max((len(r.get("table_row", {}).get("cells", [])) for r in rows), default=1)
+    lines = []
+    for index, row in enumerate(rows):
+        cells = row.get("table_row", {}).get("cells", [])
+        texts = [rich_text_to_markdown(cell).replace("|", "\\|").replace("\n", " ") for cell in cells]
+        texts += [""] * (width - len(texts))
+        lines.append("| " + " | ".join(texts) + " |")
+        if index == 0:
+            lines.append("|" + "|".join(["---"] * width) + "|")
+    return "\n".join(lines)

@@ -258,3 +258,12 @@ def test_seeded_dashboard_accepts_an_execution_row(notion, seed):
     )
     values = plain_properties(row)
     assert values["Agent"] == "mock" and values["Cost"] == 0.42 and values["Story"] == [seed.story_page_ids[0]]
+
+
+def test_tables_round_trip_through_the_emulator_even_past_100_rows(notion, seed):
+    rows = "\n".join(f"| Rating {i} | {i % 5 + 1} |" for i in range(130))
+    markdown = f"## Ratings\n\n| Name | Score |\n|---|---|\n{rows}\n\nDone."
+    page = notion.create_page(parent_page_id=seed.root_page_id, title="Table", markdown=markdown)
+    assert notion.read_markdown(page["id"]) == markdown
+    [table] = [b for b in notion.read_blocks(page["id"]) if b["type"] == "table"]
+    assert table["table"]["has_column_header"] is True and len(table["children"]) == 131

@@ -172,3 +172,16 @@ def test_state_persists_and_seeding_is_idempotent(tmp_path, agent_registry):
 
 def test_unknown_route_is_invalid_request_url(http):
     _error(http.get("/nothing/here"), 400, "invalid_request_url")
+
+
+def test_table_rows_only_inside_tables(http, seed):
+    row = {"type": "table_row", "table_row": {"cells": [[{"text": {"content": "a"}}]]}}
+    response = http.patch(f"/blocks/{seed.story_page_ids[0]}/children", json={"children": [row]})
+    _error(response, 400, "validation_error")
+    empty_table = {"type": "table", "table": {"table_width": 1}}
+    _error(http.patch(f"/blocks/{seed.story_page_ids[0]}/children", json={"children": [empty_table]}), 400,
+           "validation_error")
+    table = {"type": "table", "table": {"table_width": 1, "has_column_header": True, "children": [row]}}
+    made = http.patch(f"/blocks/{seed.story_page_ids[0]}/children", json={"children": [table]}).json()["results"][0]
+    assert made["has_children"] is True
+    assert http.patch(f"/blocks/{made['id']}/children", json={"children": [row]}).status_code == 200

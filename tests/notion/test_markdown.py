@@ -82,3 +82,12 @@ def test_split_rich_text_is_lossless_and_within_the_limit(text, limit):
     assert rich_text_plain(items) == text
     for item in items:
         assert len(item["text"]["content"].encode("utf-16-le")) // 2 <= max(limit, 2)
+
+
+def test_tables_become_notion_tables():
+    markdown = "| Rating | Mean |\n|---|---|\n| Overall | **4.2** |\n| Clarity \\| tone | 3.9 |"
+    [table] = markdown_to_blocks(markdown)
+    assert table["type"] == "table" and table["table"]["table_width"] == 2
+    rows = table["table"]["children"]
+    assert [rich_text_plain(cell) for cell in rows[2]["table_row"]["cells"]] == ["Clarity | tone", "3.9"]
+    assert blocks_to_markdown([table]) == markdown
