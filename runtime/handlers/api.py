@@ -71,7 +71,7 @@ def _not_found(exc: Exception) -> Response:
 
 
 @app.post("/invoke")
-def invoke() -> Response:
+def invoke():  # no return annotation: the validator would try to build a schema for Response
     from runtime.pipeline.api import InvokeRequest
 
     try:
