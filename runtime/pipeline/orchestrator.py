@@ -31,7 +31,13 @@ from runtime.models import (
     QueueMessage,
 )
 from runtime.pipeline.dynamo import TransactionCancelled, transact
-from runtime.pipeline.invocations import HOLDS_SLOT, LEDGER_MONTH, InvocationRepository, StoredInvocation
+from runtime.pipeline.invocations import (
+    HOLDS_SLOT,
+    LEDGER_MONTH,
+    InvocationRepository,
+    StoredInvocation,
+    record_fields,
+)
 from runtime.pipeline.invoker import AgentInvoker, InvokeError, TransientInvokeError
 from runtime.pipeline.ledger import RunLedger
 from runtime.pipeline.projects import ProjectRepository, budget_month
@@ -105,8 +111,10 @@ class OrchestratorService:
             parent_invocation_id=message.parent_invocation_id,
             config={"agent_chain_template": project.agent_chain_template.value} if project else {},
         )
-        self.invocations.create(record)
-        stored = self.invocations.get(message.invocation_id)
+        if self.invocations.create(record):
+            stored: StoredInvocation | None = StoredInvocation(record_fields(record))  # just written: no re-read
+        else:  # redelivered, or created by POST /invoke: carry on from what is stored
+            stored = self.invocations.get(message.invocation_id)
         assert stored is not None
         if stored.record.status != InvocationStatus.QUEUED:
             return Outcome(message.invocation_id, "duplicate", f"already {stored.record.status.value}")
@@ -117,13 +125,12 @@ class OrchestratorService:
         except KeyError as exc:
             return self._fail(stored, project, ErrorCode.AGENT_ERROR, str(exc.args[0]))
 
+        reserved = stored.record.reserved_usd
         if not stored.holds_slot:
-            amount = Decimal(spec.limits.cost_limit_usd or project.cost_limit_per_invocation)
-            outcome = self._reserve(stored, project, amount)
+            reserved = Decimal(spec.limits.cost_limit_usd or project.cost_limit_per_invocation)
+            outcome = self._reserve(stored, project, reserved)
             if outcome is not None:
                 return outcome
-            stored = self.invocations.get(message.invocation_id)
-            assert stored is not None
 
         session_id = session_id_for(message.invocation_id)
         if not self.invocations.transition(
@@ -131,7 +138,7 @@ class OrchestratorService:
             {"status": InvocationStatus.RUNNING.value, "session_id": session_id, "started_at": _now().isoformat()},
         ):
             return Outcome(message.invocation_id, "duplicate", "another worker started it")
-        request = self._request(message, project, spec, session_id, stored.record.reserved_usd)
+        request = self._request(message, project, spec, session_id, reserved)
         try:
             self._invoke(request)
         except InvokeError as exc:
