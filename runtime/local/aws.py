@@ -64,6 +64,13 @@ def start_moto() -> tuple[Any, str]:
     return server, f"http://{host}:{port}"
 
 
+def reset_moto(endpoint_url: str) -> None:
+    """Empty moto's in-process backends (its documented reset endpoint)."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST"), timeout=30).read()
+
+
 def _session(endpoint_url: str):
     import boto3
 

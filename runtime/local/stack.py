@@ -133,6 +133,8 @@ class LocalStack:
         # 1. AWS on loopback, with the declared resources, and what a previous run kept.
         moto_server, endpoint = local_aws.start_moto()
         self._exit.callback(moto_server.stop)
+        # moto keeps its backends per process: wipe them on stop, so a stopped stack leaves nothing behind.
+        self._exit.callback(local_aws.reset_moto, endpoint)
         self.aws = local_aws.create_resources(endpoint, f"aidlc-{opts.stack}", {"automation-secret": local_secrets["automation_secret"]})
         self._exit.callback(self._snapshot)
         restored = local_aws.restore(self.aws, self.state_dir)

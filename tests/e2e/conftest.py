@@ -31,7 +31,7 @@ def register_agents():
 '''
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def plugin_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dropped-plugins")
     (folder / "changelog.py").write_text(textwrap.dedent(CHANGELOG_PLUGIN))
@@ -39,7 +39,8 @@ def plugin_dir(tmp_path_factory):
     return folder
 
 
-@pytest.fixture(scope="session")
+# Package scope: the stack is stopped when the e2e tests are done, before other folders' tests use moto in-process.
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory, plugin_dir):
     import os
 
