@@ -138,3 +138,37 @@ def test_dynamodb_audit_sink_keeps_order_and_ttl(aws):
     item = aws.ddb.get_item(TableName=aws.audit_table,
                             Key={"invocation_id": {"S": "inv2"}, "seq": {"S": sink.records_for("inv2")[0].seq}})
     assert item["Item"]["detail"] == {"S": "boom"} and int(item["Item"]["expires_at"]["N"]) > 0
+
+
+def test_the_app_module_does_not_import_strands_or_the_mcp_client():
+    """Cold start pays only for the HTTP contract: strands and the MCP client load at the first invocation."""
+    import subprocess
+    import sys
+
+    code = ("import sys, runtime.agent.app as m; assert m.app is not None; "
+            "print(sorted(n for n in ('strands', 'mcp', 'strands.tools.mcp') if n in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_budget_hook_timeout_and_limits_with_a_fake_clock():
+    from runtime.agent.hooks import BudgetHook, RunControl
+    from runtime.errors import ErrorCode
+    from runtime.models import TokenUsage
+
+    now = [100.0]
+    tokens = BudgetHook(RunControl(), model_id="aidlc-offline", token_limit=1000, cost_limit_usd=None,
+                        timeout_seconds=60, clock=lambda: now[0])
+    # The projected input tokens count: 1000 in all is within the limit; one more is not.
+    assert tokens.check(TokenUsage(input_tokens=400, output_tokens=0), 600) is None
+    assert tokens.check(TokenUsage(input_tokens=400, output_tokens=1), 600).code == ErrorCode.BUDGET_EXCEEDED
+
+    cost = BudgetHook(RunControl(), model_id="aidlc-offline", token_limit=None, cost_limit_usd=Decimal("0.002"))
+    # $3/M in, $15/M out: 100 in + 100 out = $0.0018; 200 in + 100 out = $0.0021.
+    assert cost.check(TokenUsage(input_tokens=100, output_tokens=100), 0) is None
+    over = cost.check(TokenUsage(input_tokens=100, output_tokens=100), 100)
+    assert over.code == ErrorCode.BUDGET_EXCEEDED and "$0.002100" in over.detail
+
+    now[0] += 61
+    late = tokens.check(TokenUsage(), 0)
+    assert (late.status, late.code) == ("failed", ErrorCode.AGENT_TIMEOUT)
