@@ -28,6 +28,15 @@ def aws_credentials_present() -> bool:
     return boto3.Session().get_credentials() is not None
 
 
+def default_gateway_auth(gateway_url: str | None) -> str:
+    """An AgentCore Gateway (on amazonaws.com) is deployed with the IAM authorizer: sign. A loopback MCP server
+    (the local stack) takes no auth."""
+    from urllib.parse import urlparse
+
+    host = urlparse(gateway_url or "").hostname or ""
+    return "iam" if host.endswith(".amazonaws.com") else "none"
+
+
 @dataclass
 class AgentSettings:
     agent_name: str | None = None  # None: the request's agent_type (the local stack serves several from one app)
@@ -49,7 +58,8 @@ class AgentSettings:
             if provider:
                 raise ValueError(f"{Env.MODEL_PROVIDER}={provider!r}: use 'offline' or 'bedrock'")
             provider = "bedrock" if aws_credentials_present() else "offline"
-        auth = env.get(GATEWAY_AUTH_ENV, "").strip().lower() or "none"
+        gateway_url = env.get(Env.GATEWAY_URL) or None
+        auth = env.get(GATEWAY_AUTH_ENV, "").strip().lower() or default_gateway_auth(gateway_url)
         if auth not in ("none", "iam", "bearer"):
             raise ValueError(f"{GATEWAY_AUTH_ENV}={auth!r}: use 'none', 'iam' or 'bearer'")
         prices_json = env.get(Env.MODEL_PRICES, "").strip()
@@ -58,7 +68,7 @@ class AgentSettings:
             agent_name=env.get(Env.AGENT_NAME) or None,
             model_provider=provider,  # type: ignore[arg-type]
             model_id=env.get(Env.MODEL_ID) or None,
-            gateway_url=env.get(Env.GATEWAY_URL) or None,
+            gateway_url=gateway_url,
             gateway_auth=auth,  # type: ignore[arg-type]
             gateway_token_secret=env.get(GATEWAY_TOKEN_SECRET_ENV) or None,
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,

@@ -28,6 +28,9 @@ def test_settings_from_env():
     assert (settings.agent_name, settings.model_provider, settings.gateway_auth) == ("mock", "bedrock", "iam")
     assert settings.completion_queue_url == "q" and settings.audit_table == "t"
     assert settings.prices["m"].output_per_million == Decimal("2")
+    gateway = "https://gw-1.gateway.bedrock-agentcore.us-east-1.amazonaws.com/mcp"
+    assert AgentSettings.from_env({"AIDLC_GATEWAY_URL": gateway}).gateway_auth == "iam"
+    assert AgentSettings.from_env({"AIDLC_GATEWAY_URL": "http://127.0.0.1:5/mcp"}).gateway_auth == "none"
     with pytest.raises(ValueError, match="AIDLC_MODEL"):
         AgentSettings.from_env({"AIDLC_MODEL": "gpt"})
     # No explicit choice: Bedrock when credentials exist (the test env has fake ones), offline otherwise.
