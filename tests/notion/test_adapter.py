@@ -147,7 +147,7 @@ def test_write_a_5000_character_text_and_read_it_whole(notion, seed):
 
 
 def test_survives_a_429_burst_honouring_retry_after(tmp_path, agent_registry):
-    emulator = NotionEmulator(tmp_path / "limited", requests_per_second=5, burst=2)
+    emulator = NotionEmulator(tmp_path / "limited", requests_per_second=2, burst=2)
     seed = emulator.seed_workspace(agent_registry)
     with serve(emulator.app) as server:
         # No client-side throttle: every request goes straight out, so the server has to push back.
