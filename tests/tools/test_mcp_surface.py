@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 
 from runtime.tools.mcp_client import MCPToolClient, MCPToolError
 from runtime.tools.mcp_server import serve_mcp
-from runtime.tools.registry import ToolRegistry, ToolServices
 from tests.tools.conftest import INVOCATION
 
 
