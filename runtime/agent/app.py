@@ -16,6 +16,15 @@ Heavy imports (strands, the MCP client, boto3) happen at the first invocation, n
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __name__ == "__main__" and not __package__:
+    # Run as a file (AgentCore's code entry point is this path): the bundle root must be importable, and this
+    # folder must not be, or its modules (settings, tools, cli...) would shadow top-level names.
+    _root = str(Path(__file__).resolve().parents[2])
+    sys.path[:] = [_root] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import asyncio
 import contextlib
 import logging
@@ -163,5 +172,8 @@ def create_app(
 
 app = create_app()
 
-if __name__ == "__main__":  # pragma: no cover
-    app.run()
+if __name__ == "__main__":
+    import os
+
+    # AgentCore calls port 8080; the overrides are for running several by hand.
+    app.run(port=int(os.environ.get("AIDLC_AGENT_PORT", "8080")), host=os.environ.get("AIDLC_AGENT_HOST") or None)

@@ -175,3 +175,37 @@ def test_budget_hook_timeout_and_limits_with_a_fake_clock():
     now[0] += 61
     late = tokens.check(TokenUsage(), 0)
     assert (late.status, late.code) == ("failed", ErrorCode.AGENT_TIMEOUT)
+
+
+def test_the_app_runs_as_agentcore_starts_it_a_file_path_entry_point():
+    """AgentCore runs `python runtime/agent/app.py` from the bundle root: it must find its package and answer /ping."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(AIDLC_AGENT="mock", AIDLC_MODEL="offline", AIDLC_AGENT_PORT=str(port), AIDLC_AGENT_HOST="127.0.0.1")
+    process = subprocess.Popen([sys.executable, "runtime/agent/app.py"], cwd=root, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stderr.read().decode()[-2000:]
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as response:
+                    assert b'"Healthy"' in response.read()
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "no /ping answer"
+                time.sleep(0.05)
+    finally:
+        process.terminate()
+        process.wait(10)
