@@ -75,10 +75,12 @@ def build_mcp_server(tools: ToolRegistry, services: ToolServices) -> RegistryMCP
     return RegistryMCPServer(tools, services)
 
 
-def mcp_asgi_app(tools: ToolRegistry, services: ToolServices) -> Any:
-    """The Starlette app serving MCP at /mcp (stateless, JSON responses: one POST per call, no SSE to keep)."""
+def mcp_asgi_app(tools: ToolRegistry, services: ToolServices, *, host: str = "127.0.0.1") -> Any:
+    """The Starlette app serving MCP at /mcp (stateless, JSON responses: one POST per call, no SSE to keep).
+
+    `host` is where it is served: on loopback mcp turns on its DNS-rebinding protection (Host/Origin checks)."""
     server = build_mcp_server(tools, services)
-    return server.streamable_http_app(streamable_http_path=MCP_PATH, stateless_http=True, json_response=True)
+    return server.streamable_http_app(streamable_http_path=MCP_PATH, stateless_http=True, json_response=True, host=host)
 
 
 @dataclass
@@ -101,5 +103,5 @@ def serve_mcp(tools: ToolRegistry, services: ToolServices, host: str = "127.0.0.
     """Serve the registry over streamable HTTP in a background thread; `.url` is the MCP endpoint."""
     from runtime.local.server import serve
 
-    handle = serve(mcp_asgi_app(tools, services), host=host, port=port)
+    handle = serve(mcp_asgi_app(tools, services, host=host), host=host, port=port)
     return MCPServerHandle(url=f"{handle.base_url}{MCP_PATH}", port=handle.port, _handle=handle)

@@ -63,3 +63,16 @@ def test_strands_mcp_client_can_use_the_server(mcp):
         result = client.call_tool_sync("t1", "github_read_file", {"path": "README.md"})
     assert "github_commit_files" in names
     assert result["status"] == "success" and "Local remote" in str(result["content"])
+
+
+def test_a_foreign_host_header_is_refused_on_loopback(mcp):
+    import httpx
+
+    headers = {"accept": "application/json, text/event-stream", "content-type": "application/json",
+               "host": "attacker.example"}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    answer = httpx.post(mcp.url, json=body, headers=headers)
+    assert answer.status_code in (400, 403, 421)
+    ok = httpx.post(mcp.url, json=body, headers={**headers, "host": f"127.0.0.1:{mcp.port}",
+                                                 "mcp-protocol-version": "2025-06-18"})
+    assert ok.status_code == 200 and "github_commit_files" in ok.text
