@@ -1368,3 +1368,32 @@ def _sorted(pages: list[dict], sort: Any, schema: dict) -> list[dict]:
     present = [p for p in pages if sort_key(p)[0] is False]
     missing = [p for p in pages if sort_key(p)[0] is True]
     return sorted(present, key=lambda p: sort_key(p)[1], reverse=direction == "descending") + missing
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m runtime.local.notion_emulator [--state DIR] [--port N] [--rate 3]`: a seeded workspace on loopback."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A local Notion workspace (API 2025-09-03) on loopback.")
+    parser.add_argument("--state", type=Path, default=Path(".aidlc/notion"), help="state folder (SQLite inside)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--rate", type=float, default=None, help="requests/s before 429 (Notion: 3); default none")
+    args = parser.parse_args(argv)
+    emulator = NotionEmulator(args.state, requests_per_second=args.rate)
+    seed = emulator.seed_workspace()
+    handle = emulator.serve(args.host, args.port)
+    print(f"Notion emulator on {handle.base_url}  (state: {args.state})")
+    print(f"  integration token: {emulator.integration_token}")
+    print(f"  user token:        {emulator.user_token}")
+    print(f"  stories data source: {seed.stories_data_source_id}")
+    print(f"  dashboard data source: {seed.dashboard_data_source_id}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        handle.stop()
+
+
+if __name__ == "__main__":
+    main()

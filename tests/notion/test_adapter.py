@@ -267,3 +267,25 @@ def test_tables_round_trip_through_the_emulator_even_past_100_rows(notion, seed)
     assert notion.read_markdown(page["id"]) == markdown
     [table] = [b for b in notion.read_blocks(page["id"]) if b["type"] == "table"]
     assert table["table"]["has_column_header"] is True and len(table["children"]) == 131
+
+
+def test_threads_sharing_one_adapter_all_get_through_a_429_burst(tmp_path, agent_registry):
+    from concurrent.futures import ThreadPoolExecutor
+
+    emulator = NotionEmulator(tmp_path / "limited", requests_per_second=6, burst=5)
+    seed = emulator.seed_workspace(agent_registry)
+    with serve(emulator.app) as server:
+        notion = make_adapter(emulator, server, throttle=Throttle(rate_per_second=1000, burst=1000), max_retries=10)
+        pages = [notion.create_page(parent_page_id=seed.root_page_id, title=f"Thread {n}")["id"] for n in range(3)]
+
+        def write(page_id: str) -> None:
+            for index in range(3):
+                notion.append_markdown(page_id, f"{page_id[:8]} line {index}")
+
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            list(pool.map(write, pages))
+        bodies = {page_id: notion.read_markdown(page_id) for page_id in pages}
+
+    for page_id, body in bodies.items():
+        assert body.split("\n\n") == [f"{page_id[:8]} line {index}" for index in range(3)]
+    assert notion.stats.rate_limited == emulator.limiter.refused > 0
