@@ -292,6 +292,11 @@ def blocks_to_markdown(blocks: list[dict[str, Any]], *, indent: str = "") -> str
             line = "---"
         elif kind == "table":
             line = _table_markdown(body, children)
+        elif kind in ("bookmark", "embed"):
+            line = f"<{body.get('url', '')}>"
+        elif kind == "image":
+            source = body.get(body.get("type", "external")) or {}
+            line = f"![{rich_text_to_markdown(body.get('caption'))}]({source.get('url', '')})"
         elif kind == "child_page":
             line = f"[{body.get('title', '')}]"
         elif kind == "child_database":
