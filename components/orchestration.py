@@ -18,6 +18,7 @@ from runtime.resources import COMPLETIONS, FUNCTIONS, QUEUES, SECRETS, TABLES, T
 # The gateway target function belongs to the AgentCore component (it serves the agents' tools).
 PIPELINE_FUNCTIONS: tuple[Function, ...] = tuple(f for f in FUNCTIONS if f.logical_name != "tool_gateway")
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time to look at what failed
+API_REQUIRE_IAM_ENV = "AIDLC_API_REQUIRE_IAM"  # read by runtime/pipeline/settings.py
 SECRET_PLACEHOLDER = "unset"  # runtime/pipeline/secrets.py reads it as "no value yet"
 
 
@@ -93,6 +94,9 @@ class Orchestration(pulumi.ComponentResource):
         self.functions = {}
         for function in PIPELINE_FUNCTIONS:
             env = {**common_env, **self.environment_for(function)}
+            if function.logical_name == "api":
+                # Belt and braces behind the routes' AWS_IAM auth: the handler refuses calls with no IAM identity.
+                env[API_REQUIRE_IAM_ENV] = "true"
             if function.invokes_agents:
                 env[Env.AGENT_RUNTIMES] = pulumi.Output.json_dumps(runtime_arns)
                 env[Env.AGENT_QUALIFIER] = ENDPOINT_NAME

@@ -114,6 +114,7 @@ def test_routes_webhook_public_internal_api_signed(dev_stack: Recording) -> None
     assert integrations[routes[WEBHOOK_ROUTE].inputs["target"]] == dev_stack.named("pipeline-webhook-fn").state["arn"]
     api_arn = dev_stack.named("pipeline-api-fn").state["arn"]
     assert all(integrations[routes[key].inputs["target"]] == api_arn for key in INTERNAL_ROUTES)
+    assert dev_stack.named("pipeline-api-fn").inputs["environment"]["variables"]["AIDLC_API_REQUIRE_IAM"] == "true"
     stage = dev_stack.named("ingress-stage").inputs
     config = load_stack_config("dev", PROJECT_ROOT)
     assert stage["defaultRouteSettings"]["throttlingRateLimit"] == config.api_throttle_rate
