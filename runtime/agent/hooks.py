@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -69,7 +68,7 @@ class _DeclaredToolsDecision:
 class DeclaredToolsPolicy:
     """The floor when no Cedar policy is configured: a plugin may call only the tools it declares."""
 
-    def authorize(self, agent_type, tool, args, *, invocation_id=None, allowed_tools=None):
+    def authorize(self, agent_type, tool, args, *, invocation_id=None, allowed_tools=None, **_):
         if allowed_tools is not None and tool not in allowed_tools:
             return _DeclaredToolsDecision(False, f"agent {agent_type!r} does not declare tool {tool!r}")
         return _DeclaredToolsDecision(True, "declared by the plugin")
@@ -77,20 +76,22 @@ class DeclaredToolsPolicy:
 
 class ToolPolicyHook(HookProvider):
     def __init__(self, policy: PolicyLike, *, agent_type: str, invocation_id: str,
-                 allowed_tools: Sequence[str]) -> None:
+                 allowed_tools: Sequence[str], tool_groups: Mapping[str, str] | None = None) -> None:
         self.policy = policy
         self.agent_type = agent_type
         self.invocation_id = invocation_id
         self.allowed_tools = list(allowed_tools)
+        self.tool_groups = tool_groups  # tool -> its target (notion, github...), for Cedar's Action groups
 
     def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
         registry.add_callback(BeforeToolCallEvent, self.before_tool_call)
 
     def before_tool_call(self, event: BeforeToolCallEvent) -> None:
         tool = bare_tool_name(event.tool_use["name"])
+        extra = {"tool_group": self.tool_groups.get(tool)} if self.tool_groups is not None else {}
         decision = self.policy.authorize(
             self.agent_type, tool, dict(event.tool_use.get("input") or {}),
-            invocation_id=self.invocation_id, allowed_tools=self.allowed_tools,
+            invocation_id=self.invocation_id, allowed_tools=self.allowed_tools, **extra,
         )
         if not decision.allowed:
             event.cancel_tool = f"Tool call denied by policy: {decision.reason}"
@@ -207,7 +208,3 @@ class BudgetHook(HookProvider):
                                   f"the next model call would bring the run to ${cost} on {self.model_id}, "
                                   f"over its limit of ${self.cost_limit_usd}")
         return None
-
-
-def describe_usage(usage: TokenUsage) -> str:
-    return json.dumps(usage.model_dump())

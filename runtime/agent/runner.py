@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -21,7 +21,6 @@ from runtime.agent.hooks import (
     ArtifactHook,
     AuditHook,
     BudgetHook,
-    DeclaredToolsPolicy,
     PolicyLike,
     RunControl,
     ToolPolicyHook,
@@ -107,6 +106,18 @@ def build_tools(spec: AgentSpec, request: AgentRequest, settings: AgentSettings)
     ]
 
 
+def build_policy() -> tuple[PolicyLike, dict[str, str] | None]:
+    """The Cedar tool policy (runtime.policy: the defaults plus a project's folders in AIDLC_POLICY_DIRS) and the
+    tools' groups it matches on. The gateway checks the same policy again on its side."""
+    from runtime.policy import ToolPolicy
+    from runtime.tools.registry import ToolRegistry
+    from runtime.tools.services import POLICY_DIRS_ENV
+
+    dirs = [d for d in os.environ.get(POLICY_DIRS_ENV, "").split(os.pathsep) if d]
+    tools = ToolRegistry.default()
+    return ToolPolicy.load(dirs), {name: tools.get(name).target for name in tools.names()}
+
+
 def build_audit(settings: AgentSettings) -> AuditSink:
     return DynamoDbAuditSink(settings.audit_table) if settings.audit_table else MemoryAuditSink()
 
@@ -158,9 +169,10 @@ def run_agent(request: AgentRequest, *, settings: AgentSettings, sink: Completio
         if options.model is not None:
             model_id = str((options.model.get_config() or {}).get("model_id") or model_id)
         token_limit, cost_limit = _limits(spec, request)
+        policy, tool_groups = (options.policy, None) if options.policy is not None else build_policy()
         hooks = [
-            ToolPolicyHook(options.policy or DeclaredToolsPolicy(), agent_type=spec.name,
-                           invocation_id=request.invocation_id, allowed_tools=spec.tools),
+            ToolPolicyHook(policy, agent_type=spec.name, invocation_id=request.invocation_id,
+                           allowed_tools=spec.tools, tool_groups=tool_groups),
             AuditHook(options.audit or build_audit(settings), agent_type=spec.name,
                       invocation_id=request.invocation_id),
             BudgetHook(options.control, model_id=model_id, token_limit=token_limit, cost_limit_usd=cost_limit,

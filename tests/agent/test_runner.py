@@ -179,3 +179,20 @@ def test_sqs_sink_retries_transient_errors(monkeypatch):
         stub.add_client_error("send_message", service_error_code="AccessDenied", http_status_code=403)
         with pytest.raises(Exception, match="AccessDenied"):
             SqsCompletionSink(url, client=client).send(event)
+
+
+def test_cedar_policy_denies_a_declared_tool_called_out_of_bounds(settings):
+    """The default policy is the Cedar one from runtime.policy, not just the declared-tools list: mock may upload
+    prototypes, but only under its own invocation's prefix."""
+    request = make_request("mock")
+    uploads: list[dict] = []
+    someone_else = make_request("mock").invocation_id
+    model = ScriptedModel([("tool", "prototype_upload", {"invocation_id": someone_else, "files": {"index.html": "x"}}),
+                           ("text", "ok")])
+    audit = MemoryAuditSink()
+    run_agent(request, settings=settings, sink=MemoryCompletionSink(),
+              options=RunOptions(model=model, tools=[upload_tool(uploads)], audit=audit))
+    assert uploads == []
+    text = last_tool_result(model)["content"][0]["text"]
+    assert "own invocation prefix" in text and "own-prototype-prefix" in text
+    assert [(r.tool, r.outcome) for r in audit.records] == [("prototype_upload", "denied")]
