@@ -109,11 +109,17 @@ def build_tools(spec: AgentSpec, request: AgentRequest, settings: AgentSettings)
 def build_policy() -> tuple[PolicyLike, dict[str, str] | None]:
     """The Cedar tool policy (runtime.policy: the defaults plus a project's folders in AIDLC_POLICY_DIRS) and the
     tools' groups it matches on. The gateway checks the same policy again on its side."""
-    from runtime.policy import ToolPolicy
-    from runtime.tools.registry import ToolRegistry
     from runtime.tools.services import POLICY_DIRS_ENV
 
-    dirs = [d for d in os.environ.get(POLICY_DIRS_ENV, "").split(os.pathsep) if d]
+    return _policy_for(tuple(d for d in os.environ.get(POLICY_DIRS_ENV, "").split(os.pathsep) if d))
+
+
+@functools.lru_cache(maxsize=4)
+def _policy_for(dirs: tuple[str, ...]) -> tuple[PolicyLike, dict[str, str]]:
+    # Loaded once per process: parsing the policies and the tool registry for every run would be waste.
+    from runtime.policy import ToolPolicy
+    from runtime.tools.registry import ToolRegistry
+
     tools = ToolRegistry.default()
     return ToolPolicy.load(dirs), {name: tools.get(name).target for name in tools.names()}
 
