@@ -133,7 +133,7 @@ def bundle_spec(name: str, *, architecture: str = "arm64", plugin_dirs: Sequence
     )
 
 
-def _source_files(spec: BundleSpec) -> list[tuple[str, Path]]:
+def source_files(spec: BundleSpec) -> list[tuple[str, Path]]:
     """(path in the zip, file on disk) for the project's own code, sorted."""
     files: list[tuple[str, Path]] = []
     for root in spec.source_roots:
@@ -166,7 +166,7 @@ def plan_bundle(spec: BundleSpec) -> BundlePlan:
     """The bundle's content hash and file name, without building anything."""
     digest = hashlib.sha256()
     digest.update("\n".join([spec.name, spec.platform, spec.python_version, *spec.requirements]).encode())
-    files = _source_files(spec)
+    files = source_files(spec)
     for arcname, path in files:
         digest.update(arcname.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     content_hash = digest.hexdigest()[:16]
@@ -200,7 +200,7 @@ def build_bundle(spec: BundleSpec, *, cache_dir: Path = DEFAULT_CACHE, installer
                 f"bundle {spec.name!r} would carry agent-only packages {sorted(carried)}: a dependency pulls them "
                 "in; fix the requirement set in components/packaging.py BUNDLES"
             )
-        for arcname, path in _source_files(spec):
+        for arcname, path in source_files(spec):
             destination = staging / arcname
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, destination)
@@ -228,4 +228,4 @@ def zip_members(path: Path) -> list[str]:
 
 
 def source_size_bytes(spec: BundleSpec) -> int:
-    return sum(path.stat().st_size for _, path in _source_files(spec))
+    return sum(path.stat().st_size for _, path in source_files(spec))

@@ -166,3 +166,15 @@ def test_every_function_has_a_bundle_and_every_requirement_is_pinned() -> None:
         for requirement in requirements:
             assert packaging.normalise(requirement) in pins, (bundle, requirement)
     assert not set(packaging.BUNDLES["webhook"]) & set(packaging.AGENT_ONLY)
+
+
+def test_each_bundle_carries_the_code_its_entry_points_name() -> None:
+    from runtime.resources import AGENT_APP_ENTRY_POINT, FUNCTIONS
+
+    for function in FUNCTIONS:
+        spec = packaging.bundle_spec(packaging.FUNCTION_BUNDLES[function.logical_name])
+        module = function.handler.rsplit(".", 1)[0]
+        assert f"{module.replace('.', '/')}.py" in {arcname for arcname, _ in packaging.source_files(spec)}, function
+    agent_files = {arcname for arcname, _ in packaging.source_files(packaging.bundle_spec("agent"))}
+    assert AGENT_APP_ENTRY_POINT in agent_files
+    assert any(name.startswith("runtime/policies/") and name.endswith(".cedar") for name in agent_files)
