@@ -2,7 +2,8 @@
 
 httpx rather than a full client library: the agents need eight endpoints, and the Git Data API calls (tree +
 commit + ref update) are what make "several files in one commit" possible, which the contents API cannot do.
-Transient 5xx answers are retried with backoff (tenacity); 4xx answers become `GitHubError`s with GitHub's message.
+Transient 5xx answers are retried with backoff and rate limits (429, 403 + Retry-After) after the time GitHub
+asks for (tenacity); other 4xx answers become `GitHubError`s with GitHub's message.
 """
 
 from __future__ import annotations
@@ -13,18 +14,23 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from runtime.github.backend import GitHubConflict, GitHubError, GitHubNotFound, check_branch_name, check_repo_path
 
 DEFAULT_API_BASE = "https://api.github.com"
 _RETRY_STATUSES = {500, 502, 503, 504}
+_MAX_RETRY_AFTER = 60.0  # seconds; a longer limit surfaces as an error instead of stalling the agent
 
 
 class _Transient(Exception):
     def __init__(self, response: httpx.Response) -> None:
         super().__init__(f"GitHub answered {response.status_code}")
         self.response = response
+        try:
+            self.retry_after: float | None = float(response.headers["retry-after"])
+        except (KeyError, ValueError):
+            self.retry_after = None
 
 
 class GitHubRestBackend:
@@ -187,17 +193,29 @@ class GitHubRestBackend:
         not_found: str | None = None,
         conflict: str | None = None,
     ) -> httpx.Response:
+        backoff = wait_exponential_jitter(initial=self._backoff_initial, max=8, jitter=self._backoff_initial)
+
+        def wait(state: RetryCallState) -> float:
+            # rate limits (429, or 403 with Retry-After: GitHub's secondary limits) say how long to wait
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, _Transient) and error.retry_after is not None:
+                return min(error.retry_after, _MAX_RETRY_AFTER)
+            return backoff(state)
+
         @retry(
             retry=retry_if_exception(lambda exc: isinstance(exc, (_Transient, httpx.TransportError))),
             stop=stop_after_attempt(self._max_attempts),
-            wait=wait_exponential_jitter(initial=self._backoff_initial, max=8, jitter=self._backoff_initial),
+            wait=wait,
             reraise=True,
         )
         def send() -> httpx.Response:
             response = self._client.request(
                 method, self._base + path, json=json, params=params, headers={**self._headers, **(headers or {})}
             )
-            if response.status_code in _RETRY_STATUSES:
+            rate_limited = response.status_code == 429 or (
+                response.status_code == 403 and "retry-after" in response.headers
+            )
+            if response.status_code in _RETRY_STATUSES or rate_limited:
                 raise _Transient(response)
             return response
 

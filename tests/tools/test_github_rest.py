@@ -36,7 +36,9 @@ class FakeGitHub:
         self.requests.append((request.method, request.url.path))
         assert request.headers["authorization"] == "Bearer t0ken"
         if self.fail_next:
-            return httpx.Response(self.fail_next.pop(0), json={"message": "Server Error"})
+            status = self.fail_next.pop(0)
+            headers = {"retry-after": "0"} if status in (403, 429) else {}
+            return httpx.Response(status, json={"message": "Server Error"}, headers=headers)
         path = request.url.path.removeprefix(f"/api/v3/repos/{REPO}")
         body = json.loads(request.content) if request.content else {}
         m = request.method
@@ -163,3 +165,20 @@ def test_transient_5xx_is_retried_then_surfaces(backend, fake):
 def test_repo_must_be_owner_slash_name():
     with pytest.raises(ValueError, match="owner/name"):
         GitHubRestBackend("t", "just-a-name")
+
+
+def test_rate_limits_are_waited_out(backend, fake):
+    fake.fail_next = [429, 403]
+    assert backend.read_file("README.md", ref="main")["content"] == "hello"
+    assert len(fake.requests) == 3  # two rate-limited answers, then the read that succeeded
+
+
+def test_a_plain_403_is_a_permission_error_not_retried(backend, fake):
+    def forbidden(request):
+        fake.requests.append((request.method, request.url.path))
+        return httpx.Response(403, json={"message": "Resource not accessible by integration"})
+
+    backend._client = httpx.Client(transport=httpx.MockTransport(forbidden))
+    with pytest.raises(GitHubError, match="Resource not accessible") as failure:
+        backend.read_file("README.md", ref="main")
+    assert failure.value.status == 403 and len(fake.requests) == 1
