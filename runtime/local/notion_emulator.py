@@ -432,6 +432,7 @@ class NotionEmulator:
         if not isinstance(properties_in, dict):
             raise _validation("body failed validation: body.properties should be an object.")
         page_id = _new_id()
+        source: dict | None = None
         if "data_source_id" in parent or "database_id" in parent:
             if "data_source_id" in parent:
                 source = self._data_source(_normal_id(str(parent["data_source_id"]), "data_source_id"))
@@ -459,6 +460,8 @@ class NotionEmulator:
                               "database_id, workspace.")
         children = body.get("children") or []
         self._validate_children(children, "body.children")
+        if source is not None:
+            self.store.put("data_source", source)  # select options first used by this page
         now = _now()
         title = _plain(next(p for p in properties.values() if p["type"] == "title"))
         page = {
@@ -492,6 +495,8 @@ class NotionEmulator:
             source = self._data_source(page["parent"]["data_source_id"])
             schema = source["properties"]
         values = self._property_values(schema, properties_in, source)
+        if source is not None:
+            self.store.put("data_source", source)  # select options first used by this update
         changed = [name for name, value in values.items() if page["properties"].get(name) != value]
         page["properties"].update(values)
         for key in ("icon", "cover"):
@@ -633,8 +638,7 @@ class NotionEmulator:
         option = {"id": secrets.token_hex(2), "name": given["name"], "color": given.get("color", "default"),
                   "description": None}
         options.append(option)
-        if source is not None:
-            self.store.put("data_source", source)
+        # Saved by the caller once the whole request is valid: a refused request writes nothing.
         return _option(option)
 
     def _rich_text(self, items: Any, where: str) -> list[dict]:

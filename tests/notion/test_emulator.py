@@ -185,3 +185,21 @@ def test_table_rows_only_inside_tables(http, seed):
     made = http.patch(f"/blocks/{seed.story_page_ids[0]}/children", json={"children": [table]}).json()["results"][0]
     assert made["has_children"] is True
     assert http.patch(f"/blocks/{made['id']}/children", json={"children": [row]}).status_code == 200
+
+
+def test_a_refused_request_writes_nothing(http, seed):
+    source = f"/data_sources/{seed.stories_data_source_id}"
+    before = http.get(source).json()["properties"]["Priority"]["select"]["options"]
+    pages_before = len(http.post(f"{source}/query", json={}).json()["results"])
+    response = http.post("/pages", json={
+        "parent": {"data_source_id": seed.stories_data_source_id},
+        "properties": {"Name": {"title": [{"text": {"content": "Half"}}]}, "Priority": {"select": {"name": "Someday"}},
+                       "Acceptance Criteria": {"rich_text": [{"text": {"content": "x" * 2001}}]}},
+    })
+    _error(response, 400, "validation_error")
+    response = http.patch(f"/pages/{seed.story_page_ids[0]}", json={"properties": {
+        "Priority": {"select": {"name": "Someday"}}, "Nope": {"rich_text": []}}})
+    _error(response, 400, "validation_error")
+    assert http.get(source).json()["properties"]["Priority"]["select"]["options"] == before
+    assert len(http.post(f"{source}/query", json={}).json()["results"]) == pages_before
+    assert http.get(f"/pages/{seed.story_page_ids[0]}").json()["properties"]["Priority"]["select"]["name"] == "High"
