@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
-from components.base import PACKAGE, LambdaFunction, child, validate_args
+from components.base import PACKAGE, PLUGIN_DIRS_ENV, LambdaFunction, child, lambda_plugin_dirs, validate_args
 from runtime.plugins import AgentSpec
 from runtime.resources import AGENT_APP_ENTRY_POINT, AUDIT, COMPLETIONS, GITHUB_TOKEN, NOTION_TOKEN, PROTOTYPES, Env
 from runtime.resources import Function
@@ -117,6 +117,8 @@ class AgentCore(pulumi.ComponentResource):
         }
         if args.get("prototype_base_url") is not None:
             tool_env[Env.PROTOTYPE_BASE_URL] = args["prototype_base_url"]
+        if args.get("plugin_dirs_in_bundle"):
+            tool_env[PLUGIN_DIRS_ENV] = lambda_plugin_dirs(args["plugin_dirs_in_bundle"])  # plugins' own tools
         self.tool_function = LambdaFunction(
             f"{name}-tools",
             {
@@ -241,7 +243,7 @@ class AgentCore(pulumi.ComponentResource):
             Env.STACK: pulumi.get_stack(),
         }
         if args.get("plugin_dirs_in_bundle"):
-            environment["AIDLC_PLUGIN_DIRS"] = ":".join(args["plugin_dirs_in_bundle"])
+            environment[PLUGIN_DIRS_ENV] = ":".join(args["plugin_dirs_in_bundle"])  # relative to the code root
         if memory is not None:
             environment["AIDLC_MEMORY_ID"] = memory.id
         runtime = aws.bedrock.AgentcoreAgentRuntime(

@@ -4,7 +4,7 @@ function building block (role + least-privilege policy + log group with retentio
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 import pulumi
@@ -14,6 +14,12 @@ from components import iam
 from runtime.resources import Function
 
 PACKAGE = "aidlc:index"
+PLUGIN_DIRS_ENV = "AIDLC_PLUGIN_DIRS"  # read by runtime/registry.py
+LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unpacks the zip
+
+
+def lambda_plugin_dirs(relative: Sequence[str]) -> str:
+    return ":".join(f"{LAMBDA_TASK_ROOT}/{folder}" for folder in relative)
 
 
 class ComponentArgsError(TypeError):

@@ -4,7 +4,7 @@ queue mappings and schedules. Everything is declared in runtime/resources.py; th
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 import pulumi
@@ -12,7 +12,7 @@ import pulumi_aws as aws
 
 from components import iam
 from components.agentcore import ENDPOINT_NAME
-from components.base import PACKAGE, LambdaFunction, child, validate_args
+from components.base import PACKAGE, PLUGIN_DIRS_ENV, LambdaFunction, child, lambda_plugin_dirs, validate_args
 from runtime.resources import COMPLETIONS, FUNCTIONS, QUEUES, SECRETS, TABLES, TASKS, Env, Function, Queue, Table
 
 # The gateway target function belongs to the AgentCore component (it serves the agents' tools).
@@ -31,6 +31,7 @@ class OrchestrationArgs(TypedDict, total=False):
     model_prices_json: str
     prototype_base_url: pulumi.Input[str]
     secret_values: Mapping[str, pulumi.Input[str]]  # secret logical name -> value (Pulumi secret), optional
+    plugin_dirs_in_bundle: Sequence[str]  # extra plugin folders inside the bundle (relative to its root)
     log_retention_days: int
     architecture: str
     batch_size: int
@@ -90,6 +91,9 @@ class Orchestration(pulumi.ComponentResource):
         }
         if args.get("prototype_base_url") is not None:
             common_env[Env.PROTOTYPE_BASE_URL] = args["prototype_base_url"]
+        if args.get("plugin_dirs_in_bundle"):
+            # The webhook needs a dropped-in plugin's triggers, the completion step its chains.
+            common_env[PLUGIN_DIRS_ENV] = lambda_plugin_dirs(args["plugin_dirs_in_bundle"])
 
         self.functions = {}
         for function in PIPELINE_FUNCTIONS:

@@ -100,6 +100,7 @@ def build_stack(
             GITHUB_TOKEN.logical_name: secrets.get("githubToken"),
             AUTOMATION_SECRET.logical_name: secrets.get("automationSecret"),
         },
+        "plugin_dirs_in_bundle": plans["pipeline"].plugin_dirs_in_bundle,
         "log_retention_days": config.log_retention_days,
         "architecture": config.lambda_architecture,
         "tags": tags,

@@ -77,6 +77,9 @@ def test_added_plugin_gets_its_runtime(changelog_plugin: Path) -> None:
     # The orchestrator can start it; the gateway is shared.
     orchestrator_env = recording.named("pipeline-orchestrator-fn").inputs["environment"]["variables"]
     assert "changelog" in json.loads(orchestrator_env["AIDLC_AGENT_RUNTIMES"])
+    # The Lambdas load it too: the webhook needs its trigger, the completion step its chains, the gateway its tools.
+    for function in ("pipeline-webhook-fn", "pipeline-completion-fn", "agents-tools-fn"):
+        assert recording.named(function).inputs["environment"]["variables"]["AIDLC_PLUGIN_DIRS"] == "/var/task/plugins/0"
     assert recording.named("agents-changelog-endpoint").inputs["agentRuntimeId"] == changelog.state["agentRuntimeId"]
 
 
