@@ -22,6 +22,18 @@ MODULES = [
     "runtime.handlers.api",
     "runtime.handlers.sweepers",
 ]
+# What a handler's first call imports besides the module (the handlers import lazily): the cold start a
+# Lambda actually pays before its first answer.
+FIRST_CALL = {
+    "runtime.handlers.webhook": "runtime.pipeline.webhook, runtime.pipeline.services, runtime.notion.adapter, "
+    "runtime.registry, aws_lambda_powertools.utilities.idempotency.persistence.dynamodb, boto3",
+    "runtime.handlers.orchestrator": "runtime.pipeline.orchestrator, runtime.pipeline.services, runtime.registry, boto3",
+    "runtime.handlers.completion": "runtime.pipeline.completion, runtime.pipeline.services, runtime.notion.adapter, "
+    "runtime.registry, boto3",
+    "runtime.handlers.api": "runtime.pipeline.api, runtime.pipeline.services, runtime.registry, boto3",
+    "runtime.handlers.sweepers": "runtime.pipeline.sweepers, runtime.pipeline.services, runtime.notion.adapter, "
+    "runtime.registry, boto3",
+}
 HEAVY = ("strands", "mcp", "bedrock_agentcore")
 
 
@@ -41,7 +53,8 @@ def timed_once(code: str) -> tuple[float, str]:
 
 def main() -> None:
     # Round-robin (baseline, then each module, RUNS times) so a busy machine slows every figure alike.
-    samples: dict[str, list[float]] = {"baseline": [], **{m: [] for m in MODULES}}
+    samples: dict[str, list[float]] = {"baseline": [], **{m: [] for m in MODULES},
+                                       **{f"{m}+": [] for m in MODULES}}
     heavy: dict[str, str] = {}
     timed_once(BASELINE)  # warm the file cache once
     for _ in range(RUNS):
@@ -49,12 +62,17 @@ def main() -> None:
         for module in MODULES:
             ms, heavy[module] = timed_once(f"import {module}")
             samples[module].append(ms)
+            ms, heavy[f"{module}+"] = timed_once(f"import {module}, {FIRST_CALL[module]}")
+            samples[f"{module}+"].append(ms)
     base = statistics.median(samples["baseline"])
     print(f"plain boto3 handler with one client: {base:7.1f} ms (median of {RUNS} fresh processes)")
     for module in MODULES:
         ms = statistics.median(samples[module])
         flag = f"  HEAVY IMPORTS: {heavy[module]}" if heavy[module] else ""
         print(f"{module:34s} {ms:7.1f} ms   ratio {ms / base:4.2f}x{flag}")
+        ms = statistics.median(samples[f"{module}+"])
+        flag = f"  HEAVY IMPORTS: {heavy[module + '+']}" if heavy[module + "+"] else ""
+        print(f"{'  + first-call imports':34s} {ms:7.1f} ms   ratio {ms / base:4.2f}x{flag}")
 
 
 if __name__ == "__main__":
