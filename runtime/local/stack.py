@@ -122,7 +122,7 @@ class LocalStack:
         opts = self.options
         self.state_dir.mkdir(parents=True, exist_ok=True)
         port = opts.port or _free_port(opts.host)
-        base_url = f"http://{opts.host}:{port}"
+        base_url = self.base_url = f"http://{opts.host}:{port}"
         local_secrets = self._local_secrets()
         if not opts.verbose:
             # The handlers' Powertools JSON logs and the AgentCore app's request logs are for CloudWatch; locally
@@ -280,7 +280,7 @@ class LocalStack:
 
         return ToolServices(
             notion=NotionAdapter(self.emulator.integration_token, base_url=os.environ[resources.Env.NOTION_API_BASE]),
-            github=LocalGitBackend(Path(os.environ[resources.Env.LOCAL_GIT_REMOTE])),
+            github=LocalGitBackend(Path(os.environ[resources.Env.LOCAL_GIT_REMOTE]), web_base_url=self.base_url),
             prototypes=PrototypeStore(
                 os.environ[resources.PROTOTYPES.env_var],
                 os.environ[resources.Env.PROTOTYPE_BASE_URL],
