@@ -1,5 +1,7 @@
 """Orchestrator throughput (invocations started per second, the agent invoker answering at once) against raw SQS
-receive + delete of the same number of messages, both in-process on moto. Run:
+receive + delete of the same number of messages, both in-process on moto. Each task costs one DynamoDB
+transaction (record + budget + slot) besides a put and an update; moto copies every table a transaction touches
+(to roll back), so on moto this figure falls as the invocations table grows, which DynamoDB does not. Run:
 .venv/bin/python bench/bench_pipeline_orchestrator.py
 """
 

@@ -245,3 +245,33 @@ def test_property_duplicated_and_reordered_deliveries_of_n_events_give_n_invocat
     created = [r for r in p.invocations() if r.invocation_id not in before]
     assert len(created) == n, (depth, p.queue_depth(), len(before))
     assert {r.notion_page_id for r in created} == {s["id"] for s in stories}
+
+
+def test_a_page_created_event_in_a_data_source_of_no_project_is_a_200_no_op(notion_pipeline):
+    p = notion_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    story = new_story(p.notion_env, "Elsewhere")
+    story = {**story, "parent": {"type": "data_source_id", "data_source_id": "00000000-0000-0000-0000-000000000000"}}
+    from runtime.pipeline.services import get_services
+
+    reply = get_services().webhook.from_page(story)
+    assert reply.status == 200 and reply.body["status"] == "ignored" and "no project" in reply.body["reason"]
+    assert p.queue_depth() == 0
+
+
+def test_page_created_events_are_accepted_too(notion_pipeline):
+    p = notion_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    body = event_body(new_story(p.notion_env, "Created in trigger"), env=p.notion_env, event_type="page.created")
+    status, reply = p.webhook(body, signed(body))
+    assert status == 200 and reply["status"] == "enqueued"
+
+
+def test_a_body_that_is_not_base64_is_400(pipeline):
+    from runtime.handlers import webhook
+    from runtime.local.lambda_shim import LocalLambdaContext, http_api_event
+
+    event = http_api_event("POST", "/webhook/notion", headers={}, body=b"x")
+    event["body"], event["isBase64Encoded"] = "***not base64***", True
+    result = webhook.handler(event, LocalLambdaContext(function_name="webhook"))
+    assert result["statusCode"] == 400 and pipeline.queue_depth() == 0
