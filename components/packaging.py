@@ -86,6 +86,12 @@ class PipInstaller:
 pip_installer = PipInstaller()
 
 
+def python_version_of(agentcore_runtime: str) -> str:
+    """`PYTHON_3_13` (AgentCore's runtime name) -> `3.13` (pip's --python-version)."""
+    major, minor = agentcore_runtime.removeprefix("PYTHON_").split("_")
+    return f"{major}.{minor}"
+
+
 def pinned_versions(pyproject: Path = PROJECT_ROOT / "pyproject.toml") -> dict[str, str]:
     """`{normalised name: "name==version"}` from pyproject.toml's dependencies (all exact pins)."""
     import tomllib
@@ -114,7 +120,9 @@ class BundleSpec:
 
 
 def bundle_spec(name: str, *, architecture: str = "arm64", plugin_dirs: Sequence[Path] = (),
-                pins: dict[str, str] | None = None, source_roots: Sequence[Path] | None = None) -> BundleSpec:
+                pins: dict[str, str] | None = None, source_roots: Sequence[Path] | None = None,
+                python_version: str = PYTHON_VERSION) -> BundleSpec:
+    """The spec of one bundle. `python_version` picks the wheels' ABI (cp312...): it must match the runtime."""
     if name not in BUNDLES:
         raise KeyError(f"no bundle named {name!r} (known: {', '.join(BUNDLES)})")
     pins = pins if pins is not None else pinned_versions()
@@ -127,6 +135,7 @@ def bundle_spec(name: str, *, architecture: str = "arm64", plugin_dirs: Sequence
         name=name,
         requirements=tuple(sorted(pins[normalise(r)] for r in BUNDLES[name])),
         platform=f"manylinux2014_{arch}",
+        python_version=python_version,
         forbidden=() if name == "agent" else AGENT_ONLY,
         plugin_dirs=tuple(Path(p) for p in plugin_dirs),
         **kwargs,

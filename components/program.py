@@ -53,7 +53,10 @@ def code_bundles(config: StackConfig, plugin_dirs: Sequence[Path], *, build: boo
     plans: dict[str, packaging.BundlePlan] = {}
     paths: dict[str, Path] = {}
     for bundle in packaging.BUNDLES:
-        spec = packaging.bundle_spec(bundle, architecture=config.lambda_architecture, plugin_dirs=plugin_dirs)
+        # Lambdas run python3.12; the agent bundle follows the AgentCore runtime the stack picks.
+        python = packaging.python_version_of(config.agent_runtime) if bundle == "agent" else packaging.PYTHON_VERSION
+        spec = packaging.bundle_spec(bundle, architecture=config.lambda_architecture, plugin_dirs=plugin_dirs,
+                                     python_version=python)
         plans[bundle] = packaging.plan_bundle(spec)
         if build:
             paths[bundle] = packaging.build_bundle(spec, installer=installer or packaging.pip_installer)

@@ -70,6 +70,20 @@ def test_agent_bundle_is_aarch64_and_carries_the_agent_stack() -> None:
     assert spec.forbidden == ()
     assert packaging.bundle_spec("pipeline", architecture="x86_64").platform == "manylinux2014_x86_64"
     assert all("==" in r for r in spec.requirements)
+    assert packaging.python_version_of("PYTHON_3_13") == "3.13"
+
+
+def test_agent_bundle_follows_the_configured_agentcore_python() -> None:
+    from components.program import code_bundles
+    from runtime.stack_config import load_stack_config
+
+    config = load_stack_config("dev", packaging.PROJECT_ROOT).model_copy(update={"agent_runtime": "PYTHON_3_13"})
+    plans, paths = code_bundles(config, [], build=False)
+    assert plans["agent"].spec.python_version == "3.13"
+    assert plans["webhook"].spec.python_version == "3.12"  # Lambda's python3.12
+    default = code_bundles(load_stack_config("dev", packaging.PROJECT_ROOT), [], build=False)[0]
+    assert default["agent"].content_hash != plans["agent"].content_hash  # other wheels, another zip
+    assert paths["agent"].name == plans["agent"].zip_name
 
 
 def test_lambda_bundle_refuses_agent_only_packages_a_dependency_pulled_in(tmp_path: Path) -> None:
