@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CACHE = PROJECT_ROOT / ".aidlc-build"
+DEFAULT_CACHE = PROJECT_ROOT / ".aidlc" / "build"  # .aidlc/ is git-ignored
 SOURCE_PACKAGES = ("runtime", "agent_plugins")
 SOURCE_SUFFIXES = (".py", ".md", ".cedar", ".html", ".css", ".js", ".json")
 # Only the agent runtime needs these; a Lambda bundle that carries one fails the build.
