@@ -56,7 +56,9 @@ def wait_for_agents(stack, page_id, agents, timeout=180):
         runs = invocations(stack, page_id)
         failed = [r for r in runs if r["status"] in ("failed", "cancelled")]
         assert not failed, failed
-        done = sorted(r["agent_type"] for r in runs if r["status"] == "completed")
+        # A record is saved before its Notion write-back (so an outage can't lose it): wait for both.
+        done = sorted(r["agent_type"] for r in runs
+                      if r["status"] == "completed" and r.get("delivery_status") != "pending")
         if done == sorted(agents):
             return runs
         time.sleep(0.5)
