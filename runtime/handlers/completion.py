@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 logger = Logger(service="aidlc-completion")
+METRICS_NAMESPACE = "aidlc"  # the namespace components/monitoring.py's alarms and dashboard read
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
@@ -17,10 +18,30 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
 
     event = CompletionEvent.model_validate_json(record.body)
     logger.set_correlation_id(event.invocation_id)
-    outcome = get_services().completion.process(event)
+    services = get_services()
+    outcome = services.completion.process(event)
     logger.info("completion handled", extra={"recorded": outcome.recorded, "delivered": outcome.delivered,
                                              "chained": outcome.chained})
+    if outcome.recorded:
+        publish_cost_metrics(services, event.invocation_id)
     return {"invocation_id": outcome.invocation_id, "recorded": outcome.recorded}
+
+
+def publish_cost_metrics(services: Any, invocation_id: str) -> None:
+    """The cost metrics the budget alarms and the cost dashboard read (components/monitoring.py), as CloudWatch
+    embedded-metric-format log lines: no API call on the completion path, and no lost increment (the figure
+    published is the month-to-date the ledger holds, not a running sum kept here)."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    record = services.invocations.get(invocation_id).record
+    month_to_date = services.projects.budget(record.project_id).month_to_date
+    for name, value, dimensions in (
+        ("InvocationCostUSD", record.cost_usd, {"ProjectId": record.project_id, "AgentType": record.agent_type}),
+        ("MonthToDateCostUSD", month_to_date, {"ProjectId": record.project_id}),
+    ):
+        with single_metric(name=name, unit=MetricUnit.Count, value=float(value), namespace=METRICS_NAMESPACE) as m:
+            for key, dimension in dimensions.items():
+                m.add_dimension(name=key, value=dimension)
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)

@@ -165,6 +165,10 @@ class LocalStack:
                 resources.Env.MODEL_PROVIDER: opts.model,
                 resources.Env.LOCAL_GIT_REMOTE: str(self.state_dir / "git" / "remote.git"),
                 resources.Env.STACK: opts.stack,
+                # AWS waits 30 s and 60 s before retrying an agent invoke or a Notion write-back; locally a failing
+                # step should show up in seconds, not hold a poller for a minute and a half.
+                "AIDLC_INVOKE_RETRY_DELAYS": "[1, 2]",
+                "AIDLC_WRITEBACK_RETRY_DELAYS": "[1, 2]",
             }
         )
 

@@ -252,3 +252,32 @@ def test_a_chain_that_cannot_be_enqueued_is_chain_failed_on_the_parent(notion_pi
     record = p.record(mock_id)
     assert record.status == InvocationStatus.COMPLETED
     assert record.error_code == ErrorCode.CHAIN_FAILED and "queue unavailable" in record.error_detail
+
+
+def test_completion_publishes_the_cost_metrics_the_budget_alarms_read(aws_names, capsys):
+    """Embedded-metric-format lines on stdout: InvocationCostUSD per agent, MonthToDateCostUSD per project."""
+    import json
+
+    from components.iam import METRICS_NAMESPACE
+    from components.monitoring import COST_METRIC
+    from runtime.pipeline.services import set_services
+
+    p = build_pipeline(aws_names, make_project(agent_chain_template="custom"))
+    set_services(p.services)
+    try:
+        ids = seed_running(p, 2)
+        usage = TokenUsage(input_tokens=120_000, output_tokens=8_000)
+        p.run_completion([CompletionEvent(invocation_id=i, agent_type="mock", status="completed", token_usage=usage,
+                                          model_id=OFFLINE_MODEL_ID) for i in ids])
+    finally:
+        set_services(None)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    metrics = [(m["Name"], line) for line in lines for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+    assert all(line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == METRICS_NAMESPACE for _, line in metrics)
+    one_run = float(cost_usd(usage, OFFLINE_MODEL_ID))
+    per_run = [line for name, line in metrics if name == "InvocationCostUSD"]
+    assert [line["InvocationCostUSD"] for line in per_run] == [[one_run], [one_run]]  # EMF values are lists
+    assert all(line["AgentType"] == "mock" and line["ProjectId"] == "acme" for line in per_run)
+    month = [line[COST_METRIC][0] for name, line in metrics if name == COST_METRIC]
+    # The month-to-date published after each completion is what the ledger holds: one run's cost, then two.
+    assert month == pytest.approx([one_run, 2 * one_run])
