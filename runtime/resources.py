@@ -34,6 +34,27 @@ class Table:
                 names.append(key)
         return names
 
+    def create_table_request(self, physical_name: str) -> dict:
+        """The DynamoDB `CreateTable` request for this table (moto locally and in tests; Pulumi builds its own)."""
+        def key_schema(hash_key: str, range_key: str | None) -> list[dict]:
+            return [{"AttributeName": hash_key, "KeyType": "HASH"}] + (
+                [{"AttributeName": range_key, "KeyType": "RANGE"}] if range_key else []
+            )
+
+        request: dict = {
+            "TableName": physical_name,
+            "KeySchema": key_schema(self.hash_key, self.range_key),
+            "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in self.attribute_names()],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if self.indexes:
+            request["GlobalSecondaryIndexes"] = [
+                {"IndexName": i.name, "KeySchema": key_schema(i.hash_key, i.range_key),
+                 "Projection": {"ProjectionType": "ALL"}}
+                for i in self.indexes
+            ]
+        return request
+
 
 @dataclass(frozen=True)
 class Queue:

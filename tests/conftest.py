@@ -24,3 +24,23 @@ def _fresh_registry():
     reset_registry()
     yield
     reset_registry()
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package, installed by .ci/setup; Playwright's own download cannot work here
+# Without the background-networking flags Chromium keeps trying the closed network (ARCHITECTURE.md).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+needs_chromium = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (.ci/setup installs it)"
+)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium driven by Playwright, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

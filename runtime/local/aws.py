@@ -90,26 +90,7 @@ def create_resources(endpoint_url: str, prefix: str, secret_values: dict[str, st
 
     for table in resources.TABLES:
         name = f"{prefix}-{table.logical_name}"
-        keys = [{"AttributeName": table.hash_key, "KeyType": "HASH"}]
-        if table.range_key:
-            keys.append({"AttributeName": table.range_key, "KeyType": "RANGE"})
-        request: dict[str, Any] = {
-            "TableName": name,
-            "KeySchema": keys,
-            "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in table.attribute_names()],
-            "BillingMode": "PAY_PER_REQUEST",
-        }
-        if table.indexes:
-            request["GlobalSecondaryIndexes"] = [
-                {
-                    "IndexName": index.name,
-                    "KeySchema": [{"AttributeName": index.hash_key, "KeyType": "HASH"}]
-                    + ([{"AttributeName": index.range_key, "KeyType": "RANGE"}] if index.range_key else []),
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-                for index in table.indexes
-            ]
-        dynamodb.create_table(**request)
+        dynamodb.create_table(**table.create_table_request(name))
         if table.ttl_attribute:
             dynamodb.update_time_to_live(
                 TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute}

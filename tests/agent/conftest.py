@@ -105,14 +105,7 @@ def aws():
         queue_url = sqs.create_queue(QueueName="aidlc-test-completions")["QueueUrl"]
         ddb = boto3.client("dynamodb")
         table = "aidlc-test-audit"
-        ddb.create_table(
-            TableName=table,
-            KeySchema=[{"AttributeName": resources.AUDIT.hash_key, "KeyType": "HASH"},
-                       {"AttributeName": resources.AUDIT.range_key, "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"}
-                                  for n in (resources.AUDIT.hash_key, resources.AUDIT.range_key)],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        ddb.create_table(**resources.AUDIT.create_table_request(table))
         yield type("Aws", (), {"queue_url": queue_url, "audit_table": table, "sqs": sqs, "ddb": ddb})
 
 

@@ -3,31 +3,21 @@ criterion is an interactive element that updates the progress, and the sample da
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from runtime.offline_content import OFFLINE_LABEL, prototype_html, sample_data
 
 from tests.agent.conftest import make_request
+from tests.conftest import needs_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
-        context = browser.new_context(offline=True)  # self-contained: it must work with no network at all
-        yield context.new_page()
-        browser.close()
+def page(browser):
+    context = browser.new_context(offline=True)  # self-contained: it must work with no network at all
+    yield context.new_page()
+    context.close()
 
 
 def test_the_prototype_works_in_a_browser(page):

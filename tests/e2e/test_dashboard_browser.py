@@ -1,26 +1,8 @@
 """The dashboard in headless Chromium: change a story's status on the board, watch the agent run, open the prototype."""
 
-import shutil
+from tests.conftest import needs_chromium
 
-import pytest
-
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed (.ci/setup installs it)")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
-        yield browser
-        browser.close()
+pytestmark = needs_chromium
 
 
 def test_status_change_on_the_board_produces_a_prototype(stack, browser, artifacts_dir):

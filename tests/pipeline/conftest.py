@@ -46,21 +46,7 @@ def create_aws() -> dict[str, Any]:
     names: dict[str, Any] = {"tables": {}, "queues": {}, "secrets": {}}
     for table in resources.TABLES:
         name = f"{PREFIX}-{table.logical_name}"
-        keys = [{"AttributeName": table.hash_key, "KeyType": "HASH"}]
-        if table.range_key:
-            keys.append({"AttributeName": table.range_key, "KeyType": "RANGE"})
-        request: dict[str, Any] = {
-            "TableName": name, "KeySchema": keys, "BillingMode": "PAY_PER_REQUEST",
-            "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in table.attribute_names()],
-        }
-        if table.indexes:
-            request["GlobalSecondaryIndexes"] = [
-                {"IndexName": i.name, "Projection": {"ProjectionType": "ALL"},
-                 "KeySchema": [{"AttributeName": i.hash_key, "KeyType": "HASH"}]
-                 + ([{"AttributeName": i.range_key, "KeyType": "RANGE"}] if i.range_key else [])}
-                for i in table.indexes
-            ]
-        ddb.create_table(**request)
+        ddb.create_table(**table.create_table_request(name))
         names["tables"][table.logical_name] = name
     for queue in resources.QUEUES:
         attributes = {"FifoQueue": "true"} if queue.fifo else {}

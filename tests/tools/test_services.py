@@ -32,13 +32,7 @@ def test_settings_read_names_from_the_environment_and_tokens_from_secrets_manage
 def test_every_tool_call_lands_in_the_audit_table(tmp_path):
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        table = resources.AUDIT
-        dynamodb.create_table(
-            TableName="audit", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": table.hash_key, "KeyType": "HASH"},
-                       {"AttributeName": table.range_key, "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in table.attribute_names()],
-        )
+        dynamodb.create_table(**resources.AUDIT.create_table_request("audit"))
         services = build_services(ToolSettings(local_git_remote=str(tmp_path / "r.git"), audit_table="audit"),
                                   dynamodb_client=dynamodb)
         tools = ToolRegistry.default()
