@@ -32,7 +32,10 @@ def publish_cost_metrics(services: Any, invocation_id: str) -> None:
     embedded-metric-format log lines: no API call on the completion path, and no lost increment (the figure
     published is the month-to-date the ledger holds, not a running sum kept here)."""
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+    if is_metrics_disabled():  # POWERTOOLS_METRICS_DISABLED (the local stack), which single_metric ignores
+        return
     record = services.invocations.get(invocation_id).record
     month_to_date = services.projects.budget(record.project_id).month_to_date
     for name, value, dimensions in (

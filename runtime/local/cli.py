@@ -75,6 +75,7 @@ def dev(
 def demo(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each step.")] = 180.0,
     keep: Annotated[bool, typer.Option(help="Keep the temporary state folder and print its path.")] = False,
+    port: Annotated[int, typer.Option(help="Port of the stack's front door (0: any free port).")] = 0,
 ) -> None:
     """Run one story through the local stack: prototype -> demo deck, then code; print artifacts and cost."""
     from runtime.local.stack import LocalStack, StackOptions
@@ -82,7 +83,7 @@ def demo(
     console = _console()
     state = Path(tempfile.mkdtemp(prefix="aidlc-demo-"))
     started = time.monotonic()
-    local = LocalStack(StackOptions(port=0, state_dir=state, on_event=lambda m: console.print(f"[dim]{m}[/dim]")))
+    local = LocalStack(StackOptions(port=port, state_dir=state, on_event=lambda m: console.print(f"[dim]{m}[/dim]")))
     try:
         with console.status("starting the local stack..."):
             info = local.start()
@@ -96,8 +97,13 @@ def demo(
             import shutil
 
             shutil.rmtree(state, ignore_errors=True)
-    console.print(f"\n[green]demo finished in {time.monotonic() - started:.1f} s[/green]"
-                  + (f"; state kept in {state}" if keep else ""))
+    console.print(f"\n[green]demo finished in {time.monotonic() - started:.1f} s[/green]")
+    if keep:
+        console.print(f"state kept in {state}; to open the artifacts again: "
+                      f"aidlc dev --state {state} --port {local.info.api_base.rsplit(':', 1)[-1]}", soft_wrap=True)
+    else:
+        console.print("The stack has stopped, so these links are closed now; `aidlc demo --keep` keeps the state "
+                      "and tells you how to reopen them with `aidlc dev`.", soft_wrap=True)
     return result
 
 
@@ -161,8 +167,4 @@ def run_demo(local, console, *, timeout: float = 180.0) -> dict[str, Any]:
                   f"of ${float(cost['limit_usd']):.2f} ({float(cost.get('share_used') or 0) * 100:.3f} % used)")
     for agent, amount in (cost.get("by_agent_usd") or {}).items():
         console.print(f"  {agent:<10} ${float(amount):.4f}")
-    final = notion.retrieve_page(page_id)
-    from runtime.notion.adapter import plain_properties
-
-    console.print(f"\nstory status in Notion: [bold]{plain_properties(final).get(local.project.trigger_property)}[/bold]")
     return {"page_id": page_id, "invocations": runs, "cost": cost}

@@ -74,6 +74,11 @@ class DevInfo:
         return asdict(self)
 
 
+def _quiet_agent_app_logs() -> None:
+    for name in ("bedrock_agentcore", "bedrock_agentcore.app"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _free_port(host: str) -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
@@ -127,8 +132,9 @@ class LocalStack:
         if not opts.verbose:
             # The handlers' Powertools JSON logs and the AgentCore app's request logs are for CloudWatch; locally
             # the pipeline log (runtime/local/follow.py) says the same in one line per step.
-            self._set_env({"POWERTOOLS_LOG_LEVEL": "WARNING"})
-            logging.getLogger("bedrock_agentcore").setLevel(logging.WARNING)
+            # Cost metrics are CloudWatch embedded-metric lines on stdout; the dashboard shows the same figures.
+            self._set_env({"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"})
+            _quiet_agent_app_logs()
 
         # 1. AWS on loopback, with the declared resources, and what a previous run kept.
         moto_server, endpoint = local_aws.start_moto()
@@ -191,7 +197,7 @@ class LocalStack:
             self._exit.callback(agent_server.stop)
             endpoints[name] = agent_server.base_url
         if not opts.verbose:
-            logging.getLogger("bedrock_agentcore").setLevel(logging.WARNING)  # the apps set INFO when created
+            _quiet_agent_app_logs()  # the apps set their loggers to INFO when created
         self._set_env({resources.Env.AGENT_RUNTIMES: json.dumps(endpoints)})
         self._event(f"agents    {len(endpoints)} agent runtimes: {', '.join(endpoints)}")
 
