@@ -15,6 +15,8 @@ from tenacity import Retrying, stop_after_attempt
 
 from runtime.errors import DEFAULT_REMEDIATION
 from runtime.models import InvocationRecord, InvocationStatus, ProjectConfig
+from runtime.notion.adapter import property_value
+from runtime.notion.errors import NotionError
 from runtime.pipeline.notion_port import NotionPort
 
 log = logging.getLogger(__name__)
@@ -132,9 +134,11 @@ class NotionWriteBack:
             spec = schema.get(name)
             if spec is None or value is None:
                 continue
-            converted = property_value(spec.get("type", ""), value)
-            if converted is not None:
-                properties[name] = converted
+            try:
+                # The adapter's converter splits long text at Notion's 2,000 characters instead of cutting it.
+                properties[name] = property_value(spec.get("type", ""), value)
+            except (NotionError, TypeError, ValueError):
+                log.warning("dashboard column %r (%s) cannot hold %r; left empty", name, spec.get("type"), value)
         story_title = str((record.input_context.get("story") or {}).get("title") or record.notion_page_id)
         self.notion.create_page(
             parent_data_source_id=project.dashboard_data_source_id,
@@ -142,29 +146,6 @@ class NotionWriteBack:
             properties=properties,
             title_property=title_name,
         )
-
-
-def property_value(kind: str, value: Any) -> dict | None:
-    """A plain value as a Notion property value of type `kind`; None when the type can't take it."""
-    text = str(value)
-    if kind == "rich_text":
-        return {"rich_text": [{"type": "text", "text": {"content": text[:2000]}}]}
-    if kind == "number":
-        try:
-            return {"number": float(value)}
-        except (TypeError, ValueError):
-            return None
-    if kind in ("select", "status"):
-        return {kind: {"name": text[:100]}} if text else None
-    if kind == "url":
-        return {"url": text.splitlines()[0] if text else None}
-    if kind == "date":
-        return {"date": {"start": text}}
-    if kind == "relation":
-        return {"relation": [{"id": text}]}
-    if kind == "checkbox":
-        return {"checkbox": bool(value)}
-    return None
 
 
 def comment_text(record: InvocationRecord) -> str:

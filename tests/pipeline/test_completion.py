@@ -183,6 +183,8 @@ def test_write_back_sets_status_comments_with_links_and_mentions_and_adds_a_dash
     assert mentioned == [env.emulator.person_user["id"]]
     [row] = dashboard_rows(env, invocation_id)
     assert row["Agent"] == "mock" and row["Status"] == "completed"
+    assert row["Story"] == [story["id"]]  # a relation to the story
+    assert row["Started"] and row["Completed"]  # dates
     assert Decimal(str(row["Cost"])) == cost_usd(TokenUsage(input_tokens=12_000, output_tokens=3_000),
                                                   OFFLINE_MODEL_ID).quantize(Decimal("0.000001"))
     assert p.record(invocation_id).delivery_status == "delivered"
