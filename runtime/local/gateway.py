@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +30,15 @@ API_ROUTES: tuple[tuple[str, str], ...] = (
     ("GET /project/{id}/invocations", r"/project/(?P<id>[^/]+)/invocations"),
     ("GET /project/{id}/cost-summary", r"/project/(?P<id>[^/]+)/cost-summary"),
 )
+
+
+def match_api_route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
+    """The internal API route a request hits, as API Gateway resolves it: (route key, path parameters)."""
+    for route_key, pattern in API_ROUTES:
+        match = re.fullmatch(pattern, path)
+        if match and route_key.split(" ", 1)[0] == method:
+            return route_key, match.groupdict()
+    return None
 
 
 @dataclass
@@ -86,11 +94,9 @@ def create_gateway_app(backends: GatewayBackends) -> Starlette:
 
     async def api(request: Request) -> Response:
         path = request.url.path
-        for route_key, pattern in API_ROUTES:
-            method = route_key.split(" ", 1)[0]
-            match = re.fullmatch(pattern, path)
-            if match and method == request.method:
-                return await _lambda_response(request, backends.api_handler, route_key, match.groupdict())
+        route = match_api_route(request.method, path)
+        if route:
+            return await _lambda_response(request, backends.api_handler, *route)
         return JSONResponse(
             {"error": {"code": "NOT_FOUND", "message": f"no route {request.method} {path}", "invocation_id": None,
                        "remediation": "See the internal API routes in the README."}},

@@ -366,16 +366,10 @@ class LocalStack:
         from runtime.handlers import api
         from runtime.local.lambda_shim import LocalLambdaContext, http_api_event
 
-        route, params = path, {}
-        from runtime.local.gateway import API_ROUTES
-        import re
+        from runtime.local.gateway import match_api_route
 
         raw_path, _, query = path.partition("?")
-        for route_key, pattern in API_ROUTES:
-            match = re.fullmatch(pattern, raw_path)
-            if match and route_key.startswith("GET "):
-                route, params = route_key, match.groupdict()
-                break
+        route, params = match_api_route("GET", raw_path) or (f"GET {raw_path}", {})
         event = http_api_event("GET", raw_path, headers={}, body=b"", query=query, route_key=route, path_parameters=params)
         result = api.handler(event, LocalLambdaContext(function_name="api"))
         return json.loads(result["body"]) if isinstance(result, dict) and "body" in result else result

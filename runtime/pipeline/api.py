@@ -17,6 +17,7 @@ from runtime.pipeline.invoker import AgentInvoker
 from runtime.pipeline.ledger import RunLedger
 from runtime.pipeline.projects import ProjectRepository
 from runtime.pipeline.task_queue import TaskPublisher
+from runtime.pipeline.common import UsesRegistry
 
 
 class InvokeRequest(BaseModel):
@@ -35,7 +36,7 @@ def _not_found(what: str) -> AidlcError:
     return AidlcError(ErrorCode.NOT_FOUND, f"{what} not found")
 
 
-class ApiService:
+class ApiService(UsesRegistry):
     def __init__(
         self,
         *,
@@ -51,14 +52,6 @@ class ApiService:
         self.queue = queue
         self._invoker = invoker
         self._registry = registry
-
-    @property
-    def registry(self):
-        if self._registry is None:
-            from runtime.registry import get_registry
-
-            self._registry = get_registry()
-        return self._registry
 
     def invoke(self, request: InvokeRequest) -> dict[str, Any]:
         project = self.projects.get(request.project_id)

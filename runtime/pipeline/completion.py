@@ -27,6 +27,7 @@ from runtime.pipeline.projects import ProjectRepository
 from runtime.pipeline.task_queue import TaskPublisher
 from runtime.pipeline.webhook import build_message, invocation_id_for
 from runtime.pipeline.writeback import NotionWriteBack
+from runtime.pipeline.common import UsesRegistry
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class CompletionOutcome:
     detail: str = ""
 
 
-class CompletionService:
+class CompletionService(UsesRegistry):
     def __init__(
         self,
         *,
@@ -58,14 +59,6 @@ class CompletionService:
         self._writeback = writeback
         self._registry = registry
         self.model_prices = model_prices
-
-    @property
-    def registry(self):
-        if self._registry is None:
-            from runtime.registry import get_registry
-
-            self._registry = get_registry()
-        return self._registry
 
     def cost_of(self, event: CompletionEvent) -> Decimal:
         """The same function the agent's budget hook uses; the agent's own figure only for a model we can't price."""

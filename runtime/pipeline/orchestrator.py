@@ -42,6 +42,7 @@ from runtime.pipeline.invoker import AgentInvoker, InvokeError, TransientInvokeE
 from runtime.pipeline.ledger import RunLedger
 from runtime.pipeline.projects import ProjectRepository, budget_month
 from runtime.pipeline.writeback import NotionWriteBack
+from runtime.pipeline.common import UsesRegistry
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class OrchestratorService:
+class OrchestratorService(UsesRegistry):
     def __init__(
         self,
         *,
@@ -88,14 +89,6 @@ class OrchestratorService:
         self._registry = registry
         self.retry_delays = tuple(retry_delays)
         self.sleep = sleep
-
-    @property
-    def registry(self):
-        if self._registry is None:
-            from runtime.registry import get_registry
-
-            self._registry = get_registry()
-        return self._registry
 
     def process(self, message: QueueMessage) -> Outcome:
         project = self.projects.get(message.project_id)

@@ -27,6 +27,7 @@ from runtime.pipeline.projects import ProjectRepository
 from runtime.pipeline.task_queue import TaskPublisher
 from runtime.pipeline.webhook import build_message, invocation_id_for
 from runtime.pipeline.writeback import NotionWriteBack
+from runtime.pipeline.common import UsesRegistry, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +35,7 @@ TIMEOUT_GRACE = timedelta(seconds=60)  # the agent's own timeout fires first and
 ALERT_LEVELS = ((Decimal("1"), "alert_100"), (Decimal("0.8"), "alert_80"))
 
 
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-class Sweepers:
+class Sweepers(UsesRegistry):
     def __init__(
         self,
         *,
@@ -65,14 +57,6 @@ class Sweepers:
         self._invoker = invoker
         self._registry = registry
         self.clock = clock
-
-    @property
-    def registry(self):
-        if self._registry is None:
-            from runtime.registry import get_registry
-
-            self._registry = get_registry()
-        return self._registry
 
     # --- reconcile -----------------------------------------------------------------------------------------
 
@@ -118,7 +102,7 @@ class Sweepers:
         if self.invocations.get(invocation_id) is not None:
             return None
         latest = self.invocations.latest_for_page(page["id"])
-        edited_at = _parse(edited)
+        edited_at = parse_time(edited)
         if latest is not None and (edited_at is None or latest.created_at >= edited_at):
             return None
         return invocation_id

@@ -30,6 +30,7 @@ from runtime.pipeline.projects import ProjectRepository
 from runtime.pipeline.secrets import SecretStore
 from runtime.pipeline.settings import MAX_WEBHOOK_BODY_BYTES
 from runtime.pipeline.task_queue import TaskPublisher
+from runtime.pipeline.common import UsesRegistry, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -71,21 +72,12 @@ def invocation_id_for(page_id: str, trigger: str, last_edited_time: str | None) 
     sweeper name the same run the same, so a run both of them see is created once (the orchestrator's
     put-if-absent), long after SQS's 5-minute deduplication window."""
     digest = hashlib.sha256(f"{page_id.replace('-', '')}|{trigger}|{last_edited_time or ''}".encode()).digest()
-    when = _parse_time(last_edited_time) or datetime.now(timezone.utc)
+    when = parse_time(last_edited_time) or datetime.now(timezone.utc)
     millis = int(when.timestamp() * 1000)
     return str(ULID.from_bytes(millis.to_bytes(6, "big") + digest[:10]))
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-class WebhookService:
+class WebhookService(UsesRegistry):
     def __init__(
         self,
         *,
@@ -114,14 +106,6 @@ class WebhookService:
         if self._notion is None:
             self._notion = self._notion_factory()
         return self._notion
-
-    @property
-    def registry(self):
-        if self._registry is None:
-            from runtime.registry import get_registry
-
-            self._registry = get_registry()
-        return self._registry
 
     def _build_idempotency(self, table: str, client: Any | None) -> None:
         from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
