@@ -57,6 +57,9 @@ def start_moto() -> tuple[Any, str]:
     """Start moto's threaded server on a free loopback port; returns (server, endpoint URL)."""
     from moto.server import ThreadedMotoServer
 
+    from runtime.local.atomic_dynamodb import make_dynamodb_atomic
+
+    make_dynamodb_atomic()  # moto's cancelled transactions would otherwise erase concurrent writes
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call is noise here
     server.start()

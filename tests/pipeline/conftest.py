@@ -204,8 +204,10 @@ def build_pipeline(names, project: ProjectConfig, *, notion=None, invoker=None, 
 
 @pytest.fixture
 def aws_names():
+    from runtime.local.atomic_dynamodb import make_dynamodb_atomic
     from runtime.pipeline import aws
 
+    make_dynamodb_atomic()  # as the local stack does: moto's cancelled transactions lose concurrent writes
     with mock_aws():
         aws.reset_clients()
         yield create_aws()

@@ -41,26 +41,6 @@ def prototype(invocation_id: str) -> OutputArtifact:
                                                      expiry_days=7))
 
 
-@pytest.fixture
-def atomic_moto(monkeypatch):
-    """DynamoDB applies each write atomically; moto's backend does not under threads (a failed transaction restores
-    a copy of the table taken before another thread's write, losing that write). Serialise moto's write operations
-    so the fake behaves like the service; the handlers still run concurrently around them."""
-    import threading
-
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for name in ("transact_write_items", "update_item", "put_item", "delete_item"):
-        original = getattr(DynamoDBBackend, name)
-
-        def locked(self, *args, __original=original, **kwargs):
-            with lock:
-                return __original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, locked)
-
-
 def seed_running(p, count: int) -> list[str]:
     """`count` runs as the orchestrator leaves them (running, $1 reserved, a slot held), written directly: the
     orchestrator's own path is tested elsewhere, and moto copies a table per transaction, so this is much faster."""
@@ -85,7 +65,7 @@ def seed_running(p, count: int) -> list[str]:
     return ids
 
 
-def test_200_concurrent_completions_leave_the_exact_sum_in_month_to_date(aws_names, atomic_moto):
+def test_200_concurrent_completions_leave_the_exact_sum_in_month_to_date(aws_names):
     from runtime.handlers import completion
     from runtime.local.lambda_shim import LocalLambdaContext
     from runtime.pipeline.services import set_services
