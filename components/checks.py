@@ -96,10 +96,10 @@ def _function_capabilities(recording: Recording) -> list[Violation]:
         if function is None:
             continue
         actions = {a for st in statements for a in _as_list(st.get("Action"))}
-        if not function.invokes_agents and any(AGENT_ACTION.match(a) for a in actions):
+        if not (function.invokes_agents or function.stops_agents) and any(AGENT_ACTION.match(a) for a in actions):
             out.append(Violation("least_privilege", resource.name,
                                  f"{logical} may invoke agent runtimes but its declaration does not need to"))
-        if "bucket" not in function.extra and any(S3_ACTION.match(a) for a in actions):
+        if not function.buckets and any(S3_ACTION.match(a) for a in actions):
             out.append(Violation("least_privilege", resource.name, f"{logical} has S3 access it does not need"))
         if not function.secrets and any(a.startswith("secretsmanager:") for a in actions):
             out.append(Violation("least_privilege", resource.name, f"{logical} reads secrets it does not need"))

@@ -120,12 +120,13 @@ def function_statements(function: Function, arns: StackArns, log_group_arn: Any)
     writable = [s for s in SECRET_WRITERS.get(name, ()) if s in function.secrets]
     if writable:
         out.append(statement("WriteSecrets", ("secretsmanager:PutSecretValue",), [arns.secrets[s] for s in writable]))
-    if function.invokes_agents and hasattr(arns.agent_runtimes, "apply"):
-        out.append(statement("InvokeAgentRuntimes", AGENT_INVOKE, arns.agent_runtimes.apply(runtime_resources)))
-    elif function.invokes_agents and arns.agent_runtimes:
-        out.append(statement("InvokeAgentRuntimes", AGENT_INVOKE, runtime_resources(arns.agent_runtimes)))
-    bucket = function.extra.get("bucket")
-    if bucket:
+    # Starting runs needs InvokeAgentRuntime (and StopRuntimeSession); cancelling or timing out only the stop.
+    agent_actions = AGENT_INVOKE if function.invokes_agents else AGENT_INVOKE[1:] if function.stops_agents else ()
+    if agent_actions and hasattr(arns.agent_runtimes, "apply"):
+        out.append(statement("InvokeAgentRuntimes", agent_actions, arns.agent_runtimes.apply(runtime_resources)))
+    elif agent_actions and arns.agent_runtimes:
+        out.append(statement("InvokeAgentRuntimes", agent_actions, runtime_resources(arns.agent_runtimes)))
+    for bucket in function.buckets:
         bucket_arn = arns.buckets[bucket]
         out.append(statement("WritePrototypes", ("s3:PutObject", "s3:GetObject"), [_join(bucket_arn, "/*")]))
         out.append(statement("ListPrototypes", ("s3:ListBucket",), [bucket_arn]))

@@ -101,7 +101,7 @@ class Orchestration(pulumi.ComponentResource):
             if function.logical_name == "api":
                 # Belt and braces behind the routes' AWS_IAM auth: the handler refuses calls with no IAM identity.
                 env[API_REQUIRE_IAM_ENV] = "true"
-            if function.invokes_agents:
+            if function.invokes_agents or function.stops_agents:
                 env[Env.AGENT_RUNTIMES] = pulumi.Output.json_dumps(runtime_arns)
                 env[Env.AGENT_QUALIFIER] = ENDPOINT_NAME
             code = args["code"].get(function.logical_name)

@@ -1,12 +1,17 @@
-"""The queues, tables, bucket and secrets aidlc needs, declared once.
+"""The queues, tables, bucket and secrets aidlc needs, the functions that use them, the environment variables,
+headers and HTTP routes between them: each declared once.
 
-The Pulumi components create them in AWS from these declarations; the local stack creates the same ones in moto;
-the handlers find them through the environment variables named in `Env`. Change a table here and all three follow.
+The Pulumi components create the resources in AWS from these declarations; the local stack creates the same ones in
+moto; each function gets exactly the environment `function_environment()` derives from its declaration, in AWS and
+locally. Change a table, a function's needs or a route here and all of them follow.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,84 @@ class Env:
     GITHUB_REPO = "AIDLC_GITHUB_REPO"
     GITHUB_API_BASE = "GITHUB_API_BASE"
     LOCAL_GIT_REMOTE = "AIDLC_LOCAL_GIT_REMOTE"  # a bare repository path: the offline GitHub backend
+    PLUGIN_DIRS = "AIDLC_PLUGIN_DIRS"  # os.pathsep-separated folders of dropped-in plugins (inside the bundle in AWS)
+    POLICY_DIRS = "AIDLC_POLICY_DIRS"  # os.pathsep-separated folders of a project's own .cedar files
+    API_REQUIRE_IAM = "AIDLC_API_REQUIRE_IAM"  # "true": the internal API refuses calls with no IAM identity
+    INVOKE_RETRY_DELAYS = "AIDLC_INVOKE_RETRY_DELAYS"  # JSON list of seconds; default 30, 60 (the seed's backoff)
+    WRITEBACK_RETRY_DELAYS = "AIDLC_WRITEBACK_RETRY_DELAYS"  # JSON list of seconds; default 2, 8, 30
+    PROTOTYPE_EXPIRY_DAYS = "AIDLC_PROTOTYPE_EXPIRY_DAYS"
+    # Read by Powertools itself.
+    POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+    POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+    POWERTOOLS_LOG_LEVEL = "POWERTOOLS_LOG_LEVEL"
+    POWERTOOLS_METRICS_DISABLED = "POWERTOOLS_METRICS_DISABLED"
+
+
+class Header:
+    """HTTP header names crossing a boundary. HTTP header names are case-insensitive; API Gateway (payload 2.0) and
+    the local gateway hand them to the handlers lower-cased, so compare with `.lower()`."""
+
+    NOTION_SIGNATURE = "X-Notion-Signature"  # Notion's webhook HMAC: "sha256=<hex>"
+    AUTOMATION_SECRET = "X-Aidlc-Automation-Secret"  # the shared secret a Notion automation's webhook action sends
+    AGENT = "X-Aidlc-Agent"  # which agent calls a tool (the Cedar principal); propagated by the AgentCore Gateway
+    INVOCATION_ID = "X-Aidlc-Invocation-Id"  # which run calls a tool (audit, artifacts)
+    AGENTCORE_SESSION = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"  # AgentCore Runtime's session header
+
+    # The headers an agent sends with each tool call, which the gateway target must allow-list for propagation.
+    TOOL_CALLER = (AGENT, INVOCATION_ID)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One HTTP API route: `method path` (API Gateway's route key syntax, `{name}` for a path parameter), the
+    function that serves it and how callers authenticate (`none`: the handler checks a signature itself)."""
+
+    method: str
+    path: str
+    function: str  # a Function's logical_name
+    auth: Literal["none", "iam"]
+
+    @property
+    def key(self) -> str:
+        """API Gateway's route key, e.g. "GET /invocation/{id}"."""
+        return f"{self.method} {self.path}"
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        """The path parameters when `method path` hits this route (as API Gateway resolves it), else None."""
+        if method.upper() != self.method:
+            return None
+        found = _path_pattern(self.path).fullmatch(path)
+        return found.groupdict() if found else None
+
+
+def _path_pattern(template: str) -> re.Pattern[str]:
+    # `{name}` matches one path segment, `{name+}` (API Gateway's greedy form) the rest of the path.
+    parts = re.split(r"(\{[A-Za-z_][A-Za-z0-9_]*\+?\})", template)
+    regex = "".join(
+        (f"(?P<{p[1:-2]}>.+)" if p.endswith("+}") else f"(?P<{p[1:-1]}>[^/]+)") if p.startswith("{") else re.escape(p)
+        for p in parts
+    )
+    return re.compile(regex)
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/webhook/notion", "webhook", "none"),  # Notion cannot sign SigV4; the handler checks its HMAC
+    # The internal API (ARCHITECTURE.md "The flow").
+    Route("POST", "/invoke", "api", "iam"),
+    Route("GET", "/invocation/{id}", "api", "iam"),
+    Route("POST", "/invocation/{id}/cancel", "api", "iam"),
+    Route("GET", "/project/{id}/invocations", "api", "iam"),
+    Route("GET", "/project/{id}/cost-summary", "api", "iam"),
+)
+
+
+def match_route(method: str, path: str, routes: tuple[Route, ...] = ROUTES) -> tuple[Route, dict[str, str]] | None:
+    """The route `method path` hits and its path parameters, or None (API Gateway would answer 404)."""
+    for route in routes:
+        params = route.match(method, path)
+        if params is not None:
+            return route, params
+    return None
 
 
 INVOCATIONS = Table(
@@ -171,11 +254,29 @@ AUTOMATION_SECRET = Secret(
     "automation-secret", "AUTOMATION_SECRET", "the shared secret Notion automations send in X-Aidlc-Automation-Secret"
 )
 SECRETS: tuple[Secret, ...] = (NOTION_TOKEN, GITHUB_TOKEN, WEBHOOK_VERIFICATION, AUTOMATION_SECRET)
+BUCKETS: tuple[Bucket, ...] = (PROTOTYPES,)
+
+TABLES_BY_NAME: dict[str, Table] = {t.logical_name: t for t in TABLES}
+QUEUES_BY_NAME: dict[str, Queue] = {q.logical_name: q for q in QUEUES}
+SECRETS_BY_NAME: dict[str, Secret] = {s.logical_name: s for s in SECRETS}
+BUCKETS_BY_NAME: dict[str, Bucket] = {b.logical_name: b for b in BUCKETS}
+
+
+# Settings every function reads (its stack, its plugins, Powertools' logging and metrics).
+COMMON_SETTINGS: tuple[str, ...] = (
+    Env.STACK,
+    Env.PLUGIN_DIRS,
+    Env.POWERTOOLS_SERVICE_NAME,
+    Env.POWERTOOLS_METRICS_NAMESPACE,
+    Env.POWERTOOLS_LOG_LEVEL,
+    Env.POWERTOOLS_METRICS_DISABLED,
+)
 
 
 @dataclass(frozen=True)
 class Function:
-    """A Lambda function: its handler, what it needs, and whether it carries the agent-only packages."""
+    """A Lambda function: its handler and everything it uses. What it uses decides its environment
+    (`function_environment`) and its IAM statements (components/iam.py): declare a use here or it is not there."""
 
     logical_name: str
     handler: str
@@ -185,9 +286,42 @@ class Function:
     queues_send: tuple[str, ...] = ()
     queues_consume: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
+    buckets: tuple[str, ...] = ()
     schedule: str | None = None
-    invokes_agents: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
+    invokes_agents: bool = False  # InvokeAgentRuntime (starts runs)
+    stops_agents: bool = False  # StopRuntimeSession only (cancel, time out)
+    settings: tuple[str, ...] = ()  # `Env` names it reads beyond those derived in `setting_names()`
+    pipeline: bool = True  # reads runtime.pipeline.settings.PipelineSettings (the project, Notion, agents)
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        return tuple(r for r in ROUTES if r.function == self.logical_name)
+
+    def setting_names(self) -> tuple[str, ...]:
+        """Every non-resource `Env` name this function reads, derived from what it uses."""
+        names = list(COMMON_SETTINGS)
+        if self.pipeline:
+            names.append(Env.PROJECT_CONFIG)
+            if NOTION_TOKEN.logical_name in self.secrets:
+                names += [Env.NOTION_API_BASE, Env.WRITEBACK_RETRY_DELAYS]
+            if self.invokes_agents:
+                names.append(Env.INVOKE_RETRY_DELAYS)
+            if self.invokes_agents or self.stops_agents:
+                names += [Env.AGENT_RUNTIMES, Env.AGENT_QUALIFIER]
+            if any(route.auth == "iam" for route in self.routes):
+                names.append(Env.API_REQUIRE_IAM)
+        names += [n for n in self.settings if n not in names]
+        return tuple(names)
+
+    def environment_names(self) -> tuple[str, ...]:
+        """Every environment variable this function may read: its resources' and its settings'."""
+        return (
+            *(TABLES_BY_NAME[t].env_var for t in self.tables),
+            *(QUEUES_BY_NAME[q].env_var for q in dict.fromkeys((*self.queues_send, *self.queues_consume))),
+            *(SECRETS_BY_NAME[s].env_var for s in self.secrets),
+            *(BUCKETS_BY_NAME[b].env_var for b in self.buckets),
+            *self.setting_names(),
+        )
 
 
 FUNCTIONS: tuple[Function, ...] = (
@@ -216,6 +350,7 @@ FUNCTIONS: tuple[Function, ...] = (
         queues_consume=("completions",),
         queues_send=("tasks",),
         secrets=("notion-token",),
+        settings=(Env.MODEL_PRICES,),  # the cost of a run's usage
     ),
     Function(
         "api",
@@ -223,7 +358,7 @@ FUNCTIONS: tuple[Function, ...] = (
         timeout_seconds=30,
         tables=("invocations", "projects"),
         queues_send=("tasks",),
-        invokes_agents=True,  # POST /invocation/{id}/cancel stops the agent session
+        stops_agents=True,  # POST /invocation/{id}/cancel stops the agent session
     ),
     Function(
         "reconcile",
@@ -241,7 +376,7 @@ FUNCTIONS: tuple[Function, ...] = (
         tables=("invocations", "projects"),
         secrets=("notion-token",),
         schedule="rate(5 minutes)",
-        invokes_agents=True,
+        stops_agents=True,  # a timed-out run's session is stopped
     ),
     Function(
         "budget_alerts",
@@ -258,9 +393,70 @@ FUNCTIONS: tuple[Function, ...] = (
         memory_mb=1024,
         tables=("audit",),
         secrets=("notion-token", "github-token"),
-        extra={"bucket": "prototypes"},
+        buckets=("prototypes",),
+        pipeline=False,
+        settings=(Env.NOTION_API_BASE, Env.PROTOTYPE_BASE_URL, Env.PROTOTYPE_EXPIRY_DAYS, Env.GITHUB_REPO,
+                  Env.GITHUB_API_BASE, Env.LOCAL_GIT_REMOTE, Env.POLICY_DIRS),
     ),
 )
+FUNCTIONS_BY_NAME: dict[str, Function] = {f.logical_name: f for f in FUNCTIONS}
+
+
+@dataclass(frozen=True)
+class PhysicalNames:
+    """Where one deployment's resources are, and its deployment-wide settings: what `function_environment` needs.
+
+    Values are plain strings locally and in tests, `pulumi.Output[str]` (or any `pulumi.Input`) in the Pulumi
+    program; they are passed through untouched, never inspected.
+
+    - `tables`:   table logical name  -> physical table name
+    - `queues`:   queue logical name  -> queue URL
+    - `secrets`:  secret logical name -> secret ARN (AWS) or name (local); never the value
+    - `buckets`:  bucket logical name -> bucket name
+    - `settings`: `Env` name -> value, for the deployment-wide settings (stack, project config JSON, model prices,
+      agent runtimes JSON and qualifier, prototype base URL, plugin dirs, Powertools' service name...). A function
+      gets only the names its declaration reads (`Function.setting_names()`); a name absent here, or None, is left
+      out of the environment (the reader's default applies).
+    """
+
+    tables: Mapping[str, Any] = field(default_factory=dict)
+    queues: Mapping[str, Any] = field(default_factory=dict)
+    secrets: Mapping[str, Any] = field(default_factory=dict)
+    buckets: Mapping[str, Any] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+def function_environment(function: Function, names: PhysicalNames) -> dict[str, Any]:
+    """The environment variables `function` runs with, derived from its declaration: the physical names/URLs/ARNs
+    of the tables, queues, secrets and buckets it declares, plus the settings it reads that `names.settings` has.
+
+    The Pulumi program (components/orchestration.py, components/agentcore.py for the tool gateway) and the local
+    stack both call this, so a function gets the same variables in AWS and on one machine; the handler tests run
+    each handler with exactly this and nothing from the process environment. A resource the function declares
+    but `names` lacks is a `ValueError` naming both (a wiring bug, found at `pulumi preview` or stack start)."""
+
+    def lookup(kind: str, mapping: Mapping[str, Any], logical: str) -> Any:
+        try:
+            return mapping[logical]
+        except KeyError:
+            raise ValueError(f"function {function.logical_name!r} uses {kind} {logical!r}, "
+                             f"which the deployment's names do not include") from None
+
+    env: dict[str, Any] = {}
+    for table in function.tables:
+        env[TABLES_BY_NAME[table].env_var] = lookup("table", names.tables, table)
+    for queue in dict.fromkeys((*function.queues_send, *function.queues_consume)):
+        env[QUEUES_BY_NAME[queue].env_var] = lookup("queue", names.queues, queue)
+    for secret in function.secrets:
+        env[SECRETS_BY_NAME[secret].env_var] = lookup("secret", names.secrets, secret)
+    for bucket in function.buckets:
+        env[BUCKETS_BY_NAME[bucket].env_var] = lookup("bucket", names.buckets, bucket)
+    for name in function.setting_names():
+        value = names.settings.get(name)
+        if value is not None:
+            env[name] = value
+    return env
+
 
 # The agent app AgentCore Runtime runs, one runtime per plugin, same code.
 AGENT_APP_ENTRY_POINT = "runtime/agent/app.py"
