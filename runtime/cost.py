@@ -22,7 +22,8 @@ class ModelPrice(BaseModel):
     output_per_million: Decimal = Field(ge=0)
 
 
-# Bedrock on-demand prices (USD per million tokens). A stack can override or extend this with `aidlc:modelPrices`.
+# USD per million tokens, keyed by the model id each provider is called with (runtime.agent.models). A stack can
+# override or extend this with `aidlc:modelPrices`. First Bedrock's on-demand prices.
 # The offline model is priced like the default model, so budgets and cost summaries behave locally as in AWS.
 DEFAULT_PRICES: dict[str, ModelPrice] = {
     DEFAULT_MODEL_ID: ModelPrice(input_per_million=Decimal("3"), output_per_million=Decimal("15")),
@@ -33,6 +34,17 @@ DEFAULT_PRICES: dict[str, ModelPrice] = {
         input_per_million=Decimal("0.8"), output_per_million=Decimal("4")
     ),
     OFFLINE_MODEL_ID: ModelPrice(input_per_million=Decimal("3"), output_per_million=Decimal("15")),
+    # The Anthropic API (`anthropic:MODEL`), list prices as published on anthropic.com/pricing.
+    "claude-sonnet-4-20250514": ModelPrice(input_per_million=Decimal("3"), output_per_million=Decimal("15")),
+    "claude-opus-4-1-20250805": ModelPrice(input_per_million=Decimal("15"), output_per_million=Decimal("75")),
+    "claude-3-5-haiku-20241022": ModelPrice(input_per_million=Decimal("0.8"), output_per_million=Decimal("4")),
+    # OpenAI (`openai:MODEL`), list prices as published on openai.com/api/pricing. Self-hosted models (Ollama, vLLM,
+    # llama.cpp) and LiteLLM routes have no list price: give theirs in aidlc:modelPrices (0 for a free local model);
+    # a run on a model with no price is refused before it starts, so budgets always hold.
+    "gpt-4o": ModelPrice(input_per_million=Decimal("2.5"), output_per_million=Decimal("10")),
+    "gpt-4o-mini": ModelPrice(input_per_million=Decimal("0.15"), output_per_million=Decimal("0.6")),
+    "gpt-4.1": ModelPrice(input_per_million=Decimal("2"), output_per_million=Decimal("8")),
+    "gpt-4.1-mini": ModelPrice(input_per_million=Decimal("0.4"), output_per_million=Decimal("1.6")),
 }
 
 

@@ -26,6 +26,7 @@ from runtime.agent.hooks import (
     ToolPolicyHook,
     usage_of,
 )
+from runtime.agent.models import build_model, resolve_model_id  # the model choice and its strands Model
 from runtime.agent.settings import AgentSettings
 from runtime.cost import DEFAULT_MODEL_ID, OFFLINE_MODEL_ID, cost_usd
 from runtime.errors import ErrorCode
@@ -54,25 +55,6 @@ class RunOptions:
     audit: AuditSink | None = None
     policy: PolicyLike | None = None
     control: RunControl = field(default_factory=RunControl)
-
-
-def resolve_model_id(spec: AgentSpec, request: AgentRequest, settings: AgentSettings) -> str:
-    """The plugin's limits first, then the request (the project's choice), then the deployment default."""
-    if settings.model_provider == "offline":
-        return OFFLINE_MODEL_ID
-    return spec.limits.model_id or request.model_id or settings.model_id or DEFAULT_MODEL_ID
-
-
-def build_model(spec: AgentSpec, request: AgentRequest, settings: AgentSettings) -> Any:
-    if settings.model_provider == "offline":
-        if spec.offline is None:
-            raise AgentConfigError(f"agent {spec.name!r} has no offline script, so it cannot run without Bedrock")
-        from runtime.agent.offline_model import OfflineModel
-
-        return OfflineModel(spec.offline, request)
-    from strands.models.bedrock import BedrockModel
-
-    return BedrockModel(model_id=resolve_model_id(spec, request, settings), region_name=settings.region)
 
 
 def gateway_auth(settings: AgentSettings) -> Any:

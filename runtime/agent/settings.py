@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from runtime import resources
+from runtime.agent.models import ModelChoice, ModelChoiceError, Provider, parse_model_choice
 from runtime.cost import ModelPrice
 from runtime.resources import Env
 
-ModelProvider = Literal["offline", "bedrock"]
+# `AIDLC_MODEL` is a model choice, `PROVIDER[:MODEL]` (runtime.agent.models): offline, bedrock, anthropic, openai...
+ModelProvider = Provider
 GatewayAuth = Literal["none", "iam", "bearer"]
 
 # Not in runtime.resources.Env because only the agent runtime reads them.
@@ -53,11 +55,12 @@ class AgentSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "AgentSettings":
         env = os.environ if env is None else env
-        provider = env.get(Env.MODEL_PROVIDER, "").strip().lower()
-        if provider not in ("offline", "bedrock"):
-            if provider:
-                raise ValueError(f"{Env.MODEL_PROVIDER}={provider!r}: use 'offline' or 'bedrock'")
-            provider = "bedrock" if aws_credentials_present() else "offline"
+        choice_text = env.get(Env.MODEL_PROVIDER, "").strip()
+        try:
+            choice = parse_model_choice(choice_text) if choice_text else ModelChoice(
+                "bedrock" if aws_credentials_present() else "offline")
+        except ModelChoiceError as exc:
+            raise ValueError(f"{Env.MODEL_PROVIDER}={choice_text!r}: {exc}") from None
         gateway_url = env.get(Env.GATEWAY_URL) or None
         auth = env.get(GATEWAY_AUTH_ENV, "").strip().lower() or default_gateway_auth(gateway_url)
         if auth not in ("none", "iam", "bearer"):
@@ -66,8 +69,8 @@ class AgentSettings:
         prices = {k: ModelPrice.model_validate(v) for k, v in json.loads(prices_json).items()} if prices_json else {}
         return cls(
             agent_name=env.get(Env.AGENT_NAME) or None,
-            model_provider=provider,  # type: ignore[arg-type]
-            model_id=env.get(Env.MODEL_ID) or None,
+            model_provider=choice.provider,
+            model_id=choice.model_id or env.get(Env.MODEL_ID) or None,
             gateway_url=gateway_url,
             gateway_auth=auth,  # type: ignore[arg-type]
             gateway_token_secret=env.get(GATEWAY_TOKEN_SECRET_ENV) or None,
