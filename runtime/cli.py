@@ -23,9 +23,9 @@ def _root() -> None:
 
 @app.command()
 def plugins(
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: plugins -> hooks -> agents and tools.")] = False,
 ) -> None:
-    """List the registered agent plugins: triggers, chains, tools, outputs and where each came from."""
+    """List the registered plugins, the hooks each implements and what they declared; then every agent."""
     from rich.console import Console
     from rich.table import Table
 
@@ -38,15 +38,27 @@ def plugins(
         raise typer.Exit(code=1) from None
 
     if as_json:
-        typer.echo(json.dumps(registry.describe(), indent=2))
+        typer.echo(json.dumps(registry.describe_plugins(), indent=2))
         return
-    table = Table(title=f"{len(registry.agents)} agent plugins", show_lines=True)
+    console = Console()
+    by_plugin = Table(title=f"{len(registry.plugins)} plugins", show_lines=True)
+    for column in ("plugin", "source", "hook", "declares"):
+        by_plugin.add_column(column, overflow="fold")
+    for plugin in registry.plugins:
+        hooks = plugin.hooks or {"(no hooks)": []}
+        for index, (hook, names) in enumerate(hooks.items()):
+            first = index == 0
+            by_plugin.add_row(plugin.name if first else "", plugin.source if first else "", hook,
+                              ", ".join(names) or "-")
+    console.print(by_plugin)
+
+    agents = Table(title=f"{len(registry.agents)} agents", show_lines=True)
     for column in ("name", "triggers", "chains to", "tools", "outputs", "source"):
-        table.add_column(column, overflow="fold")
+        agents.add_column(column, overflow="fold")
     for spec in registry.agents.values():
         chains = ", ".join(f"{rule.to} ({rule.template.value}{', each ' + rule.for_each.value if rule.for_each else ''})"
                            for rule in spec.chains)
-        table.add_row(
+        agents.add_row(
             spec.name,
             "\n".join(spec.triggers),
             chains or "-",
@@ -54,7 +66,7 @@ def plugins(
             ", ".join(o.value for o in spec.outputs),
             spec.source,
         )
-    Console().print(table)
+    console.print(agents)
 
 
 def _register_local_commands() -> None:

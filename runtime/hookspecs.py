@@ -4,8 +4,15 @@ Plugins implement hooks with the `hookimpl` marker and are found in three places
 the built-in modules in `agent_plugins/`, any module dropped into that folder, and pip-installed packages that
 declare an entry point in the group `aidlc.agents`.
 
-Hooks are called with keyword arguments (as pytest does), so an implementation may accept only the arguments it
-needs. Every hook here is documented in the README under "Plugin hooks"; a test fails when one is not.
+Hooks are called through the plugin manager (`pm.hook.<name>(...)`), with keyword arguments (as pytest does), so an
+implementation may accept only the arguments it needs, and pluggy's `tryfirst`, `trylast` and `wrapper=True` work as
+pluggy documents them. The registry calls each plugin alone first, so that every problem names the plugin that
+caused it, and, when a plugin wraps the hook, once more as a whole so the wrapper sees every plugin's answer:
+implementations must return data and do nothing else. What they return is merged by name; a name declared twice is
+an error, so the call order decides nothing.
+
+Every hook here is documented in the README under "Plugin hooks" with the signature the plugin manager holds, and
+has a test; `tests/unit/test_hook_docs.py` fails when either is missing.
 """
 
 from __future__ import annotations
@@ -34,8 +41,10 @@ def register_agents() -> list[AgentSpec]:
 
     Returns: a list of `runtime.plugins.AgentSpec`, one per agent. Each names the agent (its `agent_type`), the
     Notion Status values that trigger it, its system prompt file, the tools it may call, the artifacts it produces,
-    the status written back on success, its chaining rules, its limits and its offline script. The registry
-    validates every field at load and fails with a message naming the plugin and the field.
+    the status written back on success, its chaining rules, its limits and its offline script. A dict with the
+    same fields is accepted too. The registry validates every field at load and fails with a message naming the
+    plugin and the field (`limits.max_tokens`). A wrapper (``@hookimpl(wrapper=True)``) receives the list of every
+    plugin's lists from ``yield`` and returns the lists that load.
 
     Example::
 
@@ -50,15 +59,17 @@ def register_agents() -> list[AgentSpec]:
 
 @hookspec
 def register_tools() -> list[ToolSpec]:
-    """Add tools to the tool registry, beside the built-in Notion, GitHub and prototype tools.
+    """Add tools to the tool registry, as the built-in Notion, GitHub, prototype and analysis tools are added.
 
     Signature: ``register_tools() -> list[ToolSpec]``
 
     Arguments: none.
 
-    Returns: a list of `runtime.tools.spec.ToolSpec`. A tool's name must be unique across all plugins; it is
-    served over the local MCP server and the AgentCore Gateway, gets a generated JSON schema, and is checked by
-    the Cedar tool policy like every built-in tool. An agent may only call tools it lists in `AgentSpec.tools`.
+    Returns: a list of `runtime.tools.spec.ToolSpec`. The built-in tools come through this hook too
+    (`runtime/tools/builtin.py`). A tool's name must be unique across all plugins; it is served over the local MCP
+    server and the AgentCore Gateway, gets a generated JSON schema, and is checked by the Cedar tool policy like
+    every built-in tool. An agent may only call tools it lists in `AgentSpec.tools`, and may list only tools that
+    some plugin registers. A plugin may register tools and no agents.
 
     Example::
 

@@ -14,23 +14,33 @@ from runtime.cli import app
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_json_lists_the_seven_builtins_with_the_documented_keys():
+BUILTIN_AGENTS = ["code", "mock", "demo_deck", "insight", "spec", "review", "a_b_test"]
+
+
+def test_json_shows_plugins_their_hooks_and_what_they_declared():
     result = CliRunner().invoke(app, ["plugins", "--json"])
     assert result.exit_code == 0, result.output
-    agents = json.loads(result.output)
-    assert [a["name"] for a in agents] == ["code", "mock", "demo_deck", "insight", "spec", "review", "a_b_test"]
-    for agent in agents:
+    described = json.loads(result.output)
+    plugins = {p["name"]: p for p in described["plugins"]}
+    for name in BUILTIN_AGENTS:  # by name: another installed plugin adds rows, never changes these
+        assert plugins[f"agent_plugins.{name}"] == {"name": f"agent_plugins.{name}", "source": "builtin",
+                                                   "hooks": {"register_agents": [name]}}
+    assert "github_commit_files" in plugins["runtime.tools.builtin"]["hooks"]["register_tools"]
+    agents = {a["name"]: a for a in described["agents"]}
+    for agent in agents.values():
         assert {"name", "triggers", "chains_to", "tools", "outputs", "source"} <= set(agent)
-    by_name = {a["name"]: a for a in agents}
-    assert by_name["mock"]["chains_to"] == ["demo_deck"]
-    assert by_name["spec"]["chains_to"] == ["code"]
+    assert agents["mock"]["chains_to"] == ["demo_deck"]
+    assert agents["spec"]["chains_to"] == ["code"]
+    tools = {t["name"]: t for t in described["tools"]}
+    assert tools["notion_read_page"]["plugin"] == "runtime.tools.builtin"
 
 
-def test_table_names_every_agent():
-    result = CliRunner().invoke(app, ["plugins"], env={"COLUMNS": "200"})
+def test_table_names_every_plugin_hook_and_agent():
+    result = CliRunner().invoke(app, ["plugins"], env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
-    for name in ("code", "mock", "demo_deck", "insight", "spec", "review", "a_b_test"):
-        assert name in result.output
+    for name in BUILTIN_AGENTS:
+        assert f"agent_plugins.{name}" in result.output
+    assert "runtime.tools.builtin" in result.output and "register_tools" in result.output
 
 
 def _copy_project(tmp_path: Path) -> Path:
@@ -64,9 +74,30 @@ def test_dropping_a_module_into_agent_plugins_makes_it_appear(tmp_path):
     )
     result = _run_plugins(project)
     assert result.returncode == 0, result.stderr
-    agents = {a["name"]: a for a in json.loads(result.stdout)}
+    agents = {a["name"]: a for a in json.loads(result.stdout)["agents"]}
     assert agents["changelog"]["triggers"] == ["Write Changelog"]
     assert agents["changelog"]["source"] == "agent_plugins/changelog.py"
+
+
+def test_a_tools_only_plugin_appears_with_its_hook(tmp_path):
+    project = _copy_project(tmp_path)
+    (project / "agent_plugins" / "wordcount.py").write_text(
+        "from pydantic import BaseModel\n"
+        "from runtime.plugins import hookimpl\n"
+        "from runtime.tools.spec import ToolSpec\n\n"
+        "class Args(BaseModel):\n"
+        "    text: str\n\n"
+        "@hookimpl\n"
+        "def register_tools():\n"
+        "    return [ToolSpec(name='word_count', description='Count words', target='analysis', args_model=Args,\n"
+        "                     func=lambda context, args: {'words': len(args.text.split())})]\n"
+    )
+    result = _run_plugins(project)
+    assert result.returncode == 0, result.stderr
+    plugins = {p["name"]: p for p in json.loads(result.stdout)["plugins"]}
+    assert plugins["agent_plugins.wordcount"] == {"name": "agent_plugins.wordcount",
+                                                  "source": "agent_plugins/wordcount.py",
+                                                  "hooks": {"register_tools": ["word_count"]}}
 
 
 def test_a_plugin_repeating_a_trigger_fails_with_both_names_and_no_traceback(tmp_path):
