@@ -1,6 +1,7 @@
 """AgentCore: one runtime per registered agent plugin (direct code deployment from an S3 zip), each with its own
 role and a pinned endpoint; one MCP gateway (semantic tool search, IAM auth) whose Lambda target serves the tool
-registry; API-key credential providers for Notion and GitHub; memory for plugins that ask for it.
+registry (the tokens stay in Secrets Manager, read by that Lambda: one copy of each secret); memory for plugins
+that ask for it.
 
 A plugin dropped into agent_plugins/ (or installed) gets its runtime on the next `pulumi up`: the list of
 runtimes is the registry, not a list in this file.
@@ -9,52 +10,61 @@ runtimes is the registry, not a list in this file.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components import iam
-from components.base import PACKAGE, PLUGIN_DIRS_ENV, LambdaFunction, child, lambda_plugin_dirs, validate_args
+from components.base import (PACKAGE, LambdaFunction, LambdaFunctionArgs, check_common, child, lambda_plugin_dirs,
+                             require)
+from components.state import State
 from runtime.plugins import AgentSpec
-from runtime.resources import AGENT_APP_ENTRY_POINT, AUDIT, COMPLETIONS, GITHUB_TOKEN, NOTION_TOKEN, PROTOTYPES, Env
-from runtime.resources import Function
+from runtime.resources import (AGENT_APP_ENTRY_POINT, AUDIT, COMPLETIONS, FUNCTIONS_BY_NAME, PROTOTYPES, Env, Header,
+                               PhysicalNames, function_environment)
 
 ENDPOINT_NAME = "live"  # the orchestrator invokes this qualifier; it pins the runtime version rolled out last
 GATEWAY_TARGET_NAME = "aidlc-tools"  # tools reach the Lambda as "aidlc-tools___<tool>"
 MEMORY_EVENT_EXPIRY_DAYS = 30
+AGENT_RUNTIMES = ("PYTHON_3_10", "PYTHON_3_11", "PYTHON_3_12", "PYTHON_3_13", "PYTHON_3_14")
+TOOL_GATEWAY = FUNCTIONS_BY_NAME["tool_gateway"]
 
 
-class AgentCoreArgs(TypedDict, total=False):
+@dataclass(frozen=True)
+class AgentCoreArgs:
     name_prefix: str  # runtime/memory names: letters, digits, underscores
     agents: Sequence[AgentSpec]
-    code_bucket_key: str  # S3 key of the agent zip (content-hashed)
+    state: State
     agent_code: pulumi.Input[pulumi.Asset]  # the agent zip
-    agent_runtime: str  # PYTHON_3_12 ... PYTHON_3_14
-    tool_gateway: Function  # the gateway target's declaration (runtime/resources.py)
+    code_bucket_key: str  # S3 key of the agent zip (content-hashed)
     tool_gateway_code: pulumi.Input[pulumi.Archive]
     tool_payloads: Sequence[Mapping[str, Any]]  # components.tool_schemas.gateway_inline_payloads(...)
-    completion_queue_url: pulumi.Input[str]
-    completion_queue_arn: pulumi.Input[str]
-    audit_table_name: pulumi.Input[str]
-    audit_table_arn: pulumi.Input[str]
-    secret_arns: Mapping[str, pulumi.Input[str]]  # secret logical name -> ARN
     prototype_bucket_name: pulumi.Input[str]
     prototype_bucket_arn: pulumi.Input[str]
-    prototype_base_url: pulumi.Input[str]
-    prototype_expiry_days: int
-    github_repo: str
     model_id: str
-    model_ids: Sequence[str]  # every model the stack allows
-    model_prices_json: str
-    notion_token: pulumi.Input[str] | None  # Pulumi secrets; write-only into the credential providers
-    github_token: pulumi.Input[str] | None
-    plugin_dirs_in_bundle: Sequence[str]
     region: pulumi.Input[str]
     account_id: pulumi.Input[str]
-    log_retention_days: int
-    architecture: str
-    tags: Mapping[str, str]
+    agent_runtime: str = "PYTHON_3_12"
+    prototype_base_url: pulumi.Input[str] | None = None
+    prototype_expiry_days: int = 7
+    github_repo: str = ""
+    model_ids: Sequence[str] = ()  # every model the stack allows
+    model_prices_json: str = "{}"
+    plugin_dirs_in_bundle: Sequence[str] = ()
+    log_retention_days: int = 30
+    architecture: str = "arm64"
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        require("AgentCore", bool(self.agents), "no agent plugins registered; nothing to deploy")
+        require("AgentCore", self.agent_runtime in AGENT_RUNTIMES,
+                f"agent_runtime {self.agent_runtime!r} is not one of {AGENT_RUNTIMES}")
+        require("AgentCore", bool(self.tool_payloads), "no tool schemas for the gateway target")
+        require("AgentCore", 1 <= self.prototype_expiry_days <= 365, "prototype_expiry_days must be 1..365")
+        check_common("AgentCore", log_retention_days=self.log_retention_days, architecture=self.architecture)
+        for spec in self.agents:
+            runtime_name(self.name_prefix, spec.name)  # a clear error now rather than at CreateAgentRuntime
 
 
 def runtime_name(prefix: str, agent: str) -> str:
@@ -79,17 +89,10 @@ class AgentCore(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AgentCoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{PACKAGE}:AgentCore", name, None, opts)
-        args = validate_args("AgentCore", args, AgentCoreArgs, (
-            "name_prefix", "agents", "agent_code", "code_bucket_key", "tool_gateway", "tool_gateway_code",
-            "tool_payloads", "completion_queue_url", "completion_queue_arn", "audit_table_name", "audit_table_arn",
-            "secret_arns", "prototype_bucket_name", "prototype_bucket_arn", "model_id", "region", "account_id",
-        ))
-        agents = list(args["agents"])
-        if not agents:
-            raise ValueError("AgentCore: no agent plugins registered; nothing to deploy")
-        tags = dict(args.get("tags") or {})
-        region, account = args["region"], args["account_id"]
-        prefix = args["name_prefix"]
+        tags = dict(args.tags)
+        region, account = args.region, args.account_id
+        prefix = args.name_prefix
+        state = args.state
 
         # --- the agent code, in its own private bucket ----------------------------------------------------
         self.code_bucket = aws.s3.Bucket(f"{name}-code", force_destroy=True, tags=tags, opts=child(self))
@@ -100,41 +103,39 @@ class AgentCore(pulumi.ComponentResource):
             f"{name}-code-encryption", bucket=self.code_bucket.id,
             rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}], opts=child(self))
         self.code_object = aws.s3.BucketObjectv2(
-            f"{name}-agent-zip", bucket=self.code_bucket.id, key=args["code_bucket_key"], source=args["agent_code"],
+            f"{name}-agent-zip", bucket=self.code_bucket.id, key=args.code_bucket_key, source=args.agent_code,
             opts=child(self, depends_on=[code_block]))
-        code_object_arn = pulumi.Output.concat(self.code_bucket.arn, "/", args["code_bucket_key"])
+        code_object_arn = pulumi.Output.concat(self.code_bucket.arn, "/", args.code_bucket_key)
 
         # --- the tool gateway: Lambda target, role, gateway, target ----------------------------------------
-        tool_env: dict[str, Any] = {
-            AUDIT.env_var: args["audit_table_name"],
-            NOTION_TOKEN.env_var: args["secret_arns"][NOTION_TOKEN.logical_name],
-            GITHUB_TOKEN.env_var: args["secret_arns"][GITHUB_TOKEN.logical_name],
-            PROTOTYPES.env_var: args["prototype_bucket_name"],
-            Env.GITHUB_REPO: args.get("github_repo", ""),
+        # The tool Lambda reads the Notion and GitHub tokens from Secrets Manager (the one copy of each secret);
+        # a Lambda target's outbound auth is the gateway's IAM role, so no credential provider holds them.
+        tool_settings: dict[str, Any] = {
             Env.STACK: pulumi.get_stack(),
-            "AIDLC_PROTOTYPE_EXPIRY_DAYS": str(args.get("prototype_expiry_days", 7)),
-            "POWERTOOLS_SERVICE_NAME": "aidlc-tools",
+            Env.GITHUB_REPO: args.github_repo,
+            Env.PROTOTYPE_EXPIRY_DAYS: str(args.prototype_expiry_days),
+            Env.PROTOTYPE_BASE_URL: args.prototype_base_url,
+            Env.POWERTOOLS_SERVICE_NAME: "aidlc-tools",
+            Env.PLUGIN_DIRS: lambda_plugin_dirs(args.plugin_dirs_in_bundle) if args.plugin_dirs_in_bundle else None,
         }
-        if args.get("prototype_base_url") is not None:
-            tool_env[Env.PROTOTYPE_BASE_URL] = args["prototype_base_url"]
-        if args.get("plugin_dirs_in_bundle"):
-            tool_env[PLUGIN_DIRS_ENV] = lambda_plugin_dirs(args["plugin_dirs_in_bundle"])  # plugins' own tools
+        tool_names = PhysicalNames(tables=state.table_names, queues=state.queue_urls, secrets=state.secret_arns,
+                                   buckets={PROTOTYPES.logical_name: args.prototype_bucket_name},
+                                   settings=tool_settings)
         self.tool_function = LambdaFunction(
             f"{name}-tools",
-            {
-                "function": args["tool_gateway"],
-                "code": args["tool_gateway_code"],
-                "arns": iam.StackArns(
-                    tables={AUDIT.logical_name: args["audit_table_arn"]},
-                    secrets={k: v for k, v in args["secret_arns"].items()
-                             if k in args["tool_gateway"].secrets},
-                    buckets={PROTOTYPES.logical_name: args["prototype_bucket_arn"]},
+            LambdaFunctionArgs(
+                function=TOOL_GATEWAY,
+                code=args.tool_gateway_code,
+                arns=iam.StackArns(
+                    tables=state.table_arns,
+                    secrets=state.secret_arns,
+                    buckets={PROTOTYPES.logical_name: args.prototype_bucket_arn},
                 ),
-                "environment": tool_env,
-                "log_retention_days": args.get("log_retention_days", 30),
-                "architecture": args.get("architecture", "arm64"),
-                "tags": tags,
-            },
+                environment=function_environment(TOOL_GATEWAY, tool_names),
+                log_retention_days=args.log_retention_days,
+                architecture=args.architecture,
+                tags=tags,
+            ),
             opts=child(self),
         )
         agentcore_source_arn = pulumi.Output.format("arn:aws:bedrock-agentcore:{0}:{1}:*", region, account)
@@ -166,30 +167,17 @@ class AgentCore(pulumi.ComponentResource):
             credential_provider_configuration={"gateway_iam_role": {}},
             target_configuration={"mcp": {"lambda_": {
                 "lambda_arn": self.tool_function.arn,
-                "tool_schema": {"inline_payloads": list(args["tool_payloads"])},
+                "tool_schema": {"inline_payloads": list(args.tool_payloads)},
             }}},
+            # The gateway forwards only allow-listed request headers; the tool Lambda finds these in
+            # client_context.custom["bedrockAgentCorePropagatedHeaders"] (runtime/tools/gateway_target.py).
+            metadata_configuration={"allowed_request_headers": list(Header.TOOL_CALLER)},
             opts=child(self),
         )
 
-        # --- credential providers (write-only keys: the token never lands in the state file) --------------
-        self.credential_providers: dict[str, aws.bedrock.AgentcoreApiKeyCredentialProvider] = {}
-        for label, token in (("notion", args.get("notion_token")), ("github", args.get("github_token"))):
-            if token is None:
-                pulumi.log.warn(f"aidlc:{label}Token is not set: no {label} credential provider "
-                                f"(pulumi config set --secret aidlc:{label}Token ...)", resource=self)
-                continue
-            self.credential_providers[label] = aws.bedrock.AgentcoreApiKeyCredentialProvider(
-                f"{name}-{label}-credentials",
-                name=f"{prefix}-{label}".replace("_", "-"),
-                api_key_wo=token,
-                api_key_wo_version=1,
-                tags=tags,
-                opts=child(self),
-            )
-
         # --- one runtime per plugin --------------------------------------------------------------------------
         self.runtimes, self.endpoints, self.runtime_roles, self.memories = {}, {}, {}, {}
-        for spec in agents:
+        for spec in args.agents:
             self._agent(name, prefix, spec, args, code_object_arn, agentcore_source_arn, tags)
 
         self.runtime_arns = pulumi.Output.all(
@@ -201,12 +189,12 @@ class AgentCore(pulumi.ComponentResource):
             "tool_function": self.tool_function.name,
         })
 
-    def _agent(self, name: str, prefix: str, spec: AgentSpec, args: Mapping[str, Any], code_object_arn: Any,
+    def _agent(self, name: str, prefix: str, spec: AgentSpec, args: AgentCoreArgs, code_object_arn: Any,
                source_arn: Any, tags: dict[str, str]) -> None:
         agent = spec.name
         base = f"{name}-{agent.replace('_', '-')}"
         rt_name = runtime_name(prefix, agent)
-        region, account = args["region"], args["account_id"]
+        region, account = args.region, args.account_id
         role = aws.iam.Role(
             f"{base}-role",
             assume_role_policy=pulumi.Output.json_dumps(iam.service_trust_policy(
@@ -218,13 +206,13 @@ class AgentCore(pulumi.ComponentResource):
                 f"{base}-memory", name=f"{rt_name}_memory"[:48], event_expiry_duration=MEMORY_EVENT_EXPIRY_DAYS,
                 description=f"aidlc {agent} agent memory", tags=tags, opts=child(self))
             self.memories[agent] = memory
-        model_ids = list(dict.fromkeys([*(args.get("model_ids") or [args["model_id"]]),
+        model_ids = list(dict.fromkeys([*(args.model_ids or [args.model_id]),
                                         *([spec.limits.model_id] if spec.limits.model_id else [])]))
         statements = iam.agent_runtime_statements(
             model_arns=iam.bedrock_model_arns(model_ids, region, account),
             gateway_arn=self.gateway.gateway_arn,
-            completion_queue_arn=args["completion_queue_arn"],
-            audit_table_arn=args["audit_table_arn"],
+            completion_queue_arn=args.state.queue_arns[COMPLETIONS.logical_name],
+            audit_table_arn=args.state.table_arns[AUDIT.logical_name],
             log_group_prefix_arn=pulumi.Output.format(
                 "arn:aws:logs:{0}:{1}:log-group:/aws/bedrock-agentcore/runtimes/{2}-*", region, account, rt_name),
             code_object_arn=code_object_arn,
@@ -235,15 +223,15 @@ class AgentCore(pulumi.ComponentResource):
         environment: dict[str, Any] = {
             Env.AGENT_NAME: agent,
             Env.GATEWAY_URL: self.gateway.gateway_url,
-            COMPLETIONS.env_var: args["completion_queue_url"],
-            AUDIT.env_var: args["audit_table_name"],
+            COMPLETIONS.env_var: args.state.queue_urls[COMPLETIONS.logical_name],
+            AUDIT.env_var: args.state.table_names[AUDIT.logical_name],
             Env.MODEL_PROVIDER: "bedrock",
-            Env.MODEL_ID: spec.limits.model_id or args["model_id"],
-            Env.MODEL_PRICES: args.get("model_prices_json", "{}"),
+            Env.MODEL_ID: spec.limits.model_id or args.model_id,
+            Env.MODEL_PRICES: args.model_prices_json,
             Env.STACK: pulumi.get_stack(),
         }
-        if args.get("plugin_dirs_in_bundle"):
-            environment[PLUGIN_DIRS_ENV] = ":".join(args["plugin_dirs_in_bundle"])  # relative to the code root
+        if args.plugin_dirs_in_bundle:
+            environment[Env.PLUGIN_DIRS] = ":".join(args.plugin_dirs_in_bundle)  # relative to the code root
         if memory is not None:
             environment["AIDLC_MEMORY_ID"] = memory.id
         runtime = aws.bedrock.AgentcoreAgentRuntime(
@@ -253,8 +241,8 @@ class AgentCore(pulumi.ComponentResource):
             role_arn=role.arn,
             agent_runtime_artifact={"code_configuration": {
                 "entry_points": [AGENT_APP_ENTRY_POINT],
-                "runtime": args.get("agent_runtime", "PYTHON_3_12"),
-                "code": {"s3": {"bucket": self.code_bucket.bucket, "prefix": args["code_bucket_key"]}},
+                "runtime": args.agent_runtime,
+                "code": {"s3": {"bucket": self.code_bucket.bucket, "prefix": args.code_bucket_key}},
             }},
             network_configuration={"network_mode": "PUBLIC"},
             lifecycle_configurations=[{

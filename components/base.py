@@ -1,58 +1,78 @@
-"""What every aidlc component shares: Args validation at construction, child naming, tags, and the Lambda
-function building block (role + least-privilege policy + log group with retention + function)."""
+"""What every aidlc component shares: typed Args, child naming, tags, and the Lambda function building block
+(role + least-privilege policy + log group with retention + function).
+
+Args are frozen dataclasses: the fields are the contract (a missing or unknown argument is a TypeError naming it,
+raised by the dataclass itself), and the value rules live in each `__post_init__`, next to the fields they check,
+so the declaration and its validation cannot drift apart.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components import iam
-from runtime.resources import Function
+from runtime.resources import Env, Function
 
 PACKAGE = "aidlc:index"
-PLUGIN_DIRS_ENV = "AIDLC_PLUGIN_DIRS"  # read by runtime/registry.py
 LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unpacks the zip
+LAMBDA_PYTHON = "python3.12"
+ARCHITECTURES = ("arm64", "x86_64")
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy's documented values).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653)
+PLUGIN_DIRS_ENV = Env.PLUGIN_DIRS
+
+
+class ComponentArgsError(ValueError):
+    pass
 
 
 def lambda_plugin_dirs(relative: Sequence[str]) -> str:
     return ":".join(f"{LAMBDA_TASK_ROOT}/{folder}" for folder in relative)
 
 
-class ComponentArgsError(TypeError):
-    pass
-
-
-def validate_args(component: str, args: Mapping[str, Any], args_type: type, required: tuple[str, ...]) -> dict:
-    """Unknown keys and missing required keys are errors that name the component and the key."""
-    known = set(getattr(args_type, "__annotations__", {}))  # names only: no need to resolve the types
-    unknown = sorted(set(args) - known)
-    missing = [key for key in required if args.get(key) is None]
-    problems = [f"unknown argument {key!r}" for key in unknown] + [f"missing required argument {k!r}" for k in missing]
-    if problems:
-        raise ComponentArgsError(f"{component}: " + "; ".join(problems) + f" (known: {', '.join(sorted(known))})")
-    return dict(args)
-
-
 def child(parent: pulumi.ComponentResource, **extra: Any) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions(parent=parent, **extra)
+
+
+def require(component: str, condition: bool, message: str) -> None:
+    if not condition:
+        raise ComponentArgsError(f"{component}: {message}")
+
+
+def check_common(component: str, *, log_retention_days: int | None = None, architecture: str | None = None) -> None:
+    if log_retention_days is not None:
+        require(component, log_retention_days in LOG_RETENTION_DAYS,
+                f"log_retention_days {log_retention_days} is not a CloudWatch Logs retention period "
+                f"({', '.join(map(str, LOG_RETENTION_DAYS))})")
+    if architecture is not None:
+        require(component, architecture in ARCHITECTURES, f"architecture {architecture!r} is not one of {ARCHITECTURES}")
 
 
 def lambda_trust_policy() -> str:
     return json.dumps(iam.service_trust_policy("lambda.amazonaws.com"))
 
 
-class LambdaFunctionArgs(TypedDict, total=False):
+@dataclass(frozen=True)
+class LambdaFunctionArgs:
     function: Function  # the declaration in runtime/resources.py
     code: pulumi.Input[pulumi.Archive]
     arns: iam.StackArns
-    environment: pulumi.Input[Mapping[str, pulumi.Input[str]]]
-    log_retention_days: int
-    architecture: str
-    tags: Mapping[str, str]
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    log_retention_days: int = 30
+    architecture: str = "arm64"
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        require("LambdaFunction", isinstance(self.function, Function), "function must be a runtime.resources.Function")
+        require("LambdaFunction", self.code is not None, f"no code archive for {self.function.logical_name!r}")
+        check_common("LambdaFunction", log_retention_days=self.log_retention_days, architecture=self.architecture)
 
 
 class LambdaFunction(pulumi.ComponentResource):
@@ -67,33 +87,28 @@ class LambdaFunction(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LambdaFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{PACKAGE}:LambdaFunction", name, None, opts)
-        args = validate_args("LambdaFunction", args, LambdaFunctionArgs, ("function", "code", "arns"))
-        declaration: Function = args["function"]
-        tags = dict(args.get("tags") or {})
+        declaration = args.function
+        tags = dict(args.tags)
         self.log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            retention_in_days=args.get("log_retention_days", 30),
-            tags=tags,
-            opts=child(self),
-        )
+            f"{name}-logs", retention_in_days=args.log_retention_days, tags=tags, opts=child(self))
         self.role = aws.iam.Role(f"{name}-role", assume_role_policy=lambda_trust_policy(), tags=tags,
                                  opts=child(self))
         self.policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,
-            policy=pulumi.Output.json_dumps(iam.function_policy(declaration, args["arns"], self.log_group.arn)),
+            policy=pulumi.Output.json_dumps(iam.function_policy(declaration, args.arns, self.log_group.arn)),
             opts=child(self),
         )
         self.function = aws.lambda_.Function(
             f"{name}-fn",
             role=self.role.arn,
-            runtime="python3.12",
+            runtime=LAMBDA_PYTHON,
             handler=declaration.handler,
-            code=args["code"],
-            architectures=[args.get("architecture", "arm64")],
+            code=args.code,
+            architectures=[args.architecture],
             timeout=declaration.timeout_seconds,
             memory_size=declaration.memory_mb,
-            environment={"variables": args.get("environment") or {}},
+            environment={"variables": dict(args.environment)},
             logging_config={"log_format": "JSON", "log_group": self.log_group.name},
             tags=tags,
             opts=child(self, depends_on=[self.policy]),

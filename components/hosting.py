@@ -4,22 +4,35 @@ through CloudFront with Origin Access Control (the bucket policy admits that one
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TypedDict
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
-from components.base import PACKAGE, child, validate_args
+from components.base import PACKAGE, child, require
 
 # AWS managed cache policy "CachingOptimized" (a documented, stable id, the same in every account).
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
+# CloudFront's default root object applies to "/" only: "/{invocation_id}/" or "/{invocation_id}" would ask S3
+# for a key that does not exist, which S3 answers 403 to a reader without s3:ListBucket. This viewer-request
+# function maps folder URLs to their index.html (tests/infra/test_hosting_function.py runs it under node).
+INDEX_FUNCTION_CODE = (Path(__file__).parent / "cloudfront_index.js").read_text()
 
 
-class PrototypeHostingArgs(TypedDict, total=False):
+@dataclass(frozen=True)
+class PrototypeHostingArgs:
     expiry_days: int
-    key_prefix: str  # "" = the whole bucket (prototypes live under {invocation_id}/)
-    price_class: str
-    tags: Mapping[str, str]
+    key_prefix: str = ""  # "" = the whole bucket (prototypes live under {invocation_id}/)
+    price_class: str = "PriceClass_100"
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        require("PrototypeHosting", 1 <= int(self.expiry_days) <= 365,
+                f"expiry_days must be 1..365, got {self.expiry_days}")
+        require("PrototypeHosting", self.price_class in PRICE_CLASSES,
+                f"price_class {self.price_class!r} is not one of {PRICE_CLASSES}")
 
 
 class PrototypeHosting(pulumi.ComponentResource):
@@ -32,11 +45,8 @@ class PrototypeHosting(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PrototypeHostingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{PACKAGE}:PrototypeHosting", name, None, opts)
-        args = validate_args("PrototypeHosting", args, PrototypeHostingArgs, ("expiry_days",))
-        expiry_days = int(args["expiry_days"])
-        if not 1 <= expiry_days <= 365:
-            raise ValueError(f"PrototypeHosting: expiry_days must be 1..365, got {expiry_days}")
-        tags = dict(args.get("tags") or {})
+        expiry_days = int(args.expiry_days)
+        tags = dict(args.tags)
 
         self.bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=True, tags=tags, opts=child(self))
         aws.s3.BucketOwnershipControls(f"{name}-ownership", bucket=self.bucket.id,
@@ -64,7 +74,7 @@ class PrototypeHosting(pulumi.ComponentResource):
             rules=[{
                 "id": "expire-prototypes",
                 "status": "Enabled",
-                "filter": {"prefix": args.get("key_prefix", "")},
+                "filter": {"prefix": args.key_prefix},
                 "expiration": {"days": expiry_days},
                 "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
             }],
@@ -78,13 +88,21 @@ class PrototypeHosting(pulumi.ComponentResource):
             signing_protocol="sigv4",
             opts=child(self),
         )
+        self.index_function = aws.cloudfront.Function(
+            f"{name}-index",
+            runtime="cloudfront-js-2.0",
+            comment="aidlc prototypes: folder URLs serve their index.html",
+            code=INDEX_FUNCTION_CODE,
+            publish=True,
+            opts=child(self),
+        )
         origin_id = "prototypes-s3"
         self.distribution = aws.cloudfront.Distribution(
             f"{name}-cdn",
             enabled=True,
             comment="aidlc hosted prototypes",
             default_root_object="index.html",
-            price_class=args.get("price_class", "PriceClass_100"),
+            price_class=args.price_class,
             origins=[{
                 "domain_name": self.bucket.bucket_regional_domain_name,
                 "origin_id": origin_id,
@@ -97,6 +115,8 @@ class PrototypeHosting(pulumi.ComponentResource):
                 "cached_methods": ["GET", "HEAD"],
                 "cache_policy_id": CACHING_OPTIMIZED_POLICY_ID,
                 "compress": True,
+                "function_associations": [{"event_type": "viewer-request",
+                                           "function_arn": self.index_function.arn}],
             },
             restrictions={"geo_restriction": {"restriction_type": "none"}},
             viewer_certificate={"cloudfront_default_certificate": True},

@@ -3,7 +3,8 @@
 Values may be plain strings (tests) or `pulumi.Output`s (the program serialises the document with
 `Output.json_dumps`). Every statement names specific actions on specific ARNs. The only `"*"` resources are
 in `WILDCARD_RESOURCE_REASONS`, each with the reason AWS leaves no narrower choice. (Encryption at rest uses
-AWS-owned keys: SSE-SQS, DynamoDB and Secrets Manager defaults, SSE-S3, aws/sns, so no KMS grants are needed.)
+AWS-owned keys: SSE-SQS, DynamoDB and Secrets Manager defaults, SSE-S3, so no KMS grants are needed; the alarm
+topic alone has a customer-managed key, because CloudWatch cannot use aws/sns: `alarm_topic_key_policy`.)
 Partial wildcards inside ARNs, and why: DynamoDB `table/<name>/index/*` (the table's own indexes), runtime
 `<runtime ARN>/runtime-endpoint/*` (its endpoints), `foundation-model/<id>` in any region (a cross-region
 inference profile routes to the profile's regions), the runtime log groups `/aws/bedrock-agentcore/runtimes/<name>-*`
@@ -206,6 +207,24 @@ def agent_runtime_statements(
     if memory_arn is not None:
         out.append(statement("UseMemory", MEMORY_USE, [memory_arn]))
     return out
+
+
+def alarm_topic_key_policy(account: Any) -> dict[str, Any]:
+    """The key policy of the alarm topic's KMS key: the account administers it (without this statement the key
+    would be unmanageable), CloudWatch may encrypt with it to publish alarms (AWS's documented statement for
+    alarm actions on an encrypted topic), SNS uses it on the topic's behalf through the account's grant."""
+    root = _format("arn:aws:iam::{}:root", account)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*",
+             "Resource": "*"},
+            {"Sid": "CloudWatchPublishesAlarms", "Effect": "Allow",
+             "Principal": {"Service": "cloudwatch.amazonaws.com"},
+             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+             "Condition": {"StringEquals": {"aws:SourceAccount": account}}},
+        ],
+    }
 
 
 def gateway_statements(target_function_arns: Sequence[Any]) -> list[dict[str, Any]]:

@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TypedDict
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from components.base import PACKAGE, child, validate_args
+from components.base import PACKAGE, check_common, child, require
+from runtime.resources import ROUTES, Route
 
-WEBHOOK_ROUTE = "POST /webhook/notion"
-# The internal API (ARCHITECTURE.md "The flow"), served by the api function.
-INTERNAL_ROUTES: tuple[str, ...] = (
-    "POST /invoke",
-    "GET /invocation/{id}",
-    "POST /invocation/{id}/cancel",
-    "GET /project/{id}/invocations",
-    "GET /project/{id}/cost-summary",
-)
+# API Gateway's authorization type for each declared route auth (runtime/resources.py).
+AUTHORIZATION_TYPES = {"none": "NONE", "iam": "AWS_IAM"}
+WEBHOOK_ROUTE = next(r.key for r in ROUTES if r.function == "webhook")
+INTERNAL_ROUTES: tuple[str, ...] = tuple(r.key for r in ROUTES if r.auth == "iam")
 ACCESS_LOG_FORMAT = json.dumps({
     "requestId": "$context.requestId",
     "ip": "$context.identity.sourceIp",
@@ -33,15 +29,21 @@ ACCESS_LOG_FORMAT = json.dumps({
 })
 
 
-class IngressArgs(TypedDict, total=False):
-    webhook_function_arn: pulumi.Input[str]
-    webhook_function_name: pulumi.Input[str]
-    api_function_arn: pulumi.Input[str]
-    api_function_name: pulumi.Input[str]
-    throttle_rate: float
-    throttle_burst: int
-    log_retention_days: int
-    tags: Mapping[str, str]
+@dataclass(frozen=True)
+class IngressArgs:
+    function_arns: Mapping[str, pulumi.Input[str]]  # function logical name -> ARN, for every routed function
+    function_names: Mapping[str, pulumi.Input[str]]
+    routes: tuple[Route, ...] = ROUTES
+    throttle_rate: float = 20.0
+    throttle_burst: int = 40
+    log_retention_days: int = 30
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        missing = sorted({r.function for r in self.routes} - set(self.function_arns))
+        require("Ingress", not missing, f"routes name functions with no ARN: {missing}")
+        require("Ingress", self.throttle_rate > 0 and self.throttle_burst > 0, "throttling must be positive")
+        check_common("Ingress", log_retention_days=self.log_retention_days)
 
 
 def _slug(route_key: str) -> str:
@@ -57,63 +59,51 @@ class Ingress(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: IngressArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{PACKAGE}:Ingress", name, None, opts)
-        args = validate_args(
-            "Ingress", args, IngressArgs,
-            ("webhook_function_arn", "webhook_function_name", "api_function_arn", "api_function_name"),
-        )
-        tags = dict(args.get("tags") or {})
+        tags = dict(args.tags)
         self.api = aws.apigatewayv2.Api(f"{name}-http", protocol_type="HTTP",
                                         description="aidlc: Notion webhook and internal API", tags=tags,
                                         opts=child(self))
-        self.access_logs = aws.cloudwatch.LogGroup(f"{name}-access-logs",
-                                                   retention_in_days=args.get("log_retention_days", 30), tags=tags,
-                                                   opts=child(self))
+        self.access_logs = aws.cloudwatch.LogGroup(f"{name}-access-logs", retention_in_days=args.log_retention_days,
+                                                   tags=tags, opts=child(self))
         self.stage = aws.apigatewayv2.Stage(
             f"{name}-stage",
             api_id=self.api.id,
             name="$default",
             auto_deploy=True,
             default_route_settings={
-                "throttling_rate_limit": args.get("throttle_rate", 20.0),
-                "throttling_burst_limit": args.get("throttle_burst", 40),
+                "throttling_rate_limit": args.throttle_rate,
+                "throttling_burst_limit": args.throttle_burst,
                 "detailed_metrics_enabled": True,
             },
             access_log_settings={"destination_arn": self.access_logs.arn, "format": ACCESS_LOG_FORMAT},
             tags=tags,
             opts=child(self),
         )
-        webhook_integration = self._integration(name, "webhook", args["webhook_function_arn"])
-        api_integration = self._integration(name, "api", args["api_function_arn"])
+        routed = list(dict.fromkeys(r.function for r in args.routes))
+        integrations = {f: self._integration(name, f, args.function_arns[f]) for f in routed}
         self.routes = {
-            WEBHOOK_ROUTE: aws.apigatewayv2.Route(
-                f"{name}-{_slug(WEBHOOK_ROUTE)}",
+            # "none": Notion cannot sign SigV4; the webhook handler checks X-Notion-Signature itself.
+            route.key: aws.apigatewayv2.Route(
+                f"{name}-{_slug(route.key)}",
                 api_id=self.api.id,
-                route_key=WEBHOOK_ROUTE,
-                authorization_type="NONE",  # Notion cannot sign SigV4; the handler checks X-Notion-Signature
-                target=pulumi.Output.concat("integrations/", webhook_integration.id),
+                route_key=route.key,
+                authorization_type=AUTHORIZATION_TYPES[route.auth],
+                target=pulumi.Output.concat("integrations/", integrations[route.function].id),
                 opts=child(self),
             )
+            for route in args.routes
         }
-        for route_key in INTERNAL_ROUTES:
-            self.routes[route_key] = aws.apigatewayv2.Route(
-                f"{name}-{_slug(route_key)}",
-                api_id=self.api.id,
-                route_key=route_key,
-                authorization_type="AWS_IAM",
-                target=pulumi.Output.concat("integrations/", api_integration.id),
-                opts=child(self),
-            )
-        for label, function_name in (("webhook", args["webhook_function_name"]), ("api", args["api_function_name"])):
+        for function in routed:
             aws.lambda_.Permission(
-                f"{name}-{label}-allow-apigw",
+                f"{name}-{function}-allow-apigw",
                 action="lambda:InvokeFunction",
-                function=function_name,
+                function=args.function_names[function],
                 principal="apigateway.amazonaws.com",
                 source_arn=pulumi.Output.concat(self.api.execution_arn, "/*/*"),
                 opts=child(self),
             )
         self.endpoint = self.api.api_endpoint
-        self.webhook_url = pulumi.Output.concat(self.api.api_endpoint, "/webhook/notion")
+        self.webhook_url = pulumi.Output.concat(self.api.api_endpoint, WEBHOOK_ROUTE.split(" ", 1)[1])
         self.register_outputs({"endpoint": self.endpoint, "webhook_url": self.webhook_url})
 
     def _integration(self, name: str, label: str, function_arn: pulumi.Input[str]) -> aws.apigatewayv2.Integration:

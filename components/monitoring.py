@@ -4,28 +4,35 @@ the month's cost against the budget, an operations dashboard and a cost dashboar
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from components.base import PACKAGE, child, validate_args
-from components.iam import METRICS_NAMESPACE
+from components.base import PACKAGE, child, require
+from components.iam import METRICS_NAMESPACE, alarm_topic_key_policy
 
 COST_METRIC = "MonthToDateCostUSD"  # published by the completion step, dimension ProjectId
 ERROR_RATE_PERCENT = 10
 BUDGET_THRESHOLDS = (80, 100)
 
 
-class MonitoringArgs(TypedDict, total=False):
+@dataclass(frozen=True)
+class MonitoringArgs:
     project_id: str
     monthly_budget_usd: float
-    alarm_email: str
     function_names: Mapping[str, pulumi.Input[str]]  # logical name -> Lambda function name
     dead_letter_queue_names: Mapping[str, pulumi.Input[str]]
-    queue_names: Mapping[str, pulumi.Input[str]]
     region: pulumi.Input[str]
-    tags: Mapping[str, str]
+    account_id: pulumi.Input[str]
+    alarm_email: str | None = None
+    queue_names: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        require("Monitoring", float(self.monthly_budget_usd) > 0, "monthly_budget_usd must be positive")
+        require("Monitoring", bool(self.function_names), "no functions to watch")
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -36,16 +43,26 @@ class Monitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{PACKAGE}:Monitoring", name, None, opts)
-        args = validate_args("Monitoring", args, MonitoringArgs,
-                             ("project_id", "monthly_budget_usd", "function_names", "dead_letter_queue_names", "region"))
-        tags = dict(args.get("tags") or {})
-        self.topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id="alias/aws/sns", tags=tags, opts=child(self))
-        if args.get("alarm_email"):
+        tags = dict(args.tags)
+        # A customer-managed key: CloudWatch alarms cannot publish to a topic under the AWS-managed aws/sns key,
+        # whose policy does not admit cloudwatch.amazonaws.com and cannot be changed.
+        self.topic_key = aws.kms.Key(
+            f"{name}-alarms-key",
+            description="aidlc: encrypts the alarm topic; CloudWatch may use it to publish alarms",
+            enable_key_rotation=True,
+            deletion_window_in_days=7,
+            policy=pulumi.Output.json_dumps(alarm_topic_key_policy(args.account_id)),
+            tags=tags,
+            opts=child(self),
+        )
+        self.topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id=self.topic_key.arn, tags=tags,
+                                   opts=child(self))
+        if args.alarm_email:
             aws.sns.TopicSubscription(f"{name}-alarm-email", topic=self.topic.arn, protocol="email",
-                                      endpoint=args["alarm_email"], opts=child(self))
+                                      endpoint=args.alarm_email, opts=child(self))
         actions = [self.topic.arn]
         self.alarms = {}
-        for queue, dlq_name in args["dead_letter_queue_names"].items():
+        for queue, dlq_name in args.dead_letter_queue_names.items():
             self.alarms[f"dlq-{queue}"] = aws.cloudwatch.MetricAlarm(
                 f"{name}-{queue}-dlq-not-empty",
                 alarm_description=f"aidlc: messages in the {queue} dead-letter queue (failed 3 times)",
@@ -63,7 +80,7 @@ class Monitoring(pulumi.ComponentResource):
                 tags=tags,
                 opts=child(self),
             )
-        for function, function_name in args["function_names"].items():
+        for function, function_name in args.function_names.items():
             self.alarms[f"errors-{function}"] = aws.cloudwatch.MetricAlarm(
                 f"{name}-{function.replace('_', '-')}-error-rate",
                 alarm_description=f"aidlc: {function} errors above {ERROR_RATE_PERCENT} % of invocations over 5 minutes",
@@ -82,14 +99,14 @@ class Monitoring(pulumi.ComponentResource):
                 tags=tags,
                 opts=child(self),
             )
-        budget = float(args["monthly_budget_usd"])
+        budget = float(args.monthly_budget_usd)
         for percent in BUDGET_THRESHOLDS:
             self.alarms[f"budget-{percent}"] = aws.cloudwatch.MetricAlarm(
                 f"{name}-budget-{percent}",
                 alarm_description=f"aidlc: month-to-date agent cost over {percent} % of the ${budget:.2f} budget",
                 namespace=METRICS_NAMESPACE,
                 metric_name=COST_METRIC,
-                dimensions={"ProjectId": args["project_id"]},
+                dimensions={"ProjectId": args.project_id},
                 statistic="Maximum",
                 period=3600,
                 evaluation_periods=1,
@@ -100,18 +117,18 @@ class Monitoring(pulumi.ComponentResource):
                 tags=tags,
                 opts=child(self),
             )
-        region = args["region"]
+        region = args.region
         self.operations_dashboard = aws.cloudwatch.Dashboard(
             f"{name}-operations",
-            dashboard_name=f"{args['project_id']}-operations",
+            dashboard_name=f"{args.project_id}-operations",
             dashboard_body=pulumi.Output.json_dumps(operations_dashboard(
-                region, args["function_names"], args.get("queue_names") or {}, args["dead_letter_queue_names"])),
+                region, args.function_names, args.queue_names, args.dead_letter_queue_names)),
             opts=child(self),
         )
         self.cost_dashboard = aws.cloudwatch.Dashboard(
             f"{name}-cost",
-            dashboard_name=f"{args['project_id']}-cost",
-            dashboard_body=pulumi.Output.json_dumps(cost_dashboard(region, args["project_id"], budget)),
+            dashboard_name=f"{args.project_id}-cost",
+            dashboard_body=pulumi.Output.json_dumps(cost_dashboard(region, args.project_id, budget)),
             opts=child(self),
         )
         self.topic_arn = self.topic.arn

@@ -13,19 +13,22 @@ import pulumi
 import pulumi_aws as aws
 
 from components import packaging
-from components.agentcore import AgentCore
-from components.hosting import PrototypeHosting
-from components.ingress import Ingress
-from components.monitoring import Monitoring
-from components.orchestration import PIPELINE_FUNCTIONS, Orchestration, project_config_json
-from components.tool_schemas import gateway_inline_payloads, registry_tool_schemas
+from components.agentcore import AgentCore, AgentCoreArgs
+from components.hosting import PrototypeHosting, PrototypeHostingArgs
+from components.ingress import Ingress, IngressArgs
+from components.monitoring import Monitoring, MonitoringArgs
+from components.orchestration import PIPELINE_FUNCTIONS, Orchestration, OrchestrationArgs, project_config_json
+from components.state import State, StateArgs
+from components.tool_schemas import gateway_inline_payloads
 from runtime.registry import AgentRegistry
-from runtime.resources import AUDIT, AUTOMATION_SECRET, FUNCTIONS, GITHUB_TOKEN, NOTION_TOKEN
+from runtime.resources import AUTOMATION_SECRET, FUNCTIONS, GITHUB_TOKEN, NOTION_TOKEN, WEBHOOK_VERIFICATION, Env
 from runtime.stack_config import StackConfig
+from runtime.tools.registry import ToolRegistry
 
 
 @dataclass
 class Stack:
+    state: State
     ingress: Ingress
     orchestration: Orchestration
     hosting: PrototypeHosting
@@ -44,7 +47,7 @@ def running_under_mocks() -> bool:
 
 def plugin_dirs_from_env() -> list[Path]:
     """The same extra plugin folders the registry loaded (AIDLC_PLUGIN_DIRS), so they ship in the bundles."""
-    return [Path(p) for p in os.environ.get("AIDLC_PLUGIN_DIRS", "").split(os.pathsep) if p]
+    return [Path(p) for p in os.environ.get(Env.PLUGIN_DIRS, "").split(os.pathsep) if p]
 
 
 def code_bundles(config: StackConfig, plugin_dirs: Sequence[Path], *, build: bool,
@@ -87,100 +90,76 @@ def build_stack(
     function_code = {f.logical_name: pulumi.FileArchive(str(zips[packaging.FUNCTION_BUNDLES[f.logical_name]]))
                      for f in FUNCTIONS}
 
-    hosting = PrototypeHosting("prototypes", {"expiry_days": config.prototype_expiry_days, "tags": tags})
-
-    runtime_arns, resolve_runtime_arns = pulumi.deferred_output()
-    orchestration = Orchestration("pipeline", {
-        "name_prefix": prefix,
-        "code": {f.logical_name: function_code[f.logical_name] for f in PIPELINE_FUNCTIONS},
-        "agent_runtime_arns": runtime_arns,
-        "project_config_json": project_config_json(config),
-        "model_id": config.model_id,
-        "model_prices_json": config.model_prices_json(),
-        "prototype_base_url": hosting.base_url,
-        "secret_values": {
+    hosting = PrototypeHosting("prototypes", PrototypeHostingArgs(expiry_days=config.prototype_expiry_days,
+                                                                  tags=tags))
+    state = State("state", StateArgs(
+        name_prefix=prefix,
+        secret_values={
             NOTION_TOKEN.logical_name: secrets.get("notionToken"),
             GITHUB_TOKEN.logical_name: secrets.get("githubToken"),
             AUTOMATION_SECRET.logical_name: secrets.get("automationSecret"),
         },
-        "plugin_dirs_in_bundle": plans["pipeline"].plugin_dirs_in_bundle,
-        "log_retention_days": config.log_retention_days,
-        "architecture": config.lambda_architecture,
-        "tags": tags,
-    })
-
-    try:
-        agents = _agent_core(config, registry, orchestration, hosting, plans, zips, function_code, secrets,
-                             tool_schemas, prefix, region, account, tags)
-    except BaseException:
-        # Resolve the deferred ARNs even when building the agents failed: an unresolved Output would leave the
-        # engine (or the mocks) waiting forever instead of reporting the error.
-        resolve_runtime_arns(pulumi.Output.from_input({}))
-        raise
-    resolve_runtime_arns(agents.runtime_arns)
-
-    ingress = Ingress("ingress", {
-        "webhook_function_arn": orchestration.functions["webhook"].arn,
-        "webhook_function_name": orchestration.functions["webhook"].name,
-        "api_function_arn": orchestration.functions["api"].arn,
-        "api_function_name": orchestration.functions["api"].name,
-        "throttle_rate": config.api_throttle_rate,
-        "throttle_burst": config.api_throttle_burst,
-        "log_retention_days": config.log_retention_days,
-        "tags": tags,
-    })
-
-    monitoring = Monitoring("monitoring", {
-        "project_id": config.project_id,
-        "monthly_budget_usd": float(config.cost_limit_per_month),
-        "alarm_email": config.alarm_email,
-        "function_names": {**{k: f.name for k, f in orchestration.functions.items()},
-                           "tool_gateway": agents.tool_function.name},
-        "dead_letter_queue_names": {k: q.name for k, q in orchestration.dead_letter_queues.items()},
-        "queue_names": {k: q.name for k, q in orchestration.queues.items()},
-        "region": region,
-        "tags": tags,
-    })
-    return Stack(ingress, orchestration, hosting, agents, monitoring, plans)
-
-
-def _agent_core(config: StackConfig, registry: AgentRegistry, orchestration: Orchestration,
-                hosting: PrototypeHosting, plans: dict, zips: dict, function_code: dict, secrets: dict,
-                tool_schemas: Sequence[Mapping[str, Any]] | None, prefix: str, region: Any, account: Any,
-                tags: dict) -> AgentCore:
-    schemas = list(tool_schemas) if tool_schemas is not None else registry_tool_schemas()
+        tags=tags,
+    ))
+    schemas = list(tool_schemas) if tool_schemas is not None else ToolRegistry.default(registry).schemas()
     agent_plan = plans["agent"]
-    return AgentCore("agents", {
-        "name_prefix": prefix.replace("-", "_"),
-        "agents": list(registry.agents.values()),
-        "agent_code": pulumi.FileAsset(str(zips["agent"])),
-        "code_bucket_key": f"agent/{agent_plan.zip_name}",
-        "agent_runtime": config.agent_runtime,
-        "tool_gateway": next(f for f in FUNCTIONS if f.logical_name == "tool_gateway"),
-        "tool_gateway_code": function_code["tool_gateway"],
-        "tool_payloads": gateway_inline_payloads(schemas),
-        "completion_queue_url": orchestration.completion_queue_url,
-        "completion_queue_arn": orchestration.completion_queue_arn,
-        "audit_table_name": orchestration.tables[AUDIT.logical_name].name,
-        "audit_table_arn": orchestration.tables[AUDIT.logical_name].arn,
-        "secret_arns": orchestration.secret_arns,
-        "prototype_bucket_name": hosting.bucket_name,
-        "prototype_bucket_arn": hosting.bucket_arn,
-        "prototype_base_url": hosting.base_url,
-        "prototype_expiry_days": config.prototype_expiry_days,
-        "github_repo": config.github_repo,
-        "model_id": config.model_id,
-        "model_ids": config.model_ids,
-        "model_prices_json": config.model_prices_json(),
-        "notion_token": secrets.get("notionToken"),
-        "github_token": secrets.get("githubToken"),
-        "plugin_dirs_in_bundle": agent_plan.plugin_dirs_in_bundle,
-        "region": region,
-        "account_id": account,
-        "log_retention_days": config.log_retention_days,
-        "architecture": config.lambda_architecture,
-        "tags": tags,
-    })
+    agents = AgentCore("agents", AgentCoreArgs(
+        name_prefix=prefix.replace("-", "_"),
+        agents=list(registry.agents.values()),
+        state=state,
+        agent_code=pulumi.FileAsset(str(zips["agent"])),
+        code_bucket_key=f"agent/{agent_plan.zip_name}",
+        agent_runtime=config.agent_runtime,
+        tool_gateway_code=function_code["tool_gateway"],
+        tool_payloads=gateway_inline_payloads(schemas),
+        prototype_bucket_name=hosting.bucket_name,
+        prototype_bucket_arn=hosting.bucket_arn,
+        prototype_base_url=hosting.base_url,
+        prototype_expiry_days=config.prototype_expiry_days,
+        github_repo=config.github_repo,
+        model_id=config.model_id,
+        model_ids=config.model_ids,
+        model_prices_json=config.model_prices_json(),
+        plugin_dirs_in_bundle=agent_plan.plugin_dirs_in_bundle,
+        region=region,
+        account_id=account,
+        log_retention_days=config.log_retention_days,
+        architecture=config.lambda_architecture,
+        tags=tags,
+    ))
+    orchestration = Orchestration("pipeline", OrchestrationArgs(
+        state=state,
+        code={f.logical_name: function_code[f.logical_name] for f in PIPELINE_FUNCTIONS},
+        agent_runtime_arns=agents.runtime_arns,
+        project_config_json=project_config_json(config),
+        model_prices_json=config.model_prices_json(),
+        prototype_base_url=hosting.base_url,
+        plugin_dirs_in_bundle=plans["pipeline"].plugin_dirs_in_bundle,
+        log_retention_days=config.log_retention_days,
+        architecture=config.lambda_architecture,
+        tags=tags,
+    ))
+    ingress = Ingress("ingress", IngressArgs(
+        function_arns={k: f.arn for k, f in orchestration.functions.items()},
+        function_names={k: f.name for k, f in orchestration.functions.items()},
+        throttle_rate=config.api_throttle_rate,
+        throttle_burst=config.api_throttle_burst,
+        log_retention_days=config.log_retention_days,
+        tags=tags,
+    ))
+    monitoring = Monitoring("monitoring", MonitoringArgs(
+        project_id=config.project_id,
+        monthly_budget_usd=float(config.cost_limit_per_month),
+        alarm_email=config.alarm_email,
+        function_names={**{k: f.name for k, f in orchestration.functions.items()},
+                        "tool_gateway": agents.tool_function.name},
+        dead_letter_queue_names={k: q.name for k, q in state.dead_letter_queues.items()},
+        queue_names={k: q.name for k, q in state.queues.items()},
+        region=region,
+        account_id=account,
+        tags=tags,
+    ))
+    return Stack(state, ingress, orchestration, hosting, agents, monitoring, plans)
 
 
 def export(stack: Stack, registry: AgentRegistry) -> None:
@@ -196,4 +175,4 @@ def export(stack: Stack, registry: AgentRegistry) -> None:
     pulumi.export("bundles", {name: plan.zip_name for name, plan in stack.bundles.items()})
     # The secret a developer puts into Notion's webhook verification step is written by the webhook itself.
     pulumi.export("webhook_verification_secret_arn",
-                  stack.orchestration.secret_arns["webhook-verification-token"])
+                  stack.state.secret_arns[WEBHOOK_VERIFICATION.logical_name])

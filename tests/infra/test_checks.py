@@ -32,7 +32,7 @@ def _webhook_invokes_agents(r: Recording) -> None:
 
 
 def _unencrypted_queue(r: Recording) -> None:
-    r.named("pipeline-completions").inputs.pop("sqsManagedSseEnabled")
+    r.named("state-completions").inputs.pop("sqsManagedSseEnabled")
 
 
 def _public_access_off(r: Recording) -> None:
@@ -44,7 +44,7 @@ def _origin_without_oac(r: Recording) -> None:
 
 
 def _queue_without_dlq(r: Recording) -> None:
-    r.named("pipeline-tasks").inputs.pop("redrivePolicy")
+    r.named("state-tasks").inputs.pop("redrivePolicy")
 
 
 def _log_group_forever(r: Recording) -> None:
@@ -72,10 +72,10 @@ def _unpinned_trust(r: Recording) -> None:
 
 BREAKERS: dict[str, tuple[Callable[[Recording], None], str]] = {
     "least_privilege": (_wildcard_action, "pipeline-webhook-policy"),
-    "encryption_at_rest": (_unencrypted_queue, "pipeline-completions"),
+    "encryption_at_rest": (_unencrypted_queue, "state-completions"),
     "no_public_s3": (_public_access_off, "prototypes-bucket"),
     "oac_only": (_origin_without_oac, "prototypes-cdn"),
-    "queues_have_dlq": (_queue_without_dlq, "pipeline-tasks"),
+    "queues_have_dlq": (_queue_without_dlq, "state-tasks"),
     "lambdas_have_log_retention": (_log_group_forever, "pipeline-api-fn"),
     "alarms_have_actions": (_silent_alarm, "monitoring-budget-80"),
     "no_secret_values_in_env": (_secret_in_env, "pipeline-webhook-fn"),

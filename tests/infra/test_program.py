@@ -14,7 +14,7 @@ from runtime.resources import FUNCTIONS, QUEUES, TABLES
 from runtime.stack_config import load_stack_config
 from tests.infra.conftest import PROJECT_ROOT, TEST_SECRETS, run_dev
 
-COMPONENT_TYPES = ("Ingress", "Orchestration", "PrototypeHosting", "AgentCore", "Monitoring")
+COMPONENT_TYPES = ("State", "Ingress", "Orchestration", "PrototypeHosting", "AgentCore", "Monitoring")
 
 
 def plain(value):
@@ -51,7 +51,7 @@ def test_each_component_once_with_its_children(dev_stack: Recording) -> None:
 
 def test_tables_follow_the_shared_declarations(dev_stack: Recording) -> None:
     for table in TABLES:
-        resource = dev_stack.named(f"pipeline-{table.logical_name}")
+        resource = dev_stack.named(f"state-{table.logical_name}")
         assert resource.inputs["hashKey"] == table.hash_key
         assert resource.inputs.get("rangeKey") == table.range_key
         assert [g["name"] for g in resource.inputs.get("globalSecondaryIndexes", [])] == [i.name for i in table.indexes]
@@ -62,8 +62,8 @@ def test_tables_follow_the_shared_declarations(dev_stack: Recording) -> None:
 
 def test_queues_redrive_to_their_dlq_after_three_receives(dev_stack: Recording) -> None:
     for queue in QUEUES:
-        main = dev_stack.named(f"pipeline-{queue.logical_name}")
-        dlq = dev_stack.named(f"pipeline-{queue.logical_name}-dlq")
+        main = dev_stack.named(f"state-{queue.logical_name}")
+        dlq = dev_stack.named(f"state-{queue.logical_name}-dlq")
         redrive = json.loads(main.inputs["redrivePolicy"])
         assert redrive["deadLetterTargetArn"] == dlq.state["arn"]
         assert redrive["maxReceiveCount"] == 3
@@ -79,8 +79,8 @@ def test_queue_to_function_mappings_report_partial_batch_failures(dev_stack: Rec
         assert mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
         mappings[queues_by_arn[mapping.inputs["eventSourceArn"]]] = functions_by_arn[mapping.inputs["functionName"]]
     assert mappings == {
-        "pipeline-tasks": "pipeline-orchestrator-fn",
-        "pipeline-completions": "pipeline-completion-fn",
+        "state-tasks": "pipeline-orchestrator-fn",
+        "state-completions": "pipeline-completion-fn",
     }
 
 
@@ -93,10 +93,10 @@ def test_functions_get_their_handlers_schedules_and_resource_names(dev_stack: Re
     schedules = {r.name: r.inputs["scheduleExpression"] for r in dev_stack.of_type("aws:cloudwatch/eventRule:EventRule")}
     assert schedules == {f"pipeline-{f.logical_name}-schedule": f.schedule for f in FUNCTIONS if f.schedule}
     webhook_env = dev_stack.named("pipeline-webhook-fn").inputs["environment"]["variables"]
-    tasks = dev_stack.named("pipeline-tasks")
+    tasks = dev_stack.named("state-tasks")
     assert webhook_env["TASK_QUEUE_URL"] == tasks.state["url"]
-    assert webhook_env["IDEMPOTENCY_TABLE"] == dev_stack.named("pipeline-idempotency").state["name"]
-    assert webhook_env["NOTION_TOKEN_SECRET"] == dev_stack.named("pipeline-notion-token").state["arn"]
+    assert webhook_env["IDEMPOTENCY_TABLE"] == dev_stack.named("state-idempotency").state["name"]
+    assert webhook_env["NOTION_TOKEN_SECRET"] == dev_stack.named("state-notion-token").state["arn"]
     # A secret's value never reaches an environment variable: only ARNs.
     everything = json.dumps([f.inputs.get("environment") for f in dev_stack.of_type("aws:lambda/function:Function")])
     assert not any(value in everything for value in TEST_SECRETS.values())
@@ -149,12 +149,12 @@ def test_one_runtime_per_plugin_wired_to_gateway_queue_and_audit(dev_stack: Reco
                 for r in dev_stack.of_type("aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime")}
     assert set(runtimes) == set(registry.agents)
     gateway = dev_stack.named("agents-gateway")
-    completions = dev_stack.named("pipeline-completions")
+    completions = dev_stack.named("state-completions")
     for agent, runtime in runtimes.items():
         env = runtime.inputs["environmentVariables"]
         assert env["AIDLC_GATEWAY_URL"] == gateway.state["gatewayUrl"]
         assert env["COMPLETION_QUEUE_URL"] == completions.state["url"]
-        assert env["AUDIT_TABLE"] == dev_stack.named("pipeline-audit").state["name"]
+        assert env["AUDIT_TABLE"] == dev_stack.named("state-audit").state["name"]
         code = runtime.inputs["agentRuntimeArtifact"]["codeConfiguration"]
         assert code["runtime"] in ("PYTHON_3_12", "PYTHON_3_13", "PYTHON_3_14")
         assert code["entryPoints"] == ["runtime/agent/app.py"]
@@ -187,16 +187,17 @@ def test_gateway_serves_the_tool_registry(dev_stack: Recording) -> None:
     gateway_policy = _policy(dev_stack, "agents-gateway-policy")
     assert _actions(gateway_policy) == {"lambda:InvokeFunction"}
     assert _resources(gateway_policy) == [dev_stack.named("agents-tools-fn").state["arn"]]
-    providers = {r.inputs["name"] for r in dev_stack.of_type(
-        "aws:bedrock/agentcoreApiKeyCredentialProvider:AgentcoreApiKeyCredentialProvider")}
-    assert providers == {"aidlc-dev-notion", "aidlc-dev-github"}
+    # One copy of each token: the tool Lambda reads them from Secrets Manager; no credential provider holds one
+    # (a Lambda target's outbound auth is the gateway's IAM role).
+    assert not dev_stack.of_type("aws:bedrock/agentcoreApiKeyCredentialProvider:AgentcoreApiKeyCredentialProvider")
+    assert target["credentialProviderConfiguration"] == {"gatewayIamRole": {}}
 
 
 def test_least_privilege_by_function(dev_stack: Recording) -> None:
     webhook = _policy(dev_stack, "pipeline-webhook-policy")
     assert not any(a.startswith("bedrock-agentcore:") for a in _actions(webhook))
     assert {"sqs:SendMessage", "secretsmanager:GetSecretValue"} <= _actions(webhook)
-    assert dev_stack.named("pipeline-tasks").state["arn"] in _resources(webhook)
+    assert dev_stack.named("state-tasks").state["arn"] in _resources(webhook)
     orchestrator = _policy(dev_stack, "pipeline-orchestrator-policy")
     assert not any(a.startswith("s3:") for a in _actions(orchestrator))
     assert "bedrock-agentcore:InvokeAgentRuntime" in _actions(orchestrator)
@@ -208,7 +209,7 @@ def test_least_privilege_by_function(dev_stack: Recording) -> None:
     assert all("*" != r for r in _resources(code_runtime))
     by_sid = {st["Sid"]: st for st in code_runtime}
     assert by_sid["CallToolGateway"]["Resource"] == [dev_stack.named("agents-gateway").state["gatewayArn"]]
-    assert by_sid["ReportCompletion"]["Resource"] == [dev_stack.named("pipeline-completions").state["arn"]]
+    assert by_sid["ReportCompletion"]["Resource"] == [dev_stack.named("state-completions").state["arn"]]
 
 
 def test_monitoring_alarms_cover_every_dlq_function_and_budget(dev_stack: Recording) -> None:
@@ -216,7 +217,7 @@ def test_monitoring_alarms_cover_every_dlq_function_and_budget(dev_stack: Record
     topic_arn = dev_stack.named("monitoring-alarms").state["arn"]
     assert all(a.inputs["alarmActions"] == [topic_arn] for a in alarms)
     dlq_alarms = {a.inputs["dimensions"]["QueueName"] for a in alarms if a.inputs.get("namespace") == "AWS/SQS"}
-    assert dlq_alarms == {dev_stack.named(f"pipeline-{q.logical_name}-dlq").state["name"] for q in QUEUES}
+    assert dlq_alarms == {dev_stack.named(f"state-{q.logical_name}-dlq").state["name"] for q in QUEUES}
     error_alarms = [a for a in alarms if a.inputs.get("metricQueries")]
     assert len(error_alarms) == len(FUNCTIONS)
     assert all(a.inputs["threshold"] == 10 for a in error_alarms)
@@ -234,18 +235,17 @@ def test_secret_values_only_from_pulumi_secrets_and_placeholders_otherwise(dev_s
     versions = {r.name: plain(r.inputs["secretString"]) for r in
                 dev_stack.of_type("aws:secretsmanager/secretVersion:SecretVersion")}
     assert versions == {
-        "pipeline-notion-token-value": ("secret", TEST_SECRETS["notionToken"]),
-        "pipeline-github-token-value": ("secret", TEST_SECRETS["githubToken"]),
-        "pipeline-automation-secret-value": ("secret", TEST_SECRETS["automationSecret"]),
-        "pipeline-webhook-verification-token-placeholder": ("secret", UNSET),  # the webhook writes the real one
+        "state-notion-token-value": ("secret", TEST_SECRETS["notionToken"]),
+        "state-github-token-value": ("secret", TEST_SECRETS["githubToken"]),
+        "state-automation-secret-value": ("secret", TEST_SECRETS["automationSecret"]),
+        "state-webhook-verification-token-placeholder": ("secret", UNSET),  # the webhook writes the real one
     }
 
 
-def test_without_secrets_no_credential_providers_and_placeholder_secrets() -> None:
+def test_without_secrets_placeholder_secrets() -> None:
     from runtime.pipeline.secrets import UNSET
 
     recording = run_dev(secrets={})
-    assert not recording.of_type("aws:bedrock/agentcoreApiKeyCredentialProvider:AgentcoreApiKeyCredentialProvider")
     versions = recording.of_type("aws:secretsmanager/secretVersion:SecretVersion")
     assert len(versions) == len(recording.of_type("aws:secretsmanager/secret:Secret")) == 4
     assert {plain(v.inputs["secretString"]) for v in versions} == {("secret", UNSET)}
