@@ -220,6 +220,8 @@ class ProjectConfig(Strict):
     month_to_date_cost: Usd = Decimal("0")
     concurrency_limit: int = Field(default=5, ge=1)
     knowledge_base_id: str | None = None
+    # Slack user ids who may press Approve / Reject (and cancel others' runs) for this project's workflows.
+    approvers: list[str] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -283,6 +285,15 @@ class PageSnapshot(BaseModel):
         return [line for line in lines if line]
 
 
+class SlackOrigin(Strict):
+    """Where a run was asked for in Slack: its notifications go to this thread, and only this thread."""
+
+    channel: str = Field(min_length=1)
+    thread_ts: str | None = None  # the thread's first message; None until it is posted
+    user: str = ""  # who asked
+    stakeholders: list[str] = Field(default_factory=list)  # Slack user ids named in the request, mentioned
+
+
 class QueueMessage(Strict):
     """The task queue message (seed 3.1), plus the chaining fields."""
 
@@ -295,6 +306,7 @@ class QueueMessage(Strict):
     page_snapshot: PageSnapshot
     parent_invocation_id: Ulid | None = None
     chain_context: dict[str, Any] = Field(default_factory=dict)
+    slack: SlackOrigin | None = None  # asked for from Slack (the chain's runs inherit it)
     enqueued_at: datetime = Field(default_factory=utcnow)
 
 

@@ -63,6 +63,9 @@ class AgentSpec(BaseModel):
     name: AgentName
     description: str = Field(min_length=1)
     triggers: list[str] = Field(min_length=1)
+    # Words after `/aidlc` that start this agent from Slack (`/aidlc <command> <notion story url>`); checked by
+    # the registry like triggers: well-formed, unique, not one of the host's own words (run, status, ...).
+    slack_commands: list[str] = Field(default_factory=list)
     prompt_file: Path
     tools: list[str] = Field(min_length=1)
     outputs: list[ArtifactType] = Field(min_length=1)
@@ -84,6 +87,7 @@ class AgentSpec(BaseModel):
             "name": self.name,
             "description": self.description,
             "triggers": list(self.triggers),
+            "slack_commands": list(self.slack_commands),
             "chains_to": [rule.to for rule in self.chains],
             "chains": [rule.model_dump(mode="json") for rule in self.chains],
             "tools": list(self.tools),

@@ -452,6 +452,18 @@ def _validation_problems(label: str, exc: ValidationError) -> list[str]:
     ]
 
 
+def slack_command_problem(command: str) -> str | None:
+    """Why `command` cannot be a plugin's Slack command, or None. The host's own words stay the host's."""
+    from runtime.slack.commands import HOST_COMMANDS, SLACK_COMMAND_PATTERN
+
+    if not SLACK_COMMAND_PATTERN.fullmatch(command):
+        return (f"{command!r} is not a valid Slack command word: use lower-case letters, digits and hyphens, "
+                "starting with a letter, at most 32 characters")
+    if command in HOST_COMMANDS:
+        return f"{command!r} is one of aidlc's own Slack commands ({', '.join(sorted(HOST_COMMANDS))})"
+    return None
+
+
 def _validate(
     agents: Mapping[str, AgentSpec], owners: Mapping[str, str], tool_names: set[str], problems: list[str]
 ) -> None:
