@@ -33,10 +33,15 @@ def gateway_context(tool: str, *, agent: str | None = "code", invocation: str | 
         "bedrockAgentCoreMcpMessageId": "7",
         "bedrockAgentCoreToolName": f"aidlc-tools___{tool}",
     }
+    # Where the gateway puts the allow-listed request headers it forwards to a Lambda target (AgentCore Gateway
+    # header propagation), names as the client sent them.
+    headers = {}
     if agent:
-        custom["X-Aidlc-Agent"] = agent
+        headers["X-Aidlc-Agent"] = agent
     if invocation:
-        custom["X-Aidlc-Invocation-Id"] = invocation
+        headers["X-Aidlc-Invocation-Id"] = invocation
+    if headers:
+        custom["bedrockAgentCorePropagatedHeaders"] = headers
     return LambdaContext(ClientContext(custom))
 
 
@@ -51,7 +56,8 @@ def test_a_gateway_event_runs_the_tool_with_the_callers_identity(tools, services
     event = {"branch": "aidlc/gw", "message": "via gateway", "files": {"gw.txt": "hello\n"}}
     result = dispatch(event, gateway_context("github_commit_files"), tools, services)
     assert result["files_changed"] == 1 and git.log("aidlc/gw")[0]["sha"] == result["sha"]
-    assert (audit_log[-1].agent_type, audit_log[-1].invocation_id, audit_log[-1].outcome) == ("code", INVOCATION, "ok")
+    last = audit_log.records[-1]
+    assert (last.agent_type, last.invocation_id, last.outcome) == ("code", INVOCATION, "ok")
 
     denied = dispatch({**event, "branch": "main"}, gateway_context("github_commit_files"), tools, services)
     assert denied["denied"] is True and "default branch" in denied["error"]
@@ -66,10 +72,20 @@ def test_a_call_without_identity_is_refused(tools, services, git):
     assert result["denied"] is True and "no agent identity" in result["error"]
 
 
-def test_identity_may_arrive_as_propagated_headers(tools, services):
+def test_propagated_header_names_are_case_insensitive(tools, services):
     context = LambdaContext(ClientContext({"bedrockAgentCoreToolName": "t___github_read_file",
-                                           "headers": {"x-aidlc-agent": "review", "x-aidlc-invocation-id": "I9"}}))
+                                           "bedrockAgentCorePropagatedHeaders": {"x-aidlc-agent": "review",
+                                                                                 "x-aidlc-invocation-id": "I9"}}))
     assert "Local remote" in dispatch({"path": "README.md"}, context, tools, services)["content"]
+
+
+def test_identity_only_from_the_propagated_headers(tools, services):
+    """Not from the event (the model's arguments) nor from other client-context keys: the gateway puts forwarded
+    headers in one place, and anything else could be forged by whoever shapes the tool arguments."""
+    context = LambdaContext(ClientContext({"bedrockAgentCoreToolName": "t___github_read_file",
+                                           "X-Aidlc-Agent": "review", "headers": {"x-aidlc-agent": "review"}}))
+    forged = dispatch({"path": "README.md", "X-Aidlc-Agent": "review"}, context, tools, services)
+    assert forged["denied"] is True and "no agent identity" in forged["error"]
 
 
 def test_not_a_gateway_invocation_is_a_deployment_error(tools, services):
