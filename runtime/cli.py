@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
@@ -67,6 +68,27 @@ def plugins(
             spec.source,
         )
     console.print(agents)
+
+
+plugin_app = typer.Typer(help="Start a plugin of your own.", no_args_is_help=True)
+app.add_typer(plugin_app, name="plugin")
+
+
+@plugin_app.command("new")
+def plugin_new(
+    name: Annotated[str, typer.Argument(help="The agent's name (lower_snake_case), e.g. glossary.")],
+    directory: Annotated[Path, typer.Option("--dir", help="Where to create aidlc-NAME/.")] = Path("."),
+    trigger: Annotated[Optional[str], typer.Option(help="The Notion Status that starts it (default: 'Generate Name').")] = None,
+) -> None:
+    """Create aidlc-NAME/: a pip-installable agent plugin package (entry point, prompt as package data, tests)."""
+    from runtime.scaffold import ScaffoldError, new_plugin
+
+    try:
+        root = new_plugin(name, directory, trigger)
+    except ScaffoldError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"created {root}\nnext: pip install -e {root} && aidlc plugins && python -m pytest {root / 'tests'}")
 
 
 def _register_local_commands() -> None:
