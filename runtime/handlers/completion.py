@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -12,13 +13,13 @@ logger = Logger(service="aidlc-completion")
 METRICS_NAMESPACE = "aidlc"  # the namespace components/monitoring.py's alarms and dashboard read
 
 
-def record_handler(record: SQSRecord) -> dict[str, Any]:
+def record_handler(record: SQSRecord, services: Any = None) -> dict[str, Any]:
     from runtime.models import CompletionEvent
     from runtime.pipeline.services import get_services
 
     event = CompletionEvent.model_validate_json(record.body)
     logger.set_correlation_id(event.invocation_id)
-    services = get_services()
+    services = services or get_services()
     outcome = services.completion.process(event)
     logger.info("completion handled", extra={"recorded": outcome.recorded, "delivered": outcome.delivered,
                                              "chained": outcome.chained})
@@ -34,7 +35,9 @@ def publish_cost_metrics(services: Any, invocation_id: str) -> None:
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
     from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
-    if is_metrics_disabled():  # POWERTOOLS_METRICS_DISABLED (the local stack), which single_metric ignores
+    # POWERTOOLS_METRICS_DISABLED (the local stack), which single_metric ignores; the function's own environment
+    # (its settings) first, then the process's.
+    if services.settings.metrics_disabled or is_metrics_disabled():
         return
     record = services.invocations.get(invocation_id).record
     month_to_date = services.projects.budget(record.project_id).month_to_date
@@ -48,6 +51,8 @@ def publish_cost_metrics(services: Any, invocation_id: str) -> None:
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any, services: Any = None) -> dict[str, Any]:
+    """Lambda's entry point; `services`: this function's (the local stack, tests), else the environment's."""
     processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return process_partial_response(event=event, record_handler=partial(record_handler, services=services),
+                                    processor=processor, context=context)

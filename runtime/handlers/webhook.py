@@ -14,11 +14,12 @@ logger = Logger(service="aidlc-webhook")
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)  # never log the (signed) body
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any, services: Any = None) -> dict[str, Any]:
+    """Lambda's entry point; `services`: this function's (the local stack, tests), else the environment's."""
     from runtime.pipeline.services import get_services
     from runtime.pipeline.webhook import decode_body
 
-    service = get_services().webhook
+    service = (services or get_services()).webhook
     service.register_lambda_context(context)
     try:
         body = decode_body(event.get("body"), bool(event.get("isBase64Encoded")))

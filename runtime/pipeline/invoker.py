@@ -41,15 +41,17 @@ _TRANSIENT_CODES = {
 class AgentCoreInvoker:
     """`InvokeAgentRuntime` through boto3's `bedrock-agentcore` client."""
 
-    def __init__(self, runtime_arns: dict[str, str], qualifier: str = "DEFAULT", client: Any | None = None) -> None:
+    def __init__(self, runtime_arns: dict[str, str], qualifier: str = "DEFAULT", client: Any | None = None,
+                 clients: Any | None = None) -> None:
         self.runtime_arns = runtime_arns
         self.qualifier = qualifier
         self._client = client
+        self._clients = clients  # runtime.aws_clients.AwsClients of the calling function; None: the process's
 
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = aws.client("bedrock-agentcore")
+            self._client = self._clients.client("bedrock-agentcore") if self._clients else aws.client("bedrock-agentcore")
         return self._client
 
     def _arn(self, agent_type: str) -> str:
@@ -144,9 +146,9 @@ class HttpAgentInvoker:
         return None
 
 
-def invoker_for(runtimes: dict[str, str], qualifier: str = "DEFAULT") -> AgentInvoker:
+def invoker_for(runtimes: dict[str, str], qualifier: str = "DEFAULT", *, clients: Any | None = None) -> AgentInvoker:
     """ARNs -> AgentCore; http(s) URLs -> the loopback invoker. One deployment uses one kind."""
     if runtimes and all(str(v).startswith(("http://", "https://")) for v in runtimes.values()):
         return HttpAgentInvoker(runtimes)
-    return AgentCoreInvoker(runtimes, qualifier)
+    return AgentCoreInvoker(runtimes, qualifier, clients=clients)
 

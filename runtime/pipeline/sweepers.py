@@ -41,7 +41,7 @@ class Sweepers(UsesRegistry):
         *,
         invocations: InvocationRepository,
         projects: ProjectRepository,
-        queue: TaskPublisher,
+        queue: Callable[[], TaskPublisher],  # built on first use: only reconcile publishes
         notion: Callable[[], NotionPort],
         writeback: Callable[[], NotionWriteBack | None],
         invoker: Callable[[], AgentInvoker],
@@ -51,7 +51,7 @@ class Sweepers(UsesRegistry):
         self.invocations = invocations
         self.projects = projects
         self.ledger = RunLedger(invocations, projects)
-        self.queue = queue
+        self._queue = queue
         self._notion = notion
         self._writeback = writeback
         self._invoker = invoker
@@ -83,7 +83,7 @@ class Sweepers(UsesRegistry):
                     invocation_id=invocation_id,
                     page_id=page["id"],
                 )
-                self.queue.publish(message)
+                self._queue().publish(message)
                 enqueued.append(invocation_id)
                 log.info("reconcile: enqueued a missed story", extra={"invocation_id": invocation_id})
         return {"checked": checked, "enqueued": enqueued}

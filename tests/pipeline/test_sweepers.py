@@ -55,7 +55,7 @@ def test_timeouts_fail_a_run_past_its_limit_and_release_its_reservation(notion_p
     assert sweep(p, "timeouts_handler")["timed_out"] == []  # not yet
     later = datetime.now(timezone.utc) + timedelta(hours=2)  # mock's limit is 1 h
     services = p.services
-    sweepers = Sweepers(invocations=services.invocations, projects=services.projects, queue=services.queue,
+    sweepers = Sweepers(invocations=services.invocations, projects=services.projects, queue=lambda: services.queue,
                         notion=services.notion, writeback=services.writeback, invoker=services.invoker,
                         clock=lambda: later)
     assert sweepers.timeouts()["timed_out"] == [invocation_id]

@@ -1,0 +1,1 @@
+"""What the running system observes about itself: the AWS calls each principal makes (`calls`)."""
