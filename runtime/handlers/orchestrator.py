@@ -4,6 +4,7 @@ its message group waits behind it, the other groups go on."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -13,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 logger = Logger(service="aidlc-orchestrator")
 
 
-def record_handler(record: SQSRecord) -> dict[str, Any]:
+def record_handler(record: SQSRecord, services: Any = None) -> dict[str, Any]:
     from runtime.models import QueueMessage
     from runtime.pipeline.orchestrator import ConcurrencyLimited
     from runtime.pipeline.services import get_services
@@ -21,7 +22,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     message = QueueMessage.model_validate_json(record.body)
     logger.set_correlation_id(message.invocation_id)
     try:
-        outcome = get_services().orchestrator.process(message)
+        outcome = (services or get_services()).orchestrator.process(message)
     except ConcurrencyLimited as exc:
         logger.info("concurrency cap reached; the task waits in the queue", extra={"reason": str(exc)})
         raise
@@ -30,8 +31,10 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any, services: Any = None) -> dict[str, Any]:
+    """Lambda's entry point; `services`: this function's (the local stack, tests), else the environment's."""
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
     # A batch in which every task waits on the cap is normal here: report the items, don't raise.
     processor.raise_on_entire_batch_failure = False
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return process_partial_response(event=event, record_handler=partial(record_handler, services=services),
+                                    processor=processor, context=context)

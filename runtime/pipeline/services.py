@@ -24,8 +24,14 @@ class PipelineServices:
         sleep: Callable[[float], None] = time.sleep,
         dynamodb_client: Any | None = None,
         sqs_client: Any | None = None,
+        clients: Any | None = None,
     ) -> None:
+        from runtime.aws_clients import default_clients
+
         self.settings = settings
+        # This function's boto3 clients (runtime/aws_clients.py): tagged with its principal, so a recorder attached
+        # to them attributes every AWS call to it.
+        self.clients = clients or default_clients()
         self._secrets = secrets
         self._notion = notion
         self._invoker = invoker
@@ -42,16 +48,20 @@ class PipelineServices:
         if self._secrets is None:
             from runtime.pipeline.secrets import SecretsManagerStore
 
-            self._secrets = SecretsManagerStore()
+            self._secrets = SecretsManagerStore(self.clients.client("secretsmanager"))
         return self._secrets
 
     @cached_property
     def dynamodb(self):
         if self._dynamodb is None:
-            from runtime.pipeline import aws
-
-            self._dynamodb = aws.client("dynamodb")
+            self._dynamodb = self.clients.client("dynamodb")
         return self._dynamodb
+
+    @cached_property
+    def sqs(self):
+        if self._sqs is None:
+            self._sqs = self.clients.client("sqs")
+        return self._sqs
 
     @cached_property
     def invocations(self):
@@ -70,7 +80,7 @@ class PipelineServices:
     def queue(self):
         from runtime.pipeline.task_queue import SqsTaskQueue
 
-        return SqsTaskQueue(self.settings.require("task_queue_url"), self._sqs)
+        return SqsTaskQueue(self.settings.require("task_queue_url"), self.sqs)
 
     def notion(self):
         """The throttled Notion adapter, with the token from Secrets Manager (read on first use)."""
@@ -98,7 +108,8 @@ class PipelineServices:
             if self._invoker is None:
                 from runtime.pipeline.invoker import invoker_for
 
-                self._invoker = invoker_for(self.settings.agent_runtimes, self.settings.agent_qualifier)
+                self._invoker = invoker_for(self.settings.agent_runtimes, self.settings.agent_qualifier,
+                                            clients=self.clients)
             return self._invoker
 
     # --- services ------------------------------------------------------------------------------------------
@@ -143,7 +154,7 @@ class PipelineServices:
             queue=self.queue,
             writeback=self.writeback,
             registry=self.registry,
-            model_prices=_model_prices(),
+            model_prices=self.settings.model_prices,
         )
 
     @cached_property
@@ -157,24 +168,9 @@ class PipelineServices:
     def sweepers(self):
         from runtime.pipeline.sweepers import Sweepers
 
-        return Sweepers(invocations=self.invocations, projects=self.projects, queue=self.queue,
+        # The queue only on first use: the timeouts and budget-alert sweepers never publish, and are not given it.
+        return Sweepers(invocations=self.invocations, projects=self.projects, queue=lambda: self.queue,
                         notion=self.notion, writeback=self.writeback, invoker=self.invoker, registry=self.registry)
-
-
-def _model_prices() -> dict | None:
-    import json
-    import os
-
-    from runtime.cost import ModelPrice
-    from runtime.resources import Env
-
-    raw = os.environ.get(Env.MODEL_PRICES)
-    if not raw:
-        return None
-    try:
-        return {model: ModelPrice.model_validate(price) for model, price in json.loads(raw).items()}
-    except (ValueError, AttributeError) as exc:
-        raise SettingsError(f"{Env.MODEL_PRICES} is not valid: {exc}") from None
 
 
 _current: PipelineServices | None = None

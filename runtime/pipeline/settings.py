@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from runtime import resources
 from runtime.models import ProjectConfig
@@ -36,6 +37,8 @@ class PipelineSettings:
     # Notion write-back retries on top of the adapter's own 429 handling (an outage, not a rate limit).
     writeback_retry_delays: tuple[float, ...] = (2.0, 8.0, 30.0)
     require_iam_auth: bool = False  # the internal API refuses calls without an IAM identity (AWS)
+    model_prices: dict[str, Any] | None = None  # model id -> runtime.cost.ModelPrice; None: the built-in prices
+    metrics_disabled: bool = False  # POWERTOOLS_METRICS_DISABLED: no EMF cost metrics (the local stack)
 
     def require(self, name: str) -> str:
         value = getattr(self, name)
@@ -61,8 +64,8 @@ class PipelineSettings:
             default_project = ProjectConfig.model_validate(project_raw) if project_raw else None
         except ValueError as exc:
             raise SettingsError(f"{resources.Env.PROJECT_CONFIG} is not a valid project configuration: {exc}") from None
-        delays = json_env("AIDLC_INVOKE_RETRY_DELAYS", None)
-        wb_delays = json_env("AIDLC_WRITEBACK_RETRY_DELAYS", None)
+        delays = json_env(resources.Env.INVOKE_RETRY_DELAYS, None)
+        wb_delays = json_env(resources.Env.WRITEBACK_RETRY_DELAYS, None)
         return cls(
             invocations_table=env.get(resources.INVOCATIONS.env_var, ""),
             projects_table=env.get(resources.PROJECTS.env_var, ""),
@@ -78,5 +81,22 @@ class PipelineSettings:
             default_project=default_project,
             invoke_retry_delays=tuple(delays) if delays is not None else (30.0, 60.0),
             writeback_retry_delays=tuple(wb_delays) if wb_delays is not None else (2.0, 8.0, 30.0),
-            require_iam_auth=env.get("AIDLC_API_REQUIRE_IAM", "").lower() in ("1", "true", "yes"),
+            require_iam_auth=_flag(env.get(resources.Env.API_REQUIRE_IAM)),
+            model_prices=_model_prices(json_env(resources.Env.MODEL_PRICES, None)),
+            metrics_disabled=_flag(env.get(resources.Env.POWERTOOLS_METRICS_DISABLED)),
         )
+
+
+def _flag(raw: str | None) -> bool:
+    return (raw or "").strip().lower() in ("1", "true", "yes")
+
+
+def _model_prices(raw: Any) -> dict[str, Any] | None:
+    from runtime.cost import ModelPrice
+
+    if not raw:
+        return None
+    try:
+        return {model: ModelPrice.model_validate(price) for model, price in raw.items()}
+    except (ValueError, AttributeError) as exc:
+        raise SettingsError(f"{resources.Env.MODEL_PRICES} is not valid: {exc}") from None
