@@ -53,7 +53,7 @@ def test_added_plugin_gets_its_runtime(changelog_plugin: Path) -> None:
     runtimes = {r.inputs["environmentVariables"]["AIDLC_AGENT"]: r
                 for r in recording.of_type("aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime")}
     assert set(runtimes) == set(registry.agents)
-    assert len(runtimes) == 8
+    assert {"code", "mock", "demo_deck", "changelog"} <= set(runtimes)  # by name: other plugins may be installed
     changelog = runtimes["changelog"]
     assert changelog.inputs["agentRuntimeName"] == "aidlc_dev_changelog"
     assert changelog.inputs["lifecycleConfigurations"][0]["maxLifetime"] == 600
