@@ -114,6 +114,7 @@ class Env:
     API_REQUIRE_IAM = "AIDLC_API_REQUIRE_IAM"  # "true": the internal API refuses calls with no IAM identity
     INVOKE_RETRY_DELAYS = "AIDLC_INVOKE_RETRY_DELAYS"  # JSON list of seconds; default 30, 60 (the seed's backoff)
     WRITEBACK_RETRY_DELAYS = "AIDLC_WRITEBACK_RETRY_DELAYS"  # JSON list of seconds; default 2, 8, 30
+    DEFER_SECONDS = "AIDLC_DEFER_SECONDS"  # JSON [first, max] seconds a waiting task is deferred; default 10, 900
     PROTOTYPE_EXPIRY_DAYS = "AIDLC_PROTOTYPE_EXPIRY_DAYS"
     # Read by Powertools itself.
     POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
@@ -341,6 +342,7 @@ FUNCTIONS: tuple[Function, ...] = (
         queues_consume=("tasks",),
         secrets=("notion-token",),
         invokes_agents=True,
+        settings=(Env.DEFER_SECONDS,),
     ),
     Function(
         "completion",

@@ -1,6 +1,7 @@
 """The task queue consumer: SQS FIFO batches with partial batch failure responses. A message that can't start
-yet (the project's concurrency cap) is reported failed and comes back after the visibility timeout; the rest of
-its message group waits behind it, the other groups go on."""
+yet (the project's concurrency cap, budget held by runs in flight) is deferred with a growing delay
+(`runtime.pipeline.deferral`: it never reaches the DLQ for waiting); the rest of its message group waits behind it,
+the other groups go on."""
 
 from __future__ import annotations
 
@@ -16,16 +17,20 @@ logger = Logger(service="aidlc-orchestrator")
 
 def record_handler(record: SQSRecord, services: Any = None) -> dict[str, Any]:
     from runtime.models import QueueMessage
-    from runtime.pipeline.orchestrator import ConcurrencyLimited
+    from runtime.pipeline.deferral import WaitingMessage
+    from runtime.pipeline.orchestrator import TaskMustWait
     from runtime.pipeline.services import get_services
 
     message = QueueMessage.model_validate_json(record.body)
     logger.set_correlation_id(message.invocation_id)
+    services = services or get_services()
     try:
-        outcome = (services or get_services()).orchestrator.process(message)
-    except ConcurrencyLimited as exc:
-        logger.info("concurrency cap reached; the task waits in the queue", extra={"reason": str(exc)})
-        raise
+        outcome = services.orchestrator.process(message)
+    except TaskMustWait as exc:
+        logger.info("the task waits", extra={"reason": str(exc)})
+        if services.deferral.defer(WaitingMessage.from_record(record.raw_event), invocation_id=message.invocation_id):
+            raise  # reported failed: SQS shows it again when its new visibility timeout ends
+        return {"invocation_id": message.invocation_id, "status": "requeued"}
     logger.info("task handled", extra={"outcome": outcome.status, "detail": outcome.detail})
     return {"invocation_id": outcome.invocation_id, "status": outcome.status}
 

@@ -25,8 +25,8 @@ class InvokeRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    project_id: str = Field(min_length=1)
-    notion_page_id: str = Field(min_length=1)
+    project_id: str = Field(min_length=1, max_length=128)
+    notion_page_id: str = Field(min_length=1, max_length=128)
     agent_type: AgentName
     story: PageSnapshot | None = None
     parent_invocation_id: Ulid | None = None

@@ -49,8 +49,17 @@ log = logging.getLogger(__name__)
 SESSION_PREFIX = "aidlc-session-"
 
 
-class ConcurrencyLimited(Exception):
+class TaskMustWait(Exception):
+    """The task can't start yet; it is deferred on the queue (`runtime.pipeline.deferral`), never failed."""
+
+
+class ConcurrencyLimited(TaskMustWait):
     """The project already runs as many agents as it may; the message stays on the queue and comes back."""
+
+
+class BudgetHeldByRunsInFlight(TaskMustWait):
+    """The month's spend leaves room for this run, but reservations of runs in flight don't (yet): it waits for
+    them to settle rather than failing BUDGET_EXCEEDED with most of the budget unspent."""
 
 
 @dataclass
@@ -163,6 +172,14 @@ class OrchestratorService(UsesRegistry):
             if exc.failed(0):
                 return Outcome(record.invocation_id, "duplicate", "another worker holds it")
             if exc.failed(1):
+                # The condition counts what is reserved as well as what is spent (so concurrent runs can't
+                # overshoot); only a month whose real spend leaves no room refuses the run.
+                budget = self.projects.budget(project.project_id, month)
+                if budget.month_to_date + amount <= project.cost_limit_per_month:
+                    raise BudgetHeldByRunsInFlight(
+                        f"${budget.reserved} is reserved by runs in flight; ${amount} more would pass the monthly "
+                        f"limit of ${project.cost_limit_per_month} until they settle"
+                    ) from None
                 return self._budget_exceeded(stored, project, amount)
             if exc.failed(2):
                 raise ConcurrencyLimited(

@@ -82,6 +82,14 @@ class PipelineServices:
 
         return SqsTaskQueue(self.settings.require("task_queue_url"), self.sqs)
 
+    @cached_property
+    def deferral(self):
+        from runtime.pipeline.deferral import SqsDeferral
+
+        first, longest = self.settings.defer_seconds
+        return SqsDeferral(self.settings.require("task_queue_url"), self.sqs, first_seconds=first,
+                           max_seconds=longest)
+
     def notion(self):
         """The throttled Notion adapter, with the token from Secrets Manager (read on first use)."""
         with self._lock:

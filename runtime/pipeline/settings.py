@@ -39,6 +39,9 @@ class PipelineSettings:
     require_iam_auth: bool = False  # the internal API refuses calls without an IAM identity (AWS)
     model_prices: dict[str, Any] | None = None  # model id -> runtime.cost.ModelPrice; None: the built-in prices
     metrics_disabled: bool = False  # POWERTOOLS_METRICS_DISABLED: no EMF cost metrics (the local stack)
+    # A task that must wait (cap, budget in flight) is deferred first by this many seconds, doubling up to the
+    # second figure (`runtime.pipeline.deferral`).
+    defer_seconds: tuple[float, float] = (10.0, 900.0)
 
     def require(self, name: str) -> str:
         value = getattr(self, name)
@@ -84,7 +87,16 @@ class PipelineSettings:
             require_iam_auth=_flag(env.get(resources.Env.API_REQUIRE_IAM)),
             model_prices=_model_prices(json_env(resources.Env.MODEL_PRICES, None)),
             metrics_disabled=_flag(env.get(resources.Env.POWERTOOLS_METRICS_DISABLED)),
+            defer_seconds=_defer_seconds(json_env(resources.Env.DEFER_SECONDS, None)),
         )
+
+
+def _defer_seconds(raw) -> tuple[float, float]:
+    if raw is None:
+        return (10.0, 900.0)
+    if not (isinstance(raw, list) and len(raw) == 2 and all(isinstance(v, (int, float)) and v >= 0 for v in raw)):
+        raise SettingsError(f"{resources.Env.DEFER_SECONDS} must be a JSON list [first, max] of seconds, got {raw!r}")
+    return (float(raw[0]), float(raw[1]))
 
 
 def _flag(raw: str | None) -> bool:

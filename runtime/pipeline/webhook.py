@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,14 @@ from ulid import ULID
 
 from runtime.errors import ErrorCode, ErrorResponse
 from runtime.models import ProjectConfig, QueueMessage
+from runtime.pipeline.input_limits import (
+    AutomationEvent,
+    InputRejected,
+    IntegrationEvent,
+    VerificationRequest,
+    load_json,
+    validated,
+)
 from runtime.pipeline.notion_port import NotionPort, choice_value, last_editor_id, parent_ids, same_id
 from runtime.pipeline.projects import ProjectRepository
 from runtime.pipeline.secrets import SecretStore
@@ -157,19 +164,19 @@ class WebhookService(UsesRegistry):
                 return self._automation(body, headers[AUTOMATION_HEADER])
             if SIGNATURE_HEADER in headers:
                 return self._integration(body, headers[SIGNATURE_HEADER])
-            payload = _parse(body)
-            if isinstance(payload, HttpReply):
-                return payload
-            if set(payload) == {"verification_token"}:
-                return self._verification(payload["verification_token"])
+            payload = load_json(body)
+            if "verification_token" in payload:
+                return self._verification(validated(VerificationRequest, payload, "the verification request"))
             return error_reply(401, ErrorCode.INVALID_WEBHOOK, "missing X-Notion-Signature header")
+        except InputRejected as exc:
+            # Bad input is answered before anything is stored or sent, with what to fix.
+            return error_reply(exc.status, exc.code, exc.message)
         except IdempotencyAlreadyInProgressError:
             # Another delivery of the same event is being handled right now; it will enqueue, this one must not.
             return HttpReply(200, {"status": "in_progress"})
 
-    def _verification(self, token: Any) -> HttpReply:
-        if not isinstance(token, str) or not token.strip():
-            return error_reply(400, ErrorCode.INVALID_REQUEST, "verification_token must be a non-empty string")
+    def _verification(self, request: VerificationRequest) -> HttpReply:
+        token = request.verification_token
         # Accept the token only while none is stored: otherwise anyone could post a token of their own and sign
         # events with it. Re-subscribing means resetting the secret first (see the README).
         if self.secrets.get(self.webhook_secret_id):
@@ -182,40 +189,51 @@ class WebhookService(UsesRegistry):
         expected = self.secrets.get(self.automation_secret_id)
         if not expected or not hmac.compare_digest(expected.encode(), (presented or "").encode()):
             return error_reply(401, ErrorCode.INVALID_WEBHOOK, "bad automation secret")
-        payload = _parse(body)
-        if isinstance(payload, HttpReply):
-            return payload
-        source, page = payload.get("source"), payload.get("data")
-        if not isinstance(source, dict) or source.get("type") != "automation":
-            return error_reply(400, ErrorCode.INVALID_REQUEST, "an automation event needs source.type 'automation'")
-        if not isinstance(page, dict) or page.get("object") != "page" or not page.get("id"):
-            return error_reply(400, ErrorCode.INVALID_REQUEST, "an automation event needs the page object in 'data'")
-        return self.from_page(page)
+        payload = load_json(body)
+        # The page object in `data` must have the types the pipeline reads (source.type "automation", data.id a
+        # Notion id, each property value shaped as Notion sends it).
+        validated(AutomationEvent, payload, "the automation event")
+        from runtime.notion.errors import NotionError
+
+        try:
+            return self.from_page(payload["data"])
+        except NotionError as exc:
+            if exc.status not in (400, 403, 404):
+                raise
+            raise InputRejected(422, "the page in 'data' is not one the integration can read; share the stories "
+                                     "database with the integration") from None
 
     def _integration(self, body: bytes, signature: str) -> HttpReply:
         token = self.secrets.get(self.webhook_secret_id)
         if not token or not signature_matches(body, signature, token):
             return error_reply(401, ErrorCode.INVALID_WEBHOOK, "bad X-Notion-Signature")
-        payload = _parse(body)
-        if isinstance(payload, HttpReply):
-            return payload
-        event_type = payload.get("type")
-        entity = payload.get("entity") or {}
-        if event_type not in ACCEPTED_EVENT_TYPES or entity.get("type") != "page" or not entity.get("id"):
+        payload = validated(IntegrationEvent, load_json(body), "the Notion event")
+        event_type = payload.type
+        if event_type not in ACCEPTED_EVENT_TYPES or payload.entity is None or payload.entity.type != "page":
             log.debug("ignoring Notion event of type %s", event_type)
             return HttpReply(200, {"status": "ignored", "reason": f"event type {event_type!r} starts nothing"})
+        page_id = payload.page_id()
+        if page_id is None:
+            raise InputRejected(422, "entity.id is not a Notion page id (32 hexadecimal digits)")
         bot_id = self.notion.me().get("id")
-        if any(same_id(author.get("id"), bot_id) for author in payload.get("authors") or []):
+        if any(same_id(author.id, bot_id) for author in payload.authors):
             log.info("ignoring an event our own integration caused")
             return HttpReply(200, {"status": "ignored", "reason": "caused by this integration"})
-        event = {"event_id": str(payload.get("id") or ""), "page_id": entity["id"]}
-        if not event["event_id"]:
-            return error_reply(400, ErrorCode.INVALID_REQUEST, "the event has no id")
+        event = {"event_id": payload.id, "page_id": page_id}
         result = self._once_per_event(event=event)
         return HttpReply(result["status_code"], result["body"])
 
     def _handle_integration_event(self, event: dict) -> dict:
-        page = self.notion.retrieve_page(event["page_id"])
+        from runtime.notion.errors import NotionError
+
+        try:
+            page = self.notion.retrieve_page(event["page_id"])
+        except NotionError as exc:
+            if exc.status not in (400, 403, 404):
+                raise  # an outage: answer 5xx so Notion delivers the event again
+            # A page that does not exist or is not shared with the integration starts nothing; retrying can't help.
+            log.info("ignoring an event for a page Notion does not give us (%s)", exc.status)
+            return {"status_code": 200, "body": {"status": "ignored", "reason": "the page is not accessible"}}
         reply = self.from_page(page)
         return {"status_code": reply.status, "body": reply.body}
 
@@ -293,13 +311,3 @@ def build_message(
         parent_invocation_id=parent_invocation_id,
         chain_context=chain_context or {},
     )
-
-
-def _parse(body: bytes) -> dict | HttpReply:
-    try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return error_reply(400, ErrorCode.INVALID_REQUEST, f"body is not valid JSON: {exc.msg if hasattr(exc, 'msg') else exc}")
-    if not isinstance(payload, dict):
-        return error_reply(400, ErrorCode.INVALID_REQUEST, "body must be a JSON object")
-    return payload

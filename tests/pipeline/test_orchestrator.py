@@ -64,21 +64,26 @@ def test_redelivery_of_the_same_message_starts_nothing_more(pipeline):
 
 
 def test_budget_exhaustion_fails_the_run_with_remediation_and_invokes_nothing(aws_names):
+    from runtime.pipeline.projects import budget_month
     from runtime.pipeline.services import set_services
 
     p = build_pipeline(aws_names, make_project(cost_limit_per_month=Decimal("12")))
     set_services(p.services)
     try:
-        first, second, third = task(p, "a"), task(p, "b"), task(p, "c")
+        # $8 already spent this month: a $5 run can't fit, whatever else is running. (Budget merely reserved by
+        # runs in flight makes a task wait instead: tests/pipeline/test_deferral.py.)
+        p.services.dynamodb.update_item(
+            TableName=p.services.projects.table_name, Key={"pk": {"S": f"budget#acme#{budget_month()}"}},
+            UpdateExpression="ADD month_to_date :s, committed :s", ExpressionAttributeValues={":s": {"N": "8"}})
+        refused = task(p, "a")
         p.drain()
-        assert [r.invocation_id for r in p.invoker.requests] == [first.invocation_id, second.invocation_id]
-        refused = p.record(third.invocation_id)
-        assert refused.status == InvocationStatus.FAILED
-        assert refused.error_code == ErrorCode.BUDGET_EXCEEDED
-        assert "monthly limit of $12" in refused.error_detail
-        # 5 + 5 reserved; the third 5 would pass 12: nothing more was reserved for it.
-        assert p.services.projects.budget("acme").reserved == Decimal("10")
-        assert p.services.projects.running("acme") == 2
+        assert p.invoker.requests == []
+        record = p.record(refused.invocation_id)
+        assert record.status == InvocationStatus.FAILED
+        assert record.error_code == ErrorCode.BUDGET_EXCEEDED
+        assert "monthly limit of $12" in record.error_detail
+        assert p.services.projects.budget("acme").reserved == Decimal("0")
+        assert p.services.projects.running("acme") == 0
         assert p.queue_depth("tasks") == 0
     finally:
         set_services(None)
