@@ -61,7 +61,7 @@ class AgentCoreInvoker:
             raise InvokeError(f"no AgentCore runtime is configured for agent {agent_type!r}") from None
 
     def invoke(self, request: AgentRequest) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
         try:
             response = self.client.invoke_agent_runtime(
@@ -79,6 +79,8 @@ class AgentCoreInvoker:
             if code in _TRANSIENT_CODES or status >= 500 or status == 429:
                 raise TransientInvokeError(message) from None
             raise InvokeError(message) from None
+        except ParamValidationError as exc:  # the request breaks the service model: no retry can fix it
+            raise InvokeError(f"InvokeAgentRuntime refused before sending: {exc}") from None
         except BotoCoreError as exc:  # connection errors, after botocore's own retries
             raise TransientInvokeError(f"InvokeAgentRuntime failed: {exc}") from None
         status = response.get("statusCode", 200)
@@ -91,7 +93,7 @@ class AgentCoreInvoker:
             body.read()  # the "accepted" answer; drain the stream so the connection is reused
 
     def stop(self, agent_type: str, session_id: str) -> None:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
         try:
             self.client.stop_runtime_session(
@@ -100,6 +102,10 @@ class AgentCoreInvoker:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
                 raise InvokeError(f"StopRuntimeSession failed: {exc}") from None
+        except ParamValidationError as exc:
+            raise InvokeError(f"StopRuntimeSession refused before sending: {exc}") from None
+        except BotoCoreError as exc:
+            raise TransientInvokeError(f"StopRuntimeSession failed: {exc}") from None
 
 
 class HttpAgentInvoker:

@@ -7,9 +7,10 @@ import io
 import json
 
 import boto3
+import botocore.session
 import pytest
 from botocore.response import StreamingBody
-from botocore.stub import ANY, Stubber
+from botocore.stub import Stubber
 
 from runtime.models import AgentProjectSettings, AgentRequest, PageSnapshot, new_ulid
 from runtime.pipeline.invoker import (
@@ -38,19 +39,106 @@ def stubbed():
         yield AgentCoreInvoker({"mock": ARN}, qualifier="live", client=client), stubber
 
 
+def accepted(session_id: str) -> dict:
+    """InvokeAgentRuntime's answer as the agent app gives it ("accepted"), shaped by the service model."""
+    body = json.dumps({"status": "accepted"}).encode()
+    return {"statusCode": 200, "runtimeSessionId": session_id, "contentType": "application/json",
+            "response": StreamingBody(io.BytesIO(body), len(body))}
+
+
+class Payload:
+    """Matches an InvokeAgentRuntime payload that parses back, as the agent app parses it, into `expected`."""
+
+    def __init__(self, expected: AgentRequest) -> None:
+        self.expected = expected
+
+    def __eq__(self, payload: object) -> bool:
+        return AgentRequest.model_validate_json(payload) == self.expected  # type: ignore[arg-type]
+
+
 def test_agentcore_invoke_sends_the_request_with_session_and_qualifier(stubbed):
     invoker, stubber = stubbed
     req = request()
-    body = json.dumps({"status": "accepted"}).encode()
+    # Stubber checks the params against bedrock-agentcore's service model (required members, lengths) as well.
     stubber.add_response(
-        "invoke_agent_runtime",
-        {"statusCode": 200, "runtimeSessionId": req.session_id, "contentType": "application/json",
-         "response": StreamingBody(io.BytesIO(body), len(body))},
+        "invoke_agent_runtime", accepted(req.session_id),
         {"agentRuntimeArn": ARN, "qualifier": "live", "runtimeSessionId": req.session_id,
-         "contentType": "application/json", "accept": "application/json", "payload": ANY},
+         "contentType": "application/json", "accept": "application/json", "payload": Payload(req)},
     )
     invoker.invoke(req)
     stubber.assert_no_pending_responses()
+
+
+def test_a_request_the_service_model_refuses_is_permanent_and_never_sent(stubbed):
+    invoker, stubber = stubbed
+    short = request().model_copy(update={"session_id": "too-short-for-agentcore"})  # the model wants >= 33
+    stubber.add_response("invoke_agent_runtime", accepted(short.session_id))
+    with pytest.raises(InvokeError, match="runtimeSessionId") as raised:
+        invoker.invoke(short)
+    assert not isinstance(raised.value, TransientInvokeError)  # retrying the same request cannot help
+    with pytest.raises(AssertionError):  # botocore refused it before the (stubbed) send
+        stubber.assert_no_pending_responses()
+
+
+def test_stopping_a_session_the_service_model_refuses_is_an_invoke_error(stubbed):
+    invoker, stubber = stubbed
+    stubber.add_response("stop_runtime_session", {"runtimeSessionId": "s" * 40, "statusCode": 200})
+    with pytest.raises(InvokeError, match="runtimeSessionId"):
+        invoker.stop("mock", "short")
+
+
+def test_the_orchestrator_sends_the_agent_everything_it_needs(aws_names):
+    """The real orchestrator, through the real AgentCore invoker, to a stubbed bedrock-agentcore client: the
+    payload is the AgentRequest of the queued task, the session is the record's."""
+    from runtime.pipeline.services import set_services
+    from tests.pipeline.conftest import build_pipeline, make_project
+    from tests.pipeline.test_orchestrator import task
+
+    client = boto3.client("bedrock-agentcore", region_name="us-east-1")
+    pipeline = build_pipeline(aws_names, make_project(github_repo="acme/app"),
+                              invoker=AgentCoreInvoker({"mock": ARN}, client=client))
+    sent: list[dict] = []
+    client.meta.events.register("provide-client-params.bedrock-agentcore.InvokeAgentRuntime",
+                                lambda params, **_: sent.append(dict(params)))
+    set_services(pipeline.services)
+    try:
+        with Stubber(client) as stubber:
+            stubber.add_response("invoke_agent_runtime", accepted("x" * 40))
+            message = task(pipeline)
+            pipeline.drain()
+            stubber.assert_no_pending_responses()
+    finally:
+        set_services(None)
+
+    record = pipeline.record(message.invocation_id)
+    [params] = sent
+    assert (params["agentRuntimeArn"], params["qualifier"], params["runtimeSessionId"]) == (
+        ARN, "DEFAULT", record.session_id)
+    sent_request = AgentRequest.model_validate_json(params["payload"])
+    assert sent_request.invocation_id == message.invocation_id == record.invocation_id
+    assert (sent_request.agent_type, sent_request.notion_page_id, sent_request.project_id) == (
+        "mock", message.notion_page_id, "acme")
+    assert sent_request.story == message.page_snapshot
+    assert sent_request.session_id == record.session_id
+    assert sent_request.project.github_repo == "acme/app"
+    assert sent_request.budget.cost_limit_usd == record.reserved_usd
+    assert sent_request.parent is None
+
+
+def test_the_local_invoker_uses_the_services_session_header():
+    # The loopback contract must name the header exactly as InvokeAgentRuntime serialises runtimeSessionId.
+    model = botocore.session.get_session().get_service_model("bedrock-agentcore")
+    for operation in ("InvokeAgentRuntime", "StopRuntimeSession"):
+        member = model.operation_model(operation).input_shape.members["runtimeSessionId"]
+        assert member.serialization == {"location": "header", "name": SESSION_HEADER}
+
+
+def test_the_gateway_is_signed_for_the_service_that_serves_it():
+    # The agent signs its MCP calls to the AgentCore Gateway (IAM authorizer) with the service's signing name.
+    from runtime.agent.tools import SigV4Auth
+
+    model = botocore.session.get_session().get_service_model("bedrock-agentcore")
+    assert SigV4Auth("us-east-1").service == model.metadata["signingName"]
 
 
 @pytest.mark.parametrize("code, status, transient", [
