@@ -26,6 +26,22 @@ def _fresh_registry():
     reset_registry()
 
 
+@pytest.fixture(autouse=True)
+def notion_contract():
+    """Every request any Notion adapter sends during the test is held to Notion's contract (the official SDK's types,
+    vendored, plus the documented limits: `runtime.notion.contract`); the test fails on anything Notion would refuse,
+    even where the code under test caught the refusal. A test that sends bad requests on purpose calls `allow()`."""
+    from runtime.notion.adapter import observe_requests
+    from runtime.notion.contract import RequestChecker
+
+    checker = RequestChecker()
+    stop = observe_requests(checker)
+    yield checker
+    stop()
+    if checker.problems and not checker.allowed:
+        pytest.fail("requests Notion would refuse:\n" + "\n".join(checker.problems[:10]), pytrace=False)
+
+
 CHROMIUM = "/usr/bin/chromium"  # Debian's package, installed by .ci/setup; Playwright's own download cannot work here
 # Without the background-networking flags Chromium keeps trying the closed network (ARCHITECTURE.md).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -10,8 +10,10 @@ Two tokens are issued: the integration's (its requests are made by the bot user,
 returns) and a user token (a person, as if editing in Notion's own UI). Webhook `authors` and `last_edited_by`
 follow whoever made the change.
 
-Deviation from Notion, on purpose: timestamps keep milliseconds (Notion rounds `last_edited_time` to the minute),
-so quick successive edits stay distinguishable in local runs.
+Objects' `created_time` and `last_edited_time` are rounded down to the minute, as Notion's are, so two edits within
+a minute look alike here as they do in Notion (the webhook must not mistake a person's re-trigger for a repeat).
+Every request is first held to Notion's contract (`runtime.notion.contract`: the official SDK's types and the
+documented limits) and refused with 400 `validation_error` where Notion would refuse it.
 """
 
 from __future__ import annotations
@@ -42,14 +44,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from runtime.local.server import ServerHandle, serve
+from runtime.notion import limits
+from runtime.notion.contract import contract
 
 __all__ = ["NotionEmulator", "WorkspaceSeed", "serve", "ServerHandle", "sign_body"]
 
 logger = logging.getLogger(__name__)
 
-RICH_TEXT_LIMIT = 2000
-MAX_CHILDREN = 100
-MAX_BLOCKS_PER_REQUEST = 1000
+RICH_TEXT_LIMIT = limits.MAX_TEXT_CONTENT
+MAX_CHILDREN = limits.MAX_BLOCKS_PER_ARRAY
+MAX_BLOCKS_PER_REQUEST = limits.MAX_BLOCKS_PER_REQUEST
 WORKSPACE_NAME = "Acme Product"
 
 BLOCK_TYPES_WITH_TEXT = {
@@ -77,15 +81,28 @@ def sign_body(body: bytes, verification_token: str) -> str:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{datetime.now(UTC).microsecond // 1000:03d}Z"
+    """An object timestamp: Notion rounds `created_time` / `last_edited_time` down to the minute."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:00.000Z")
+
+
+def _instant() -> str:
+    """An event timestamp, to the millisecond."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def _multi(query: Any) -> dict[str, list[str]]:
+    values: dict[str, list[str]] = {}
+    for key, value in query.multi_items():
+        values.setdefault(key, []).append(value)
+    return values
 
 
 def _new_id() -> str:
     return str(uuid.uuid4())
 
 
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+_utf16_len = limits.js_length
 
 
 class ApiError(Exception):
@@ -276,7 +293,9 @@ class NotionEmulator:
             "bot_user_id",
             lambda user_id: {
                 "object": "user", "id": user_id, "name": "aidlc", "avatar_url": None, "type": "bot",
-                "bot": {"owner": {"type": "workspace", "workspace": True}, "workspace_name": WORKSPACE_NAME},
+                "bot": {"owner": {"type": "workspace", "workspace": True}, "workspace_name": WORKSPACE_NAME,
+                        "workspace_id": self.workspace_id,
+                        "workspace_limits": {"max_file_upload_size_in_bytes": 5 * 1024 * 1024}},
             },
         )
         self.person_user = self._ensure_user(
@@ -317,11 +336,8 @@ class NotionEmulator:
         ]
 
     def _ensure_user(self, key: str, make: Callable[[str], dict]) -> dict:
-        user_id = self.store.meta(key, _new_id)
-        user = self.store.get("user", user_id)
-        if user is None:
-            user = self.store.put("user", make(user_id))
-        return user
+        # Written on every start, so a workspace kept from an older emulator gets today's user shape.
+        return self.store.put("user", make(self.store.meta(key, _new_id)))
 
     # --- HTTP ------------------------------------------------------------------------------------------------
 
@@ -361,6 +377,13 @@ class NotionEmulator:
             if not isinstance(body, dict):
                 raise ApiError(400, "invalid_json", "Error parsing JSON body.")
         path = path.strip("/")
+        # Notion's own contract first (the official SDK's types and the documented limits): the emulator refuses
+        # whatever Notion refuses, so the adapter can never pass a test with a request Notion would reject.
+        if contract().endpoint(method, path) is not None:
+            problems = contract().check_request(method, path, _multi(query), raw)
+            if problems:
+                raise _validation(problems[0] if len(problems) == 1 else
+                                  "body failed validation. Fix one:\n" + "\n".join(problems[:5]))
         path_matched = False
         for route_method, pattern, handler in self._routes:
             match = pattern.fullmatch(path)
@@ -468,7 +491,7 @@ class NotionEmulator:
             "object": "page", "id": page_id, "created_time": now, "last_edited_time": now,
             "created_by": actor.ref, "last_edited_by": actor.ref, "cover": body.get("cover"),
             "icon": body.get("icon"), "parent": stored_parent, "in_trash": False, "archived": False,
-            "is_locked": False, "properties": properties, "url": self._page_url(title, page_id), "public_url": None,
+            "is_archived": False, "is_locked": False, "properties": properties, "url": self._page_url(title, page_id), "public_url": None,
         }
         self.store.put("page", page, parent_key)
         if stored_parent["type"] == "page_id":
@@ -504,7 +527,7 @@ class NotionEmulator:
                 page[key] = body[key]
         trash_changed = trash is not None and bool(trash) != page["in_trash"]
         if trash is not None:
-            page["in_trash"] = page["archived"] = bool(trash)
+            page["in_trash"] = page["archived"] = page["is_archived"] = bool(trash)
         if changed or trash_changed or "icon" in body or "cover" in body:
             page["last_edited_time"] = _now()
             page["last_edited_by"] = actor.ref
@@ -724,7 +747,7 @@ class NotionEmulator:
             total += 1
             nested = body.get("children")
             if nested:
-                if depth >= 1:
+                if depth >= limits.MAX_NESTING:
                     raise _validation(f"body failed validation: {where}[{index}].{kind}.children should be not present.")
                 total += self._validate_children(nested, f"{where}[{index}].{kind}.children", depth + 1, kind)
         if depth == 0 and total > MAX_BLOCKS_PER_REQUEST:
@@ -738,6 +761,10 @@ class NotionEmulator:
         if kind in BLOCK_TYPES_WITH_TEXT:
             body["rich_text"] = self._rich_text(body.get("rich_text", []), "block.rich_text")
             body.setdefault("color", "default")
+        for default_kind, defaults in _BLOCK_DEFAULTS.items():
+            if kind == default_kind or (default_kind == "heading" and kind.startswith("heading_")):
+                for name, value in defaults.items():
+                    body.setdefault(name, value)
         if kind == "code":
             body.setdefault("language", "plain text")
             body.setdefault("caption", [])
@@ -859,7 +886,7 @@ class NotionEmulator:
         database = {
             "object": "database", "id": database_id, "title": title, "description": [],
             "parent": {"type": "page_id", "page_id": parent_page["id"]}, "is_inline": bool(body.get("is_inline")),
-            "in_trash": False, "is_locked": False, "created_time": now, "last_edited_time": now,
+            "in_trash": False, "archived": False, "is_locked": False, "created_time": now, "last_edited_time": now,
             "data_sources": [{"id": data_source_id, "name": title_text}], "icon": body.get("icon"),
             "cover": body.get("cover"), "url": self._page_url(title_text, database_id), "public_url": None,
         }
@@ -886,6 +913,11 @@ class NotionEmulator:
             if kind is None or kind not in PROPERTY_TYPES:
                 raise _validation(f"body failed validation: properties.{name} should have a supported property type.")
             detail = dict(config.get(kind) or {})
+            if kind == "relation":
+                # A relation can only point at a data source, which must exist (the contract requires the id).
+                target = self._data_source(_normal_id(str(detail.get("data_source_id")), "data_source_id"))
+                detail.setdefault("type", "single_property" if "single_property" in detail else "dual_property")
+                detail["database_id"] = target["parent"]["database_id"]
             if kind in ("status", "select", "multi_select"):
                 detail["options"] = [
                     {"id": secrets.token_hex(2), "name": option["name"], "color": option.get("color", "default"),
@@ -898,7 +930,8 @@ class NotionEmulator:
                                         {"id": secrets.token_hex(2), "name": "In progress", "color": "blue", "option_ids": ids[1:]},
                                         {"id": secrets.token_hex(2), "name": "Complete", "color": "green", "option_ids": []}]
             property_id = "title" if kind == "title" else quote(secrets.token_urlsafe(3)[:4], safe="")
-            schema[name] = {"id": property_id, "name": name, "type": kind, kind: detail}
+            schema[name] = {"id": property_id, "name": name, "description": config.get("description"), "type": kind,
+                            kind: detail}
         if sum(1 for prop in schema.values() if prop["type"] == "title") != 1:
             raise _validation("Database must have exactly one title property.")
         return schema
@@ -1049,10 +1082,10 @@ class NotionEmulator:
             if event_type not in subscription["event_types"]:
                 continue
             event = {
-                "id": _new_id(), "timestamp": _now(), "workspace_id": self.workspace_id,
+                "id": _new_id(), "timestamp": _instant(), "workspace_id": self.workspace_id,
                 "workspace_name": WORKSPACE_NAME, "subscription_id": subscription["id"],
                 "integration_id": self.integration_id, "type": event_type, "authors": [actor.author],
-                "attempt_number": 1, "entity": entity, "data": data,
+                "attempt_number": 1, "api_version": contract().notion_version, "entity": entity, "data": data,
             }
             self._enqueue(subscription, event)
 
@@ -1191,6 +1224,13 @@ class NotionEmulator:
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> ServerHandle:
         return serve(self.app, host=host, port=port)
 
+
+# Fields the SDK's response types require that a request may leave out.
+_BLOCK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "paragraph": {"icon": None}, "callout": {"icon": None}, "heading": {"is_toggleable": False},
+    "table": {"has_column_header": False, "has_row_header": False}, "bookmark": {"caption": []},
+    "embed": {"caption": []}, "table_of_contents": {"color": "default"},
+}
 
 _TITLE_ONLY_SCHEMA = {"title": {"id": "title", "name": "title", "type": "title", "title": {}}}
 

@@ -3,8 +3,10 @@
 Every request goes through one path (`_request`): the process-wide token bucket (3 requests/s), then the call, then
 retries with tenacity: 429 honours `Retry-After` (and pauses the whole bucket, not just this caller), 5xx and
 network errors back off exponentially with jitter. notion-client's own retry loop is switched off so the two never
-multiply. Long text is split at 2,000 characters and block appends are batched at 100, so nothing is rejected or
-silently truncated.
+multiply. Only requests Notion cannot have applied are repeated on any status (429, 409, 529); 500 / 503 / timeouts
+are retried for reads and other requests that are safe to repeat, never for creates. Long text is split at 2,000
+characters (and arrays capped at 100 items, `runtime.notion.markdown`), block appends are batched at 100 blocks,
+1,000 nested, and 450 KB, so nothing is rejected; the limits are `runtime.notion.limits`.
 
 Errors: every failure raises a `runtime.notion.errors.NotionError` subclass (`NotionValidation` 400,
 `NotionUnauthorized` 401/403, `NotionNotFound` 404, `NotionRateLimited` 429 after all retries, `NotionUnavailable`
@@ -14,6 +16,7 @@ Errors: every failure raises a `runtime.notion.errors.NotionError` subclass (`No
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -26,15 +29,38 @@ from notion_client.errors import APIResponseError, HTTPResponseError, RequestTim
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from runtime.models import PageSnapshot
+from runtime.notion import limits
 from runtime.notion.errors import NotionError, error_for_status
 from runtime.notion.markdown import blocks_to_markdown, markdown_to_blocks, rich_text_plain, split_rich_text
 from runtime.notion.throttle import Throttle
 
 logger = logging.getLogger(__name__)
 
-MAX_BLOCKS_PER_APPEND = 100  # Notion: at most 100 blocks in one children array
-MAX_BLOCKS_PER_REQUEST = 1000  # Notion: at most 1,000 blocks in one request, nested ones included
+MAX_BLOCKS_PER_APPEND = limits.MAX_BLOCKS_PER_ARRAY
+MAX_BLOCKS_PER_REQUEST = limits.MAX_BLOCKS_PER_REQUEST
+# Room left under Notion's 500 KB for the rest of the body (parent, properties) and JSON's escapes.
+MAX_BATCH_BYTES = limits.MAX_PAYLOAD_BYTES - 50_000
 PAGE_SIZE = 100
+# Notion answers within 60 s or gives up (and may still apply a write): wait a little longer than that.
+DEFAULT_TIMEOUT_SECONDS = 65.0
+# Statuses that say Notion did not apply the request, so any request may be sent again: 429 rate limited,
+# 409 conflict while saving, 529 service overloaded. (500 and 503 may follow a write Notion applied after 60 s:
+# only requests that are safe to repeat are retried on those; the official JS SDK does the same.)
+RETRY_ANY_REQUEST = frozenset({409, 429, 529})
+
+_request_observers: list[Callable[[httpx.Request], None]] = []
+
+
+def observe_requests(observer: Callable[[httpx.Request], None]) -> Callable[[], None]:
+    """Call `observer(request)` before every request any adapter sends (the tests hold each one to Notion's
+    contract); returns the function that stops it."""
+    _request_observers.append(observer)
+    return lambda: _request_observers.remove(observer) if observer in _request_observers else None
+
+
+def _notify_observers(request: httpx.Request) -> None:
+    for observer in list(_request_observers):
+        observer(request)
 
 
 @dataclass
@@ -68,7 +94,7 @@ class NotionAdapter:
         base_url: str | None = None,
         throttle: Throttle | None = None,
         max_retries: int = 5,
-        timeout_seconds: float = 30.0,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         backoff_initial_seconds: float = 0.5,
         backoff_max_seconds: float = 20.0,
     ) -> None:
@@ -81,7 +107,7 @@ class NotionAdapter:
         }
         if base_url:
             options["base_url"] = base_url.rstrip("/")
-        self._client = Client(options=options)
+        self._client = Client(client=httpx.Client(event_hooks={"request": [_notify_observers]}), options=options)
         # One bucket per token: Notion's limit is per integration, and a user token is a different caller.
         self.throttle = throttle or Throttle.shared(hashlib.sha256(token.encode()).hexdigest()[:16])
         self.max_retries = max_retries
@@ -104,9 +130,7 @@ class NotionAdapter:
     def _request(self, call: Callable[[], Any], *, idempotent: bool) -> Any:
         def retryable(error: BaseException) -> bool:
             if isinstance(error, APIResponseError | HTTPResponseError):
-                # 429, 409 (conflict while saving) and 503: Notion did not apply the request, so any request may be
-                # repeated. Other 5xx may have applied it: only repeat requests that are safe to repeat.
-                if error.status in (409, 429, 503):
+                if error.status in RETRY_ANY_REQUEST:
                     return True
                 return error.status >= 500 and idempotent
             if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
@@ -207,19 +231,20 @@ class NotionAdapter:
             props = {title_property: {"title": split_rich_text(title)}} | dict(properties or {})
         batches = _batch(markdown_to_blocks(markdown)) if markdown else []
         body: dict[str, Any] = {"parent": parent, "properties": props}
-        if batches:
-            body["children"] = batches[0][0]  # the first 100 blocks go with the page
+        inline = bool(batches) and _wire_size(body) + _wire_size(batches[0][0]) < MAX_BATCH_BYTES
+        if inline:
+            body["children"] = batches[0][0]  # the first batch goes with the page, unless the properties are large
         # Not idempotent: a retry after a 5xx could create the page twice.
         page = self._request(lambda: self._client.pages.create(**body), idempotent=False)
-        if batches:
+        if inline:
             first, deferred = batches[0]
             self._append_deferred(page["id"], first, deferred, created=None)
-            for batch, deferred in batches[1:]:
-                result = self._request(
-                    lambda batch=batch: self._client.blocks.children.append(page["id"], children=batch),
-                    idempotent=False,
-                )
-                self._append_deferred(page["id"], batch, deferred, created=result.get("results", []))
+        for batch, deferred in batches[1 if inline else 0:]:
+            result = self._request(
+                lambda batch=batch: self._client.blocks.children.append(page["id"], children=batch),
+                idempotent=False,
+            )
+            self._append_deferred(page["id"], batch, deferred, created=result.get("results", []))
         return page
 
     def update_properties(self, page_id: str, properties: dict) -> dict:
@@ -413,21 +438,34 @@ def _split_children(block: dict) -> tuple[dict, list[dict] | None]:
     return bare, list(children)
 
 
+def _wire_size(value: Any) -> int:
+    """Bytes `value` takes in a request body, encoded as httpx encodes it (compact UTF-8 JSON)."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+
+
 def _batch(blocks: list[dict]) -> list[tuple[list[dict], list[list[dict] | None]]]:
-    """Blocks -> request-sized batches (<=100 top-level, <=1,000 in all), each with the children deferred."""
+    """Blocks -> request-sized batches (<=100 top-level, <=1,000 in all, <=450 KB), each with the children
+    deferred."""
     batches: list[tuple[list[dict], list[list[dict] | None]]] = []
     batch: list[dict] = []
     deferred: list[list[dict] | None] = []
     total = 0
+    total_bytes = 0
     for block in blocks:
         sendable, later = _split_children(block)
         size = _count_blocks(sendable)
-        if batch and (len(batch) >= MAX_BLOCKS_PER_APPEND or total + size > MAX_BLOCKS_PER_REQUEST):
+        size_bytes = _wire_size(sendable) + 1  # and its comma
+        if batch and (
+            len(batch) >= MAX_BLOCKS_PER_APPEND
+            or total + size > MAX_BLOCKS_PER_REQUEST
+            or total_bytes + size_bytes > MAX_BATCH_BYTES
+        ):
             batches.append((batch, deferred))
-            batch, deferred, total = [], [], 0
+            batch, deferred, total, total_bytes = [], [], 0, 0
         batch.append(sendable)
         deferred.append(later)
         total += size
+        total_bytes += size_bytes
     if batch:
         batches.append((batch, deferred))
     return batches

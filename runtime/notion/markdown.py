@@ -2,7 +2,10 @@
 
 Covers what agents write: headings, paragraphs, bulleted / numbered / to-do lists (nested), code, quotes, dividers,
 and inline bold, italic, strikethrough, code and links. Parsing is markdown-it-py's (CommonMark); only the mapping to
-Notion's block shapes is ours. Rich text is split at Notion's 2,000-character limit so nothing is ever rejected.
+Notion's block shapes is ours. What Notion refuses is never produced (`runtime.notion.limits`): text is split at
+2,000 characters; a rich-text array holds at most 100 items (a long paragraph or code block becomes several blocks;
+elsewhere the formatting of the tail is merged away, and past 200,000 characters the text is cut with a marker);
+only absolute URLs of at most 2,000 characters become links (a relative link or image path stays as text).
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
-RICH_TEXT_LIMIT = 2000
+from runtime.notion.limits import MAX_LINK_URL, MAX_RICH_TEXT_ITEMS, MAX_TEXT_CONTENT, is_absolute_url, js_length
+
+RICH_TEXT_LIMIT = MAX_TEXT_CONTENT
+TRUNCATED_MARKER = " … [truncated: Notion holds at most 100 × 2,000 characters here]"
 
 # Notion's code block accepts a fixed list of languages; the common ones, with markdown's usual aliases.
 _CODE_LANGUAGES = {
@@ -33,9 +39,7 @@ _parser = MarkdownIt("commonmark").enable(["strikethrough", "table"])
 # --- rich text -------------------------------------------------------------------------------------------------
 
 
-def _utf16_len(text: str) -> int:
-    # Notion counts string length as JavaScript does (UTF-16 code units): an emoji is 2.
-    return len(text.encode("utf-16-le")) // 2
+_utf16_len = js_length  # Notion counts string length as JavaScript does (UTF-16 code units): an emoji is 2
 
 
 def _chunks(text: str, limit: int) -> list[str]:
@@ -63,9 +67,41 @@ def _text_item(content: str, annotations: dict[str, bool] | None = None, link: s
     return item
 
 
-def split_rich_text(text: str, limit: int = RICH_TEXT_LIMIT) -> list[dict[str, Any]]:
-    """Plain text -> rich text items, each at most `limit` characters (Notion rejects longer items)."""
-    return [_text_item(chunk) for chunk in _chunks(text, limit)] if text else []
+def split_rich_text(
+    text: str, limit: int = RICH_TEXT_LIMIT, max_items: int = MAX_RICH_TEXT_ITEMS
+) -> list[dict[str, Any]]:
+    """Plain text -> rich text items, each at most `limit` characters, at most `max_items` of them (Notion rejects
+    longer items and arrays; text that cannot fit is cut, ending with `TRUNCATED_MARKER`)."""
+    return cap_rich_text([_text_item(chunk) for chunk in _chunks(text, limit)], limit, max_items) if text else []
+
+
+def _plain_items(text: str) -> list[dict[str, Any]]:
+    """Plain text -> items of at most 2,000 characters, however many (for blocks that split, see `_blocks`)."""
+    return [_text_item(chunk) for chunk in _chunks(text, RICH_TEXT_LIMIT)] if text else []
+
+
+def _item_text(item: dict[str, Any]) -> str:
+    if item.get("type") == "text" or "text" in item:
+        return item["text"]["content"]
+    return item.get("plain_text", "")
+
+
+def cap_rich_text(
+    items: list[dict[str, Any]], limit: int = RICH_TEXT_LIMIT, max_items: int = MAX_RICH_TEXT_ITEMS
+) -> list[dict[str, Any]]:
+    """At most `max_items` items: as many leading items as possible as they are, the rest merged into plain text
+    (formatting dropped, words kept) in chunks of `limit`; when even plain text cannot fit, it is cut and the last
+    item says so (`TRUNCATED_MARKER`)."""
+    if len(items) <= max_items:
+        return items
+    texts = [_item_text(item) for item in items]
+    for kept in range(max_items, -1, -1):
+        rest = "".join(texts[kept:])
+        tail = _chunks(rest, limit) if rest else []
+        if kept + len(tail) <= max_items:
+            return items[:kept] + [_text_item(chunk) for chunk in tail]
+    head = _chunks("".join(texts), limit)[: max_items - 1]
+    return [_text_item(chunk) for chunk in head] + [_text_item(TRUNCATED_MARKER.strip())]
 
 
 def _split_items(items: list[dict[str, Any]], limit: int = RICH_TEXT_LIMIT) -> list[dict[str, Any]]:
@@ -88,6 +124,14 @@ def rich_text_plain(items: list[dict[str, Any]] | None) -> str:
         elif item.get("type") == "text":
             parts.append(item["text"]["content"])
     return "".join(parts)
+
+
+def _linkable(url: str) -> bool:
+    return bool(url) and js_length(url) <= MAX_LINK_URL and is_absolute_url(url)
+
+
+def _plain_of(node: SyntaxTreeNode) -> str:
+    return "".join(child.content for child in node.children if child.type in ("text", "code_inline"))
 
 
 def _inline_to_rich_text(node: SyntaxTreeNode) -> list[dict[str, Any]]:
@@ -134,9 +178,20 @@ def _inline_to_rich_text(node: SyntaxTreeNode) -> list[dict[str, Any]]:
                 walk(child.children, link)
                 state["strikethrough"] = False
             elif kind == "link":
-                walk(child.children, str(child.attrs.get("href", "")) or None)
+                href = str(child.attrs.get("href", ""))
+                if _linkable(href):
+                    walk(child.children, href)
+                else:  # Notion refuses relative and over-long link URLs: keep the words, and the target as text
+                    walk(child.children, link)
+                    if href and href != _plain_of(child):
+                        emit(f" ({href})", link)
             elif kind == "image":
-                emit(str(child.attrs.get("src", "")), str(child.attrs.get("src", "")) or None)
+                src = str(child.attrs.get("src", ""))
+                alt = _plain_of(child)
+                if _linkable(src):
+                    emit(alt or src, src)
+                else:  # an image path in the repository or the prototype: not a URL Notion can open
+                    emit(f"{alt} ({src})" if alt and src else alt or src, link)
             else:  # html_inline and anything else: keep the source text
                 emit(child.content, link)
 
@@ -148,7 +203,17 @@ def _inline_to_rich_text(node: SyntaxTreeNode) -> list[dict[str, Any]]:
 
 
 def _block(kind: str, rich_text: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {"object": "block", "type": kind, kind: {"rich_text": _split_items(rich_text), **extra}}
+    return {"object": "block", "type": kind, kind: {"rich_text": cap_rich_text(_split_items(rich_text)), **extra}}
+
+
+def _blocks(kind: str, rich_text: list[dict[str, Any]], **extra: Any) -> list[dict[str, Any]]:
+    """A paragraph or code block whose text needs more than 100 items becomes several blocks of the same kind, so
+    nothing is lost."""
+    items = _split_items(rich_text)
+    if len(items) <= MAX_RICH_TEXT_ITEMS:
+        return [{"object": "block", "type": kind, kind: {"rich_text": items, **extra}}]
+    return [{"object": "block", "type": kind, kind: {"rich_text": items[start:start + MAX_RICH_TEXT_ITEMS], **extra}}
+            for start in range(0, len(items), MAX_RICH_TEXT_ITEMS)]
 
 
 def _paragraph_text(item: SyntaxTreeNode) -> tuple[list[dict[str, Any]], list[SyntaxTreeNode]]:
@@ -171,7 +236,7 @@ def _nodes_to_blocks(nodes: list[SyntaxTreeNode]) -> list[dict[str, Any]]:
             level = min(int(node.tag[1]), 3)
             blocks.append(_block(f"heading_{level}", _inline_to_rich_text(node.children[0])))
         elif kind == "paragraph":
-            blocks.append(_block("paragraph", _inline_to_rich_text(node.children[0]) if node.children else []))
+            blocks.extend(_blocks("paragraph", _inline_to_rich_text(node.children[0]) if node.children else []))
         elif kind in ("bullet_list", "ordered_list"):
             for item in node.children:
                 rich, rest = _paragraph_text(item)
@@ -193,7 +258,7 @@ def _nodes_to_blocks(nodes: list[SyntaxTreeNode]) -> list[dict[str, Any]]:
             if language not in _CODE_LANGUAGES:
                 language = "plain text"
             content = node.content[:-1] if node.content.endswith("\n") else node.content
-            blocks.append(_block("code", split_rich_text(content), language=language))
+            blocks.extend(_blocks("code", _plain_items(content), language=language))
         elif kind == "blockquote":
             inner = _nodes_to_blocks(node.children)
             text: list[dict[str, Any]] = []
@@ -213,11 +278,11 @@ def _nodes_to_blocks(nodes: list[SyntaxTreeNode]) -> list[dict[str, Any]]:
                 "table_width": width, "has_column_header": node.children[0].type == "thead",
                 "has_row_header": False,
                 "children": [{"object": "block", "type": "table_row", "table_row": {
-                    "cells": [_split_items(cell) for cell in row] + [[] for _ in range(width - len(row))]}}
+                    "cells": [cap_rich_text(_split_items(cell)) for cell in row] + [[] for _ in range(width - len(row))]}}
                     for row in cells],
             }})
         elif kind in ("html_block",):
-            blocks.append(_block("paragraph", split_rich_text(node.content.rstrip("\n"))))
+            blocks.extend(_blocks("paragraph", _plain_items(node.content.rstrip("\n"))))
     return blocks
 
 
