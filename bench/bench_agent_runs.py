@@ -36,7 +36,7 @@ def main() -> None:
     from moto import mock_aws
 
     logging.disable(logging.WARNING)
-    from runtime.agent.audit import MemoryAuditSink
+    from runtime.tools.audit import MemoryAuditSink
     from runtime.agent.completion import MemoryCompletionSink
     from runtime.agent.runner import RunOptions, run_agent
     from runtime.agent.settings import AgentSettings

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from runtime.github.local import LocalGitBackend  # noqa: E402
 from runtime.policy import ToolPolicy  # noqa: E402
 from runtime.prototypes import PrototypeStore  # noqa: E402
+from runtime.tools.audit import MemoryAuditSink  # noqa: E402
 from runtime.tools.mcp_client import MCPToolClient  # noqa: E402
 from runtime.tools.mcp_server import serve_mcp  # noqa: E402
 from runtime.tools.registry import ToolContext, ToolRegistry, ToolServices  # noqa: E402
@@ -40,12 +41,12 @@ def timed(fn, n: int) -> list[float]:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        audit: list = []
+        audit = MemoryAuditSink()
         services = ToolServices(
             github=LocalGitBackend(Path(tmp) / "bench.git"),
             prototypes=PrototypeStore("bench-bucket", "http://127.0.0.1:1/prototypes", s3_client=object()),
             policy=ToolPolicy.load(),
-            audit=audit.append,
+            audit=audit,
         )
         tools = ToolRegistry.default()
         cases = {
@@ -74,7 +75,7 @@ def main() -> None:
                 ratio = statistics.median(m) / statistics.median(d)
                 print(f"{tool:<18} {statistics.median(d):>11.3f} / {statistics.fmean(d):<10.3f} "
                       f"{statistics.median(m):>9.3f} / {statistics.fmean(m):<10.3f} {ratio:>10.1f}x")
-            print(f"audit records written: {len(audit)} (every call, both paths)")
+            print(f"audit records written: {len(audit.records)} (every call, both paths)")
         finally:
             handle.stop()
 

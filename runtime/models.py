@@ -12,9 +12,9 @@ import re
 from datetime import datetime, timezone
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 from ulid import ULID
 
 from runtime.errors import ErrorCode
@@ -68,12 +68,44 @@ class InvocationStatus(StrEnum):
         return self in (InvocationStatus.COMPLETED, InvocationStatus.FAILED, InvocationStatus.CANCELLED)
 
 
-class ArtifactType(StrEnum):
-    PULL_REQUEST = "pull_request"
-    PROTOTYPE = "prototype"
-    NOTION_PAGE = "notion_page"
-    NOTION_DATABASE = "notion_database"
-    INSIGHT_REPORT = "insight_report"
+class ArtifactType(str):
+    """An artifact type: an open, validated name (lower_snake_case), so a plugin's tool can produce a type of its
+    own with no model change. The built-in types are constants (`ArtifactType.PROTOTYPE`...), and `.value` reads
+    as it did when this was an enum."""
+
+    PULL_REQUEST: ClassVar[ArtifactType]
+    PROTOTYPE: ClassVar[ArtifactType]
+    NOTION_PAGE: ClassVar[ArtifactType]
+    NOTION_DATABASE: ClassVar[ArtifactType]
+    INSIGHT_REPORT: ClassVar[ArtifactType]
+
+    def __new__(cls, value: str) -> "ArtifactType":
+        if not isinstance(value, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,47}", value):
+            raise ValueError(f"{value!r} is not a valid artifact type: use lower-case letters, digits and "
+                             "underscores, starting with a letter (e.g. 'prototype' or 'diagram')")
+        return super().__new__(cls, value)
+
+    @property
+    def value(self) -> str:
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"ArtifactType({self.value!r})"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_after_validator_function(
+            cls, core_schema.str_schema(), serialization=core_schema.plain_serializer_function_ser_schema(str)
+        )
+
+
+ArtifactType.PULL_REQUEST = ArtifactType("pull_request")
+ArtifactType.PROTOTYPE = ArtifactType("prototype")
+ArtifactType.NOTION_PAGE = ArtifactType("notion_page")
+ArtifactType.NOTION_DATABASE = ArtifactType("notion_database")
+ArtifactType.INSIGHT_REPORT = ArtifactType("insight_report")
 
 
 class ChainTemplate(StrEnum):
@@ -128,9 +160,34 @@ class InsightReportMetadata(Strict):
     source_data_source_ids: list[str] = Field(default_factory=list)
 
 
+class PluginArtifactMetadata(BaseModel):
+    """Metadata of an artifact type a plugin brings: its `kind` (the type) plus fields of the plugin's own
+    (JSON values: strings, numbers, booleans, lists and objects of them)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: ArtifactType
+
+
+_BUILTIN_METADATA = (PullRequestMetadata, PrototypeMetadata, NotionPageMetadata, NotionDatabaseMetadata,
+                     InsightReportMetadata)
+_BUILTIN_KINDS = frozenset(m.model_fields["kind"].default for m in _BUILTIN_METADATA)
+
+
+def _metadata_tag(value: Any) -> str:
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return kind if kind in _BUILTIN_KINDS else "plugin"
+
+
+# A built-in type's metadata is its own strict model; any other type's is PluginArtifactMetadata.
 ArtifactMetadata = Annotated[
-    PullRequestMetadata | PrototypeMetadata | NotionPageMetadata | NotionDatabaseMetadata | InsightReportMetadata,
-    Field(discriminator="kind"),
+    Annotated[PullRequestMetadata, Tag("pull_request")]
+    | Annotated[PrototypeMetadata, Tag("prototype")]
+    | Annotated[NotionPageMetadata, Tag("notion_page")]
+    | Annotated[NotionDatabaseMetadata, Tag("notion_database")]
+    | Annotated[InsightReportMetadata, Tag("insight_report")]
+    | Annotated[PluginArtifactMetadata, Tag("plugin")],
+    Discriminator(_metadata_tag),
 ]
 
 
@@ -140,6 +197,14 @@ class OutputArtifact(Strict):
     title: str
     metadata: ArtifactMetadata
     expires_at: datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plugin_metadata_default(cls, data: Any) -> Any:
+        """A plugin's own artifact type may come with no metadata: it then carries just its kind."""
+        if isinstance(data, dict) and data.get("metadata") is None and data.get("type") not in _BUILTIN_KINDS:
+            return {**data, "metadata": {"kind": data.get("type")}}
+        return data
 
     @model_validator(mode="after")
     def _metadata_matches_type(self) -> "OutputArtifact":

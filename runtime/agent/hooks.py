@@ -1,11 +1,17 @@
 """The hooks every run carries (Strands hook providers).
 
-- `ToolPolicyHook`: before each tool call, the tool policy (Cedar, from runtime.policy) decides; a denial becomes
-  an error result the model can read, and the tool never runs.
-- `AuditHook`: after each tool call, one audit record (digest of the arguments, outcome, duration).
+- `AuditHook`: after each tool call, the agent's record in the one audit trail (runtime.tools.audit, source
+  "agent"): digest of the arguments, outcome, duration. A call the tool side refused by policy is `denied` here too.
 - `BudgetHook`: before each model call, stop cleanly if the tokens or cost would pass the invocation's limit, if
   the run is past its timeout, or if it was asked to stop.
 - `ArtifactHook`: remembers successful tool results, from which artifacts are built.
+
+There is no agent-side policy hook any more, and none is needed: every tool an agent run gets is served by the tool
+registry (the local MCP server, the AgentCore Gateway's Lambda target, or `registry_tools` in process), and
+`ToolRegistry.call` evaluates the Cedar policy on every call before the tool runs (with the declared-tools floor
+when no policy is configured). A second evaluation inside the agent's own process added nothing an attacker in that
+process could not skip, and it hid from the tool side's audit trail the calls it stopped. The model is still shown
+only its plugin's declared tools (`mcp_tool_client`'s filter, `registry_tools`' names).
 """
 
 from __future__ import annotations
@@ -13,19 +19,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from strands.hooks import AfterToolCallEvent, BeforeModelCallEvent, BeforeToolCallEvent, HookProvider, HookRegistry
 
 from runtime.agent.artifacts import ArtifactCollector, bare_tool_name
-from runtime.agent.audit import AuditRecord, AuditSink, argument_digest
 from runtime.agent.offline_model import parse_tool_result
 from runtime.cost import ModelPrice, cost_usd
 from runtime.errors import ErrorCode
 from runtime.models import TokenUsage
+from runtime.tools.audit import AuditRecord, AuditSink, Outcome
 
 log = logging.getLogger("aidlc.agent")
 
@@ -49,54 +55,6 @@ class RunControl:
             self.stopped = reason
 
 
-class Decision(Protocol):
-    allowed: bool
-    reason: str
-
-
-class PolicyLike(Protocol):
-    def authorize(self, agent_type: str, tool: str, args: dict, *, invocation_id: str | None,
-                  allowed_tools: Sequence[str] | None) -> Decision: ...
-
-
-@dataclass
-class _DeclaredToolsDecision:
-    allowed: bool
-    reason: str
-
-
-class DeclaredToolsPolicy:
-    """The floor when no Cedar policy is configured: a plugin may call only the tools it declares."""
-
-    def authorize(self, agent_type, tool, args, *, invocation_id=None, allowed_tools=None, **_):
-        if allowed_tools is not None and tool not in allowed_tools:
-            return _DeclaredToolsDecision(False, f"agent {agent_type!r} does not declare tool {tool!r}")
-        return _DeclaredToolsDecision(True, "declared by the plugin")
-
-
-class ToolPolicyHook(HookProvider):
-    def __init__(self, policy: PolicyLike, *, agent_type: str, invocation_id: str,
-                 allowed_tools: Sequence[str], tool_groups: Mapping[str, str] | None = None) -> None:
-        self.policy = policy
-        self.agent_type = agent_type
-        self.invocation_id = invocation_id
-        self.allowed_tools = list(allowed_tools)
-        self.tool_groups = tool_groups  # tool -> its target (notion, github...), for Cedar's Action groups
-
-    def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
-        registry.add_callback(BeforeToolCallEvent, self.before_tool_call)
-
-    def before_tool_call(self, event: BeforeToolCallEvent) -> None:
-        tool = bare_tool_name(event.tool_use["name"])
-        extra = {"tool_group": self.tool_groups.get(tool)} if self.tool_groups is not None else {}
-        decision = self.policy.authorize(
-            self.agent_type, tool, dict(event.tool_use.get("input") or {}),
-            invocation_id=self.invocation_id, allowed_tools=self.allowed_tools, **extra,
-        )
-        if not decision.allowed:
-            event.cancel_tool = f"Tool call denied by policy: {decision.reason}"
-
-
 class AuditHook(HookProvider):
     def __init__(self, sink: AuditSink, *, agent_type: str, invocation_id: str) -> None:
         self.sink = sink
@@ -116,22 +74,23 @@ class AuditHook(HookProvider):
         duration = event.duration if event.duration is not None else (
             time.monotonic() - started if started is not None else 0.0
         )
+        outcome: Outcome
         if event.cancel_message:
             outcome, detail = "denied", event.cancel_message
-        elif event.exception is not None or event.result.get("status") == "error":
-            outcome = "error"
-            detail = str(event.exception) if event.exception else _result_text(event.result)
+        elif event.selected_tool is None:  # the model asked for a tool this agent was never given
+            outcome, detail = "unknown_tool", _result_text(event.result)
+        elif event.exception is not None:
+            outcome, detail = "error", f"{type(event.exception).__name__}: {event.exception}"
+        elif event.result.get("status") == "error":
+            payload = parse_tool_result(event.result)
+            # the tool side marks its policy denials, so a denial is recorded as one on this side too
+            outcome = "denied" if payload.get("denied") is True else "error"
+            detail = str(payload.get("error") or _result_text(event.result))
         else:
             outcome, detail = "ok", ""
-        record = AuditRecord(
-            invocation_id=self.invocation_id,
-            agent_type=self.agent_type,
-            tool=bare_tool_name(event.tool_use["name"]),
-            args_sha256=argument_digest(event.tool_use.get("input") or {}),
-            outcome=outcome,
-            duration_ms=int(duration * 1000),
-            detail=detail[:500],
-        )
+        record = AuditRecord.of_call(source="agent", tool=bare_tool_name(event.tool_use["name"]),
+                                     args=event.tool_use.get("input") or {}, outcome=outcome, duration_s=duration,
+                                     agent_type=self.agent_type, invocation_id=self.invocation_id, detail=detail)
         try:
             self.sink.record(record)
         except Exception:  # the audit trail must not kill the run; the record goes to the logs instead

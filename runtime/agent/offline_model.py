@@ -10,7 +10,7 @@ specs) and of what comes out. Deterministic, so runs, budgets and costs are repr
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterable, Generator
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Generator
 from typing import Any
 
 from strands.models.model import Model
@@ -18,6 +18,7 @@ from strands.models.model import Model
 from runtime.cost import OFFLINE_MODEL_ID
 from runtime.models import AgentRequest
 from runtime.plugins import OfflineScript, ToolCall
+from runtime.tools.base import raised_at
 
 CHARS_PER_TOKEN = 4
 
@@ -42,7 +43,9 @@ def _tool_result_text(block: dict[str, Any]) -> str:
 
 
 def parse_tool_result(block: dict[str, Any]) -> dict[str, Any]:
-    """A tool result as the dict the script expects; MCP tools answer with JSON text."""
+    """A tool result as the dict the script expects; MCP tools answer with JSON text (and structured content)."""
+    if isinstance(block.get("structuredContent"), dict):
+        return block["structuredContent"]
     for item in block.get("content", []):
         if isinstance(item.get("json"), dict):
             return item["json"]
@@ -75,20 +78,30 @@ class OfflineModel(Model):
 
     def _advance(self, messages: list[dict[str, Any]]) -> ToolCall | str:
         """The script's next step: a tool call, or the summary text when it returns."""
+        if self._generator is None:
+            self._generator = self.script(self.request)
+            return self._step(lambda: next(self._generator))
+        results = [b["toolResult"] for b in messages[-1].get("content", []) if "toolResult" in b]
+        if not results:
+            raise OfflineScriptError("the offline model expected a tool result in the last message")
+        result = results[-1]
+        tool = self._pending.pop(result.get("toolUseId", ""), "tool")
+        if result.get("status") == "error":
+            error = str(parse_tool_result(result).get("error") or _tool_result_text(result))
+            # the registry's messages already start "<tool> failed: ..."; others (a denial) get the tool named
+            raise OfflineScriptError(error if error.startswith(f"{tool} failed") else f"tool {tool} failed: {error}")
+        return self._step(lambda: self._generator.send(parse_tool_result(result)))
+
+    def _step(self, advance: Callable[[], ToolCall]) -> ToolCall | str:
         try:
-            if self._generator is None:
-                self._generator = self.script(self.request)
-                return next(self._generator)
-            results = [b["toolResult"] for b in messages[-1].get("content", []) if "toolResult" in b]
-            if not results:
-                raise OfflineScriptError("the offline model expected a tool result in the last message")
-            result = results[-1]
-            tool = self._pending.pop(result.get("toolUseId", ""), "tool")
-            if result.get("status") == "error":
-                raise OfflineScriptError(f"tool {tool} failed: {_tool_result_text(result)}")
-            return self._generator.send(parse_tool_result(result))
+            return advance()
         except StopIteration as done:
             return str(done.value or "")
+        except Exception as exc:  # the script's own bug: say what and where, so its author can act on it
+            raise OfflineScriptError(
+                f"the offline script of agent {self.request.agent_type!r} raised {type(exc).__name__} at "
+                f"{raised_at(exc)}: {exc}"
+            ) from exc
 
     def _resolve_name(self, name: str, tool_specs: list[dict[str, Any]] | None) -> str:
         """Match the script's bare tool name to the name the agent knows (the gateway adds `target___`)."""

@@ -9,29 +9,20 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from runtime.agent.artifacts import ArtifactCollector, artifacts_from_calls
-from runtime.agent.audit import AuditSink, DynamoDbAuditSink, MemoryAuditSink
 from runtime.agent.completion import CompletionSink
-from runtime.agent.hooks import (
-    ArtifactHook,
-    AuditHook,
-    BudgetHook,
-    PolicyLike,
-    RunControl,
-    ToolPolicyHook,
-    usage_of,
-)
+from runtime.agent.hooks import ArtifactHook, AuditHook, BudgetHook, RunControl, usage_of
 from runtime.agent.models import build_model, resolve_model_id  # the model choice and its strands Model
 from runtime.agent.settings import AgentSettings
 from runtime.cost import DEFAULT_MODEL_ID, OFFLINE_MODEL_ID, cost_usd
 from runtime.errors import ErrorCode
 from runtime.models import AgentRequest, CompletionEvent, TokenUsage
 from runtime.plugins import AgentSpec
+from runtime.tools.audit import AuditSink, DynamoDbAuditSink, MemoryAuditSink
 
 @functools.cache
 def _run_logger() -> Any:
@@ -53,7 +44,7 @@ class RunOptions:
     model: Any = None  # a strands Model
     tools: list[Any] | None = None  # strands tools (an MCPClient, PythonAgentTools...)
     audit: AuditSink | None = None
-    policy: PolicyLike | None = None
+    registry: Any = None  # the AgentRegistry the agent and its tools' specs come from (default: the process one)
     control: RunControl = field(default_factory=RunControl)
 
 
@@ -86,24 +77,6 @@ def build_tools(spec: AgentSpec, request: AgentRequest, settings: AgentSettings)
         mcp_tool_client(settings.gateway_url, agent_type=spec.name, invocation_id=request.invocation_id,
                         auth=gateway_auth(settings), allowed_tools=spec.tools)
     ]
-
-
-def build_policy() -> tuple[PolicyLike, dict[str, str] | None]:
-    """The Cedar tool policy (runtime.policy: the defaults plus a project's folders in AIDLC_POLICY_DIRS) and the
-    tools' groups it matches on. The gateway checks the same policy again on its side."""
-    from runtime.tools.services import POLICY_DIRS_ENV
-
-    return _policy_for(tuple(d for d in os.environ.get(POLICY_DIRS_ENV, "").split(os.pathsep) if d))
-
-
-@functools.lru_cache(maxsize=4)
-def _policy_for(dirs: tuple[str, ...]) -> tuple[PolicyLike, dict[str, str]]:
-    # Loaded once per process: parsing the policies and the tool registry for every run would be waste.
-    from runtime.policy import ToolPolicy
-    from runtime.tools.registry import ToolRegistry
-
-    tools = ToolRegistry.default()
-    return ToolPolicy.load(dirs), {name: tools.get(name).target for name in tools.names()}
 
 
 def build_audit(settings: AgentSettings) -> AuditSink:
@@ -145,22 +118,23 @@ def run_agent(request: AgentRequest, *, settings: AgentSettings, sink: Completio
     logger.info("agent run started")
     collector = ArtifactCollector()
     agent = None
+    registry = None
     usage = TokenUsage()
     model_id = OFFLINE_MODEL_ID if settings.model_provider == "offline" else (request.model_id or DEFAULT_MODEL_ID)
     status, summary, error_code, error_detail = "failed", "", ErrorCode.AGENT_ERROR, ""
     try:
-        if spec is None:
+        registry = options.registry
+        if registry is None:
             from runtime.registry import get_registry
 
-            spec = get_registry().get(request.agent_type)
+            registry = get_registry()
+        if spec is None:
+            spec = registry.get(request.agent_type)
         model_id = resolve_model_id(spec, request, settings)
         if options.model is not None:
             model_id = str((options.model.get_config() or {}).get("model_id") or model_id)
         token_limit, cost_limit = _limits(spec, request)
-        policy, tool_groups = (options.policy, None) if options.policy is not None else build_policy()
-        hooks = [
-            ToolPolicyHook(policy, agent_type=spec.name, invocation_id=request.invocation_id,
-                           allowed_tools=spec.tools, tool_groups=tool_groups),
+        hooks = [  # no policy hook: the tool registry enforces the Cedar policy on every call (see hooks.py)
             AuditHook(options.audit or build_audit(settings), agent_type=spec.name,
                       invocation_id=request.invocation_id),
             BudgetHook(options.control, model_id=model_id, token_limit=token_limit, cost_limit_usd=cost_limit,
@@ -198,7 +172,8 @@ def run_agent(request: AgentRequest, *, settings: AgentSettings, sink: Completio
             except Exception:
                 logger.warning("agent cleanup failed", exc_info=True)
 
-    artifacts = artifacts_from_calls(collector.calls, spec, request) if spec is not None else []
+    artifacts = (artifacts_from_calls(collector.calls, spec, request, registry.tools)
+                 if spec is not None and registry is not None else [])
     try:
         cost = cost_usd(usage, model_id, settings.prices)
     except KeyError as exc:  # an unpriced model: report it rather than lose the event

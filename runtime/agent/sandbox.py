@@ -48,7 +48,7 @@ class Sandbox:
         import boto3
         from moto import mock_aws
 
-        from runtime.agent.audit import MemoryAuditSink
+        from runtime.tools.audit import MemoryAuditSink
         from runtime.github.local import LocalGitBackend
         from runtime.local.notion_emulator import NotionEmulator
         from runtime.local.server import serve

@@ -93,11 +93,9 @@ def registry_tools(tool_registry: Any, context: Any, names: Sequence[str] | None
 
         def call(tool_use: dict[str, Any], _name: str = name, **_: Any) -> dict[str, Any]:
             result = tool_registry.call(_name, dict(tool_use.get("input") or {}), context)
-            if result.ok:
-                return {"toolUseId": tool_use["toolUseId"], "status": "success",
-                        "content": [{"text": json.dumps(result.content, default=str)}]}
-            return {"toolUseId": tool_use["toolUseId"], "status": "error",
-                    "content": [{"text": result.error or json.dumps(result.content, default=str)}]}
+            # the payload the MCP server sends: the result, or {"error", "denied", ...} (the audit hook reads denied)
+            return {"toolUseId": tool_use["toolUseId"], "status": "success" if result.ok else "error",
+                    "content": [{"text": json.dumps(result.as_payload(), default=str)}]}
 
         spec = {"name": name, "description": schema.get("description", ""),
                 "inputSchema": {"json": schema["inputSchema"]}}

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.tools.base import ToolContext
-from runtime.tools.spec import ToolSpec
+from runtime.tools.spec import ToolResultModel, ToolSpec
 
 # rating name in the result -> property in FEEDBACK_DATABASE_PROPERTIES
 RATING_PROPERTIES = {"Overall": "Overall Rating", "Clarity": "Clarity Rating", "Desirability": "Desirability Rating"}
@@ -25,6 +25,23 @@ class FeedbackStatisticsArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data_source_id: str = Field(min_length=1, description="The feedback database's data source id")
+
+
+class RatingStatistics(ToolResultModel):
+    count: int = Field(ge=0, description="Rows with a rating on the 1-5 scale")
+    mean: float | None = None
+    median: int | float | None = None
+    distribution: dict[str, int] = Field(description="'1'..'5' -> how many rows gave that rating")
+    ignored: int = Field(ge=0, description="Rows whose value was not a 1-5 rating")
+
+
+class FeedbackStatisticsResult(ToolResultModel):
+    data_source_id: str
+    count: int = Field(ge=0, description="Rows (responses) in all")
+    ratings: dict[str, RatingStatistics] = Field(description="Overall, Clarity, Desirability")
+    would_use: dict[str, float] = Field(description="Yes/Maybe/No -> share of those who answered")
+    would_use_counts: dict[str, int]
+    would_use_answered: int = Field(ge=0)
 
 
 def _rating(value: Any) -> int | None:
@@ -78,5 +95,5 @@ def feedback_statistics(context: ToolContext, args: FeedbackStatisticsArgs) -> d
 TOOLS = [
     ToolSpec("feedback_statistics", "Ratings statistics over a feedback database: response count, mean, median and "
              "distribution (1-5) of Overall, Clarity and Desirability, and would-use shares.", "analysis",
-             FeedbackStatisticsArgs, feedback_statistics),
+             FeedbackStatisticsArgs, feedback_statistics, result_model=FeedbackStatisticsResult),
 ]

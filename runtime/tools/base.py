@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -12,36 +12,17 @@ if TYPE_CHECKING:
     from runtime.notion.adapter import NotionAdapter
     from runtime.policy import ToolPolicy
     from runtime.prototypes import PrototypeStore
+    from runtime.tools.audit import AuditSink
 
 
 class ToolError(Exception):
     """A tool could not do what was asked; the message is shown to the model as the tool's error."""
 
 
-@dataclass
-class AuditRecord:
-    """One tool call, as the audit trail keeps it (the arguments as a digest: they may hold whole files)."""
-
-    tool: str
-    agent_type: str | None
-    invocation_id: str | None
-    outcome: str  # "ok" | "error" | "denied" | "invalid" | "unknown_tool"
-    args_digest: str
-    duration_ms: float
-    at: datetime
-    error: str | None = None
-
-    def to_item(self) -> dict[str, Any]:
-        return {
-            "tool": self.tool,
-            "agent_type": self.agent_type or "",
-            "invocation_id": self.invocation_id or "",
-            "outcome": self.outcome,
-            "args_digest": self.args_digest,
-            "duration_ms": round(self.duration_ms, 3),
-            "at": self.at.isoformat(),
-            "error": self.error or "",
-        }
+def raised_at(exc: BaseException) -> str:
+    """`file:line` where an exception was raised (its innermost frame): errors a plugin's author can act on."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "(unknown place)"
 
 
 @dataclass
@@ -52,7 +33,7 @@ class ToolServices:
     github: GitHubBackend | None = None
     prototypes: PrototypeStore | None = None
     policy: ToolPolicy | None = None
-    audit: Callable[[AuditRecord], None] | None = None
+    audit: AuditSink | None = None  # the tool side of the one audit trail (runtime.tools.audit)
 
     def require(self, name: str, tool: str) -> Any:
         service = getattr(self, name)

@@ -6,8 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from runtime.models import ArtifactType, OutputArtifact, PullRequestMetadata
 from runtime.tools.base import ToolContext
-from runtime.tools.spec import ToolSpec
+from runtime.tools.spec import ArtifactContext, ToolResultModel, ToolSpec
 
 
 class _Args(BaseModel):
@@ -47,6 +48,59 @@ class CommentPullRequestArgs(_Args):
     body: str = Field(min_length=1, description="Comment text (markdown)")
 
 
+# --- results (both backends, runtime/github/local.py and rest.py, answer in these shapes) ---------------------
+
+
+class CreateBranchResult(ToolResultModel):
+    branch: str
+    sha: str
+    from_branch: str | None = None
+
+
+class CommitFilesResult(ToolResultModel):
+    branch: str
+    sha: str
+    files_changed: int = Field(ge=0)
+
+
+class CreatePullRequestResult(ToolResultModel):
+    number: int = Field(ge=1)
+    url: str
+    branch: str
+    base: str | None = None
+    repo: str
+    draft: bool = False
+    files_changed: int = Field(default=0, ge=0)
+
+
+class ReadFileResult(ToolResultModel):
+    path: str
+    ref: str | None = None
+    content: str
+
+
+class ReadPullRequestResult(ToolResultModel):
+    number: int = Field(ge=1)
+    title: str
+    body: str
+    branch: str
+    base: str
+    url: str
+    repo: str
+    draft: bool = False
+    state: str = "open"
+    diff: str = Field(description="The unified diff")
+    files: list[str] = Field(description="Changed file paths")
+
+
+class CommentPullRequestResult(ToolResultModel):
+    comment_id: int | str
+    url: str
+
+
+# --- tools -------------------------------------------------------------------------------------------------
+
+
 def create_branch(context: ToolContext, args: CreateBranchArgs) -> dict[str, Any]:
     return context.services.require("github", "github_create_branch").create_branch(args.branch, args.from_branch)
 
@@ -74,17 +128,31 @@ def comment_pull_request(context: ToolContext, args: CommentPullRequestArgs) -> 
     return github.comment_pull_request(args.number, args.body)
 
 
+def pull_request_artifact(args: CreatePullRequestArgs, result: CreatePullRequestResult,
+                          run: ArtifactContext) -> OutputArtifact:
+    # GitHub may not have counted the changed files yet: fall back to what the run committed
+    committed = sum(int(c.result.get("files_changed") or len(c.args.get("files") or {}))
+                    for c in run.earlier_calls("github_commit_files"))
+    return OutputArtifact(
+        type=ArtifactType.PULL_REQUEST, url=result.url, title=f"PR #{result.number}: {args.title}",
+        metadata=PullRequestMetadata(repo=result.repo or run.request.project.github_repo,
+                                     branch=result.branch or args.branch, pr_number=result.number,
+                                     files_changed=result.files_changed or committed),
+    )
+
+
 TOOLS = [
     ToolSpec("github_create_branch", "Create a branch in the project's repository from the default branch "
-             "(or from_branch).", "github", CreateBranchArgs, create_branch),
+             "(or from_branch).", "github", CreateBranchArgs, create_branch, result_model=CreateBranchResult),
     ToolSpec("github_commit_files", "Commit one or more files (path -> full content) to a branch in a single commit.",
-             "github", CommitFilesArgs, commit_files),
+             "github", CommitFilesArgs, commit_files, result_model=CommitFilesResult),
     ToolSpec("github_create_pull_request", "Open a pull request from a branch into the default branch (or base).",
-             "github", CreatePullRequestArgs, create_pull_request),
+             "github", CreatePullRequestArgs, create_pull_request, result_model=CreatePullRequestResult,
+             artifact=pull_request_artifact),
     ToolSpec("github_read_file", "Read a text file from the repository at a branch or commit.", "github",
-             ReadFileArgs, read_file),
+             ReadFileArgs, read_file, result_model=ReadFileResult),
     ToolSpec("github_read_pull_request", "Read a pull request: title, body, branches, changed files and the "
-             "unified diff.", "github", ReadPullRequestArgs, read_pull_request),
+             "unified diff.", "github", ReadPullRequestArgs, read_pull_request, result_model=ReadPullRequestResult),
     ToolSpec("github_comment_pull_request", "Post a comment on a pull request.", "github", CommentPullRequestArgs,
-             comment_pull_request),
+             comment_pull_request, result_model=CommentPullRequestResult),
 ]

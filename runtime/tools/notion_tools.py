@@ -11,8 +11,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from runtime.models import (
+    ArtifactType,
+    InsightReportMetadata,
+    NotionDatabaseMetadata,
+    NotionPageMetadata,
+    OutputArtifact,
+)
 from runtime.tools.base import ToolContext, ToolError
-from runtime.tools.spec import ToolSpec
+from runtime.tools.spec import ArtifactContext, ToolResultModel, ToolSpec
 
 MAX_QUERY_RESULTS = 1_000
 
@@ -83,6 +90,67 @@ class CreateCommentArgs(_Args):
     page_id: str = Field(min_length=1, description="Page to comment on")
     text: str = Field(min_length=1, description="Comment text")
     mention_user_ids: list[str] = Field(default_factory=list, description="Notion user ids to @-mention")
+
+
+# --- results -----------------------------------------------------------------------------------------------
+
+
+class SearchHit(ToolResultModel):
+    id: str
+    object: str | None = None  # "page" | "data_source"
+    title: str
+    url: str
+
+
+class SearchResult(ToolResultModel):
+    results: list[SearchHit]
+
+
+class ReadPageResult(ToolResultModel):
+    page_id: str
+    title: str
+    url: str
+    properties: dict[str, Any] = Field(description="Property name -> plain value (text, number, option name...)")
+    markdown: str = Field(description="The page body as markdown")
+    last_edited_time: str | None = None
+
+
+class Row(ToolResultModel):
+    page_id: str
+    title: str
+    url: str
+    properties: dict[str, Any] = Field(description="Property name -> plain value")
+
+
+class QueryDataSourceResult(ToolResultModel):
+    results: list[Row]
+
+
+class CreatePageResult(ToolResultModel):
+    page_id: str
+    url: str
+    parent_page_id: str | None = None
+    parent_data_source_id: str | None = None
+
+
+class UpdatePageResult(ToolResultModel):
+    page_id: str
+    url: str
+
+
+class CreateDatabaseResult(ToolResultModel):
+    database_id: str
+    data_source_id: str | None = None
+    url: str
+    record_count: int = Field(default=0, ge=0)
+
+
+class CreateCommentResult(ToolResultModel):
+    comment_id: str
+    page_id: str
+
+
+# --- tools -------------------------------------------------------------------------------------------------
 
 
 def _notion(context: ToolContext, tool: str) -> Any:
@@ -168,19 +236,52 @@ def create_comment(context: ToolContext, args: CreateCommentArgs) -> dict[str, A
     return {"comment_id": comment["id"], "page_id": args.page_id}
 
 
+# --- artifacts ---------------------------------------------------------------------------------------------
+
+
+def page_artifact(args: CreatePageArgs, result: CreatePageResult, run: ArtifactContext) -> OutputArtifact:
+    """A page is the run's insight report when its agent declares that output (with the feedback it read through
+    feedback_statistics earlier in the run), otherwise a Notion page of the agent's kind."""
+    if ArtifactType.INSIGHT_REPORT in run.outputs:
+        statistics = run.earlier_calls("feedback_statistics")
+        return OutputArtifact(
+            type=ArtifactType.INSIGHT_REPORT, url=result.url, title=args.title,
+            metadata=InsightReportMetadata(
+                page_id=result.page_id,
+                feedback_count=int(statistics[-1].result.get("count") or 0) if statistics else 0,
+                source_data_source_ids=[c.args["data_source_id"] for c in statistics if c.args.get("data_source_id")],
+            ),
+        )
+    return OutputArtifact(
+        type=ArtifactType.NOTION_PAGE, url=result.url, title=args.title,
+        metadata=NotionPageMetadata(page_id=result.page_id, parent_page_id=result.parent_page_id or args.parent_page_id,
+                                    page_type=run.agent_type),
+    )
+
+
+def database_artifact(args: CreateDatabaseArgs, result: CreateDatabaseResult, run: ArtifactContext) -> OutputArtifact:
+    return OutputArtifact(
+        type=ArtifactType.NOTION_DATABASE, url=result.url, title=args.title,
+        metadata=NotionDatabaseMetadata(database_id=result.database_id, data_source_id=result.data_source_id,
+                                        record_count=result.record_count),
+    )
+
+
 TOOLS = [
     ToolSpec("notion_search", "Search the Notion workspace by title for pages or data sources (databases).",
-             "notion", SearchArgs, search),
+             "notion", SearchArgs, search, result_model=SearchResult),
     ToolSpec("notion_read_page", "Read a Notion page: title, URL, property values and the body as markdown.",
-             "notion", ReadPageArgs, read_page),
+             "notion", ReadPageArgs, read_page, result_model=ReadPageResult),
     ToolSpec("notion_query_data_source", "List rows of a Notion data source (database), optionally filtered and "
-             "sorted, with plain property values.", "notion", QueryDataSourceArgs, query_data_source),
+             "sorted, with plain property values.", "notion", QueryDataSourceArgs, query_data_source,
+             result_model=QueryDataSourceResult),
     ToolSpec("notion_create_page", "Create a Notion page under a page (body in markdown) or a row in a data source.",
-             "notion", CreatePageArgs, create_page),
+             "notion", CreatePageArgs, create_page, result_model=CreatePageResult, artifact=page_artifact),
     ToolSpec("notion_update_page", "Update a Notion page: set property values or its status, or append markdown "
-             "to its body.", "notion", UpdatePageArgs, update_page),
+             "to its body.", "notion", UpdatePageArgs, update_page, result_model=UpdatePageResult),
     ToolSpec("notion_create_database", "Create a Notion database (with its first data source) inside a page.",
-             "notion", CreateDatabaseArgs, create_database),
+             "notion", CreateDatabaseArgs, create_database, result_model=CreateDatabaseResult,
+             artifact=database_artifact),
     ToolSpec("notion_create_comment", "Comment on a Notion page, optionally @-mentioning users.", "notion",
-             CreateCommentArgs, create_comment),
+             CreateCommentArgs, create_comment, result_model=CreateCommentResult),
 ]

@@ -1,17 +1,17 @@
-"""The one tool registry: every built-in tool plus the plugins' `register_tools`, one `call` for every surface.
+"""The one tool registry: every tool a plugin registers (the built-ins are one such plugin, runtime/tools/builtin.py),
+one `call` for every surface.
 
     tools = ToolRegistry.default()
     result = tools.call("github_commit_files", {...}, ToolContext(agent_type="code", invocation_id=..., services=...))
 
 `call` never raises for anything a model can cause: unknown tool, bad arguments (pydantic's errors, rewritten so a
 model can fix its call), a policy denial, or a failing adapter all come back as `ToolResult(ok=False, error=...)`.
-Each call is reported to `services.audit` when set.
+A result that does not match the tool's `result_model` is a bug in the tool, reported as one. Each call is written
+to the audit trail (`services.audit`, source "tool") when one is set.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Iterable
@@ -19,27 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from runtime.models import utcnow
-from runtime.tools.base import AuditRecord, ToolContext, ToolError, ToolResult, ToolServices
-from runtime.tools.catalog import BUILTIN_TOOLS
+from runtime.tools.audit import AuditRecord, Outcome
+from runtime.tools.base import ToolContext, ToolError, ToolResult, ToolServices, raised_at
 from runtime.tools.spec import ToolSpec
 
 if TYPE_CHECKING:
     from runtime.registry import AgentRegistry
 
-__all__ = ["AuditRecord", "ToolContext", "ToolError", "ToolRegistry", "ToolResult", "ToolServices", "builtin_tools"]
+__all__ = ["ToolContext", "ToolError", "ToolRegistry", "ToolResult", "ToolServices"]
 
 logger = logging.getLogger(__name__)
-
-
-def builtin_tools() -> list[ToolSpec]:
-    from runtime.tools import analysis, github_tools, notion_tools, prototype_tools
-
-    tools = [*notion_tools.TOOLS, *github_tools.TOOLS, *prototype_tools.TOOLS, *analysis.TOOLS]
-    names = [t.name for t in tools]
-    if sorted(names) != sorted(BUILTIN_TOOLS):  # the catalog is the contract: drift is a bug, caught at start
-        raise RuntimeError(f"built-in tools {sorted(names)} differ from runtime/tools/catalog.py {sorted(BUILTIN_TOOLS)}")
-    return tools
 
 
 class ToolRegistry:
@@ -53,12 +42,12 @@ class ToolRegistry:
 
     @classmethod
     def default(cls, agents: AgentRegistry | None = None) -> "ToolRegistry":
-        """The built-in tools plus every plugin's `register_tools` (from `agents`, or the process registry)."""
+        """Every tool the plugins register, built-in or not (from `agents`, or the process registry)."""
         if agents is None:
             from runtime.registry import get_registry
 
             agents = get_registry()
-        return cls([*builtin_tools(), *agents.tools.values()], agents)
+        return cls(agents.tools.values(), agents)
 
     # --- what is there -------------------------------------------------------------------------------------
 
@@ -95,7 +84,7 @@ class ToolRegistry:
         started = time.perf_counter()
         args = args if args is not None else {}
         result = self._call(name, args, context)
-        self._audit(name, args, context, result, started)
+        self._audit(name, args, context, result, time.perf_counter() - started)
         return result
 
     def _call(self, name: str, args: Any, context: ToolContext) -> ToolResult:
@@ -109,6 +98,9 @@ class ToolRegistry:
         except ValidationError as exc:
             return ToolResult(False, {"invalid_arguments": True}, readable_validation_error(name, exc, tool))
 
+        if context.agent_type and context.services.policy is None and name not in self._allowed_tools(context):
+            # no Cedar policy configured: the floor is still that an agent calls only the tools it declares
+            return ToolResult(False, {}, f"agent {context.agent_type!r} does not declare tool {name!r}", denied=True)
         if context.agent_type and context.services.policy is not None:
             decision = context.services.policy.authorize(
                 context.agent_type,
@@ -128,6 +120,13 @@ class ToolRegistry:
             return ToolResult(False, {}, _failure_message(name, exc))
         if not isinstance(content, dict):
             return ToolResult(False, {}, f"{name} returned {type(content).__name__}, not an object (a tool bug)")
+        if tool.result_model is not None:
+            try:
+                content = tool.result_model.model_validate(content).model_dump(mode="json")
+            except ValidationError as exc:
+                logger.error("tool %s returned a result its result model refuses: %s", name, exc)
+                return ToolResult(False, {}, f"{name} returned a result that does not match its result model "
+                                  f"{tool.result_model.__name__} (a bug in the tool): {_problems(exc)}")
         return ToolResult(True, content)
 
     def _allowed_tools(self, context: ToolContext) -> list[str]:
@@ -137,9 +136,10 @@ class ToolRegistry:
             return list(self.agents.get(context.agent_type).tools)
         return []  # unknown agent: it declared nothing, so the policy allows nothing
 
-    def _audit(self, name: str, args: Any, context: ToolContext, result: ToolResult, started: float) -> None:
+    def _audit(self, name: str, args: Any, context: ToolContext, result: ToolResult, duration_s: float) -> None:
         if context.services.audit is None:
             return
+        outcome: Outcome
         if result.ok:
             outcome = "ok"
         elif result.denied:
@@ -150,25 +150,17 @@ class ToolRegistry:
             outcome = "unknown_tool"
         else:
             outcome = "error"
-        record = AuditRecord(
-            tool=name,
-            agent_type=context.agent_type,
-            invocation_id=context.invocation_id,
-            outcome=outcome,
-            args_digest=args_digest(args),
-            duration_ms=(time.perf_counter() - started) * 1000,
-            at=utcnow(),
-            error=result.error,
-        )
+        record = AuditRecord.of_call(source="tool", tool=name, args=args, outcome=outcome, duration_s=duration_s,
+                                     agent_type=context.agent_type, invocation_id=context.invocation_id,
+                                     detail=result.error)
         try:
-            context.services.audit(record)
+            context.services.audit.record(record)
         except Exception:  # the audit trail must not turn a finished tool call into a failure
-            logger.exception("audit callback failed for tool %s", name)
+            logger.exception("audit record not written for tool %s", name, extra={"audit": record.model_dump(mode="json")})
 
 
-def args_digest(args: Any) -> str:
-    canonical = json.dumps(args, sort_keys=True, default=str, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(f"'{'.'.join(str(p) for p in e['loc']) or '(result)'}': {e['msg']}" for e in exc.errors())
 
 
 def readable_validation_error(name: str, exc: ValidationError, tool: ToolSpec) -> str:
@@ -192,7 +184,7 @@ def _failure_message(name: str, exc: Exception) -> str:
     if isinstance(exc, (ToolError, GitHubError, PrototypeError)):
         return f"{name} failed: {exc}"
     logger.warning("tool %s raised %s: %s", name, type(exc).__name__, exc, exc_info=True)
-    return f"{name} failed: {type(exc).__name__}: {exc}"
+    return f"{name} failed: {type(exc).__name__} at {raised_at(exc)}: {exc}"
 
 
 def _default_branch(services: ToolServices) -> str:

@@ -9,16 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from runtime import resources
-from runtime.models import new_ulid, utcnow
 from runtime.policy import POLICY_DIRS_ENV
-from runtime.tools.base import AuditRecord, ToolServices
+from runtime.tools.audit import AuditSink, DynamoDbAuditSink
+from runtime.tools.base import ToolServices
 
 PROTOTYPE_EXPIRY_ENV = "AIDLC_PROTOTYPE_EXPIRY_DAYS"
-AUDIT_RETENTION_DAYS = 90
 
 
 @dataclass
@@ -64,7 +62,7 @@ def read_secret_value(secret_id: str) -> str:
 
 
 def build_services(settings: ToolSettings, *, s3_client: Any | None = None, dynamodb_client: Any | None = None,
-                   audit: Callable[[AuditRecord], None] | None = None) -> ToolServices:
+                   audit: AuditSink | None = None) -> ToolServices:
     from runtime.policy import ToolPolicy
 
     services = ToolServices(policy=ToolPolicy.load(settings.policy_dirs))
@@ -88,33 +86,10 @@ def build_services(settings: ToolSettings, *, s3_client: Any | None = None, dyna
     if audit is not None:
         services.audit = audit
     elif settings.audit_table:
-        services.audit = DynamoAuditTrail(settings.audit_table, client=dynamodb_client)
+        services.audit = DynamoDbAuditSink(settings.audit_table, client=dynamodb_client)
     return services
 
 
-class DynamoAuditTrail:
-    """Writes one item per tool call to the audit table (hash invocation_id, range seq), expiring by TTL."""
-
-    def __init__(self, table: str, client: Any | None = None) -> None:
-        self.table = table
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("dynamodb")
-        return self._client
-
-    def __call__(self, record: AuditRecord) -> None:
-        item = {k: {"S": str(v)} for k, v in record.to_item().items()}
-        item["invocation_id"] = {"S": record.invocation_id or "none"}
-        item["seq"] = {"S": f"{record.at.isoformat()}#{new_ulid()}"}  # time-ordered and unique per call
-        item["expires_at"] = {"N": str(int((utcnow() + timedelta(days=AUDIT_RETENTION_DAYS)).timestamp()))}
-        self.client.put_item(TableName=self.table, Item=item)
-
-
-__all__ = ["DynamoAuditTrail", "POLICY_DIRS_ENV", "ToolSettings", "build_services", "read_secret_value"]
+__all__ = ["POLICY_DIRS_ENV", "ToolSettings", "build_services", "read_secret_value"]
 
 

@@ -9,7 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from runtime.agent.app import SESSION_HEADER, create_app
-from runtime.agent.audit import MemoryAuditSink
+from runtime.tools.audit import MemoryAuditSink
 from runtime.agent.completion import SqsCompletionSink
 from runtime.agent.runner import RunOptions
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from botocore.stub import Stubber
 
-from runtime.agent.audit import MemoryAuditSink
+from runtime.tools.audit import MemoryAuditSink
 from runtime.agent.completion import MemoryCompletionSink
 from runtime.agent.runner import RunOptions, build_model, resolve_model_id, run_agent
 from runtime.agent.settings import AgentSettings
@@ -49,7 +49,7 @@ def test_bedrock_run_through_a_stubbed_converse():
     def upload(args):
         uploads.append(args)
         return {"url": "http://127.0.0.1/p/index.html", "s3_key": f"{request.invocation_id}/index.html",
-                "key_prefix": f"{request.invocation_id}/", "files": ["index.html"], "expiry_days": 7,
+                "key_prefix": f"{request.invocation_id}/", "bucket": "b", "files": ["index.html"], "expiry_days": 7,
                 "expires_at": "2026-12-01T00:00:00Z"}
 
     with Stubber(model.client) as stub:

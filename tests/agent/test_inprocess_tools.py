@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import boto3
 
-from runtime.agent.audit import MemoryAuditSink
+from runtime.tools.audit import MemoryAuditSink
 from runtime.agent.completion import MemoryCompletionSink
 from runtime.agent.runner import RunOptions, run_agent
 from runtime.agent.tools import BearerAuth, SigV4Auth, registry_tools

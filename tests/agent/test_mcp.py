@@ -8,7 +8,7 @@ import json
 import boto3
 import pytest
 
-from runtime.agent.audit import MemoryAuditSink
+from runtime.tools.audit import MemoryAuditSink
 from runtime.agent.completion import MemoryCompletionSink
 from runtime.agent.runner import RunOptions, run_agent
 from runtime.agent.settings import AgentSettings
@@ -26,11 +26,11 @@ def mcp_gateway(aws):
     from runtime.tools.registry import ToolRegistry
 
     boto3.client("s3").create_bucket(Bucket="aidlc-test-prototypes")
-    server_audit: list = []
+    server_audit = MemoryAuditSink()
     services = ToolServices(
         prototypes=PrototypeStore("aidlc-test-prototypes", "http://127.0.0.1:9/prototypes"),
         policy=ToolPolicy.load(),
-        audit=server_audit.append,
+        audit=server_audit,
     )
     handle = serve_mcp(ToolRegistry.default(), services)
     try:
@@ -63,19 +63,36 @@ def test_scripted_model_calls_a_tool_over_mcp(mcp_gateway, settings):
     assert [a.type for a in event.artifacts] == [ArtifactType.PROTOTYPE]
     assert event.artifacts[0].metadata.s3_key == key
     # The server knew who called: the headers carried the agent and the invocation.
-    assert [(r.tool, r.agent_type, r.invocation_id, r.outcome) for r in mcp_gateway.server_audit] == [
+    assert [(r.tool, r.agent_type, r.invocation_id, r.outcome) for r in mcp_gateway.server_audit.records] == [
         ("prototype_upload", "mock", request.invocation_id, "ok")]
     assert [(r.tool, r.outcome) for r in audit.records] == [("prototype_upload", "ok")]
 
 
-def test_undeclared_tool_over_mcp_is_denied_before_it_leaves_the_agent(mcp_gateway):
+def test_an_undeclared_tool_is_not_offered_so_a_call_to_it_never_leaves_the_agent(mcp_gateway):
     request = make_request("mock")
     model = ScriptedModel([("tool", "github_create_branch", {"branch": "evil"}), ("text", "stopped")])
     audit = MemoryAuditSink()
     event = run_agent(request, settings=AgentSettings(model_provider="offline", gateway_url=mcp_gateway.url),
                       sink=MemoryCompletionSink(), options=RunOptions(model=model, audit=audit))
     result = last_tool_result(model)
-    assert result["status"] == "error" and "denied" in result["content"][0]["text"]
-    assert [(r.tool, r.outcome) for r in audit.records] == [("github_create_branch", "denied")]
-    assert mcp_gateway.server_audit == []  # never reached the gateway
+    assert result["status"] == "error" and "github_create_branch" in result["content"][0]["text"]
+    assert [(r.source, r.tool, r.outcome) for r in audit.records] == [("agent", "github_create_branch", "unknown_tool")]
+    assert mcp_gateway.server_audit.records == []  # never reached the gateway
     assert event.status == "completed"
+
+
+def test_a_denial_over_mcp_is_recorded_denied_on_both_sides(mcp_gateway):
+    """The tool side's policy refuses a declared tool used out of bounds; the agent's record says denied too."""
+    request = make_request("mock")
+    someone_else = make_request("mock").invocation_id
+    args = {"invocation_id": someone_else, "files": {"index.html": "x"}}
+    model = ScriptedModel([("tool", "prototype_upload", args), ("text", "stopped")])
+    audit = MemoryAuditSink()
+    run_agent(request, settings=AgentSettings(model_provider="offline", gateway_url=mcp_gateway.url),
+              sink=MemoryCompletionSink(), options=RunOptions(model=model, audit=audit))
+    (agent_side,) = audit.records
+    (tool_side,) = mcp_gateway.server_audit.records
+    assert (agent_side.source, agent_side.outcome) == ("agent", "denied")
+    assert (tool_side.source, tool_side.outcome) == ("tool", "denied")
+    assert agent_side.args_sha256 == tool_side.args_sha256 and agent_side.invocation_id == tool_side.invocation_id
+    assert "own invocation prefix" in agent_side.detail

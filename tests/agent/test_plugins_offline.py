@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from runtime.agent.app import create_app
-from runtime.agent.audit import DynamoDbAuditSink
+from runtime.tools.audit import DynamoDbAuditSink
 from runtime.agent.completion import SqsCompletionSink
 from runtime.agent.settings import AgentSettings
 from runtime.cost import cost_usd

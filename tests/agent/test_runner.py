@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from runtime.agent.audit import DynamoDbAuditSink, MemoryAuditSink
+from runtime.tools.audit import DynamoDbAuditSink, MemoryAuditSink
 from runtime.agent.completion import MemoryCompletionSink, SqsCompletionSink
 from runtime.agent.runner import RunOptions, run_agent
 from runtime.cost import cost_usd
@@ -21,7 +21,8 @@ def upload_tool(calls):
         calls.append(args)
         n = len(calls)
         return {"url": f"http://127.0.0.1/prototypes/{args['invocation_id']}/{n}/index.html",
-                "key_prefix": f"{args['invocation_id']}/", "s3_key": f"{args['invocation_id']}/{n}/index.html",
+                "key_prefix": f"{args['invocation_id']}/", "bucket": "test-bucket",
+                "s3_key": f"{args['invocation_id']}/{n}/index.html",
                 "files": list(args["files"]), "expires_at": "2026-12-01T00:00:00+00:00", "expiry_days": 7,
                 "variant": None}
     return python_tool("prototype_upload", upload)
@@ -54,40 +55,55 @@ def test_completed_run_sends_one_event_with_artifacts_usage_and_cost(aws, settin
     assert len(records[0].args_sha256) == 64
 
 
-def test_undeclared_tool_is_denied_with_a_readable_error_and_an_audit_record(aws, settings):
+def registry_backed_tools(request, *, policy=None, server_audit=None):
+    """Every registry tool in process, as the tool side serves them (policy and audit in the registry), with no
+    prototype store: a call the policy lets through fails as unconfigured, one it refuses never gets that far."""
+    from runtime.agent.tools import registry_tools
+    from runtime.policy import ToolPolicy
+    from runtime.tools.base import ToolContext, ToolServices
+    from runtime.tools.registry import ToolRegistry
+
+    services = ToolServices(policy=policy or ToolPolicy.load(), audit=server_audit)
+    return registry_tools(ToolRegistry.default(),
+                          ToolContext(agent_type=request.agent_type, invocation_id=request.invocation_id,
+                                      services=services))
+
+
+def test_a_policy_denial_is_a_readable_error_recorded_denied_on_both_sides(aws, settings):
     request = make_request("mock")  # mock does not declare github_create_branch
-    ran: list[dict] = []
     model = ScriptedModel([("tool", "github_create_branch", {"branch": "x"}), ("text", "gave up")])
     audit = DynamoDbAuditSink(aws.audit_table)
     event = run_agent(request, settings=settings, sink=MemoryCompletionSink(),
-                      options=RunOptions(model=model, tools=[python_tool("github_create_branch", ran.append)],
+                      options=RunOptions(model=model, tools=registry_backed_tools(request, server_audit=audit),
                                          audit=audit))
 
-    assert ran == []  # the tool never ran
     result = last_tool_result(model)
     assert result["status"] == "error"
-    assert "denied" in result["content"][0]["text"] and "github_create_branch" in result["content"][0]["text"]
+    assert "may not call 'github_create_branch'" in result["content"][0]["text"]
     records = audit.records_for(request.invocation_id)
-    assert [(r.tool, r.outcome) for r in records] == [("github_create_branch", "denied")]
-    assert "github_create_branch" in records[0].detail
+    assert sorted((r.source, r.tool, r.outcome) for r in records) == [
+        ("agent", "github_create_branch", "denied"), ("tool", "github_create_branch", "denied")]
+    assert len({r.args_sha256 for r in records}) == 1  # one call, seen from both sides
+    assert [r.tool for r in audit.records_for(request.invocation_id, source="agent")] == ["github_create_branch"]
+    assert all("github_create_branch" in r.detail for r in records)
     assert event.status == "completed" and event.artifacts == []
 
 
-def test_policy_object_decides_when_given(settings):
+def test_a_projects_policy_object_decides_on_the_tool_side(settings):
     class DenyUploads:
-        def authorize(self, agent_type, tool, args, *, invocation_id=None, allowed_tools=None):
-            return type("D", (), {"allowed": tool != "prototype_upload", "reason": "uploads are frozen"})()
+        def authorize(self, agent_type, tool, args, **_):
+            return type("D", (), {"allowed": tool != "prototype_upload", "reason": "uploads are frozen",
+                                  "policy_ids": ("frozen",)})()
 
     request = make_request("mock")
-    uploads: list[dict] = []
-    model = ScriptedModel([("tool", "prototype_upload", {"invocation_id": request.invocation_id, "files": {}}),
+    model = ScriptedModel([("tool", "prototype_upload", {"invocation_id": request.invocation_id, "files": {"a": "b"}}),
                            ("text", "ok")])
-    audit = MemoryAuditSink()
+    audit, server_audit = MemoryAuditSink(), MemoryAuditSink()
     run_agent(request, settings=settings, sink=MemoryCompletionSink(),
-              options=RunOptions(model=model, tools=[upload_tool(uploads)], audit=audit, policy=DenyUploads()))
-    assert uploads == []
+              options=RunOptions(model=model, audit=audit,
+                                 tools=registry_backed_tools(request, policy=DenyUploads(), server_audit=server_audit)))
     assert "uploads are frozen" in last_tool_result(model)["content"][0]["text"]
-    assert [r.outcome for r in audit.records] == ["denied"]
+    assert [r.outcome for r in audit.records] == [r.outcome for r in server_audit.records] == ["denied"]
 
 
 def test_budget_stop_fails_the_run_cleanly_with_budget_exceeded(settings):
@@ -182,17 +198,15 @@ def test_sqs_sink_retries_transient_errors(monkeypatch):
 
 
 def test_cedar_policy_denies_a_declared_tool_called_out_of_bounds(settings):
-    """The default policy is the Cedar one from runtime.policy, not just the declared-tools list: mock may upload
+    """The policy is the Cedar one from runtime.policy, not just the declared-tools list: mock may upload
     prototypes, but only under its own invocation's prefix."""
     request = make_request("mock")
-    uploads: list[dict] = []
     someone_else = make_request("mock").invocation_id
     model = ScriptedModel([("tool", "prototype_upload", {"invocation_id": someone_else, "files": {"index.html": "x"}}),
                            ("text", "ok")])
     audit = MemoryAuditSink()
     run_agent(request, settings=settings, sink=MemoryCompletionSink(),
-              options=RunOptions(model=model, tools=[upload_tool(uploads)], audit=audit))
-    assert uploads == []
+              options=RunOptions(model=model, tools=registry_backed_tools(request), audit=audit))
     text = last_tool_result(model)["content"][0]["text"]
     assert "own invocation prefix" in text and "own-prototype-prefix" in text
     assert [(r.tool, r.outcome) for r in audit.records] == [("prototype_upload", "denied")]

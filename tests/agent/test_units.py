@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from runtime.agent.artifacts import ToolCallRecord, artifacts_from_calls
-from runtime.agent.audit import AuditRecord, DynamoDbAuditSink, argument_digest
+from runtime.tools.audit import AuditRecord, DynamoDbAuditSink, argument_digest
 from runtime.agent.offline_model import CHARS_PER_TOKEN, OfflineModel, OfflineScriptError, count_tokens
 from runtime.agent.settings import AgentSettings
 from runtime.models import ArtifactType
@@ -93,36 +93,51 @@ def test_offline_model_stops_on_a_failed_tool():
         _drain(model, failed, [])
 
 
+def _artifacts(agent: str, calls: list[ToolCallRecord]):
+    registry = get_registry()
+    return artifacts_from_calls(calls, registry.get(agent), make_request(agent), registry.tools)
+
+
 def test_artifacts_follow_the_plugins_declared_outputs():
-    request = make_request("insight")
-    calls = [
+    upload = {"url": "http://x/i/index.html", "key_prefix": "i/", "s3_key": "i/index.html", "bucket": "b",
+              "files": ["i/index.html"], "expires_at": "2026-12-01T00:00:00Z", "expiry_days": 7}
+    [artifact] = _artifacts("insight", [
         ToolCallRecord("feedback_statistics", {"data_source_id": "ds-9"}, {"count": 4}),
         ToolCallRecord("notion_create_page", {"title": "Synthesis", "parent_page_id": "page-1"},
                        {"page_id": "p2", "url": "http://n/p2"}),
-        ToolCallRecord("prototype_upload", {}, {"url": "http://x"}),  # not an insight output: ignored
-    ]
-    [artifact] = artifacts_from_calls(calls, get_registry().get("insight"), request)
+        ToolCallRecord("prototype_upload", {"invocation_id": "i", "files": {"index.html": "x"}}, upload),  # ignored
+    ])
     assert artifact.type == ArtifactType.INSIGHT_REPORT
     assert (artifact.metadata.page_id, artifact.metadata.feedback_count) == ("p2", 4)
     assert artifact.metadata.source_data_source_ids == ["ds-9"]
 
-    deck = artifacts_from_calls(
-        [ToolCallRecord("notion_create_page", {"title": "Deck", "parent_page_id": "page-1"},
-                        {"page_id": "d1", "url": "http://n/d1"}),
-         ToolCallRecord("notion_create_database", {"title": "Feedback"},
-                        {"database_id": "db1", "data_source_id": "ds1", "url": "http://n/db1"})],
-        get_registry().get("demo_deck"), make_request("demo_deck"))
+    deck = _artifacts("demo_deck", [
+        ToolCallRecord("notion_create_page", {"title": "Deck", "parent_page_id": "page-1"},
+                       {"page_id": "d1", "url": "http://n/d1"}),
+        ToolCallRecord("notion_create_database", {"title": "Feedback", "parent_page_id": "d1",
+                                                  "properties": {"Name": {"title": {}}}},
+                       {"database_id": "db1", "data_source_id": "ds1", "url": "http://n/db1"})])
     assert [(a.type, a.title) for a in deck] == [(ArtifactType.NOTION_PAGE, "Deck"),
                                                  (ArtifactType.NOTION_DATABASE, "Feedback")]
     assert deck[0].metadata.page_type == "demo_deck" and deck[1].metadata.data_source_id == "ds1"
 
-    pr = artifacts_from_calls(
-        [ToolCallRecord("github_commit_files", {"files": {"a": "", "b": ""}}, {"files_changed": 2}),
-         ToolCallRecord("github_create_pull_request", {"branch": "b", "title": "T"},
-                        {"number": 7, "url": "http://g/pr/7", "repo": "acme/app"})],
-        get_registry().get("code"), make_request("code"))
+    pr = _artifacts("code", [
+        ToolCallRecord("github_commit_files", {"branch": "b", "message": "m", "files": {"a": "", "b": ""}},
+                       {"branch": "b", "sha": "1", "files_changed": 2}),
+        ToolCallRecord("github_create_pull_request", {"branch": "b", "title": "T"},
+                       {"number": 7, "url": "http://g/pr/7", "branch": "b", "repo": "acme/app"})])
     assert pr[0].metadata.model_dump() == {"kind": "pull_request", "repo": "acme/app", "branch": "b",
                                            "pr_number": 7, "files_changed": 2}
+
+
+def test_a_result_the_tools_model_refuses_makes_no_artifact_and_the_rest_still_count(caplog):
+    [page] = _artifacts("spec", [
+        ToolCallRecord("notion_create_page", {"title": "Broken", "parent_page_id": "p"}, {"url": "http://n/x"}),
+        ToolCallRecord("notion_create_page", {"title": "Spec", "parent_page_id": "p"},
+                       {"page_id": "s1", "url": "http://n/s1"}),
+    ])
+    assert page.title == "Spec"
+    assert "notion_create_page: its artifact hook failed" in caplog.text and "page_id" in caplog.text
 
 
 def test_argument_digest_is_canonical():
@@ -130,17 +145,55 @@ def test_argument_digest_is_canonical():
     assert argument_digest({"a": 1}) != argument_digest({"a": 2})
 
 
-def test_dynamodb_audit_sink_keeps_order_and_ttl(aws):
+def test_dynamodb_audit_sink_keeps_order_ttl_and_both_sources(aws):
     sink = DynamoDbAuditSink(aws.audit_table)
     for tool in ("notion_read_page", "prototype_upload", "prototype_url"):
-        sink.record(AuditRecord(invocation_id="inv1", agent_type="mock", tool=tool,
+        sink.record(AuditRecord(source="agent", invocation_id="inv1", agent_type="mock", tool=tool,
                                 args_sha256=argument_digest({}), outcome="ok", duration_ms=3))
-    sink.record(AuditRecord(invocation_id="inv2", agent_type="mock", tool="x", args_sha256="0" * 64,
+    sink.record(AuditRecord(source="tool", invocation_id="inv1", agent_type="mock", tool="prototype_url",
+                            args_sha256=argument_digest({}), outcome="ok", duration_ms=1))
+    sink.record(AuditRecord(source="agent", invocation_id="inv2", agent_type="mock", tool="x", args_sha256="0" * 64,
                             outcome="error", duration_ms=1, detail="boom"))
-    assert [r.tool for r in sink.records_for("inv1")] == ["notion_read_page", "prototype_upload", "prototype_url"]
-    item = aws.ddb.get_item(TableName=aws.audit_table,
-                            Key={"invocation_id": {"S": "inv2"}, "seq": {"S": sink.records_for("inv2")[0].seq}})
+    assert [r.tool for r in sink.records_for("inv1", source="agent")] == ["notion_read_page", "prototype_upload",
+                                                                          "prototype_url"]
+    assert [(r.source, r.duration_ms) for r in sink.records_for("inv1", source="tool")] == [("tool", 1)]
+    (stored,) = sink.records_for("inv2")
+    item = aws.ddb.get_item(TableName=aws.audit_table, Key={"invocation_id": {"S": "inv2"}, "seq": {"S": stored.seq}})
     assert item["Item"]["detail"] == {"S": "boom"} and int(item["Item"]["expires_at"]["N"]) > 0
+    assert stored == AuditRecord.from_item({**stored.to_item()})
+
+
+def test_an_offline_script_that_raises_names_its_exception_and_place():
+    def script(request):
+        yield ToolCall("notion_read_page", {"page_id": request.notion_page_id})
+        raise LookupError("no feedback database")
+
+    model = OfflineModel(script, make_request("insight"))
+    chunks = _drain(model, [{"role": "user", "content": [{"text": "go"}]}], [])
+    tool_use_id = chunks[1]["contentBlockStart"]["start"]["toolUse"]["toolUseId"]
+    ok = [{"role": "user", "content": [{"toolResult": {"toolUseId": tool_use_id, "status": "success",
+                                                       "content": [{"text": "{}"}]}}]}]
+    with pytest.raises(OfflineScriptError) as raised:
+        _drain(model, ok, [])
+    line = script.__code__.co_firstlineno + 2
+    assert str(raised.value) == (f"the offline script of agent 'insight' raised LookupError at {__file__}:{line}: "
+                                 "no feedback database")
+
+
+def test_a_failed_tool_shows_the_tools_error_not_its_json():
+    def script(request):
+        yield ToolCall("notion_create_page", {})
+        return "unreachable"
+
+    model = OfflineModel(script, make_request("spec"))
+    chunks = _drain(model, [{"role": "user", "content": [{"text": "go"}]}], [])
+    tool_use_id = chunks[1]["contentBlockStart"]["start"]["toolUse"]["toolUseId"]
+    payload = {"error": "notion_create_page failed: KeyError at /x/plugin.py:12: 'id'", "denied": False}
+    failed = [{"role": "user", "content": [{"toolResult": {"toolUseId": tool_use_id, "status": "error",
+                                                           "content": [{"text": json.dumps(payload)}]}}]}]
+    with pytest.raises(OfflineScriptError) as raised:
+        _drain(model, failed, [])
+    assert str(raised.value) == payload["error"]
 
 
 def test_the_app_module_does_not_import_strands_or_the_mcp_client():

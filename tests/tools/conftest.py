@@ -7,6 +7,7 @@ import pytest
 
 from runtime.github.local import LocalGitBackend
 from runtime.policy import ToolPolicy
+from runtime.tools.audit import MemoryAuditSink
 from runtime.tools.registry import ToolContext, ToolRegistry, ToolServices
 
 INVOCATION = "01JD0000000000000000000001"
@@ -28,13 +29,13 @@ def git(tmp_path) -> LocalGitBackend:
 
 
 @pytest.fixture
-def audit_log() -> list:
-    return []
+def audit_log() -> MemoryAuditSink:
+    return MemoryAuditSink()
 
 
 @pytest.fixture
 def services(git, policy, audit_log) -> ToolServices:
-    return ToolServices(github=git, policy=policy, audit=audit_log.append)
+    return ToolServices(github=git, policy=policy, audit=audit_log)
 
 
 def agent_context(services: ToolServices, agent: str, tools: ToolRegistry, invocation: str = INVOCATION) -> ToolContext:

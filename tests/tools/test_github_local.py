@@ -93,8 +93,8 @@ def test_code_agent_tools_work_on_a_branch_and_are_refused_on_main(tools, servic
     assert not denied.ok and denied.denied
     assert "default branch" in denied.error and "no-default-branch-writes" in denied.error
     assert git.log("main") == main_before  # nothing written
-    assert [r.outcome for r in audit_log] == ["ok", "ok", "ok", "denied"]
-    assert audit_log[-1].agent_type == "code" and audit_log[-1].tool == "github_commit_files"
+    assert [r.outcome for r in audit_log.records] == ["ok", "ok", "ok", "denied"]
+    assert audit_log.records[-1].agent_type == "code" and audit_log.records[-1].tool == "github_commit_files"
 
 
 def test_concurrent_agents_get_distinct_pull_request_numbers(git: LocalGitBackend):

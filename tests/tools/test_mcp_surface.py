@@ -44,8 +44,8 @@ def test_the_code_agent_branches_commits_and_opens_a_pr_over_mcp_and_is_refused_
     assert "'path': Field required" in str(bad_args.value) and not bad_args.value.payload["denied"]
     assert [c["message"] for c in git.log("main")] == ["Initial commit\n"]  # main never moved
     # the identity came from the headers: the audit trail names the agent and its invocation
-    assert {(r.agent_type, r.invocation_id) for r in audit_log} == {("code", INVOCATION)}
-    assert [r.outcome for r in audit_log] == ["ok", "ok", "ok", "denied", "denied", "invalid"]
+    assert {(r.agent_type, r.invocation_id) for r in audit_log.records} == {("code", INVOCATION)}
+    assert [r.outcome for r in audit_log.records] == ["ok", "ok", "ok", "denied", "denied", "invalid"]
 
 
 def test_mcp_error_results_are_flagged_for_the_model(mcp):

@@ -52,7 +52,7 @@ def client(workspace, tmp_path, policy, audit_log):
     _StoryKeeper.prompt = tmp_path / "keeper.md"
     _StoryKeeper.prompt.write_text("Keep the stories tidy.")
     tools = ToolRegistry.default(load_registry(extra_plugins=[_StoryKeeper], entry_points=False))
-    handle = serve_mcp(tools, ToolServices(notion=adapter, policy=policy, audit=audit_log.append))
+    handle = serve_mcp(tools, ToolServices(notion=adapter, policy=policy, audit=audit_log))
     with MCPToolClient(handle.url, agent="story_keeper", invocation_id="01JD00000000000000000000K1") as mcp:
         yield mcp
     handle.stop()
@@ -101,7 +101,7 @@ def test_trashing_a_page_is_refused_and_the_page_survives(workspace, client, aud
         client.call("notion_update_page", {"page_id": story, "in_trash": True})
     assert refused.value.payload["denied"] and "no-notion-deletes" in str(refused.value)
     assert not adapter.retrieve_page(story).get("in_trash")
-    assert audit_log[-1].outcome == "denied"
+    assert audit_log.records[-1].outcome == "denied"
 
 
 def test_a_notion_error_reaches_the_model_as_text(client):

@@ -84,7 +84,7 @@ def test_invocation_ids_cannot_escape_their_prefix(invocation):
 
 def test_the_mock_agent_uploads_under_its_own_invocation_only(store, s3, policy, audit_log):
     tools = ToolRegistry.default()
-    services = ToolServices(prototypes=store, policy=policy, audit=audit_log.append)
+    services = ToolServices(prototypes=store, policy=policy, audit=audit_log)
     context = agent_context(services, "mock", tools)
     ok = tools.call("prototype_upload", {"invocation_id": INVOCATION, "files": {"index.html": "<p>hi</p>"}}, context)
     assert ok.ok and ok.content["url"].endswith(f"{INVOCATION}/index.html")
@@ -93,4 +93,4 @@ def test_the_mock_agent_uploads_under_its_own_invocation_only(store, s3, policy,
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]] == [f"{INVOCATION}/index.html"]
     url = tools.call("prototype_url", {"invocation_id": INVOCATION}, context)
     assert url.content == {"url": f"https://d111.cloudfront.net/{INVOCATION}/"}
-    assert [r.outcome for r in audit_log] == ["ok", "denied", "ok"]
+    assert [r.outcome for r in audit_log.records] == ["ok", "denied", "ok"]

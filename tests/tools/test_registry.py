@@ -1,4 +1,5 @@
-"""The registry: the catalog's tools, plugin tools, schemas for the gateway, readable errors, the audit trail."""
+"""The registry: built-in and plugin tools through one door, typed results, schemas for the gateway, readable
+errors, the audit trail."""
 
 from __future__ import annotations
 
@@ -8,14 +9,29 @@ from pydantic import BaseModel
 
 from runtime.plugins import hookimpl
 from runtime.registry import load_registry
-from runtime.tools.catalog import BUILTIN_TOOLS
 from runtime.tools.registry import ToolContext, ToolRegistry, ToolServices
 from runtime.tools.spec import ToolSpec
-from tests.tools.conftest import agent_context
+from tests.tools.conftest import INVOCATION, agent_context
 
 
-def test_every_catalog_tool_is_implemented(tools):
-    assert sorted(tools.names()) == sorted(BUILTIN_TOOLS)
+BUILTIN_TOOL_NAMES = {
+    "notion_search", "notion_read_page", "notion_query_data_source", "notion_create_page", "notion_update_page",
+    "notion_create_database", "notion_create_comment", "github_create_branch", "github_commit_files",
+    "github_create_pull_request", "github_read_file", "github_read_pull_request", "github_comment_pull_request",
+    "prototype_upload", "prototype_url", "feedback_statistics",
+}
+
+
+def test_the_built_in_tools_come_through_register_tools_with_typed_results(tools):
+    import runtime.tools.builtin
+
+    registered = {t.name: t for t in runtime.tools.builtin.register_tools()}
+    assert set(registered) == BUILTIN_TOOL_NAMES and BUILTIN_TOOL_NAMES <= set(tools.names())
+    agents = load_registry(builtin_agents=False, entry_points=False)  # no agent at all: the tools still load
+    assert BUILTIN_TOOL_NAMES <= set(agents.tools) and not agents.agents
+    for name, tool in registered.items():
+        assert tool.result_model is not None, f"{name} declares no result model"
+        assert tool.result_schema()["properties"], name
 
 
 def test_gateway_schemas_use_only_what_the_gateway_accepts(tools):
@@ -102,19 +118,20 @@ def test_undeclared_allowed_tools_are_looked_up_from_the_agent_registry(policy):
 
 def test_a_failing_adapter_is_reported_not_raised_and_audited(git, policy, audit_log):
     tools = ToolRegistry.default()
-    services = ToolServices(github=git, policy=policy, audit=audit_log.append)
+    services = ToolServices(github=git, policy=policy, audit=audit_log)
     result = tools.call("github_read_file", {"path": "nope.txt"}, agent_context(services, "code", tools))
     assert not result.ok and result.error == "github_read_file failed: no file 'nope.txt' at 'main'"
-    (record,) = audit_log
-    assert record.outcome == "error" and record.invocation_id and record.args_digest.startswith("sha256:")
-    assert record.to_item()["error"].startswith("github_read_file failed")
+    (record,) = audit_log.records
+    assert (record.source, record.outcome, record.invocation_id) == ("tool", "error", INVOCATION)
+    assert len(record.args_sha256) == 64 and record.to_item()["detail"].startswith("github_read_file failed")
 
 
-def test_a_failing_audit_callback_does_not_fail_the_call(git):
-    def broken(record):
-        raise RuntimeError("audit store down")
+def test_a_failing_audit_sink_does_not_fail_the_call(git):
+    class Broken:
+        def record(self, record):
+            raise RuntimeError("audit store down")
 
     tools = ToolRegistry.default()
     result = tools.call("github_read_file", {"path": "README.md"},
-                        ToolContext(services=ToolServices(github=git, audit=broken)))
+                        ToolContext(services=ToolServices(github=git, audit=Broken())))
     assert result.ok and "Local remote" in result.content["content"]

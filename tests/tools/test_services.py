@@ -44,4 +44,5 @@ def test_every_tool_call_lands_in_the_audit_table(tmp_path):
     assert [(i["tool"]["S"], i["outcome"]["S"]) for i in items] == [("github_read_file", "ok"),
                                                                     ("github_commit_files", "denied")]
     assert all(i["agent_type"]["S"] == "code" and int(i["expires_at"]["N"]) > 0 for i in items)
-    assert "default branch" in items[1]["error"]["S"] and items[0]["args_digest"]["S"].startswith("sha256:")
+    assert "default branch" in items[1]["detail"]["S"] and len(items[0]["args_sha256"]["S"]) == 64
+    assert all(i["source"]["S"] == "tool" for i in items)
