@@ -61,6 +61,10 @@ class StackConfig(BaseModel):
     agent_chain_template: ChainTemplate = ChainTemplate.STORY_TO_MOCK_TO_DECK
     # Models and money
     model_id: str = Field(default=DEFAULT_MODEL_ID, min_length=1)
+    # The model agents run on, PROVIDER[:MODEL] (runtime.agent.models): offline, bedrock[:ID] (sets modelId),
+    # anthropic:MODEL, openai:MODEL (any OpenAI-compatible endpoint), litellm:MODEL. "": the local stack runs the
+    # offline model; `aidlc dev --model` overrides it. Deployed runtimes run on Bedrock (modelId).
+    model: str = ""
     # Extra models the agents may call (a plugin's Limits.model_id); the runtimes' IAM allows exactly these.
     allowed_model_ids: list[str] = Field(default_factory=list)
     model_prices: dict[str, ModelPrice] = Field(default_factory=dict)
@@ -83,6 +87,44 @@ class StackConfig(BaseModel):
         if value not in LOG_RETENTION_DAYS:
             raise ValueError(f"CloudWatch Logs accepts only {', '.join(map(str, LOG_RETENTION_DAYS))} days")
         return value
+
+    @field_validator("model")
+    @classmethod
+    def _model_is_a_choice(cls, value: str) -> str:
+        from runtime.agent.models import parse_model_choice
+
+        return str(parse_model_choice(value)) if value.strip() else ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bedrock_choice_sets_model_id(cls, values: Any) -> Any:
+        """`model: bedrock:<id>` and `modelId` are one fact: the choice fills modelId in, and may not contradict it."""
+        if not isinstance(values, dict):
+            return values
+        provider, _, model = str(values.get("model") or "").strip().partition(":")
+        if provider.strip().lower() != "bedrock" or not model.strip():
+            return values
+        given = values.get("modelId", values.get("model_id"))
+        if given not in (None, model.strip()):
+            raise ValueError(f"aidlc:model names Bedrock model {model.strip()!r} but aidlc:modelId is {given!r}: "
+                             "set one of them")
+        return {**values, "modelId": model.strip()}
+
+    @model_validator(mode="after")
+    def _chosen_model_has_a_price(self) -> "StackConfig":
+        from runtime.agent.models import parse_model_choice
+        from runtime.cost import UnknownModelPrice, price_for
+
+        choice = parse_model_choice(self.model) if self.model else None
+        if choice is not None and choice.provider not in ("offline", "bedrock") and choice.model_id:
+            try:
+                price_for(choice.model_id, self.model_prices)
+            except UnknownModelPrice:
+                raise ValueError(
+                    f"aidlc:model {self.model!r} has no price, so budgets could not hold: add "
+                    f"{choice.model_id!r} to aidlc:modelPrices (USD per million input/output tokens; 0 for a free "
+                    "local model)") from None
+        return self
 
     @model_validator(mode="after")
     def _month_covers_invocation(self) -> "StackConfig":

@@ -29,11 +29,33 @@ def _console():
     return Console(highlight=False)
 
 
+def local_model_choice(model: str | None, stack: str) -> str:
+    """`--model`, else the stack's `aidlc:model`, else offline; checked here so a typo stops before anything starts."""
+    from runtime.agent.models import ModelChoiceError, parse_model_choice, require_price
+    from runtime.local.stack import PROJECT_ROOT
+    from runtime.stack_config import StackConfigError, load_stack_config
+
+    try:
+        config = load_stack_config(stack, root=PROJECT_ROOT)
+    except StackConfigError:
+        config = None  # the local stack reports the stack file's problems itself when it starts
+    try:
+        choice = parse_model_choice(model or (config.model if config else "") or "offline")
+        if choice.provider not in ("offline", "bedrock") and choice.model_id:
+            require_price(choice.model_id, config.model_prices if config else None)
+    except ModelChoiceError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--model") from None
+    return str(choice)
+
+
 def dev(
     host: Annotated[str, typer.Option(help="Interface to listen on (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the dashboard, webhook and API.")] = 8000,
     state: Annotated[Path, typer.Option(help="Folder that keeps stories, invocations and prototypes.")] = Path(".aidlc"),
-    model: Annotated[str, typer.Option(help="offline (deterministic, no LLM) or bedrock.")] = "offline",
+    model: Annotated[str | None, typer.Option(
+        help="PROVIDER[:MODEL]: offline (deterministic, no LLM), bedrock[:ID], anthropic:MODEL, openai:MODEL (any "
+             "OpenAI-compatible endpoint at OPENAI_BASE_URL), litellm:MODEL (a proxy at LITELLM_BASE_URL). Default: "
+             "the stack's aidlc:model, else offline.")] = None,
     stack: Annotated[str, typer.Option(help="Configure the local project from Pulumi.<stack>.yaml.")] = "dev",
 ) -> None:
     """Run the whole of aidlc locally until Ctrl-C: Notion emulator, AWS on moto, handlers, agents, dashboard."""
@@ -41,8 +63,7 @@ def dev(
     from runtime.local.stack import LocalStack, StackOptions
 
     console = _console()
-    if model not in ("offline", "bedrock"):
-        raise typer.BadParameter("use 'offline' or 'bedrock'", param_hint="--model")
+    model = local_model_choice(model, stack)
     options = StackOptions(host=host, port=port, state_dir=state, model=model, stack=stack,
                            on_event=lambda m: console.print(f"[dim]{m}[/dim]"))
     local = LocalStack(options)
@@ -160,7 +181,7 @@ def run_demo(local, console, *, timeout: float = 180.0) -> dict[str, Any]:
     console.print("\n[bold]Artifacts[/bold]")
     for inv in runs:
         for artifact in inv.get("output_artifacts") or []:
-            console.print(f"  {inv['agent_type']:<10} {artifact['type']:<16} {local.local_artifact_url(artifact)}",
+            console.print(f"  {inv['agent_type']:<10} {artifact['type']:<16} {local.dashboard.local_artifact_url(artifact)}",
                           soft_wrap=True)
     cost = local.api_get(f"/project/{local.project.project_id}/cost-summary")
     console.print(f"\n[bold]Cost[/bold] month to date ${float(cost['month_to_date_usd']):.4f} "

@@ -202,3 +202,53 @@ def test_provider_run_at_the_wire_matches_the_offline_run(choice, tool_gateway, 
 def test_the_price_table_has_the_built_in_provider_models():
     for model_id in ("claude-sonnet-4-20250514", "gpt-4o", "gpt-4o-mini"):
         assert DEFAULT_PRICES[model_id].output_per_million > DEFAULT_PRICES[model_id].input_per_million > 0
+
+
+# --- the choice in the stack configuration and on the command line -------------------------------------------
+
+
+def stack(**settings):
+    from runtime.stack_config import StackConfig
+
+    return StackConfig.from_settings({"projectId": "p", **settings})
+
+
+def test_the_stack_configuration_names_the_model():
+    from runtime.stack_config import StackConfigError
+
+    assert stack().model == ""
+    assert stack(model="OpenAI:gpt-4o-mini").model == "openai:gpt-4o-mini"
+    # bedrock:<id> and modelId are one fact: the choice fills it in (the runtimes' IAM allows that model).
+    assert stack(model="bedrock:us.anthropic.claude-3-5-haiku-20241022-v1:0").model_ids == [
+        "us.anthropic.claude-3-5-haiku-20241022-v1:0"]
+    local = stack(model="openai:llama3.2", modelPrices={"llama3.2": {"input_per_million": 0,
+                                                                      "output_per_million": 0}})
+    assert local.model == "openai:llama3.2"
+    for settings, message in [
+        ({"model": "gpt-4o"}, "aidlc:model: unknown model provider 'gpt-4o'"),
+        ({"model": "openai:llama3.2"}, "aidlc:model 'openai:llama3.2' has no price.*aidlc:modelPrices"),
+        ({"model": "bedrock:us.a-v1:0", "modelId": "us.b-v1:0"}, "aidlc:modelId is 'us.b-v1:0': set one"),
+    ]:
+        with pytest.raises(StackConfigError, match=message):
+            stack(**settings)
+
+
+def test_aidlc_dev_model_option(tmp_path, monkeypatch):
+    import typer
+
+    import runtime.local.stack
+    from runtime.local.cli import local_model_choice
+
+    monkeypatch.setattr(runtime.local.stack, "PROJECT_ROOT", tmp_path)
+    (tmp_path / "Pulumi.lab.yaml").write_text(
+        "config:\n  aidlc:projectId: lab\n  aidlc:model: openai:qwen2.5\n"
+        "  aidlc:modelPrices:\n    qwen2.5: {input_per_million: 0, output_per_million: 0}\n")
+    assert local_model_choice(None, "lab") == "openai:qwen2.5"  # the stack's choice
+    assert local_model_choice(None, "missing") == "offline"
+    assert local_model_choice("anthropic:claude-sonnet-4-20250514", "lab") == "anthropic:claude-sonnet-4-20250514"
+    with pytest.raises(typer.BadParameter, match="no price for model 'qwen2.5'"):  # only the lab stack prices it
+        local_model_choice("openai:qwen2.5", "missing")
+    for model, message in [("gpt-4o", "unknown model provider"), ("openai", "name the model"),
+                           ("openai:unpriced-model", "no price for model 'unpriced-model'")]:
+        with pytest.raises(typer.BadParameter, match=message):
+            local_model_choice(model, "lab")
