@@ -15,68 +15,6 @@ from typing import Any
 GATEWAY_TYPES = ("string", "number", "integer", "boolean", "array", "object")
 
 
-def registry_tool_schemas() -> list[dict[str, Any]]:
-    """`[{name, description, inputSchema}]` from the tool registry, or from the catalog while the registry module
-    is not there (the TOOLS work lands it: `runtime.tools.registry.ToolRegistry.default().schemas()`)."""
-    try:
-        from runtime.tools.registry import ToolRegistry  # type: ignore[import-not-found]
-    except ImportError:
-        return catalog_tool_schemas()
-    return list(ToolRegistry.default().schemas())
-
-
-def catalog_tool_schemas() -> list[dict[str, Any]]:
-    """A coarse JSON Schema per built-in tool, read from the one-line contracts in runtime/tools/catalog.py."""
-    from runtime.tools.catalog import BUILTIN_TOOLS
-
-    schemas = []
-    for name, contract in BUILTIN_TOOLS.items():
-        arguments = contract.split("=>", 1)[0]
-        properties: dict[str, Any] = {}
-        required: list[str] = []
-        for raw in _split_arguments(arguments):
-            for alternative in raw.split("|"):
-                arg = alternative.strip().split(" ", 1)[0].split(":", 1)[0].strip()
-                if not arg:
-                    continue
-                optional = arg.endswith("?") or "|" in raw
-                arg = arg.rstrip("?")
-                properties[arg] = {"type": _guess_type(arg, alternative)}
-                if not optional:
-                    required.append(arg)
-        schemas.append({
-            "name": name,
-            "description": contract,
-            "inputSchema": {"type": "object", "properties": properties, "required": required},
-        })
-    return schemas
-
-
-def _split_arguments(text: str) -> list[str]:
-    parts, depth, current = [], 0, ""
-    for char in text:
-        depth += char in "{(" and 1 or 0
-        depth -= char in "})" and 1 or 0
-        if char == "," and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += char
-    return [p for p in (*parts, current) if p.strip()]
-
-
-def _guess_type(name: str, text: str) -> str:
-    if "{" in text or name in ("properties", "filter", "files"):
-        return "object"
-    if name in ("sorts",) or name.endswith("_ids"):
-        return "array"
-    if name in ("limit", "number"):
-        return "integer"
-    if name in ("draft",):
-        return "boolean"
-    return "string"
-
-
 def gateway_inline_payloads(schemas: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Registry schemas -> `tool_schema.inline_payloads` entries (snake_case keys, as pulumi_aws takes them)."""
     payloads = []
