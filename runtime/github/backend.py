@@ -1,7 +1,7 @@
 """The GitHub operations the code and review agents need, as a Protocol both backends implement.
 
-Every method returns a plain dict shaped like the matching tool result in `runtime/tools/catalog.py`, so the tool
-functions stay one line each. Failures raise `GitHubError` (or a subclass) with a message a model can act on.
+Every method returns a plain dict shaped like the matching tool's result model in `runtime/tools/github_tools.py`
+(checked on every call), so the tool functions stay one line each. Failures raise `GitHubError` (or a subclass) with a message a model can act on.
 """
 
 from __future__ import annotations
