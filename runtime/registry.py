@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from runtime import hookspecs
 from runtime.models import ChainTemplate, OutputArtifact
-from runtime.plugins import AgentSpec
+from runtime.plugins import AgentSpec, chain_context
 from runtime.tools.spec import ToolSpec
 
 ENTRY_POINT_GROUP = "aidlc.agents"
@@ -93,9 +93,6 @@ class AgentRegistry:
     def __contains__(self, name: object) -> bool:
         return name in self.agents
 
-    def known_tool_names(self) -> set[str]:
-        return set(self.tools)
-
     def trigger_map(self, project_trigger_map: Mapping[str, str] | None = None) -> dict[str, str]:
         """Status value -> agent name: the plugins' triggers, then the project's own additions on top."""
         mapping = {trigger: spec.name for spec in self.agents.values() for trigger in spec.triggers}
@@ -134,10 +131,10 @@ class AgentRegistry:
             if rule.template != template:
                 continue
             if rule.for_each is None:
-                steps.append(ChainStep(rule.to, template, _chain_context(artifacts)))
+                steps.append(ChainStep(rule.to, template, chain_context(artifacts)))
             else:
                 for artifact in (a for a in artifacts if a.type == rule.for_each):
-                    steps.append(ChainStep(rule.to, template, _chain_context([artifact])))
+                    steps.append(ChainStep(rule.to, template, chain_context([artifact])))
         return steps
 
     def describe(self) -> list[dict[str, Any]]:
@@ -155,18 +152,6 @@ class AgentRegistry:
                 for t in self.tools.values()
             ],
         }
-
-
-def _chain_context(artifacts: Sequence[OutputArtifact]) -> dict[str, Any]:
-    """`<type>_url` for the first artifact of each type, plus the artifacts themselves."""
-    context: dict[str, Any] = {}
-    for artifact in artifacts:
-        context.setdefault(f"{artifact.type.value}_url", artifact.url)
-        variant = getattr(artifact.metadata, "variant", None)
-        if variant:
-            context.setdefault("variant", variant)
-    context["artifacts"] = [a.model_dump(mode="json") for a in artifacts]
-    return context
 
 
 # --- loading -----------------------------------------------------------------------------------------------
@@ -232,6 +217,8 @@ def load_registry(
     declared_agents = _call_hook(pm, "register_agents", problems)
     tools = _collect_tools(declared_tools, problems)
     agents, owners = _collect_agents(declared_agents, sources, problems)
+    for name, spec in agents.items():  # prompts/<name>.md beside the plugin's module, unless it names a file
+        spec.default_prompt_file(pm.get_plugin(owners[name]))
     _validate(agents, owners, set(tools), problems)
     if problems:
         raise PluginError(problems)
@@ -505,7 +492,10 @@ def _validate(
                 problems.append(
                     f"{who}: field 'tools': unknown tool {tool!r} (known tools: {', '.join(sorted(tool_names))})"
                 )
-        if not spec.prompt_file.is_file():
+        if spec.prompt_file is None:
+            problems.append(f"{who}: field 'prompt_file': not given, and the plugin has no module file to find "
+                            f"prompts/{spec.name}.md beside")
+        elif not spec.prompt_file.is_file():
             problems.append(f"{who}: field 'prompt_file': {spec.prompt_file} does not exist")
         elif not spec.prompt_file.read_text(encoding="utf-8").strip():
             problems.append(f"{who}: field 'prompt_file': {spec.prompt_file} is empty")
