@@ -355,6 +355,7 @@ class SlackOrigin(Strict):
 
     channel: str = Field(min_length=1)
     thread_ts: str | None = None  # the thread's first message; None until it is posted
+    workflow_id: str = ""  # the first run's invocation id: the thread belongs to it and the runs it chains
     user: str = ""  # who asked
     stakeholders: list[str] = Field(default_factory=list)  # Slack user ids named in the request, mentioned
 

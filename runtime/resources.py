@@ -97,6 +97,7 @@ class Env:
 
     STACK = "AIDLC_STACK"
     PROJECT_CONFIG = "AIDLC_PROJECT_CONFIG"  # JSON of ProjectConfig fields for the default project
+    SLACK_API_BASE = "SLACK_API_BASE"  # unset in AWS: slack_sdk's default (https://slack.com/api/)
     NOTION_API_BASE = "NOTION_API_BASE"  # unset in AWS: notion-client's default
     PROTOTYPE_BASE_URL = "PROTOTYPE_BASE_URL"  # CloudFront (AWS) or the local stack's /prototypes
     AGENT_RUNTIMES = "AIDLC_AGENT_RUNTIMES"  # JSON {agent_type: runtime ARN or loopback URL}
@@ -178,6 +179,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/invocation/{id}/cancel", "api", "iam"),
     Route("GET", "/project/{id}/invocations", "api", "iam"),
     Route("GET", "/project/{id}/cost-summary", "api", "iam"),
+    # The Slack app (ARCHITECTURE.md "Onboarding and provisioning"): Slack signs each request; the handler checks it.
+    Route("POST", "/slack/events", "slack", "none"),
+    Route("POST", "/slack/commands", "slack", "none"),
+    Route("POST", "/slack/interactivity", "slack", "none"),
 )
 
 
@@ -254,7 +259,12 @@ WEBHOOK_VERIFICATION = Secret(
 AUTOMATION_SECRET = Secret(
     "automation-secret", "AUTOMATION_SECRET", "the shared secret Notion automations send in X-Aidlc-Automation-Secret"
 )
-SECRETS: tuple[Secret, ...] = (NOTION_TOKEN, GITHUB_TOKEN, WEBHOOK_VERIFICATION, AUTOMATION_SECRET)
+SLACK_SIGNING_SECRET = Secret(
+    "slack-signing-secret", "SLACK_SIGNING_SECRET", "the Slack app's signing secret (X-Slack-Signature HMAC key)"
+)
+SLACK_BOT_TOKEN = Secret("slack-bot-token", "SLACK_BOT_TOKEN_SECRET", "the Slack app's bot token (xoxb-)")
+SECRETS: tuple[Secret, ...] = (NOTION_TOKEN, GITHUB_TOKEN, WEBHOOK_VERIFICATION, AUTOMATION_SECRET,
+                               SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN)
 BUCKETS: tuple[Bucket, ...] = (PROTOTYPES,)
 
 TABLES_BY_NAME: dict[str, Table] = {t.logical_name: t for t in TABLES}
@@ -340,9 +350,9 @@ FUNCTIONS: tuple[Function, ...] = (
         timeout_seconds=120,
         tables=("invocations", "projects"),
         queues_consume=("tasks",),
-        secrets=("notion-token",),
+        secrets=("notion-token", "slack-bot-token"),  # the bot token: "started" / "failed" in the Slack thread
         invokes_agents=True,
-        settings=(Env.DEFER_SECONDS,),
+        settings=(Env.DEFER_SECONDS, Env.SLACK_API_BASE),
     ),
     Function(
         "completion",
@@ -351,8 +361,18 @@ FUNCTIONS: tuple[Function, ...] = (
         tables=("invocations", "projects"),
         queues_consume=("completions",),
         queues_send=("tasks",),
-        secrets=("notion-token",),
-        settings=(Env.MODEL_PRICES,),  # the cost of a run's usage
+        secrets=("notion-token", "slack-bot-token"),  # the bot token: results posted to the Slack thread
+        settings=(Env.MODEL_PRICES, Env.SLACK_API_BASE),  # the cost of a run's usage
+    ),
+    Function(
+        "slack",
+        "runtime.handlers.slack.handler",
+        timeout_seconds=15,  # Slack wants its answer in 3 s; the agent's work leaves through the task queue
+        tables=("idempotency", "projects", "invocations"),
+        queues_send=("tasks",),
+        secrets=("notion-token", "slack-signing-secret", "slack-bot-token"),
+        stops_agents=True,  # /aidlc cancel stops the agent session
+        settings=(Env.SLACK_API_BASE,),
     ),
     Function(
         "api",

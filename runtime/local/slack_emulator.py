@@ -33,7 +33,7 @@ import httpx
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from runtime.local.server import ServerHandle, serve
@@ -121,6 +121,7 @@ class SlackEmulator:
             Route("/emulator/command", self._command_endpoint, methods=["POST"]),
             Route("/emulator/click", self._click_endpoint, methods=["POST"]),
             Route("/emulator/channel", self._channel_endpoint, methods=["GET"]),
+            Route("/", self._channel_view, methods=["GET"]),
         ])
 
     # --- configuration (tests, the local stack) -----------------------------------------------------------
@@ -423,6 +424,9 @@ class SlackEmulator:
             return JSONResponse({"error": str(exc)}, status_code=404)
         return JSONResponse({"status": status, "answer": answer})
 
+    async def _channel_view(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(CHANNEL_VIEW)
+
     async def _channel_endpoint(self, request: Request) -> JSONResponse:
         channel = self.channels[self.channel_id]
         with self._lock:
@@ -446,3 +450,57 @@ def _public(message: dict, with_metadata: bool = False) -> dict:
     if with_metadata and "metadata" in message:
         shown["metadata"] = message["metadata"]
     return json.loads(json.dumps(shown))
+
+
+# The channel view: a person types `/aidlc ...`, presses the buttons, and watches the threads update (polled).
+# Text is inserted with textContent only, so message text cannot inject markup.
+CHANNEL_VIEW = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>#aidlc - local Slack</title>
+<style>
+ body{font:14px system-ui,sans-serif;margin:0;display:flex;flex-direction:column;height:100vh}
+ header{background:#3f0e40;color:#fff;padding:8px 16px} #log{flex:1;overflow:auto;padding:8px 16px}
+ .msg{border-bottom:1px solid #eee;padding:6px 0} .who{font-weight:600;margin-right:6px}
+ .thread{margin-left:24px;border-left:3px solid #ddd;padding-left:8px} pre{white-space:pre-wrap;margin:2px 0;font:inherit}
+ form{display:flex;gap:8px;padding:8px 16px;border-top:1px solid #ccc} #text{flex:1;padding:6px}
+ button{margin:2px 4px 2px 0}
+</style></head><body>
+<header>#aidlc <small>(local Slack emulator)</small></header>
+<div id="log" aria-live="polite"></div>
+<form id="composer"><select id="as"></select><input id="text" placeholder="/aidlc run mock <notion story url>"
+ autocomplete="off"><button type="submit" id="send">Send</button></form>
+<div id="answer" role="status" style="padding:0 16px 8px;color:#555"></div>
+<script>
+let users = {};
+function line(m){
+  const div=document.createElement('div'); div.className='msg'; div.dataset.ts=m.ts;
+  const who=document.createElement('span'); who.className='who'; who.textContent=users[m.user]||m.user;
+  const text=document.createElement('pre'); text.textContent=m.text; div.append(who,text);
+  for (const b of (m.blocks||[])) if (b.type==='actions') for (const e of b.elements) {
+    const btn=document.createElement('button'); btn.textContent=e.text.text; btn.dataset.action=e.action_id;
+    btn.onclick=async()=>{ const r=await fetch('/emulator/click',{method:'POST',headers:{'content-type':'application/json'},
+      body:JSON.stringify({ts:m.ts,action_id:e.action_id,user_id:document.getElementById('as').value})});
+      document.getElementById('answer').textContent=JSON.stringify((await r.json()).answer); refresh(); };
+    div.append(btn);
+  }
+  return div;
+}
+async function refresh(){
+  const state=await (await fetch('/emulator/channel')).json(); users=state.users;
+  const sel=document.getElementById('as'); if(!sel.options.length) for (const [id,name] of Object.entries(users)) {
+    if (id.includes('BOT')) continue; const o=document.createElement('option'); o.value=id; o.textContent=name; sel.append(o); }
+  const log=document.getElementById('log'); log.replaceChildren();
+  for (const m of state.messages.filter(m=>!m.thread_ts||m.thread_ts===m.ts)) {
+    const top=line(m); const thread=document.createElement('div'); thread.className='thread';
+    for (const r of state.messages.filter(r=>r.thread_ts===m.ts&&r.ts!==m.ts)) thread.append(line(r));
+    top.append(thread); log.append(top);
+  }
+}
+document.getElementById('composer').onsubmit=async(ev)=>{ ev.preventDefault();
+  const text=document.getElementById('text').value.replace(/^\\/aidlc\\s*/,'');
+  const r=await fetch('/emulator/command',{method:'POST',headers:{'content-type':'application/json'},
+    body:JSON.stringify({text,user_id:document.getElementById('as').value})});
+  document.getElementById('answer').textContent=(await r.json()).answer.text||''; document.getElementById('text').value='';
+  refresh(); };
+refresh(); setInterval(refresh,1000);
+</script></body></html>
+"""

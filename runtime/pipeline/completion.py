@@ -19,7 +19,9 @@ from typing import Any
 
 from runtime.cost import DEFAULT_MODEL_ID, UnknownModelPrice, cost_usd
 from runtime.errors import ErrorCode
-from runtime.models import CompletionEvent, InvocationRecord, InvocationStatus, PageSnapshot, ProjectConfig
+from runtime.models import (
+    CompletionEvent, InvocationRecord, InvocationStatus, PageSnapshot, ProjectConfig, SlackOrigin,
+)
 from runtime.pipeline.invocations import InvocationRepository
 from runtime.pipeline.ledger import RunLedger
 from runtime.pipeline.orchestrator import tell_notion
@@ -51,11 +53,14 @@ class CompletionService(UsesRegistry):
         writeback: Callable[[], NotionWriteBack | None] = lambda: None,
         registry: Any | None = None,
         model_prices: dict | None = None,
+        notices: Any | None = None,
     ) -> None:
         self.invocations = invocations
         self.projects = projects
         self.ledger = RunLedger(invocations, projects)
         self.queue = queue
+        # runtime.slack.runs.SlackRunNotices: a run asked for in Slack posts its result to its thread
+        self.notices = notices
         self._writeback = writeback
         self._registry = registry
         self.model_prices = model_prices
@@ -110,6 +115,8 @@ class CompletionService(UsesRegistry):
         if not self.ledger.claim_delivery(invocation_id):
             return outcome  # another worker is writing this one back
         outcome.delivered = tell_notion(self.invocations, self._writeback(), self.registry, invocation_id, project)
+        if self.notices is not None:  # before chaining, so the thread reads in order
+            self.notices.finished(record)
         if record.status == InvocationStatus.COMPLETED:
             outcome.chained = self.chain(record, project)
         return outcome
@@ -140,6 +147,9 @@ class CompletionService(UsesRegistry):
                     parent_invocation_id=record.invocation_id,
                     chain_context={**step.context, "template": step.template.value},
                 )
+                if record.input_context.get("slack"):  # the chain's runs report to the same Slack thread
+                    message = message.model_copy(
+                        update={"slack": SlackOrigin.model_validate(record.input_context["slack"])})
                 self.queue.publish(message)
                 started.append(child_id)
         except Exception as exc:  # noqa: BLE001 - any failure to start the next step is CHAIN_FAILED on the parent

@@ -89,11 +89,14 @@ class OrchestratorService(UsesRegistry):
         registry: Any | None = None,
         retry_delays: Sequence[float] = (30.0, 60.0),
         sleep: Callable[[float], None] = time.sleep,
+        notices: Any | None = None,
     ) -> None:
         self.invocations = invocations
         self.projects = projects
         self.ledger = RunLedger(invocations, projects)
         self.invoker = invoker
+        # runtime.slack.runs.SlackRunNotices (started / finished) for runs asked for in Slack; None: no one to tell
+        self.notices = notices
         self._writeback = writeback
         self._registry = registry
         self.retry_delays = tuple(retry_delays)
@@ -109,7 +112,8 @@ class OrchestratorService(UsesRegistry):
             agent_type=message.agent_type,
             trigger_value=message.trigger_value,
             input_context={"story": message.page_snapshot.model_dump(mode="json"),
-                           "chain_context": message.chain_context},
+                           "chain_context": message.chain_context,
+                           **({"slack": message.slack.model_dump(mode="json")} if message.slack else {})},
             parent_invocation_id=message.parent_invocation_id,
             config={"agent_chain_template": project.agent_chain_template.value} if project else {},
         )
@@ -140,6 +144,8 @@ class OrchestratorService(UsesRegistry):
             {"status": InvocationStatus.RUNNING.value, "session_id": session_id, "started_at": _now().isoformat()},
         ):
             return Outcome(message.invocation_id, "duplicate", "another worker started it")
+        if self.notices is not None:  # before the invoke: a quick agent's result must not precede it
+            self.notices.started(stored.record)
         request = self._request(message, project, spec, session_id, reserved)
         try:
             self._invoke(request)
@@ -270,6 +276,10 @@ class OrchestratorService(UsesRegistry):
         log.warning("invocation failed: %s: %s", code.value, detail, extra={"invocation_id": record_id})
         if project is not None and self.ledger.claim_delivery(record_id):
             tell_notion(self.invocations, self._writeback(), self.registry, record_id, project)
+        if self.notices is not None:
+            failed = self.invocations.get(record_id)
+            if failed is not None:
+                self.notices.finished(failed.record)
         return Outcome(record_id, "failed", f"{code.value}: {detail}")
 
 

@@ -111,6 +111,25 @@ class PipelineServices:
             return None
         return NotionWriteBack(notion, retry_delays=self.settings.writeback_retry_delays, sleep=self.sleep)
 
+    def slack_notifier(self):
+        """The Slack bot (slack_sdk WebClient), or None when no bot token is configured or stored."""
+        with self._lock:
+            if getattr(self, "_slack_notifier", None) is None:  # not cached while absent: it may be stored later
+                secret_id = self.settings.slack_bot_token_secret
+                token = self.secrets.get(secret_id) if secret_id else None
+                if not token or not token.strip():
+                    return None
+                from runtime.slack.notifier import SlackNotifier, web_client
+
+                self._slack_notifier = SlackNotifier(web_client(token, self.settings.slack_api_base))
+            return self._slack_notifier
+
+    @cached_property
+    def slack_notices(self):
+        from runtime.slack.runs import SlackRunNotices
+
+        return SlackRunNotices(self.slack_notifier)
+
     def invoker(self):
         with self._lock:
             if self._invoker is None:
@@ -150,6 +169,7 @@ class PipelineServices:
             registry=self.registry,
             retry_delays=self.settings.invoke_retry_delays,
             sleep=self.sleep,
+            notices=self.slack_notices if self.settings.slack_bot_token_secret else None,
         )
 
     @cached_property
@@ -163,6 +183,26 @@ class PipelineServices:
             writeback=self.writeback,
             registry=self.registry,
             model_prices=self.settings.model_prices,
+            notices=self.slack_notices if self.settings.slack_bot_token_secret else None,
+        )
+
+    @cached_property
+    def slack(self):
+        from runtime.slack.ingress import ClaimedApprovals, PipelineControl, SlackIngress
+
+        table = self.settings.require("idempotency_table")
+        secret_id = self.settings.require("slack_signing_secret")
+        return SlackIngress(
+            signing_secret=lambda: self.secrets.get(secret_id),
+            notion=self.notion,
+            projects=self.projects,
+            queue=self.queue,
+            notifier=self.slack_notifier,
+            control=PipelineControl(self.invocations, lambda: self.api, self.projects),
+            approvals=ClaimedApprovals(table, self.dynamodb),
+            idempotency_table=table,
+            dynamodb_client=self.dynamodb,
+            registry=self.registry,
         )
 
     @cached_property

@@ -29,6 +29,9 @@ class PipelineSettings:
     webhook_secret: str = ""  # secret id holding Notion's verification_token
     automation_secret: str = ""  # secret id holding the automation shared secret
     notion_api_base: str | None = None
+    slack_signing_secret: str = ""  # secret id holding the Slack app's signing secret
+    slack_bot_token_secret: str = ""  # secret id holding the Slack bot token; unset: no Slack notifications
+    slack_api_base: str | None = None  # the local Slack emulator; unset in AWS
     agent_runtimes: dict[str, str] = field(default_factory=dict)  # agent -> runtime ARN or loopback URL
     agent_qualifier: str = "DEFAULT"
     default_project: ProjectConfig | None = None
@@ -79,6 +82,9 @@ class PipelineSettings:
             webhook_secret=env.get(resources.WEBHOOK_VERIFICATION.env_var, ""),
             automation_secret=env.get(resources.AUTOMATION_SECRET.env_var, ""),
             notion_api_base=env.get(resources.Env.NOTION_API_BASE) or None,
+            slack_signing_secret=env.get(resources.SLACK_SIGNING_SECRET.env_var, ""),
+            slack_bot_token_secret=env.get(resources.SLACK_BOT_TOKEN.env_var, ""),
+            slack_api_base=env.get(resources.Env.SLACK_API_BASE) or None,
             agent_runtimes=json_env(resources.Env.AGENT_RUNTIMES, {}),
             agent_qualifier=env.get(resources.Env.AGENT_QUALIFIER) or "DEFAULT",
             default_project=default_project,

@@ -239,6 +239,7 @@ class SlackIngress(UsesRegistry):
         spec = self.registry.get(route.agent_type)
         invocation_id = invocation_id_for(route.page_id, f"slack:{request_id}:{spec.name}", None)
         snapshot = self._notion().page_snapshot(page)
+        origin = origin.model_copy(update={"workflow_id": invocation_id})
         text = (f"<@{origin.user}> started `{spec.name}` on <{route.story_url}|{_plain(snapshot.title)}> — "
                 f"workflow `{invocation_id}`")
         opened = None
