@@ -3,6 +3,11 @@
 Plain functions of the recorded resources (`components.mockrun.Recording`, inputs camelCase as on the wire), so
 they run in tests and in `aidlc infra inventory`, and could back a Pulumi policy pack later. Each returns the
 violations it found; an empty list means the stack passes.
+
+Besides our own rules, each boundary is checked against a contract someone else wrote: botocore's service models
+(`botocore_shapes`), the Pulumi provider's input types (`provider_schema`), AWS's documented rules botocore does
+not model (`aws_rules`), the IAM action database (`iam_database`), and, given the AWS calls the code really made,
+IAM coverage (`iam_coverage`, run by `run_checks(recording, calls=...)`).
 """
 
 from __future__ import annotations
@@ -10,10 +15,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
+from components import botocore_shapes, provider_schema
+from components.aws_rules import aws_rules
+from components.findings import Violation
 from components.iam import WILDCARD_RESOURCE_REASONS
+from components.iam_coverage import iam_coverage
+from components.iam_database import iam_database
 from components.mockrun import Recording, RecordedResource
 from runtime.resources import FUNCTIONS
 
@@ -21,16 +30,6 @@ from runtime.resources import FUNCTIONS
 AGENT_ACTION = re.compile(r"^bedrock-agentcore:(InvokeAgentRuntime|StopRuntimeSession)$")
 S3_ACTION = re.compile(r"^s3:")
 SECRETISH_ENV = re.compile(r"(TOKEN|SECRET|PASSWORD|API_KEY|PRIVATE_KEY)", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Violation:
-    check: str
-    resource: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"[{self.check}] {self.resource}: {self.message}"
 
 
 def _json(value: Any) -> Any:
@@ -257,6 +256,24 @@ def service_roles_pinned(recording: Recording) -> list[Violation]:
     return out
 
 
+def botocore_shape(recording: Recording) -> list[Violation]:
+    """Each resource's API requests against botocore's input shapes; a resource type with no request mapping is a
+    violation too (so nothing slips past unchecked)."""
+    out = [Violation("botocore_shape", t, "no API request mapping in components/botocore_shapes.py")
+           for t in botocore_shapes.unmapped_types(recording.resources)]
+    for resource in recording.resources:
+        for request in botocore_shapes.requests_for(resource, recording):
+            out += [Violation("botocore_shape", resource.name, f"{request.service} {problem}")
+                    for problem in botocore_shapes.validate(request)]
+    return out
+
+
+def provider_inputs(recording: Recording) -> list[Violation]:
+    """Each resource's inputs against the Pulumi AWS provider's input types."""
+    return [Violation("provider_inputs", r.name, problem) for r in recording.resources
+            for problem in provider_schema.problems(r)]
+
+
 CHECKS: dict[str, Callable[[Recording], list[Violation]]] = {
     "least_privilege": least_privilege,
     "encryption_at_rest": encryption_at_rest,
@@ -268,8 +285,16 @@ CHECKS: dict[str, Callable[[Recording], list[Violation]]] = {
     "no_secret_values_in_env": no_secret_values_in_env,
     "partial_batch_responses": partial_batch_responses,
     "service_roles_pinned": service_roles_pinned,
+    "botocore_shape": botocore_shape,
+    "provider_inputs": provider_inputs,
+    "aws_rules": aws_rules,
+    "iam_database": iam_database,
 }
 
 
-def run_checks(recording: Recording) -> dict[str, list[Violation]]:
-    return {name: check(recording) for name, check in CHECKS.items()}
+def run_checks(recording: Recording, calls: Iterable[Any] | None = None) -> dict[str, list[Violation]]:
+    """Every check; with `calls` (recorded AWS calls, runtime/observe/calls.py) also `iam_coverage`."""
+    results = {name: check(recording) for name, check in CHECKS.items()}
+    if calls is not None:
+        results["iam_coverage"] = iam_coverage(recording, calls)
+    return results

@@ -26,6 +26,9 @@ WILDCARD_RESOURCE_REASONS: dict[str, str] = {
 }
 
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")
+# Tables whose users also list them whole, and why: the sweepers and the API read every project
+# (runtime/pipeline/projects.py scans the projects table, which holds one small item per project and month).
+SCANNED_TABLES: dict[str, str] = {"projects": "every project's configuration and budget: one item per project"}
 TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem")
 QUEUE_SEND = ("sqs:SendMessage", "sqs:GetQueueAttributes")
 QUEUE_CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
@@ -110,7 +113,9 @@ def function_statements(function: Function, arns: StackArns, log_group_arn: Any)
     name = function.logical_name
     out = [statement("WriteOwnLogs", LOG_WRITE, [_join(log_group_arn, ":*")])]
     for table in function.tables:
-        out.append(statement(f"Table{_camel(table)}", TABLE_READ + TABLE_WRITE, _table_resources(arns.tables[table], table)))
+        scan = ("dynamodb:Scan",) if table in SCANNED_TABLES else ()
+        out.append(statement(f"Table{_camel(table)}", TABLE_READ + scan + TABLE_WRITE,
+                             _table_resources(arns.tables[table], table)))
     if function.queues_send:
         out.append(statement("SendToQueues", QUEUE_SEND, [arns.queues[q] for q in function.queues_send]))
     if function.queues_consume:
@@ -129,7 +134,9 @@ def function_statements(function: Function, arns: StackArns, log_group_arn: Any)
         out.append(statement("InvokeAgentRuntimes", agent_actions, runtime_resources(arns.agent_runtimes)))
     for bucket in function.buckets:
         bucket_arn = arns.buckets[bucket]
-        out.append(statement("WritePrototypes", ("s3:PutObject", "s3:GetObject"), [_join(bucket_arn, "/*")]))
+        # PutObject with a Tagging header (the expiry tags) also needs s3:PutObjectTagging.
+        out.append(statement("WritePrototypes", ("s3:PutObject", "s3:PutObjectTagging", "s3:GetObject"),
+                             [_join(bucket_arn, "/*")]))
         out.append(statement("ListPrototypes", ("s3:ListBucket",), [bucket_arn]))
     if name in ("completion", "budget_alerts"):
         out.append(metrics_statement())

@@ -48,6 +48,8 @@ def key_settings(r: RecordedResource) -> dict[str, Any]:
         return {"hash": i.get("hashKey"), "range": i.get("rangeKey"),
                 "indexes": [g.get("name") for g in i.get("globalSecondaryIndexes") or []],
                 "ttl": _get(i, "ttl", "attributeName")}
+    if r.type == "aws:cloudfront/function:Function":
+        return {"runtime": i.get("runtime"), "published": i.get("publish")}
     if kind == "Function":
         return {"handler": i.get("handler"), "runtime": i.get("runtime"), "arch": (i.get("architectures") or [None])[0],
                 "timeout_s": i.get("timeout"), "memory_mb": i.get("memorySize"),
@@ -73,11 +75,14 @@ def key_settings(r: RecordedResource) -> dict[str, Any]:
                 "auth": i.get("authorizerType")}
     if kind == "AgentcoreGatewayTarget":
         payloads = _get(i, "targetConfiguration", "mcp", "lambda", "toolSchema", "inlinePayloads") or []
-        return {"name": i.get("name"), "tools": [p.get("name") for p in payloads]}
+        return {"name": i.get("name"), "tools": [p.get("name") for p in payloads],
+                "propagated_headers": _get(i, "metadataConfiguration", "allowedRequestHeaders")}
     if kind == "AgentcoreMemory":
         return {"name": i.get("name"), "expiry_days": i.get("eventExpiryDuration")}
-    if kind == "AgentcoreApiKeyCredentialProvider":
-        return {"name": i.get("name"), "key": "write-only"}
+    if kind == "Key":
+        return {"rotation": i.get("enableKeyRotation"), "deletion_window_days": i.get("deletionWindowInDays")}
+    if kind == "Topic":
+        return {"kms_key": i.get("kmsMasterKeyId")}
     if kind == "BucketLifecycleConfiguration":
         return {"rules": [{"id": rule.get("id"), "expire_days": _get(rule, "expiration", "days"),
                            "prefix": _get(rule, "filter", "prefix")} for rule in i.get("rules") or []]}
@@ -86,7 +91,8 @@ def key_settings(r: RecordedResource) -> dict[str, Any]:
     if kind == "Distribution":
         return {"origins": [{"domain": o.get("domainName"), "oac": bool(o.get("originAccessControlId"))}
                             for o in i.get("origins") or []],
-                "viewer": _get(i, "defaultCacheBehavior", "viewerProtocolPolicy")}
+                "viewer": _get(i, "defaultCacheBehavior", "viewerProtocolPolicy"),
+                "functions": [f.get("eventType") for f in _get(i, "defaultCacheBehavior", "functionAssociations") or []]}
     if kind == "MetricAlarm":
         return {"metric": i.get("metricName") or "math", "threshold": i.get("threshold"),
                 "actions": len(i.get("alarmActions") or [])}
@@ -102,6 +108,23 @@ def key_settings(r: RecordedResource) -> dict[str, Any]:
     if kind == "Secret":
         return {"description": i.get("description")}
     return {}
+
+
+def wire_inputs(value: Any) -> Any:
+    """A resource's inputs as the provider receives them (camelCase keys, JSON documents as strings), made
+    printable: an asset or archive shows its path, a Pulumi secret shows as "[secret]" (never its value)."""
+    from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
+
+    if isinstance(value, dict):
+        if value.get(_special_sig_key) == _special_secret_sig:
+            return "[secret]"
+        return {k: wire_inputs(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [wire_inputs(v) for v in value]
+    for kind in ("path", "text", "uri"):
+        if hasattr(value, kind) and type(value).__module__.startswith("pulumi"):
+            return {type(value).__name__: str(getattr(value, kind))}
+    return value
 
 
 def iam_statements(r: RecordedResource) -> list[dict[str, Any]]:
@@ -120,6 +143,7 @@ def describe(recording: Recording) -> list[dict[str, Any]]:
             "parent": r.parent,
             "component": not r.custom,
             "settings": key_settings(r),
+            "inputs": wire_inputs(r.inputs),
             "statements": iam_statements(r),
         }
         for r in recording.resources

@@ -80,7 +80,7 @@ def computed_outputs(type_token: str, name: str, inputs: Mapping[str, Any]) -> d
         out["url"] = f"https://sqs.{MOCK_REGION}.amazonaws.com/{MOCK_ACCOUNT}/{physical}"
     elif kind == "Table":
         out["arn"] = f"arn:aws:dynamodb:{MOCK_REGION}:{MOCK_ACCOUNT}:table/{physical}"
-    elif kind == "Function":
+    elif type_token == "aws:lambda/function:Function":
         out["arn"] = f"arn:aws:lambda:{MOCK_REGION}:{MOCK_ACCOUNT}:function:{physical}"
         out["invokeArn"] = f"arn:aws:apigateway:{MOCK_REGION}:lambda:path/functions/{out['arn']}/invocations"
     elif kind == "Role":
@@ -102,9 +102,14 @@ def computed_outputs(type_token: str, name: str, inputs: Mapping[str, Any]) -> d
     elif kind == "Topic":
         out["arn"] = f"arn:aws:sns:{MOCK_REGION}:{MOCK_ACCOUNT}:{physical}"
     elif kind == "AgentcoreGateway":
-        out["gatewayId"] = f"{physical}-gw"
-        out["gatewayArn"] = f"arn:aws:bedrock-agentcore:{MOCK_REGION}:{MOCK_ACCOUNT}:gateway/{physical}-gw"
-        out["gatewayUrl"] = f"https://{physical}-gw.gateway.bedrock-agentcore.{MOCK_REGION}.amazonaws.com/mcp"
+        gateway_id = f"{physical}-mock000001".lower()  # AgentCore ids: the name, a hyphen, 10 characters
+        out["gatewayId"] = gateway_id
+        out["gatewayArn"] = f"arn:aws:bedrock-agentcore:{MOCK_REGION}:{MOCK_ACCOUNT}:gateway/{gateway_id}"
+        out["gatewayUrl"] = f"https://{gateway_id}.gateway.bedrock-agentcore.{MOCK_REGION}.amazonaws.com/mcp"
+    elif type_token == "aws:cloudfront/function:Function":
+        out["arn"] = f"arn:aws:cloudfront::{MOCK_ACCOUNT}:function/{physical}"
+    elif type_token == "aws:kms/key:Key":
+        out["arn"] = f"arn:aws:kms:{MOCK_REGION}:{MOCK_ACCOUNT}:key/{name}-0000-0000-0000-000000000000"
     elif kind == "AgentcoreAgentRuntime":
         runtime_id = f"{inputs.get('agentRuntimeName', name)}-mock000001"
         out["agentRuntimeId"] = runtime_id
@@ -124,7 +129,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         inputs = dict(args.inputs)
         state = {**computed_outputs(args.typ, args.name, inputs), **inputs} if args.custom else {}
         if args.custom and args.typ.endswith(("Queue", "Table", "Function", "Role", "LogGroup", "Secret", "Bucket",
-                                              "Topic", "Distribution", "AgentcoreMemory")):
+                                              "Topic", "Distribution", "AgentcoreMemory", "Key")):
             state["arn"] = computed_outputs(args.typ, args.name, inputs)["arn"]
         if args.typ == "aws:s3/bucket:Bucket":
             state["bucket"] = computed_outputs(args.typ, args.name, inputs)["bucket"]

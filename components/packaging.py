@@ -38,6 +38,7 @@ _LAMBDA_BASE = ("boto3", "pydantic", "aws-lambda-powertools", "python-ulid", "pl
 BUNDLES: dict[str, tuple[str, ...]] = {
     "webhook": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py"),
     "pipeline": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py"),
+    "slack": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py", "slack-sdk"),
     "tools": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py", "cedarpy", "dulwich"),
     "agent": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py", "cedarpy", "strands-agents", "mcp",
               "bedrock-agentcore", "starlette", "uvicorn"),
@@ -51,6 +52,7 @@ FUNCTION_BUNDLES: dict[str, str] = {
     "reconcile": "pipeline",
     "timeouts": "pipeline",
     "budget_alerts": "pipeline",
+    "slack": "slack",  # slack-sdk's signature verifier and Web API client
     "tool_gateway": "tools",
 }
 PYTHON_VERSION = "3.12"

@@ -70,7 +70,9 @@ def _convert(schema: dict[str, Any], defs: dict[str, Any], depth: int, name: str
             node["properties_json"] = json.dumps(_inline(schema, defs).get("properties", {}), sort_keys=True)
         return node
     if kind == "array" and "items" in schema:
-        node["items"] = _convert(schema["items"], defs, depth + 1)
+        # The provider's schema gives a property's `items` full fields (and only those: no *_json), one level
+        # further than the other nodes at depth 1, so a property's items stay at the property's depth.
+        node["items"] = _convert(schema["items"], defs, depth if depth == 1 and name is not None else depth + 1)
     if kind == "object" and schema.get("properties"):
         must = set(schema.get("required", []))
         node["properties"] = [

