@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,8 +205,10 @@ class Seen:
 class ModelWire:
     """A Starlette app answering all three providers' streaming APIs from one script of turns."""
 
-    def __init__(self, turns: list[Turn]) -> None:
-        self.turns = list(turns)
+    def __init__(self, turns: list[Turn] | Callable[[Seen], Turn]) -> None:
+        # A fixed list played in order, or a function that answers each request from what it says.
+        self.script = turns if callable(turns) else None
+        self.turns = [] if callable(turns) else list(turns)
         self.seen: list[Seen] = []
         self.app = Starlette()
         self.app.add_route("/model/{model_id:path}/converse-stream", self._bedrock, methods=["POST"])
@@ -215,6 +217,8 @@ class ModelWire:
 
     async def _next(self, request: Request) -> Turn | None:
         self.seen.append(Seen(request.url.path, dict(request.headers), json.loads(await request.body())))
+        if self.script is not None:
+            return self.script(self.seen[-1])
         return self.turns.pop(0) if self.turns else None
 
     @staticmethod
@@ -251,7 +255,7 @@ class ModelWire:
                                  media_type="text/event-stream")
 
 
-def serve_wire(turns: list[Turn]):
+def serve_wire(turns: list[Turn] | Callable[[Seen], Turn]):
     """Start a `ModelWire` on loopback; returns (wire, server handle)."""
     from runtime.local.server import serve
 
@@ -280,7 +284,9 @@ def tool_gateway(aws, tmp_path):
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     emulator = NotionEmulator(tmp_path / "notion")
     notion_server = serve(emulator.app)
-    seed = emulator.seed_workspace()
+    from runtime.notion.schema import workspace_schema
+
+    seed = emulator.seed_workspace(workspace_schema())
     notion = NotionAdapter(emulator.integration_token, base_url=notion_server.base_url,
                            throttle=Throttle(rate_per_second=1000, burst=1000))
     services = ToolServices(notion=notion, policy=ToolPolicy.load(),
