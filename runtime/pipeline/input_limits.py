@@ -1,7 +1,7 @@
 """Bad input is refused at the door: what every pipeline entry point does with a body before it touches anything.
 
 `load_json` parses a body within bounds (nesting depth checked before `json.loads` recurses, integers of at most
-`MAX_INT_DIGITS` digits, no NaN/Infinity, no lone surrogates, which boto3 and Notion can't encode later), and the
+`MAX_INT_DIGITS` digits, floats in DynamoDB's range, no NaN/Infinity, no lone surrogates, which boto3 and Notion can't encode later), and the
 models below give each delivery the shape the pipeline reads from it, with bounded sizes. Anything else raises
 `InputRejected`, which the entry point answers with its status and a message saying what to fix.
 
@@ -13,6 +13,7 @@ is encoded for DynamoDB or Notion.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -68,6 +69,15 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
+def _bounded_float(text: str) -> float:
+    # DynamoDB stores numbers from 1e-130 to under 1e126 (and our records keep what was sent); float() alone
+    # also turns 1e999 into inf.
+    value = float(text)
+    if not math.isfinite(value) or abs(value) >= 1e125 or 0 < abs(value) < 1e-129:
+        raise InputRejected(400, f"the number {text[:40]} is out of range; send values between 1e-129 and 1e125")
+    return value
+
+
 def _no_constants(name: str) -> Any:
     raise InputRejected(400, f"{name} is not valid JSON; send numbers as finite values")
 
@@ -78,6 +88,9 @@ def _check_strings(value: Any, path: str = "body") -> None:
             raise InputRejected(400, f"{path} holds a lone UTF-16 surrogate; send valid Unicode text")
     elif isinstance(value, dict):
         for key, item in value.items():
+            if not key:
+                # No Notion object has one, and DynamoDB (moto at least) can't give a map with an empty key back.
+                raise InputRejected(422, f"{path} has an empty key; name every field")
             _check_strings(key, path)
             _check_strings(item, f"{path}.{key}")
     elif isinstance(value, list):
@@ -91,7 +104,8 @@ def load_json(body: bytes, *, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
     if depth > max_depth:
         raise InputRejected(400, f"the JSON nests {depth} levels deep; at most {max_depth} are accepted")
     try:
-        payload = json.loads(body, parse_int=_bounded_int, parse_constant=_no_constants)
+        payload = json.loads(body, parse_int=_bounded_int, parse_float=_bounded_float,
+                             parse_constant=_no_constants)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputRejected(400, f"body is not valid JSON (UTF-8): {getattr(exc, 'msg', None) or exc}") from None
     except RecursionError:  # belt and braces: the depth check above should make this unreachable

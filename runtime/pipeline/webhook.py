@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import unquote
 
 from ulid import ULID
 
@@ -64,7 +65,10 @@ def notion_signature(body: bytes, verification_token: str) -> str:
 
 
 def signature_matches(body: bytes, header: str | None, verification_token: str) -> bool:
-    return bool(header) and hmac.compare_digest(notion_signature(body, verification_token), header.strip())
+    # As bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, once a 500). Lower case: a hex
+    # digest is the same number in either case, and the comparison stays constant-time.
+    return bool(header) and hmac.compare_digest(notion_signature(body, verification_token).encode(),
+                                                header.strip().lower().encode("utf-8", "surrogatepass"))
 
 
 def decode_body(event_body: str | None, is_base64: bool) -> bytes:
@@ -74,11 +78,16 @@ def decode_body(event_body: str | None, is_base64: bool) -> bytes:
     return base64.b64decode(event_body) if is_base64 else event_body.encode("utf-8")
 
 
-def invocation_id_for(page_id: str, trigger: str, last_edited_time: str | None) -> str:
-    """A ULID derived from the story, its trigger value and the edit that set it: the webhook and the reconcile
-    sweeper name the same run the same, so a run both of them see is created once (the orchestrator's
-    put-if-absent), long after SQS's 5-minute deduplication window."""
-    digest = hashlib.sha256(f"{page_id.replace('-', '')}|{trigger}|{last_edited_time or ''}".encode()).digest()
+def invocation_id_for(page_id: str, trigger: str, last_edited_time: str | None, event_id: str = "") -> str:
+    """A ULID derived from the story, its trigger value and the edit that set it, so a run seen twice is created
+    once (the orchestrator's put-if-absent), long after SQS's 5-minute deduplication window.
+
+    Notion rounds `last_edited_time` to the minute, so a person who sets the trigger again within the minute of the
+    last run's write-back makes an edit that looks the same; the webhook therefore adds the Notion event that
+    carried it (each person's change is its own event; Notion's retries of one event keep its id). The reconcile
+    sweeper has no event: it names a run by the edit alone and skips a story whose latest run started after it."""
+    key = f"{page_id.replace('-', '')}|{trigger}|{last_edited_time or ''}" + (f"|{event_id}" if event_id else "")
+    digest = hashlib.sha256(key.encode()).digest()
     when = parse_time(last_edited_time) or datetime.now(timezone.utc)
     millis = int(when.timestamp() * 1000)
     return str(ULID.from_bytes(millis.to_bytes(6, "big") + digest[:10]))
@@ -128,7 +137,8 @@ class WebhookService(UsesRegistry):
         story_layer = DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
         self._event_config = IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=IDEMPOTENCY_SECONDS)
         self._story_config = IdempotencyConfig(
-            event_key_jmespath="[page_id, trigger, last_edited_time]", expires_after_seconds=IDEMPOTENCY_SECONDS
+            event_key_jmespath="[page_id, trigger, last_edited_time, event_id]",
+            expires_after_seconds=IDEMPOTENCY_SECONDS
         )
         # key_prefix: Powertools would otherwise key on this module's and function's names, which moves with code.
         self._once_per_event = idempotent_function(
@@ -187,7 +197,7 @@ class WebhookService(UsesRegistry):
 
     def _automation(self, body: bytes, presented: str) -> HttpReply:
         expected = self.secrets.get(self.automation_secret_id)
-        if not expected or not hmac.compare_digest(expected.encode(), (presented or "").encode()):
+        if not expected or not hmac.compare_digest(expected.encode(), (presented or "").encode("utf-8", "surrogatepass")):
             return error_reply(401, ErrorCode.INVALID_WEBHOOK, "bad automation secret")
         payload = load_json(body)
         # The page object in `data` must have the types the pipeline reads (source.type "automation", data.id a
@@ -196,7 +206,7 @@ class WebhookService(UsesRegistry):
         from runtime.notion.errors import NotionError
 
         try:
-            return self.from_page(payload["data"])
+            return self.from_page(payload["data"], event_id=str((payload.get("source") or {}).get("event_id") or ""))
         except NotionError as exc:
             if exc.status not in (400, 403, 404):
                 raise
@@ -216,10 +226,25 @@ class WebhookService(UsesRegistry):
         if page_id is None:
             raise InputRejected(422, "entity.id is not a Notion page id (32 hexadecimal digits)")
         bot_id = self.notion.me().get("id")
-        if any(same_id(author.id, bot_id) for author in payload.authors):
+        # Notion aggregates edits made close together into one event with several authors: drop it only when every
+        # author is this integration, or a person's trigger inside the same event would be lost.
+        if payload.authors and all(same_id(author.id, bot_id) for author in payload.authors):
             log.info("ignoring an event our own integration caused")
             return HttpReply(200, {"status": "ignored", "reason": "caused by this integration"})
+        data = (payload.model_extra or {}).get("data")
+        data = data if isinstance(data, dict) else {}
+        parent = data.get("parent") if isinstance(data.get("parent"), dict) else {}
+        if parent.get("type") in ("database", "data_source") or parent.get("data_source_id"):
+            # The event names the page's data source: a page outside every project is not worth fetching.
+            database_id = parent.get("id") if parent.get("type") == "database" else None
+            if self.projects.resolve(parent.get("data_source_id"), database_id) is None:
+                log.info("ignoring an event for a data source that belongs to no project")
+                return HttpReply(200, {"status": "ignored", "reason": "no project for this data source"})
+        elif parent.get("type") in ("page", "space", "block", "team", "agent"):
+            return HttpReply(200, {"status": "ignored", "reason": "the page is not in a data source"})
         event = {"event_id": payload.id, "page_id": page_id}
+        if event_type == "page.properties_updated" and isinstance(data.get("updated_properties"), list):
+            event["updated_properties"] = [str(item) for item in data["updated_properties"]]
         result = self._once_per_event(event=event)
         return HttpReply(result["status_code"], result["body"])
 
@@ -234,12 +259,26 @@ class WebhookService(UsesRegistry):
             # A page that does not exist or is not shared with the integration starts nothing; retrying can't help.
             log.info("ignoring an event for a page Notion does not give us (%s)", exc.status)
             return {"status_code": 200, "body": {"status": "ignored", "reason": "the page is not accessible"}}
-        reply = self.from_page(page)
+        if "updated_properties" in event and not self._trigger_changed(page, event["updated_properties"]):
+            # Another property of a story sitting in a trigger status changed: that starts no second run.
+            return {"status_code": 200, "body": {"status": "ignored", "reason": "the trigger property did not change"}}
+        reply = self.from_page(page, event_id=event["event_id"])
         return {"status_code": reply.status, "body": reply.body}
+
+    def _trigger_changed(self, page: dict, updated_properties: list[str]) -> bool:
+        """Whether the project's trigger property is among the changed ones (events name properties by id)."""
+        project = self.projects.resolve(*parent_ids(page))
+        prop = (page.get("properties") or {}).get(project.trigger_property) if project else None
+        if not isinstance(prop, dict) or not prop.get("id"):
+            return True  # nothing to compare with: let from_page decide
+        changed = {unquote(str(item)) for item in updated_properties}
+        return unquote(str(prop["id"])) in changed
 
     # --- from a page to a task (shared with the reconcile sweeper) ------------------------------------------
 
-    def from_page(self, page: dict) -> HttpReply:
+    def from_page(self, page: dict, *, event_id: str = "") -> HttpReply:
+        """The task for `page`, if its trigger status starts one; `event_id` names the Notion event that said so
+        (see `invocation_id_for`)."""
         page_id = page["id"]
         if same_id(last_editor_id(page), self.notion.me().get("id")):
             log.info("ignoring page %s: last edited by this integration", page_id)
@@ -263,6 +302,7 @@ class WebhookService(UsesRegistry):
                 "page_id": page_id,
                 "trigger": trigger,
                 "last_edited_time": page.get("last_edited_time") or "",
+                "event_id": event_id,
                 "agent_type": spec.name,
                 "project_id": project.project_id,
                 "page": page,
@@ -278,7 +318,9 @@ class WebhookService(UsesRegistry):
             agent_type=story["agent_type"],
             trigger=story["trigger"],
             snapshot=self.notion.page_snapshot(story["page"]),
-            invocation_id=invocation_id_for(story["page_id"], story["trigger"], story["last_edited_time"]),
+            invocation_id=invocation_id_for(
+                story["page_id"], story["trigger"], story["last_edited_time"], story.get("event_id", "")
+            ),
             page_id=story["page_id"],
         )
         self.queue.publish(message)
