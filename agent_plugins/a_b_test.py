@@ -1,8 +1,6 @@
 """The A/B test agent: variant prototypes of one story; a demo deck follows for each variant."""
 
-from pathlib import Path
-
-from runtime import offline_content as content
+from agent_plugins.mock import prototype_html  # the mock agent's offline page, one per variant
 from runtime.plugins import AgentSpec, ChainRule, Limits, ToolCall, hookimpl
 
 VARIANTS = ("A", "B")
@@ -17,7 +15,7 @@ def offline(request):
             {
                 "invocation_id": request.invocation_id,
                 "variant": variant,
-                "files": {f"{variant.lower()}/index.html": content.prototype_html(request, variant=variant)},
+                "files": {f"{variant.lower()}/index.html": prototype_html(request, variant=variant)},
             },
         )
         urls.append(f"{variant}: {upload['url']}")
@@ -31,7 +29,6 @@ def register_agents():
             name="a_b_test",
             description="Builds variant prototypes of a story for A/B testing, each with its own demo deck.",
             triggers=["Generate A/B Variants"],
-            prompt_file=Path(__file__).parent / "prompts" / "a_b_test.md",
             tools=["notion_read_page", "notion_search", "prototype_upload", "prototype_url"],
             outputs=["prototype"],
             completion_status="Variants Ready",

@@ -1,15 +1,24 @@
 """The insight agent: a synthesis of the collected feedback, with statistics computed by a tool, not the model."""
 
-from pathlib import Path
+from runtime.plugins import OFFLINE_LABEL, AgentSpec, Limits, ToolCall, hookimpl, parent_context
 
-from runtime import offline_content as content
-from runtime.plugins import AgentSpec, Limits, ToolCall, hookimpl
+
+def insight_markdown(request, stats: dict, quotes: list[str]) -> str:
+    lines = [f"# Feedback synthesis: {request.story.title}", "", f"Responses: **{stats.get('count', 0)}**", ""]
+    lines += ["## Ratings", "", "| Rating | Mean | Median |", "|---|---|---|"]
+    for name, values in (stats.get("ratings") or {}).items():
+        lines.append(f"| {name} | {values.get('mean')} | {values.get('median')} |")
+    lines += ["", "## Would use", ""]
+    for answer, share in (stats.get("would_use") or {}).items():
+        lines.append(f"- {answer}: {share}")
+    lines += ["", "## Quotes", ""] + [f"> {q}" for q in quotes[:5]] + ["", f"_{OFFLINE_LABEL}_"]
+    return "\n".join(lines)
 
 
 def offline(request):
     yield ToolCall("notion_read_page", {"page_id": request.notion_page_id})
-    parent = request.parent.context if request.parent else {}
-    data_source_id = parent.get("feedback_data_source_id") or request.story.properties.get("Feedback Data Source")
+    data_source_id = (parent_context(request).get("feedback_data_source_id")
+                      or request.story.properties.get("Feedback Data Source"))
     if not data_source_id:
         found = yield ToolCall(
             "notion_search", {"query": f"Feedback: {request.story.title}", "object_type": "data_source"}
@@ -31,7 +40,7 @@ def offline(request):
         {
             "parent_page_id": request.notion_page_id,
             "title": f"Feedback synthesis: {request.story.title}",
-            "markdown": content.insight_markdown(request, stats, quotes),
+            "markdown": insight_markdown(request, stats, quotes),
         },
     )
     return f"Synthesised {stats['count']} feedback entries for '{request.story.title}': {report['url']}."
@@ -44,7 +53,6 @@ def register_agents():
             name="insight",
             description="Synthesises feedback into ratings statistics, themes, quotes and recommendations.",
             triggers=["Synthesize Feedback"],
-            prompt_file=Path(__file__).parent / "prompts" / "insight.md",
             tools=[
                 "notion_read_page",
                 "notion_search",

@@ -1,15 +1,35 @@
 """The review agent: checks a pull request against the story's acceptance criteria."""
 
 import re
-from pathlib import Path
 
-from runtime import offline_content as content
-from runtime.plugins import AgentSpec, Limits, ToolCall, hookimpl
+from runtime.plugins import OFFLINE_LABEL, AgentSpec, Limits, ToolCall, chained_url, criteria, hookimpl
+
+
+def review_markdown(request, pull_request: dict) -> str:
+    diff = pull_request.get("diff", "")
+    results = []
+    for item in criteria(request):
+        words = [w for w in re.findall(r"[a-z]{4,}", item.lower())]
+        hit = any(w in diff.lower() for w in words)
+        results.append(f"- {'PASS' if hit else 'CHECK'}: {item}")
+    verdict = "pass" if all(r.startswith("- PASS") for r in results) else "needs changes"
+    return "\n".join(
+        [
+            f"# Review of PR #{pull_request.get('number')}: {pull_request.get('title', '')}",
+            "",
+            f"**Assessment:** {verdict}",
+            "",
+            "## Acceptance criteria",
+            *results,
+            "",
+            f"_{OFFLINE_LABEL}_",
+        ]
+    )
 
 
 def _pull_request_number(request) -> int:
     candidates = [
-        (request.parent.context.get("pull_request_url") if request.parent else None),
+        chained_url(request, "pull_request"),
         request.story.properties.get("Pull Request"),
     ]
     for value in candidates:
@@ -24,7 +44,7 @@ def _pull_request_number(request) -> int:
 def offline(request):
     yield ToolCall("notion_read_page", {"page_id": request.notion_page_id})
     pull_request = yield ToolCall("github_read_pull_request", {"number": _pull_request_number(request)})
-    review = content.review_markdown(request, pull_request)
+    review = review_markdown(request, pull_request)
     yield ToolCall("github_comment_pull_request", {"number": pull_request["number"], "body": review})
     page = yield ToolCall(
         "notion_create_page",
@@ -40,7 +60,6 @@ def register_agents():
             name="review",
             description="Reviews a pull request against the story's acceptance criteria and posts the review.",
             triggers=["Review Code"],
-            prompt_file=Path(__file__).parent / "prompts" / "review.md",
             tools=[
                 "notion_read_page",
                 "github_read_pull_request",

@@ -1,9 +1,28 @@
 """The spec agent: a story becomes a technical specification page; then the code agent runs."""
 
-from pathlib import Path
+from runtime.plugins import OFFLINE_LABEL, AgentSpec, ChainRule, Limits, ToolCall, criteria, hookimpl
 
-from runtime import offline_content as content
-from runtime.plugins import AgentSpec, ChainRule, Limits, ToolCall, hookimpl
+
+def spec_markdown(request) -> str:
+    items = criteria(request)
+    return "\n".join(
+        [
+            f"# Technical specification: {request.story.title}",
+            "",
+            "## Requirements",
+            *[f"{i}. {item}" for i, item in enumerate(items, 1)],
+            "",
+            "## Design notes",
+            "",
+            f"- Frameworks: {', '.join(request.project.framework_preferences) or 'project defaults'}",
+            f"- Coding standards: {request.project.coding_standards or 'project defaults'}",
+            "",
+            "## Tasks",
+            *[f"- [ ] Implement and test: {item}" for item in items],
+            "",
+            f"_{OFFLINE_LABEL}_",
+        ]
+    )
 
 
 def offline(request):
@@ -13,7 +32,7 @@ def offline(request):
         {
             "parent_page_id": request.notion_page_id,
             "title": f"Technical specification: {request.story.title}",
-            "markdown": content.spec_markdown(request),
+            "markdown": spec_markdown(request),
         },
     )
     return f"Specification for '{request.story.title}' written at {page['url']}."
@@ -26,7 +45,6 @@ def register_agents():
             name="spec",
             description="Turns a user story into a technical specification: requirements, design notes, tasks.",
             triggers=["Generate Spec"],
-            prompt_file=Path(__file__).parent / "prompts" / "spec.md",
             tools=["notion_read_page", "notion_search", "notion_query_data_source", "notion_create_page"],
             outputs=["notion_page"],
             completion_status="Spec Ready",

@@ -1,21 +1,93 @@
-"""What a plugin author imports: the hook marker and the data an agent is declared with.
+"""What a plugin author imports from the host: this module, and `runtime.tools.spec` for tools. The built-in agents
+in agent_plugins/ import nothing else from aidlc, so what they use is what any plugin may rely on.
 
     from runtime.plugins import AgentSpec, ChainRule, Limits, ToolCall, hookimpl
+
+Declaring an agent (`register_agents`, see runtime/hookspecs.py): an `AgentSpec`. Its system prompt is read from
+`prompt_file`, which defaults to `prompts/<name>.md` beside the module that declares the plugin.
+
+Writing its offline script (`AgentSpec.offline`, what it does under the offline model): a generator that yields
+`ToolCall`s, receives each tool's result (a dict shaped by the tool's result model, runtime/tools/*.py) and returns
+the run's summary. The helpers the built-ins share:
+
+- `criteria(request)`: the story's acceptance criteria, one string each (or one made from the title);
+- `slug(text)`: lower-case words joined by hyphens, for branch and file names;
+- `OFFLINE_LABEL`: the sentence every artifact made offline carries, so no one mistakes it for a model's work;
+
+The chain context: when a chain rule starts a run, `request.parent.context` carries what the finished run passed
+on (built by `chain_context`, read with `parent_context` / `chained_url`):
+
+- `"<type>_url"` (`chain_url_key(type)`): the URL of the first artifact of each type, e.g. `"prototype_url"`;
+- `"variant"` (`VARIANT_KEY`): the variant of the artifact passed on, when it has one (A/B prototypes);
+- `"artifacts"` (`ARTIFACTS_KEY`): the artifacts passed on, as JSON.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+import inspect
+import re
+from collections.abc import Callable, Generator, Sequence
 from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.hookspecs import hookimpl
-from runtime.models import AgentName, AgentRequest, ArtifactType, ChainTemplate
+from runtime.models import (
+    AgentName,
+    AgentRequest,
+    ArtifactType,
+    ChainTemplate,
+    OutputArtifact,
+)
 
-__all__ = ["AgentSpec", "ChainRule", "Limits", "OfflineScript", "ToolCall", "hookimpl"]
+__all__ = [
+    "ARTIFACTS_KEY", "AgentSpec", "ChainRule", "Limits", "OFFLINE_LABEL", "OfflineScript", "ToolCall", "VARIANT_KEY",
+    "chain_context", "chain_url_key", "chained_url", "criteria", "hookimpl",
+    "parent_context", "slug",
+]
+
+OFFLINE_LABEL = "Made offline by aidlc's deterministic offline model (no LLM was called)."
+VARIANT_KEY = "variant"
+ARTIFACTS_KEY = "artifacts"
+
+
+def criteria(request: AgentRequest) -> list[str]:
+    """The story's acceptance criteria, or, when it lists none, one criterion made from its title."""
+    return request.story.acceptance_criteria or [f"The user can {request.story.title.lower()}"]
+
+
+def slug(text: str, limit: int = 40) -> str:
+    value = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return value[:limit].rstrip("-") or "story"
+
+
+def chain_url_key(artifact_type: str) -> str:
+    return f"{artifact_type}_url"
+
+
+def chain_context(artifacts: Sequence[OutputArtifact]) -> dict[str, Any]:
+    """The context a chained run receives for the artifacts passed on to it (see the module docstring)."""
+    context: dict[str, Any] = {}
+    for artifact in artifacts:
+        context.setdefault(chain_url_key(artifact.type.value), artifact.url)
+        variant = getattr(artifact.metadata, "variant", None)
+        if variant:
+            context.setdefault(VARIANT_KEY, variant)
+    context[ARTIFACTS_KEY] = [a.model_dump(mode="json") for a in artifacts]
+    return context
+
+
+def parent_context(request: AgentRequest) -> dict[str, Any]:
+    """What the run before this one in its chain passed on; empty when the run was not chained."""
+    return dict(request.parent.context) if request.parent is not None else {}
+
+
+def chained_url(request: AgentRequest, artifact_type: str) -> str | None:
+    """The URL of the `artifact_type` artifact the previous run in the chain passed on, if any."""
+    return parent_context(request).get(chain_url_key(artifact_type))
 
 
 class ToolCall(NamedTuple):
@@ -66,7 +138,7 @@ class AgentSpec(BaseModel):
     # Words after `/aidlc` that start this agent from Slack (`/aidlc <command> <notion story url>`); checked by
     # the registry like triggers: well-formed, unique, not one of the host's own words (run, status, ...).
     slack_commands: list[str] = Field(default_factory=list)
-    prompt_file: Path
+    prompt_file: Path | None = None  # default: prompts/<name>.md beside the plugin's module (set when it loads)
     tools: list[str] = Field(min_length=1)
     outputs: list[ArtifactType] = Field(min_length=1)
     completion_status: str = Field(min_length=1)
@@ -79,7 +151,19 @@ class AgentSpec(BaseModel):
 
     @property
     def system_prompt(self) -> str:
+        if self.prompt_file is None:
+            raise ValueError(f"agent {self.name!r} has no prompt_file (the registry sets the default when it loads)")
         return self.prompt_file.read_text(encoding="utf-8")
+
+    def default_prompt_file(self, plugin: object) -> None:
+        """Fill in `prompt_file` as `prompts/<name>.md` beside the module that defines `plugin`, if not given."""
+        if self.prompt_file is not None or plugin is None:
+            return
+        owner = plugin if isinstance(plugin, (ModuleType, type)) else type(plugin)
+        try:
+            self.prompt_file = Path(inspect.getfile(owner)).parent / "prompts" / f"{self.name}.md"
+        except TypeError:  # defined where no file is (a REPL): leave it unset, and the registry says so
+            pass
 
     def describe(self) -> dict[str, Any]:
         """The JSON shape `aidlc plugins --json` prints."""

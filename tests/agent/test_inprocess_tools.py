@@ -39,11 +39,11 @@ def test_offline_mock_run_with_in_process_registry_tools(aws, settings):
 
     # Without the read, the script's upload goes through the in-process tool to S3.
     def upload_only(req):
-        from runtime import offline_content
+        from agent_plugins.mock import prototype_html
         from runtime.plugins import ToolCall
 
         result = yield ToolCall("prototype_upload", {"invocation_id": req.invocation_id,
-                                                     "files": {"index.html": offline_content.prototype_html(req)}})
+                                                     "files": {"index.html": prototype_html(req)}})
         return result["url"]
 
     event = run_agent(request, settings=settings, sink=MemoryCompletionSink(),

@@ -26,7 +26,7 @@ from runtime.models import (
     ParentContext,
     new_ulid,
 )
-from runtime.offline_content import OFFLINE_LABEL
+from runtime.plugins import OFFLINE_LABEL
 
 from tests.agent.conftest import receive_all, wait_for
 
@@ -49,7 +49,9 @@ def stand_ins(aws, tmp_path):
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     emulator = NotionEmulator(tmp_path / "notion")
     notion_server = serve(emulator.app)
-    seed = emulator.seed_workspace()
+    from runtime.notion.schema import workspace_schema
+
+    seed = emulator.seed_workspace(workspace_schema())
     notion = NotionAdapter(emulator.integration_token, base_url=notion_server.base_url,
                            throttle=Throttle(rate_per_second=1000, burst=1000))
     git = LocalGitBackend(tmp_path / "remote.git")
@@ -134,7 +136,9 @@ def test_demo_deck_makes_pages_and_the_feedback_database(stand_ins):
     markdown = stand_ins.notion.read_markdown(deck.metadata.page_id)
     assert "http://127.0.0.1:9/p/index.html" in markdown and request.story.title in markdown
     source = stand_ins.notion.retrieve_data_source(database.metadata.data_source_id)
-    assert set(source["properties"]) == set(FEEDBACK_DATABASE_PROPERTIES)
+    assert set(source["properties"]) == set(FEEDBACK_DATABASE_PROPERTIES) | {"User Story"}
+    # A relation can only point at a data source (API 2025-09-03): the story's.
+    assert source["properties"]["User Story"]["relation"]["data_source_id"] == request.project.stories_data_source_id
     assert source["properties"]["Would Use"]["type"] == "select"
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.offline_content import OFFLINE_LABEL, prototype_html, sample_data
+from agent_plugins.mock import prototype_html, sample_data
+from runtime.plugins import OFFLINE_LABEL
 
 from tests.agent.conftest import make_request
 from tests.conftest import needs_chromium

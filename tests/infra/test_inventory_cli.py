@@ -24,9 +24,30 @@ def test_inventory_json_lists_runtimes_statements_and_passing_checks() -> None:
     assert webhook_policy["parent"] == "pipeline-webhook"
     assert {st["Sid"] for st in webhook_policy["statements"]} >= {"SendToQueues", "ReadSecrets", "WriteOwnLogs"}
     assert report["checks"] and all(found == [] for found in report["checks"].values())
+    assert {"botocore_shape", "provider_inputs", "aws_rules", "iam_database"} <= set(report["checks"])
+    # Every resource's full inputs, as the provider receives them (camelCase), beside the key settings.
+    table = next(r for r in report["resources"] if r["name"] == "state-invocations")
+    assert table["inputs"]["hashKey"] == "invocation_id" and table["inputs"]["billingMode"] == "PAY_PER_REQUEST"
+    assert all("inputs" in r for r in report["resources"])
+    version = next(r for r in report["resources"] if r["name"] == "state-notion-token-value")
+    assert version["inputs"]["secretString"] == "[secret]"  # never the value
+    function = next(r for r in report["resources"] if r["name"] == "pipeline-webhook-fn")
+    assert function["inputs"]["code"]["FileArchive"].endswith(".zip")
     components = {r["type"] for r in report["resources"] if r["component"]}
     assert {f"aidlc:index:{n}" for n in ("Ingress", "Orchestration", "PrototypeHosting", "AgentCore",
                                           "Monitoring")} <= components
+
+
+def test_inventory_checks_recorded_calls_for_iam_coverage(tmp_path: Path) -> None:
+    calls = tmp_path / "aws-calls.jsonl"
+    calls.write_text(json.dumps({"principal": "webhook", "service": "dynamodb", "operation": "Scan",
+                                 "params": {"TableName": "aidlc-local-invocations"}, "region": "us-east-1"}) + "\n")
+    result = CliRunner().invoke(app, ["infra", "inventory", "--json", "--calls", str(calls)])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.output)
+    assert report["recorded_calls"]["count"] == 1
+    (violation,) = report["checks"]["iam_coverage"]
+    assert violation.startswith("[iam_coverage] webhook: dynamodb.Scan needs dynamodb:Scan on arn:aws:dynamodb:")
 
 
 def test_inventory_table_output_and_bad_stack_config(tmp_path: Path) -> None:
