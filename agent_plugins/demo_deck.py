@@ -61,7 +61,7 @@ def offline(request):
         {
             "parent_page_id": deck["page_id"],
             "title": f"Feedback: {request.story.title}",
-            "properties": FEEDBACK_DATABASE_PROPERTIES,
+            "properties": feedback_database_properties(request.project.stories_data_source_id),
         },
     )
     return (

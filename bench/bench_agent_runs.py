@@ -58,7 +58,9 @@ def main() -> None:
         boto3.client("s3").create_bucket(Bucket="bench-prototypes")
         emulator = NotionEmulator(Path(tmp) / "notion")
         server = serve(emulator.app)
-        seed = emulator.seed_workspace()
+        from runtime.notion.schema import workspace_schema
+
+        seed = emulator.seed_workspace(workspace_schema())
         notion = NotionAdapter(emulator.integration_token, base_url=server.base_url,
                                throttle=Throttle(rate_per_second=10_000, burst=10_000))
         services = ToolServices(notion=notion, github=LocalGitBackend(Path(tmp) / "remote.git"),

@@ -32,7 +32,9 @@ def run(label: str, state: Path, writes: int, *, server_rate: float | None, thro
     # The server allows a burst of 10 over its 3 req/s average (the emulator's default), as Notion tolerates short
     # bursts; the adapter's own bucket bursts at most 3, so a throttled client never drains the server's slack.
     emulator = NotionEmulator(state / label, requests_per_second=server_rate, burst=SERVER_BURST)
-    seed = emulator.seed_workspace()
+    from runtime.notion.schema import workspace_schema
+
+    seed = emulator.seed_workspace(workspace_schema())
     with serve(emulator.app) as server:
         notion = NotionAdapter(emulator.integration_token, base_url=server.base_url, throttle=throttle, max_retries=10)
         page = notion.create_page(parent_page_id=seed.root_page_id, title=f"bench {label}")

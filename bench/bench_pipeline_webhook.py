@@ -43,7 +43,9 @@ def main() -> None:
     with mock_aws(), tempfile.TemporaryDirectory() as state:
         aws.reset_clients()
         emulator = NotionEmulator(Path(state))
-        seed = emulator.seed_workspace()
+        from runtime.notion.schema import workspace_schema
+
+        seed = emulator.seed_workspace(workspace_schema())
         server = serve(emulator.app)
         try:
             env = NotionEnv(emulator=emulator, server=server, seed=seed,

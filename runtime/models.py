@@ -310,13 +310,13 @@ class FeedbackEntry(Strict):
     submitted_at: datetime | None = None
 
 
-# The Notion property schema of the feedback database (2.3), as `POST /v1/databases` takes it.
-# Relations are filled in with the demo deck's and stories' data source ids when the database is created.
+# The Notion property schema of the feedback database (2.3), as `POST /v1/databases` takes it, without its relation:
+# Notion (2025-09-03) refuses a relation that names no data source, so "User Story" is added by
+# `feedback_database_properties` from the stories data source. The seed's "Demo Deck" relation cannot exist (a
+# relation points at a data source, and a deck is a page): the database is created under the deck page instead.
 FEEDBACK_DATABASE_PROPERTIES: dict[str, dict[str, Any]] = {
     "Title": {"title": {}},
     "Respondent": {"rich_text": {}},
-    "Demo Deck": {"relation": {}},
-    "User Story": {"relation": {}},
     "Overall Rating": {"number": {"format": "number"}},
     "Clarity Rating": {"number": {"format": "number"}},
     "Desirability Rating": {"number": {"format": "number"}},
@@ -325,6 +325,14 @@ FEEDBACK_DATABASE_PROPERTIES: dict[str, dict[str, Any]] = {
     "Top Concern": {"rich_text": {}},
     "Submitted At": {"date": {}},
 }
+
+
+def feedback_database_properties(stories_data_source_id: str | None) -> dict[str, dict[str, Any]]:
+    """The feedback database's schema, with "User Story" related to the stories data source when it is known."""
+    properties = dict(FEEDBACK_DATABASE_PROPERTIES)
+    if stories_data_source_id:
+        properties["User Story"] = {"relation": {"data_source_id": stories_data_source_id, "single_property": {}}}
+    return properties
 
 
 # --- Messages between the parts ----------------------------------------------------------------------------

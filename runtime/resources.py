@@ -229,6 +229,12 @@ AUDIT = Table(
 )
 TABLES: tuple[Table, ...] = (INVOCATIONS, PROJECTS, IDEMPOTENCY, AUDIT)
 
+# Queue settings, and why (checked by components/aws_rules.py `sqs_redrive` and components/checks.py
+# `queues_have_dlq`): the visibility timeout is at least the consuming function's timeout (120 s; Lambda refuses
+# an event source mapping otherwise) with room for a slow batch, and short enough that a failed message is retried
+# within minutes. maxReceiveCount stays 3 for real failures: a task waiting for a concurrency slot is not
+# redelivered but deferred (runtime/pipeline/deferral.py: ChangeMessageVisibility with a growing delay, and a fresh
+# copy before one more receive would reach the limit), so waiting never sends a task to the DLQ.
 TASKS = Queue(
     logical_name="tasks",
     env_var="TASK_QUEUE_URL",

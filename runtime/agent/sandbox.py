@@ -66,7 +66,9 @@ class Sandbox:
         emulator = NotionEmulator(folder / "notion")
         server = serve(emulator.app)
         self._stack.callback(server.stop)
-        self.seed = emulator.seed_workspace()
+        from runtime.notion.schema import workspace_schema
+
+        self.seed = emulator.seed_workspace(workspace_schema())
         # The emulator has no rate limit here; the real adapter code still runs, without the 3 req/s wait.
         self.notion = NotionAdapter(emulator.integration_token, base_url=server.base_url,
                                     throttle=Throttle(rate_per_second=10_000, burst=10_000))

@@ -1164,19 +1164,15 @@ class NotionEmulator:
 
     # --- seed --------------------------------------------------------------------------------------------------
 
-    def seed_workspace(self, registry: Any | None = None) -> WorkspaceSeed:
-        """Idempotent: a root page, the stories database (statuses from the plugin registry) with a few stories,
-        and the execution dashboard. The second call returns what the first made."""
-        from runtime.notion import schema as aidlc_schema
-
+    def seed_workspace(self, schema: Any) -> WorkspaceSeed:
+        """Idempotent: a root page, the stories database (Status options from `schema`, a
+        `runtime.notion.schema.WorkspaceSchema`) with a few stories, and the execution dashboard. The second call
+        returns what the first made. The caller (the local stack, a test) says what the workspace holds: the
+        emulator knows Notion, not aidlc's plugins."""
         with self.store.lock:
             existing = self.store.meta("seed", lambda: "")
             if existing:
                 return WorkspaceSeed(**json.loads(existing))
-            if registry is None:
-                from runtime.registry import get_registry
-
-                registry = get_registry()
             person = _Actor(self.person_user, "user")
             root = self._pages_create(actor=person, body={
                 "parent": {"type": "workspace", "workspace": True},
@@ -1187,15 +1183,13 @@ class NotionEmulator:
             stories = self._databases_create(actor=person, body={
                 "parent": {"type": "page_id", "page_id": root["id"]},
                 "title": [{"text": {"content": "User Stories"}}],
-                "initial_data_source": {"properties": aidlc_schema.story_properties(
-                    aidlc_schema.story_status_values(registry))},
+                "initial_data_source": {"properties": schema.stories()},
             })
             stories_source = stories["data_sources"][0]["id"]
             dashboard = self._databases_create(actor=person, body={
                 "parent": {"type": "page_id", "page_id": root["id"]},
                 "title": [{"text": {"content": "Agent Executions"}}],
-                "initial_data_source": {"properties": aidlc_schema.dashboard_properties(
-                    list(registry.agents), stories_source)},
+                "initial_data_source": {"properties": schema.dashboard(stories_source)},
             })
             story_ids = []
             for title, criteria, priority, body in _SEED_STORIES:
@@ -1424,8 +1418,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--rate", type=float, default=None, help="requests/s before 429 (Notion: 3); default none")
     args = parser.parse_args(argv)
+    from runtime.notion.schema import workspace_schema  # the command line seeds from the installed plugins
+
     emulator = NotionEmulator(args.state, requests_per_second=args.rate)
-    seed = emulator.seed_workspace()
+    seed = emulator.seed_workspace(workspace_schema())
     handle = emulator.serve(args.host, args.port)
     print(f"Notion emulator on {handle.base_url}  (state: {args.state})")
     print(f"  integration token: {emulator.integration_token}")

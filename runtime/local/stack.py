@@ -155,7 +155,9 @@ class LocalStack:
         emulator = NotionEmulator(self.state_dir / "notion", page_url_base=f"{base_url}/dev/notion")
         notion_server = serve(emulator.app, host=opts.host, port=0)
         self._exit.callback(notion_server.stop)
-        seed = emulator.seed_workspace()
+        from runtime.notion.schema import workspace_schema
+
+        seed = emulator.seed_workspace(workspace_schema())  # the plugins' statuses; the emulator knows only Notion
         self.emulator = emulator
         self._put_secret(resources.NOTION_TOKEN, emulator.integration_token)
         self._event(f"notion    emulator on {notion_server.base_url}")

@@ -7,6 +7,7 @@ registry's trigger, completion and failure values, so they come from a function.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 # Values around the agents' own: where stories start and end.
@@ -31,6 +32,30 @@ def story_status_values(registry: Any | None = None) -> list[str]:
     return values
 
 
+@dataclass(frozen=True)
+class WorkspaceSchema:
+    """What a Notion workspace for aidlc holds, as data: the stories' Status options and the dashboard's agents.
+    The local emulator is seeded from it (and so never needs the plugin registry)."""
+
+    status_values: tuple[str, ...]
+    agent_names: tuple[str, ...]
+
+    def stories(self) -> dict[str, dict[str, Any]]:
+        return story_properties(self.status_values)
+
+    def dashboard(self, stories_data_source_id: str | None) -> dict[str, dict]:
+        return dashboard_properties(self.agent_names, stories_data_source_id)
+
+
+def workspace_schema(registry: Any | None = None) -> WorkspaceSchema:
+    """The workspace schema the plugin registry implies (the loaded registry when none is given)."""
+    if registry is None:
+        from runtime.registry import get_registry
+
+        registry = get_registry()
+    return WorkspaceSchema(tuple(story_status_values(registry)), tuple(registry.agents))
+
+
 def _options(names: Iterable[str], colors: Iterable[str] | None = None) -> list[dict[str, str]]:
     palette = ["gray", "blue", "purple", "orange", "green", "red", "yellow", "pink", "brown", "default"]
     return [{"name": name, "color": palette[index % len(palette)]} for index, name in enumerate(names)]
@@ -49,10 +74,13 @@ def story_properties(status_values: Iterable[str]) -> dict[str, dict[str, Any]]:
 
 
 def dashboard_properties(agent_names: Iterable[str], stories_data_source_id: str | None = None) -> dict[str, dict]:
-    """The execution dashboard: one row per invocation, written by the completion step."""
-    relation: dict[str, Any] = {"type": "single_property", "single_property": {}}
+    """The execution dashboard: one row per invocation, written by the completion step. Its Story column is a
+    relation to the stories data source, so it exists only when that data source is given (API 2025-09-03: a
+    relation must name the data source it points at; the write-back skips columns a dashboard lacks)."""
+    story: dict[str, dict] = {}
     if stories_data_source_id:
-        relation["data_source_id"] = stories_data_source_id
+        story["Story"] = {"relation": {"type": "single_property", "single_property": {},
+                                       "data_source_id": stories_data_source_id}}
     return {
         "Name": {"title": {}},
         "Invocation": {"rich_text": {}},
@@ -61,7 +89,7 @@ def dashboard_properties(agent_names: Iterable[str], stories_data_source_id: str
         "Cost": {"number": {"format": "dollar"}},
         "Tokens": {"number": {"format": "number"}},
         "Artifacts": {"rich_text": {}},
-        "Story": {"relation": relation},
+        **story,
         "Started": {"date": {}},
         "Completed": {"date": {}},
         "Summary": {"rich_text": {}},

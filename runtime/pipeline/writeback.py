@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenacity import Retrying, stop_after_attempt
+from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
 from runtime.errors import DEFAULT_REMEDIATION
 from runtime.models import InvocationRecord, InvocationStatus, ProjectConfig
@@ -54,6 +54,7 @@ class NotionWriteBack:
 
     def _retrying(self) -> Retrying:
         return Retrying(
+            retry=retry_if_exception(can_succeed_later),
             stop=stop_after_attempt(len(self.retry_delays) + 1),
             wait=_wait_from(self.retry_delays),
             sleep=self.sleep,
@@ -146,6 +147,15 @@ class NotionWriteBack:
             properties=properties,
             title_property=title_name,
         )
+
+
+def can_succeed_later(error: BaseException) -> bool:
+    """A 4xx from Notion (a refused property, a page not shared with the integration) fails the same way every
+    time: only outages and network errors are worth another attempt. (429 and 409 were already retried by the
+    adapter.)"""
+    if isinstance(error, NotionError):
+        return not 400 <= error.status < 500
+    return not isinstance(error, TypeError | ValueError | KeyError)
 
 
 def comment_text(record: InvocationRecord) -> str:

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from runtime.local.notion_emulator import NotionEmulator
 from runtime.local.server import serve
 from runtime.notion.adapter import NotionAdapter
+from runtime.notion.schema import workspace_schema
 from runtime.notion.throttle import Throttle
 
 # Byte-exact copies of the project's shared Notion wire samples (../shared/fixtures/notion), so a clean clone tests.
@@ -37,7 +38,7 @@ def emulator(tmp_path):
 
 @pytest.fixture
 def seed(emulator, agent_registry):
-    return emulator.seed_workspace(agent_registry)
+    return emulator.seed_workspace(workspace_schema(agent_registry))
 
 
 @pytest.fixture

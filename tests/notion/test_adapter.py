@@ -9,6 +9,7 @@ from runtime.local.notion_emulator import NotionEmulator
 from runtime.local.server import serve
 from runtime.notion.adapter import NotionAdapter, page_title, plain_properties, property_value
 from runtime.notion.errors import NotionNotFound, NotionUnauthorized, NotionUnavailable, NotionValidation
+from runtime.notion.schema import workspace_schema
 from runtime.notion.throttle import Throttle
 
 from .conftest import make_adapter
@@ -148,7 +149,7 @@ def test_write_a_5000_character_text_and_read_it_whole(notion, seed):
 
 def test_survives_a_429_burst_honouring_retry_after(tmp_path, agent_registry):
     emulator = NotionEmulator(tmp_path / "limited", requests_per_second=2, burst=2)
-    seed = emulator.seed_workspace(agent_registry)
+    seed = emulator.seed_workspace(workspace_schema(agent_registry))
     with serve(emulator.app) as server:
         # No client-side throttle: every request goes straight out, so the server has to push back.
         notion = make_adapter(emulator, server, throttle=Throttle(rate_per_second=1000, burst=1000))
@@ -165,7 +166,7 @@ def test_survives_a_429_burst_honouring_retry_after(tmp_path, agent_registry):
 
 def test_throttled_adapter_stays_under_the_servers_limit(tmp_path, agent_registry):
     emulator = NotionEmulator(tmp_path / "limited", requests_per_second=20, burst=2)
-    seed = emulator.seed_workspace(agent_registry)
+    seed = emulator.seed_workspace(workspace_schema(agent_registry))
     with serve(emulator.app) as server:
         # Half the server's rate: the bucket paces the requests so the server never refuses one.
         notion = make_adapter(emulator, server, throttle=Throttle(rate_per_second=10, burst=1))
@@ -273,7 +274,7 @@ def test_threads_sharing_one_adapter_all_get_through_a_429_burst(tmp_path, agent
     from concurrent.futures import ThreadPoolExecutor
 
     emulator = NotionEmulator(tmp_path / "limited", requests_per_second=6, burst=5)
-    seed = emulator.seed_workspace(agent_registry)
+    seed = emulator.seed_workspace(workspace_schema(agent_registry))
     with serve(emulator.app) as server:
         notion = make_adapter(emulator, server, throttle=Throttle(rate_per_second=1000, burst=1000), max_retries=10)
         pages = [notion.create_page(parent_page_id=seed.root_page_id, title=f"Thread {n}")["id"] for n in range(3)]

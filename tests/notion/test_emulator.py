@@ -9,6 +9,7 @@ import pytest
 
 from runtime.local.notion_emulator import NotionEmulator
 from runtime.local.server import serve
+from runtime.notion.schema import workspace_schema
 
 from .conftest import FIXTURES
 
@@ -150,7 +151,7 @@ def test_trashed_pages_leave_queries_and_refuse_edits(http, seed):
 
 
 def test_rate_limit_answers_429_with_retry_after(tmp_path):
-    emulator = NotionEmulator(tmp_path / "n", requests_per_second=1, burst=2)
+    emulator = NotionEmulator(tmp_path / "n", requests_per_second=0.01, burst=2)  # no refill during the test, however slow
     headers = {"Authorization": f"Bearer {emulator.integration_token}", "Notion-Version": "2025-09-03"}
     with serve(emulator.app) as server:
         statuses = [httpx.get(f"{server.base_url}/v1/users/me", headers=headers) for _ in range(3)]
@@ -161,11 +162,11 @@ def test_rate_limit_answers_429_with_retry_after(tmp_path):
 
 def test_state_persists_and_seeding_is_idempotent(tmp_path, agent_registry):
     first = NotionEmulator(tmp_path / "n")
-    seed = first.seed_workspace(agent_registry)
+    seed = first.seed_workspace(workspace_schema(agent_registry))
     second = NotionEmulator(tmp_path / "n")
     assert second.integration_token == first.integration_token
     assert second.bot_user == first.bot_user
-    assert second.seed_workspace(agent_registry) == seed
+    assert second.seed_workspace(workspace_schema(agent_registry)) == seed
     assert second.store.get("page", seed.story_page_ids[0])["id"] == seed.story_page_ids[0]
     assert len(second.store.all("data_source")) == 2
 
@@ -203,3 +204,21 @@ def test_a_refused_request_writes_nothing(http, seed):
     assert http.get(source).json()["properties"]["Priority"]["select"]["options"] == before
     assert len(http.post(f"{source}/query", json={}).json()["results"]) == pages_before
     assert http.get(f"/pages/{seed.story_page_ids[0]}").json()["properties"]["Priority"]["select"]["name"] == "High"
+
+
+def test_the_emulator_knows_notion_not_the_plugin_registry(tmp_path):
+    import subprocess
+    import sys
+
+    from runtime.notion.schema import WorkspaceSchema
+
+    probe = "import sys, runtime.local.notion_emulator; print('runtime.registry' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"
+    emulator = NotionEmulator(tmp_path / "notion")
+    seed = emulator.seed_workspace(WorkspaceSchema(("Backlog", "Ready", "Go"), ("only_agent",)))
+    stories = emulator._data_source(seed.stories_data_source_id)["properties"]
+    assert [o["name"] for o in stories["Status"]["status"]["options"]] == ["Backlog", "Ready", "Go"]
+    dashboard = emulator._data_source(seed.dashboard_data_source_id)["properties"]
+    assert [o["name"] for o in dashboard["Agent"]["select"]["options"]] == ["only_agent"]
+    assert dashboard["Story"]["relation"]["data_source_id"] == seed.stories_data_source_id

@@ -247,7 +247,9 @@ def notion_server(tmp_path_factory):
     from runtime.local.server import serve
 
     emulator = NotionEmulator(Path(tmp_path_factory.mktemp("notion")))
-    seed = emulator.seed_workspace()
+    from runtime.notion.schema import workspace_schema
+
+    seed = emulator.seed_workspace(workspace_schema())
     server = serve(emulator.app)
     yield emulator, server, seed
     server.stop()

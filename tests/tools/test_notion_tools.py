@@ -38,7 +38,9 @@ class _StoryKeeper:
 @pytest.fixture
 def workspace(tmp_path):
     emulator = NotionEmulator(tmp_path / "notion")
-    seed = emulator.seed_workspace()
+    from runtime.notion.schema import workspace_schema
+
+    seed = emulator.seed_workspace(workspace_schema())
     server = serve(emulator.app)
     adapter = NotionAdapter(emulator.integration_token, base_url=server.base_url, throttle=Throttle.unlimited())
     yield emulator, seed, adapter
