@@ -21,7 +21,10 @@ from components.orchestration import PIPELINE_FUNCTIONS, Orchestration, Orchestr
 from components.state import State, StateArgs
 from components.tool_schemas import gateway_inline_payloads
 from runtime.registry import AgentRegistry
-from runtime.resources import AUTOMATION_SECRET, FUNCTIONS, GITHUB_TOKEN, NOTION_TOKEN, WEBHOOK_VERIFICATION, Env
+from runtime.resources import (
+    AUTOMATION_SECRET, FUNCTIONS, GITHUB_TOKEN, NOTION_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,
+    WEBHOOK_VERIFICATION, Env,
+)
 from runtime.stack_config import StackConfig
 from runtime.tools.registry import ToolRegistry
 
@@ -98,6 +101,8 @@ def build_stack(
             NOTION_TOKEN.logical_name: secrets.get("notionToken"),
             GITHUB_TOKEN.logical_name: secrets.get("githubToken"),
             AUTOMATION_SECRET.logical_name: secrets.get("automationSecret"),
+            SLACK_SIGNING_SECRET.logical_name: secrets.get("slackSigningSecret"),
+            SLACK_BOT_TOKEN.logical_name: secrets.get("slackBotToken"),
         },
         tags=tags,
     ))

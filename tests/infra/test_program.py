@@ -10,7 +10,7 @@ from components.agentcore import ENDPOINT_NAME
 from components.ingress import INTERNAL_ROUTES, WEBHOOK_ROUTE
 from components.mockrun import Recording
 from runtime.registry import get_registry
-from runtime.resources import FUNCTIONS, QUEUES, TABLES
+from runtime.resources import FUNCTIONS, QUEUES, SECRETS, TABLES
 from runtime.stack_config import load_stack_config
 from tests.infra.conftest import PROJECT_ROOT, TEST_SECRETS, run_dev
 
@@ -106,14 +106,19 @@ def test_functions_get_their_handlers_schedules_and_resource_names(dev_stack: Re
 
 def test_routes_webhook_public_internal_api_signed(dev_stack: Recording) -> None:
     routes = {r.inputs["routeKey"]: r for r in dev_stack.of_type("aws:apigatewayv2/route:Route")}
-    assert set(routes) == {WEBHOOK_ROUTE, *INTERNAL_ROUTES}
+    slack_routes = {"POST /slack/events", "POST /slack/commands", "POST /slack/interactivity"}
+    assert set(routes) == {WEBHOOK_ROUTE, *INTERNAL_ROUTES, *slack_routes}
     assert routes[WEBHOOK_ROUTE].inputs["authorizationType"] == "NONE"
+    # Slack signs its requests (the handler checks X-Slack-Signature); it cannot sign SigV4.
+    assert all(routes[key].inputs["authorizationType"] == "NONE" for key in slack_routes)
     assert all(routes[key].inputs["authorizationType"] == "AWS_IAM" for key in INTERNAL_ROUTES)
     integrations = {f"integrations/{r.id}": r.inputs["integrationUri"]
                     for r in dev_stack.of_type("aws:apigatewayv2/integration:Integration")}
     assert integrations[routes[WEBHOOK_ROUTE].inputs["target"]] == dev_stack.named("pipeline-webhook-fn").state["arn"]
     api_arn = dev_stack.named("pipeline-api-fn").state["arn"]
     assert all(integrations[routes[key].inputs["target"]] == api_arn for key in INTERNAL_ROUTES)
+    slack_arn = dev_stack.named("pipeline-slack-fn").state["arn"]
+    assert all(integrations[routes[key].inputs["target"]] == slack_arn for key in slack_routes)
     assert dev_stack.named("pipeline-api-fn").inputs["environment"]["variables"]["AIDLC_API_REQUIRE_IAM"] == "true"
     stage = dev_stack.named("ingress-stage").inputs
     config = load_stack_config("dev", PROJECT_ROOT)
@@ -238,6 +243,8 @@ def test_secret_values_only_from_pulumi_secrets_and_placeholders_otherwise(dev_s
         "state-notion-token-value": ("secret", TEST_SECRETS["notionToken"]),
         "state-github-token-value": ("secret", TEST_SECRETS["githubToken"]),
         "state-automation-secret-value": ("secret", TEST_SECRETS["automationSecret"]),
+        "state-slack-signing-secret-value": ("secret", TEST_SECRETS["slackSigningSecret"]),
+        "state-slack-bot-token-value": ("secret", TEST_SECRETS["slackBotToken"]),
         "state-webhook-verification-token-placeholder": ("secret", UNSET),  # the webhook writes the real one
     }
 
@@ -247,5 +254,5 @@ def test_without_secrets_placeholder_secrets() -> None:
 
     recording = run_dev(secrets={})
     versions = recording.of_type("aws:secretsmanager/secretVersion:SecretVersion")
-    assert len(versions) == len(recording.of_type("aws:secretsmanager/secret:Secret")) == 4
+    assert len(versions) == len(recording.of_type("aws:secretsmanager/secret:Secret")) == len(SECRETS)
     assert {plain(v.inputs["secretString"]) for v in versions} == {("secret", UNSET)}
