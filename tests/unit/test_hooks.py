@@ -60,29 +60,30 @@ def test_hook_register_tools_a_tools_only_plugin_loads_and_is_listed():
 
 
 def test_a_wrapper_sees_every_plugins_agents_and_may_change_them(tmp_path):
-    extra = agent(tmp_path)
+    extra, dropped = agent(tmp_path), agent(tmp_path, "dropped")
     seen: list[str] = []
 
     @hookimpl(wrapper=True)
-    def cap_tokens():
+    def site_policy():
         declared = yield
         seen.extend(spec.name for batch in declared for spec in batch)
-        # a site policy: every agent gets at most 50k tokens, and the review agent is switched off
-        return [[s.model_copy(update={"limits": Limits(max_tokens=50_000)}) for s in batch if s.name != "review"]
+        # a site policy: every agent gets at most 50k tokens, and one agent is switched off
+        return [[s.model_copy(update={"limits": Limits(max_tokens=50_000)}) for s in batch if s.name != "dropped"]
                 for batch in declared]
 
     registry = load_registry(entry_points=False, extra_plugins=[
-        named("extra-plugin", register_agents=hookimpl(lambda: [extra])),
-        named("site-policy", register_agents=cap_tokens),
+        named("extra-plugin", register_agents=hookimpl(lambda: [extra, dropped])),
+        named("site-policy", register_agents=site_policy),
     ])
-    assert set(seen) == BUILTIN_AGENTS | {"extra"}  # one call saw every plugin's answer
-    assert "review" not in registry.agents
+    assert set(seen) >= BUILTIN_AGENTS | {"extra", "dropped"}  # one call saw every plugin's answer
+    assert "dropped" not in registry.agents and "extra" in registry.agents
     assert {s.limits.max_tokens for s in registry.agents.values()} == {50_000}
     # what the wrapper passed on is still attributed to the plugin that declared it
     assert registry.get("extra").source == "registered in code"
     assert registry.get("mock").source == "builtin"
-    site = next(p for p in registry.plugins if p.name == "site-policy")
-    assert site.hooks == {"register_agents": ["(wrapper)"]}
+    plugins = {p.name: p for p in registry.plugins}
+    assert plugins["site-policy"].hooks == {"register_agents": ["(wrapper)"]}
+    assert plugins["extra-plugin"].hooks == {"register_agents": ["extra"]}
 
 
 def test_tryfirst_and_trylast_implementations_are_called(tmp_path):

@@ -58,13 +58,13 @@ def test_loading_agent_plugins_again_by_folder_does_not_load_the_builtins_twice(
     assert registry.get("mock").source == "builtin"
 
 
-def test_the_readme_wrapper_example_caps_tokens_and_switches_review_off():
+def test_the_readme_wrapper_example_caps_every_agents_tokens():
     namespace = {"hookimpl": hookimpl, "Limits": Limits}
     wrapper_block = next(b for b in python_blocks("#### `register_agents`") if "wrapper=True" in b)
     exec(wrapper_block, namespace)
     plugin = type("site_policy", (), {"register_agents": staticmethod(namespace["register_agents"])})()
     registry = load_registry(entry_points=False, extra_plugins=[plugin])
-    assert "review" not in registry.agents and "mock" in registry.agents
+    assert "mock" in registry.agents
     assert {s.limits.max_tokens for s in registry.agents.values()} == {50_000}
 
 
