@@ -1,6 +1,6 @@
 """Local AWS: moto's server on loopback with the queues, tables, bucket and secrets of `runtime/resources.py`.
 
-The real boto3 code paths run against it: every client in the process finds it through `AWS_ENDPOINT_URL`.
+The real boto3 code paths run against it: each principal's clients (`LocalStack.clients_for`) are pointed at it.
 moto keeps state in memory only, so `snapshot()` writes the tables and the prototype objects under the state folder
 and `restore()` loads them on the next start; that is what lets `aidlc dev` keep invocations and prototypes across a
 restart. (Queues are not kept: a message in flight at shutdown is re-found by the reconcile sweeper.)
@@ -25,7 +25,7 @@ LOCAL_ACCOUNT = "123456789012"  # moto's default account
 
 @dataclass
 class LocalAws:
-    """Names and URLs of the local resources, as the handlers see them through the environment."""
+    """Names and URLs of the local resources (what `runtime.resources.PhysicalNames` is made of locally)."""
 
     endpoint_url: str
     prefix: str
@@ -34,23 +34,6 @@ class LocalAws:
     dlq_urls: dict[str, str] = field(default_factory=dict)
     bucket: str = ""
     secrets: dict[str, str] = field(default_factory=dict)  # logical -> secret name
-
-    def environment(self) -> dict[str, str]:
-        env = {
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_DEFAULT_REGION": LOCAL_REGION,
-            "AWS_REGION": LOCAL_REGION,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-        }
-        for table in resources.TABLES:
-            env[table.env_var] = self.tables[table.logical_name]
-        for queue in resources.QUEUES:
-            env[queue.env_var] = self.queue_urls[queue.logical_name]
-        for secret in resources.SECRETS:
-            env[secret.env_var] = self.secrets[secret.logical_name]
-        env[resources.PROTOTYPES.env_var] = self.bucket
-        return env
 
 
 def start_moto() -> tuple[Any, str]:
@@ -67,11 +50,25 @@ def start_moto() -> tuple[Any, str]:
     return server, f"http://{host}:{port}"
 
 
-def reset_moto(endpoint_url: str) -> None:
-    """Empty moto's in-process backends (its documented reset endpoint)."""
-    import urllib.request
-
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST"), timeout=30).read()
+def delete_resources(local: LocalAws) -> None:
+    """Delete what `create_resources` made. moto keeps its backends per process, shared by every moto server in it,
+    so a stopped stack removes its own resources (and only those: another stack in the process keeps running)."""
+    session, url = _session(local.endpoint_url)
+    dynamodb = session.client("dynamodb", endpoint_url=url)
+    sqs = session.client("sqs", endpoint_url=url)
+    s3 = session.client("s3", endpoint_url=url)
+    secrets = session.client("secretsmanager", endpoint_url=url)
+    for name in local.tables.values():
+        dynamodb.delete_table(TableName=name)
+    for queue_url in (*local.queue_urls.values(), *local.dlq_urls.values()):
+        sqs.delete_queue(QueueUrl=queue_url)
+    if local.bucket:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=local.bucket):
+            for entry in page.get("Contents", []):
+                s3.delete_object(Bucket=local.bucket, Key=entry["Key"])
+        s3.delete_bucket(Bucket=local.bucket)
+    for name in local.secrets.values():
+        secrets.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
 
 
 def _session(endpoint_url: str):

@@ -43,7 +43,7 @@ class PipelineFollower:
         if inv.get("error_code"):
             line += f"  {inv['error_code']}: {inv.get('error_detail') or ''}"
         for artifact in inv.get("output_artifacts") or []:
-            line += f"\n{'':>10}-> {artifact['type']}: {self.stack.local_artifact_url(artifact)}"
+            line += f"\n{'':>10}-> {artifact['type']}: {self.stack.dashboard.local_artifact_url(artifact)}"
         return line
 
     def _report_tools(self, inv: dict[str, Any]) -> None:

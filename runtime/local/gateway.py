@@ -20,33 +20,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from runtime import resources
 from runtime.local.lambda_shim import LocalLambdaContext, http_api_event
-
-# The internal API's routes, as the Pulumi ingress declares them (route key -> path pattern).
-API_ROUTES: tuple[tuple[str, str], ...] = (
-    ("POST /invoke", r"/invoke"),
-    ("GET /invocation/{id}", r"/invocation/(?P<id>[^/]+)"),
-    ("POST /invocation/{id}/cancel", r"/invocation/(?P<id>[^/]+)/cancel"),
-    ("GET /project/{id}/invocations", r"/project/(?P<id>[^/]+)/invocations"),
-    ("GET /project/{id}/cost-summary", r"/project/(?P<id>[^/]+)/cost-summary"),
-)
-
-
-def match_api_route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
-    """The internal API route a request hits, as API Gateway resolves it: (route key, path parameters)."""
-    for route_key, pattern in API_ROUTES:
-        match = re.fullmatch(pattern, path)
-        if match and route_key.split(" ", 1)[0] == method:
-            return route_key, match.groupdict()
-    return None
-
 
 @dataclass
 class GatewayBackends:
     """What the gateway calls; the local stack fills it in."""
 
-    webhook_handler: Callable[[dict, Any], dict]
-    api_handler: Callable[[dict, Any], dict]
+    handlers: dict[str, Callable[[dict, Any], dict]]  # function logical name -> its handler (runtime/resources.py ROUTES)
     read_prototype: Callable[[str], tuple[bytes, str] | None]  # key -> (body, content type)
     dev_info: Callable[[], dict]
     dashboard_state: Callable[[], dict]
@@ -55,7 +36,8 @@ class GatewayBackends:
     notion_page_view: Callable[[str], dict | None]  # {title, markdown}
 
 
-async def _lambda_response(request: Request, handler: Callable, route_key: str, params: dict[str, str]) -> Response:
+async def _lambda_response(request: Request, handler: Callable, function_name: str, route_key: str,
+                           params: dict[str, str]) -> Response:
     body = await request.body()
     event = http_api_event(
         request.method,
@@ -69,7 +51,7 @@ async def _lambda_response(request: Request, handler: Callable, route_key: str, 
     )
     from starlette.concurrency import run_in_threadpool
 
-    result = await run_in_threadpool(handler, event, LocalLambdaContext(function_name=route_key))
+    result = await run_in_threadpool(handler, event, LocalLambdaContext(function_name=function_name))
     return _to_response(result)
 
 
@@ -89,14 +71,13 @@ def _to_response(result: Any) -> Response:
 
 
 def create_gateway_app(backends: GatewayBackends) -> Starlette:
-    async def webhook(request: Request) -> Response:
-        return await _lambda_response(request, backends.webhook_handler, "POST /webhook/notion", {})
-
-    async def api(request: Request) -> Response:
+    async def function_route(request: Request) -> Response:
+        """A declared route (runtime/resources.py ROUTES), to the handler of the function that serves it."""
         path = request.url.path
-        route = match_api_route(request.method, path)
-        if route:
-            return await _lambda_response(request, backends.api_handler, *route)
+        found = resources.match_route(request.method, path)
+        if found and found[0].function in backends.handlers:
+            route, params = found
+            return await _lambda_response(request, backends.handlers[route.function], route.function, route.key, params)
         return JSONResponse(
             {"error": {"code": "NOT_FOUND", "message": f"no route {request.method} {path}", "invocation_id": None,
                        "remediation": "See the internal API routes in the README."}},
@@ -167,18 +148,19 @@ def create_gateway_app(backends: GatewayBackends) -> Starlette:
             f"<pre style='white-space:pre-wrap'>{html.escape(page['markdown'])}</pre>"
         )
 
+    # Each declared route's path, with its parameters as Starlette path parameters; the handler re-matches it.
+    declared = {route.path: set() for route in resources.ROUTES}
+    for route in resources.ROUTES:
+        declared[route.path].add(route.method)
     routes = [
         Route("/", dashboard),
-        Route("/webhook/notion", webhook, methods=["POST"]),
         Route("/prototypes/{key:path}", prototype, methods=["GET", "HEAD"]),
         Route("/dev/info", dev_info),
         Route("/dev/api/state", state),
         Route("/dev/api/stories/{page_id}/status", story_status, methods=["POST"]),
         Route("/dev/git/pr/{number:int}", pull_request),
         Route("/dev/notion/{page_id}", notion_page),
-        Route("/invoke", api, methods=["POST"]),
-        Route("/invocation/{rest:path}", api, methods=["GET", "POST"]),
-        Route("/project/{rest:path}", api, methods=["GET"]),
+        *(Route(path, function_route, methods=sorted(methods)) for path, methods in declared.items()),
     ]
     return Starlette(routes=routes)
 

@@ -18,15 +18,16 @@ What runs, and what stands in for what:
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
-import os
 import secrets
 import socket
 import threading
 import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ class StackOptions:
     sweep_interval_seconds: float = 30.0
     on_event: Any = None  # callable(str) for the readable pipeline log; None: quiet
     verbose: bool = False  # show the handlers' and agent apps' own JSON logs
+    record_calls: bool = False  # also write every AWS call to <state_dir>/aws-calls.jsonl (runtime/observe/calls.py)
 
 
 @dataclass
@@ -69,6 +71,16 @@ class DevInfo:
     aws_endpoint_url: str = ""
     agent_endpoints: dict[str, str] = field(default_factory=dict)
     git_remote: str = ""
+    # Slack (runtime/local/slack_emulator.py): act as Slack (sign with the secret) or as a person (the user token).
+    slack_api_base: str = ""
+    slack_bot_token: str = ""
+    slack_user_token: str = ""
+    slack_signing_secret: str = ""
+    slack_channel_id: str = ""
+    slack_channel_url: str = ""  # the channel view: type /aidlc commands, press buttons, watch threads
+    slack_events_url: str = ""
+    slack_commands_url: str = ""
+    slack_interactivity_url: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +89,35 @@ class DevInfo:
 def _quiet_agent_app_logs() -> None:
     for name in ("bedrock_agentcore", "bedrock_agentcore.app"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # The runs' Powertools logger: created once per process (Powertools sets its level when it is created, so it is
+    # created here and then lowered, rather than told through POWERTOOLS_LOG_LEVEL in the process environment).
+    from runtime.agent.runner import _run_logger
+
+    _run_logger().setLevel(logging.WARNING)
+
+
+def _quiet_handler_logs() -> None:
+    """The handlers' Powertools JSON logs are for CloudWatch; locally the pipeline log (runtime/local/follow.py) says
+    the same in one line per step. (Logger levels are process-wide, like the loggers themselves.)"""
+    for function in resources.FUNCTIONS:
+        module = importlib.import_module(function.handler.rsplit(".", 1)[0])
+        logger = getattr(module, "logger", None)
+        if logger is not None:
+            logger.setLevel(logging.WARNING)
+
+
+@dataclass
+class LocalFunction:
+    """One deployed function, locally: its declaration, exactly the environment the Pulumi program gives it (values
+    local), and its handler bound to services built from that environment alone."""
+
+    function: resources.Function
+    environment: dict[str, str]
+    services: Any
+    handler: Any  # (event, context) -> result, as Lambda calls it
+
+    def __call__(self, event: dict, context: Any) -> Any:
+        return self.handler(event, context)
 
 
 def _free_port(host: str) -> int:
@@ -93,10 +134,14 @@ class LocalStack:
         self.state_dir = Path(options.state_dir).resolve()
         self.info: DevInfo | None = None
         self._exit = ExitStack()
-        self._saved_env: dict[str, str | None] = {}
         self._stop = threading.Event()
         self.pollers: list[Any] = []
         self.aws: local_aws.LocalAws | None = None
+        self.functions: dict[str, LocalFunction] = {}
+        from runtime.observe.calls import CallRecorder
+
+        # Every AWS call any part of this stack makes, attributed to its principal (see `clients_for`).
+        self.calls = CallRecorder(path=self.state_dir / "aws-calls.jsonl" if options.record_calls else None)
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
@@ -107,10 +152,13 @@ class LocalStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _set_env(self, values: dict[str, str]) -> None:
-        for key, value in values.items():
-            self._saved_env.setdefault(key, os.environ.get(key))
-            os.environ[key] = value
+    def clients_for(self, principal: str):
+        """boto3 clients for one principal (a function's logical name, `agent:<name>`, or `local` for the stack's own
+        housekeeping), against this stack's moto, with every call recorded in `self.calls`."""
+        from runtime.aws_clients import AwsClients
+
+        return AwsClients(principal, recorder=self.calls, endpoint_url=self.aws.endpoint_url,
+                          region=local_aws.LOCAL_REGION, credentials=("local", "local"))
 
     def _event(self, message: str) -> None:
         if self.options.on_event:
@@ -129,22 +177,23 @@ class LocalStack:
         port = opts.port or _free_port(opts.host)
         base_url = self.base_url = f"http://{opts.host}:{port}"
         local_secrets = self._local_secrets()
+        if self.calls.path is not None:
+            self.calls.path.unlink(missing_ok=True)  # this run's calls only
         if not opts.verbose:
-            # The handlers' Powertools JSON logs and the AgentCore app's request logs are for CloudWatch; locally
-            # the pipeline log (runtime/local/follow.py) says the same in one line per step.
-            # Cost metrics are CloudWatch embedded-metric lines on stdout; the dashboard shows the same figures.
-            self._set_env({"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"})
+            _quiet_handler_logs()
             _quiet_agent_app_logs()
 
         # 1. AWS on loopback, with the declared resources, and what a previous run kept.
         moto_server, endpoint = local_aws.start_moto()
         self._exit.callback(moto_server.stop)
-        # moto keeps its backends per process: wipe them on stop, so a stopped stack leaves nothing behind.
-        self._exit.callback(local_aws.reset_moto, endpoint)
-        self.aws = local_aws.create_resources(endpoint, f"aidlc-{opts.stack}", {"automation-secret": local_secrets["automation_secret"]})
+        # moto's backends are per process, shared with any other stack in it: this stack's resources get a prefix of
+        # their own, and are deleted on stop (after the snapshot), so a stopped stack leaves nothing behind.
+        prefix = f"aidlc-{opts.stack}-{secrets.token_hex(3)}"
+        self.aws = local_aws.create_resources(endpoint, prefix, {"automation-secret": local_secrets["automation_secret"]})
+        self._exit.callback(local_aws.delete_resources, self.aws)
+        self.housekeeping = self.clients_for("local")
         self._exit.callback(self._snapshot)
         restored = local_aws.restore(self.aws, self.state_dir)
-        self._set_env(self.aws.environment())
         self._event(f"aws       moto on {endpoint} ({restored} items restored)")
 
         # 2. Notion.
@@ -159,56 +208,82 @@ class LocalStack:
 
         seed = emulator.seed_workspace(workspace_schema())  # the plugins' statuses; the emulator knows only Notion
         self.emulator = emulator
+        self.notion_api_base = notion_server.base_url
         self._put_secret(resources.NOTION_TOKEN, emulator.integration_token)
         self._event(f"notion    emulator on {notion_server.base_url}")
 
-        # 3. The project, configured from Pulumi.<stack>.yaml where it applies.
+        # 2b. Slack: the workspace emulator, its signing secret and bot token stored as the Slack app's would be.
+        from runtime.local.slack_emulator import SlackEmulator
+
+        slack = self.slack = SlackEmulator()
+        slack_server = serve(slack.starlette, host=opts.host, port=0)
+        self._exit.callback(slack_server.stop)
+        self.slack_api_base = slack_server.base_url + "/api/"
+        self._put_secret(resources.SLACK_SIGNING_SECRET, slack.signing_secret)
+        self._put_secret(resources.SLACK_BOT_TOKEN, slack.bot_token)
+        self._event(f"slack     emulator on {slack_server.base_url} (channel view {slack_server.base_url}/)")
+
+        # 3. The project, configured from Pulumi.<stack>.yaml where it applies, and the deployment-wide settings
+        # each function takes what it reads from (runtime/resources.py: function_environment).
         project = self._project_config(seed)
         self.project = project
-        self._set_env(
-            {
-                resources.Env.NOTION_API_BASE: notion_server.base_url,
-                resources.Env.PROTOTYPE_BASE_URL: f"{base_url}/prototypes",
-                resources.Env.PROJECT_CONFIG: project.model_dump_json(),
-                resources.Env.MODEL_PROVIDER: opts.model,
-                resources.Env.LOCAL_GIT_REMOTE: str(self.state_dir / "git" / "remote.git"),
-                resources.Env.STACK: opts.stack,
-                # AWS waits 30 s and 60 s before retrying an agent invoke or a Notion write-back; locally a failing
-                # step should show up in seconds, not hold a poller for a minute and a half.
-                "AIDLC_INVOKE_RETRY_DELAYS": "[1, 2]",
-                "AIDLC_WRITEBACK_RETRY_DELAYS": "[1, 2]",
-            }
-        )
+        self.git_remote = self.state_dir / "git" / "remote.git"
+        self.settings: dict[str, str] = {
+            resources.Env.STACK: opts.stack,
+            resources.Env.NOTION_API_BASE: notion_server.base_url,
+            resources.Env.SLACK_API_BASE: self.slack_api_base,
+            resources.Env.PROTOTYPE_BASE_URL: f"{base_url}/prototypes",
+            resources.Env.PROJECT_CONFIG: project.model_dump_json(),
+            resources.Env.MODEL_PROVIDER: opts.model,
+            resources.Env.LOCAL_GIT_REMOTE: str(self.git_remote),
+            resources.Env.PROTOTYPE_EXPIRY_DAYS: str(project.prototype_expiry_days),
+            # AWS waits 30 s and 60 s before retrying an agent invoke or a Notion write-back; locally a failing
+            # step should show up in seconds, not hold a poller for a minute and a half.
+            resources.Env.INVOKE_RETRY_DELAYS: "[1, 2]",
+            resources.Env.WRITEBACK_RETRY_DELAYS: "[1, 2]",
+            resources.Env.DEFER_SECONDS: "[1, 5]",  # a capped task retries within seconds locally
+            # Cost metrics are CloudWatch embedded-metric lines on stdout; the dashboard shows the same figures.
+            resources.Env.POWERTOOLS_METRICS_DISABLED: "true",
+            # The local gateway has no SigV4 verifier to stand behind (AWS_IAM auth on the routes in AWS).
+            resources.Env.API_REQUIRE_IAM: "false",
+        }
 
         # 4. Tools: the local MCP gateway over the tool registry.
         from runtime.tools.mcp_server import serve_mcp
 
         mcp = serve_mcp(self.tool_registry(), self.tool_services(), host=opts.host, port=0)
         self._exit.callback(mcp.stop)
-        self._set_env({resources.Env.GATEWAY_URL: mcp.url})
+        self.settings[resources.Env.GATEWAY_URL] = mcp.url
         self._event(f"tools     MCP gateway on {mcp.url}")
 
         # 5. One agent app per plugin, on loopback (the AgentCore HTTP contract).
-        from runtime.agent.app import create_app
         from runtime.registry import get_registry, reset_registry
 
         reset_registry()  # pick up plugins dropped in since the last start
+        self.registry = get_registry()
         endpoints: dict[str, str] = {}
-        for name in get_registry().agents:
-            agent_server = serve(create_app(agent_name=name), host=opts.host, port=0)
+        for name in self.registry.agents:
+            agent_server = serve(self._agent_app(name), host=opts.host, port=0)
             self._exit.callback(agent_server.stop)
             endpoints[name] = agent_server.base_url
         if not opts.verbose:
             _quiet_agent_app_logs()  # the apps set their loggers to INFO when created
-        self._set_env({resources.Env.AGENT_RUNTIMES: json.dumps(endpoints)})
+        self.settings[resources.Env.AGENT_RUNTIMES] = json.dumps(endpoints)
         self._event(f"agents    {len(endpoints)} agent runtimes: {', '.join(endpoints)}")
 
-        # 6. The front door, then the webhook subscription (the verification handshake goes through it).
+        # 6. The functions, each with exactly its own environment; then the front door, then the webhook
+        # subscription (the verification handshake goes through it).
+        self._build_functions()
+        from runtime.local.dashboard import DashboardViews
         from runtime.local.gateway import create_gateway_app
+
+        self.dashboard = DashboardViews(self)
 
         gateway = serve(create_gateway_app(self._backends()), host=opts.host, port=port)
         self._exit.callback(gateway.stop)
         webhook_url = f"{base_url}/webhook/notion"
+        slack.connect(events_url=f"{base_url}/slack/events", commands_url=f"{base_url}/slack/commands",
+                      interactivity_url=f"{base_url}/slack/interactivity")
         verification_token = emulator.subscribe(webhook_url)
 
         # 7. Queue workers and the sweepers' schedule.
@@ -229,10 +304,71 @@ class LocalStack:
             mcp_url=mcp.url,
             aws_endpoint_url=endpoint,
             agent_endpoints=endpoints,
-            git_remote=str(self.state_dir / "git" / "remote.git"),
+            git_remote=str(self.git_remote),
+            slack_api_base=self.slack_api_base,
+            slack_bot_token=slack.bot_token,
+            slack_user_token=slack.user_token,
+            slack_signing_secret=slack.signing_secret,
+            slack_channel_id=slack.channel_id,
+            slack_channel_url=slack_server.base_url + "/",
+            slack_events_url=f"{base_url}/slack/events",
+            slack_commands_url=f"{base_url}/slack/commands",
+            slack_interactivity_url=f"{base_url}/slack/interactivity",
         )
         self._event(f"ready     dashboard {base_url}/")
         return self.info
+
+    def physical_names(self) -> resources.PhysicalNames:
+        return resources.PhysicalNames(
+            tables=self.aws.tables, queues=self.aws.queue_urls, secrets=self.aws.secrets,
+            buckets={resources.PROTOTYPES.logical_name: self.aws.bucket}, settings=self.settings,
+        )
+
+    def _build_functions(self) -> None:
+        """Every pipeline function as Lambda would run it: settings from its derived environment only, its own
+        clients (so its calls are attributed to it), its handler bound to those services."""
+        from runtime.pipeline.services import PipelineServices
+        from runtime.pipeline.settings import PipelineSettings
+
+        names = self.physical_names()
+        for function in resources.FUNCTIONS:
+            if not function.pipeline:
+                continue  # the tool gateway is served by the local MCP server (tool_services)
+            environment = resources.function_environment(function, names)
+            services = PipelineServices(PipelineSettings.from_env(environment), registry=self.registry,
+                                        clients=self.clients_for(function.logical_name))
+            module, name = function.handler.rsplit(".", 1)
+            handler = partial(getattr(importlib.import_module(module), name), services=services)
+            self.functions[function.logical_name] = LocalFunction(function, environment, services, handler)
+
+    def _agent_app(self, name: str):
+        """One agent runtime: the agent app with the settings AgentCore would give it, its completion queue and
+        audit table reached through its own clients (`agent:<name>`)."""
+        from botocore.config import Config
+
+        from runtime.agent.app import create_app
+        from runtime.tools.audit import DynamoDbAuditSink
+        from runtime.agent.completion import SqsCompletionSink
+        from runtime.agent.runner import RunOptions
+        from runtime.agent.settings import AgentSettings
+        from runtime.stack_config import load_stack_config
+
+        clients = self.clients_for(f"agent:{name}")
+        settings = AgentSettings.from_env({
+            resources.Env.AGENT_NAME: name,
+            resources.Env.MODEL_PROVIDER: self.options.model,
+            # The stack's aidlc:modelPrices, so a model it prices (a local one at 0, say) may run and is costed.
+            resources.Env.MODEL_PRICES: load_stack_config(self.options.stack, root=PROJECT_ROOT).model_prices_json(),
+            resources.Env.GATEWAY_URL: self.settings[resources.Env.GATEWAY_URL],
+            resources.COMPLETIONS.env_var: self.aws.queue_urls[resources.COMPLETIONS.logical_name],
+            resources.AUDIT.env_var: self.aws.tables[resources.AUDIT.logical_name],
+        })
+        # One attempt per call: the sink's own retry policy is the only one (see SqsCompletionSink).
+        sqs = clients.client("sqs", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+        sink = SqsCompletionSink(settings.completion_queue_url, client=sqs)
+        audit = DynamoDbAuditSink(settings.audit_table, client=clients.client("dynamodb"))
+        return create_app(agent_name=name, settings=settings, sink=sink,
+                          options_factory=lambda request: RunOptions(audit=audit, registry=self.registry))
 
     def stop(self) -> None:
         self._stop.set()
@@ -240,12 +376,6 @@ class LocalStack:
             poller.stop()
         self.pollers.clear()
         self._exit.close()
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self._saved_env.clear()
 
     # --- parts ---------------------------------------------------------------------------------------------
 
@@ -258,9 +388,7 @@ class LocalStack:
         return values
 
     def _put_secret(self, secret: resources.Secret, value: str) -> None:
-        import boto3
-
-        boto3.client("secretsmanager", endpoint_url=self.aws.endpoint_url).put_secret_value(
+        self.housekeeping.client("secretsmanager").put_secret_value(
             SecretId=self.aws.secrets[secret.logical_name], SecretString=value
         )
 
@@ -275,6 +403,7 @@ class LocalStack:
                 "notion_data_source_id": seed.stories_data_source_id,
                 "dashboard_data_source_id": seed.dashboard_data_source_id,
                 "github_repo": config.github_repo or "local/aidlc-demo",
+                "approvers": config.approvers or [self.slack.approver.id],  # the emulator's approving person
             }
         )
 
@@ -290,44 +419,45 @@ class LocalStack:
         from runtime.prototypes import PrototypeStore
         from runtime.tools.registry import ToolServices
 
+        # The tool gateway's own clients: its prototype uploads are its calls.
+        clients = self.clients_for("tool_gateway")
         return ToolServices(
-            notion=NotionAdapter(self.emulator.integration_token, base_url=os.environ[resources.Env.NOTION_API_BASE]),
-            github=LocalGitBackend(Path(os.environ[resources.Env.LOCAL_GIT_REMOTE]), web_base_url=self.base_url),
+            notion=NotionAdapter(self.emulator.integration_token, base_url=self.settings[resources.Env.NOTION_API_BASE]),
+            github=LocalGitBackend(self.git_remote, web_base_url=self.base_url),
             prototypes=PrototypeStore(
-                os.environ[resources.PROTOTYPES.env_var],
-                os.environ[resources.Env.PROTOTYPE_BASE_URL],
+                self.aws.bucket,
+                self.settings[resources.Env.PROTOTYPE_BASE_URL],
+                s3_client=clients.client("s3"),
                 expiry_days=self.project.prototype_expiry_days,
             ),
             policy=ToolPolicy.load(),
         )
 
     def _start_workers(self) -> None:
-        import boto3
-
-        from runtime.handlers import completion, orchestrator
         from runtime.local.lambda_shim import SqsPoller
 
-        sqs = boto3.client("sqs", endpoint_url=self.aws.endpoint_url)
-        for name, queue, handler in (
-            ("orchestrator", "tasks", orchestrator.handler),
-            ("completion", "completions", completion.handler),
-        ):
-            poller = SqsPoller(name, self.aws.queue_urls[queue], handler, sqs_client=sqs)
-            poller.start()
-            self.pollers.append(poller)
+        for function in resources.FUNCTIONS:
+            local = self.functions.get(function.logical_name)
+            for queue in function.queues_consume if local else ():
+                # An event source mapping receives and deletes with the function's own role: its calls are its own.
+                poller = SqsPoller(function.logical_name, self.aws.queue_urls[queue], local,
+                                   sqs_client=local.services.sqs, timeout_seconds=function.timeout_seconds)
+                poller.start()
+                self.pollers.append(poller)
         threading.Thread(target=self._sweep_forever, name="sweepers", daemon=True).start()
 
     def _sweep_forever(self) -> None:
-        from runtime.handlers import sweepers
         from runtime.local.lambda_shim import LocalLambdaContext
 
         scheduled = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+        swept = [f for f in resources.FUNCTIONS if f.schedule and f.logical_name in self.functions]
         while not self._stop.wait(self.options.sweep_interval_seconds):
-            for name in ("reconcile_handler", "timeouts_handler", "budget_alerts_handler"):
+            for function in swept:
                 try:
-                    getattr(sweepers, name)(scheduled, LocalLambdaContext(function_name=name))
+                    self.functions[function.logical_name](scheduled, LocalLambdaContext(
+                        function_name=function.logical_name, timeout_seconds=function.timeout_seconds))
                 except Exception:
-                    log.exception("sweeper %s failed", name)
+                    log.exception("sweeper %s failed", function.logical_name)
 
     def _snapshot(self) -> None:
         if self.aws is not None:
@@ -339,24 +469,20 @@ class LocalStack:
     # --- what the gateway serves ---------------------------------------------------------------------------
 
     def _backends(self):
-        from runtime.handlers import api, webhook
         from runtime.local.gateway import GatewayBackends
 
         return GatewayBackends(
-            webhook_handler=webhook.handler,
-            api_handler=api.handler,
+            handlers={name: local for name, local in self.functions.items() if local.function.routes},
             read_prototype=self.read_prototype,
             dev_info=lambda: self.info.as_dict() if self.info else {},
-            dashboard_state=self.dashboard_state,
+            dashboard_state=self.dashboard.state,
             set_story_status=self.set_story_status,
-            pull_request_view=self.pull_request_view,
-            notion_page_view=self.notion_page_view,
+            pull_request_view=self.dashboard.pull_request,
+            notion_page_view=self.dashboard.notion_page,
         )
 
     def read_prototype(self, key: str) -> tuple[bytes, str] | None:
-        import boto3
-
-        s3 = boto3.client("s3", endpoint_url=self.aws.endpoint_url)
+        s3 = self.housekeeping.client("s3")  # CloudFront's read, through its origin access
         try:
             obj = s3.get_object(Bucket=self.aws.bucket, Key=key)
         except s3.exceptions.NoSuchKey:
@@ -365,15 +491,14 @@ class LocalStack:
 
     def api_get(self, path: str) -> Any:
         """Call the internal API handler in-process, exactly as the gateway does."""
-        from runtime.handlers import api
         from runtime.local.lambda_shim import LocalLambdaContext, http_api_event
 
-        from runtime.local.gateway import match_api_route
-
         raw_path, _, query = path.partition("?")
-        route, params = match_api_route("GET", raw_path) or (f"GET {raw_path}", {})
-        event = http_api_event("GET", raw_path, headers={}, body=b"", query=query, route_key=route, path_parameters=params)
-        result = api.handler(event, LocalLambdaContext(function_name="api"))
+        found = resources.match_route("GET", raw_path)
+        route_key, params = (found[0].key, found[1]) if found else (f"GET {raw_path}", {})
+        event = http_api_event("GET", raw_path, headers={}, body=b"", query=query, route_key=route_key,
+                               path_parameters=params)
+        result = self.functions["api"](event, LocalLambdaContext(function_name="api"))
         return json.loads(result["body"]) if isinstance(result, dict) and "body" in result else result
 
     def user_notion(self):
@@ -383,96 +508,6 @@ class LocalStack:
 
     def set_story_status(self, page_id: str, status: str) -> None:
         self.user_notion().set_status(page_id, self.project.trigger_property, status)
-
-    def dashboard_state(self) -> dict[str, Any]:
-        from runtime.notion.adapter import plain_properties, page_title
-        from runtime.registry import get_registry
-
-        notion = self.user_notion()
-        registry = get_registry()
-        data_source = notion.retrieve_data_source(self.info.stories_data_source_id)
-        status_prop = data_source.get("properties", {}).get(self.project.trigger_property, {})
-        options = [o["name"] for o in (status_prop.get("status") or status_prop.get("select") or {}).get("options", [])]
-        # A plugin dropped in after the workspace was seeded has triggers Notion has no option for yet.
-        triggers = sorted(registry.trigger_map(self.project.trigger_map))
-        statuses = options + [t for t in triggers if t not in options]
-        pages = notion.query_data_source(self.info.stories_data_source_id)
-        stories = [
-            {"page_id": p["id"], "title": page_title(p), "status": plain_properties(p).get(self.project.trigger_property)}
-            for p in pages
-        ]
-        titles = {s["page_id"]: s["title"] for s in stories}
-        listing = self.api_get(f"/project/{self.project.project_id}/invocations?limit=50")
-        invocations = listing.get("invocations", listing.get("items", [])) if isinstance(listing, dict) else listing
-        for inv in invocations:
-            inv["story_title"] = titles.get(inv.get("notion_page_id"), "")
-            for artifact in inv.get("output_artifacts") or []:
-                artifact["local_url"] = self.local_artifact_url(artifact)
-        return {
-            "project_id": self.project.project_id,
-            "model": self.options.model,
-            "statuses": statuses,
-            "trigger_statuses": triggers,
-            "stories": stories,
-            "invocations": invocations,
-            "cost": self.api_get(f"/project/{self.project.project_id}/cost-summary"),
-            "plugins": registry.describe(),
-        }
-
-    def local_artifact_url(self, artifact: dict[str, Any]) -> str:
-        """Where a person opens an artifact locally: prototypes are served as is; PRs and Notion pages by views."""
-        metadata = artifact.get("metadata") or {}
-        if artifact.get("type") == "pull_request":
-            return f"{self.info.api_base}/dev/git/pr/{metadata.get('pr_number')}"
-        if artifact.get("type") in ("notion_page", "insight_report"):
-            return f"{self.info.api_base}/dev/notion/{metadata.get('page_id')}"
-        if artifact.get("type") == "notion_database":
-            return artifact.get("url", "")
-        return artifact.get("url", "")
-
-    def pull_request_view(self, number: int) -> dict | None:
-        from runtime.github import LocalGitBackend
-
-        try:
-            return LocalGitBackend(Path(self.info.git_remote)).read_pull_request(number)
-        except Exception:
-            return None
-
-    def notion_page_view(self, page_id: str) -> dict | None:
-        from runtime.notion.adapter import page_title
-
-        # Accept both a page id and the emulator's page URL form, "<Title-slug>-<32 hex digits>".
-        import re
-        import uuid
-
-        match = re.search(r"([0-9a-fA-F]{32})$", page_id.replace("-", ""))
-        if not match:
-            return None
-        page_id = str(uuid.UUID(match.group(1)))
-        notion = self.user_notion()
-        try:
-            page = notion.retrieve_page(page_id)
-        except Exception:
-            return self._database_view(notion, page_id)
-        return {"title": page_title(page), "markdown": notion.read_markdown(page_id)}
-
-    def _database_view(self, notion, database_id: str) -> dict | None:
-        """A database (the feedback database) shown as its title and rows."""
-        from runtime.notion.adapter import plain_properties
-
-        try:
-            database = notion.retrieve_database(database_id)
-        except Exception:
-            database = None
-        if not database:
-            return None
-        title = "".join(t.get("plain_text", "") for t in database.get("title", [])) or "database"
-        source_id = database["data_sources"][0]["id"]
-        columns = list(notion.retrieve_data_source(source_id).get("properties", {}))
-        rows = [plain_properties(p) for p in notion.query_data_source(source_id)]
-        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
-        return {"title": title, "markdown": f"{len(rows)} entries\n\n" + "\n".join(lines)}
 
     # --- waiting (demo, tests) -----------------------------------------------------------------------------
 

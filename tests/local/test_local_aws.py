@@ -34,8 +34,8 @@ def test_every_declared_resource_is_created(moto_endpoint):
     assert json.loads(tasks["RedrivePolicy"])["maxReceiveCount"] == resources.TASKS.max_receive_count
     secret = client("secretsmanager", moto_endpoint).get_secret_value(SecretId=local.secrets["automation-secret"])
     assert secret["SecretString"] == "s3cret"
-    env = local.environment()
-    assert env["TASK_QUEUE_URL"] == local.queue_urls["tasks"] and env["AWS_ENDPOINT_URL"] == moto_endpoint
+    assert set(local.tables) == {t.logical_name for t in resources.TABLES}
+    assert set(local.queue_urls) == {q.logical_name for q in resources.QUEUES}
 
 
 def test_snapshot_and_restore_keep_tables_and_prototypes(moto_endpoint, tmp_path):

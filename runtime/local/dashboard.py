@@ -1,0 +1,101 @@
+"""The dashboard's view models: what `GET /dev/api/state` and the local views (PRs, Notion pages) show, read from the
+running stack as a person would see it (the user's Notion token, the internal API)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+class DashboardViews:
+    def __init__(self, stack: Any) -> None:
+        self.stack = stack  # runtime.local.stack.LocalStack: its info, project, registry, api_get, user_notion
+
+    def state(self) -> dict[str, Any]:
+        from runtime.notion.adapter import plain_properties, page_title
+
+        notion = self.stack.user_notion()
+        registry = self.stack.registry
+        data_source = notion.retrieve_data_source(self.stack.info.stories_data_source_id)
+        status_prop = data_source.get("properties", {}).get(self.stack.project.trigger_property, {})
+        options = [o["name"] for o in (status_prop.get("status") or status_prop.get("select") or {}).get("options", [])]
+        # A plugin dropped in after the workspace was seeded has triggers Notion has no option for yet.
+        triggers = sorted(registry.trigger_map(self.stack.project.trigger_map))
+        statuses = options + [t for t in triggers if t not in options]
+        pages = notion.query_data_source(self.stack.info.stories_data_source_id)
+        stories = [
+            {"page_id": p["id"], "title": page_title(p), "status": plain_properties(p).get(self.stack.project.trigger_property)}
+            for p in pages
+        ]
+        titles = {s["page_id"]: s["title"] for s in stories}
+        listing = self.stack.api_get(f"/project/{self.stack.project.project_id}/invocations?limit=50")
+        invocations = listing.get("invocations", listing.get("items", [])) if isinstance(listing, dict) else listing
+        for inv in invocations:
+            inv["story_title"] = titles.get(inv.get("notion_page_id"), "")
+            for artifact in inv.get("output_artifacts") or []:
+                artifact["local_url"] = self.local_artifact_url(artifact)
+        return {
+            "project_id": self.stack.project.project_id,
+            "model": self.stack.options.model,
+            "statuses": statuses,
+            "trigger_statuses": triggers,
+            "stories": stories,
+            "invocations": invocations,
+            "cost": self.stack.api_get(f"/project/{self.stack.project.project_id}/cost-summary"),
+            "plugins": registry.describe(),
+        }
+
+    def local_artifact_url(self, artifact: dict[str, Any]) -> str:
+        """Where a person opens an artifact locally: prototypes are served as is; PRs and Notion pages by views."""
+        metadata = artifact.get("metadata") or {}
+        if artifact.get("type") == "pull_request":
+            return f"{self.stack.info.api_base}/dev/git/pr/{metadata.get('pr_number')}"
+        if artifact.get("type") in ("notion_page", "insight_report"):
+            return f"{self.stack.info.api_base}/dev/notion/{metadata.get('page_id')}"
+        if artifact.get("type") == "notion_database":
+            return artifact.get("url", "")
+        return artifact.get("url", "")
+
+    def pull_request(self, number: int) -> dict | None:
+        from runtime.github import LocalGitBackend
+
+        try:
+            return LocalGitBackend(Path(self.stack.info.git_remote)).read_pull_request(number)
+        except Exception:
+            return None
+
+    def notion_page(self, page_id: str) -> dict | None:
+        from runtime.notion.adapter import page_title
+
+        # Accept both a page id and the emulator's page URL form, "<Title-slug>-<32 hex digits>".
+        import re
+        import uuid
+
+        match = re.search(r"([0-9a-fA-F]{32})$", page_id.replace("-", ""))
+        if not match:
+            return None
+        page_id = str(uuid.UUID(match.group(1)))
+        notion = self.stack.user_notion()
+        try:
+            page = notion.retrieve_page(page_id)
+        except Exception:
+            return self._database_view(notion, page_id)
+        return {"title": page_title(page), "markdown": notion.read_markdown(page_id)}
+
+    def _database_view(self, notion, database_id: str) -> dict | None:
+        """A database (the feedback database) shown as its title and rows."""
+        from runtime.notion.adapter import plain_properties
+
+        try:
+            database = notion.retrieve_database(database_id)
+        except Exception:
+            database = None
+        if not database:
+            return None
+        title = "".join(t.get("plain_text", "") for t in database.get("title", [])) or "database"
+        source_id = database["data_sources"][0]["id"]
+        columns = list(notion.retrieve_data_source(source_id).get("properties", {}))
+        rows = [plain_properties(p) for p in notion.query_data_source(source_id)]
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
+        return {"title": title, "markdown": f"{len(rows)} entries\n\n" + "\n".join(lines)}
