@@ -44,7 +44,7 @@ class StackOptions:
     host: str = "127.0.0.1"
     port: int = 8000  # 0: any free port
     state_dir: Path = Path(".aidlc")
-    model: str = "offline"  # offline | bedrock
+    model: str = "offline"  # PROVIDER[:MODEL] (runtime.agent.models): offline, bedrock, openai:gpt-4o-mini...
     stack: str = "dev"  # which Pulumi.<stack>.yaml the local project is configured from
     sweep_interval_seconds: float = 30.0
     on_event: Any = None  # callable(str) for the readable pipeline log; None: quiet
