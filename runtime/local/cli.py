@@ -57,6 +57,9 @@ def dev(
              "OpenAI-compatible endpoint at OPENAI_BASE_URL), litellm:MODEL (a proxy at LITELLM_BASE_URL). Default: "
              "the stack's aidlc:model, else offline.")] = None,
     stack: Annotated[str, typer.Option(help="Configure the local project from Pulumi.<stack>.yaml.")] = "dev",
+    record_calls: Annotated[bool, typer.Option(
+        help="Write every AWS call, with the principal that made it, to <state>/aws-calls.jsonl (for "
+             "`aidlc infra inventory --calls`).")] = False,
 ) -> None:
     """Run the whole of aidlc locally until Ctrl-C: Notion emulator, AWS on moto, handlers, agents, dashboard."""
     from runtime.local.follow import PipelineFollower
@@ -64,7 +67,7 @@ def dev(
 
     console = _console()
     model = local_model_choice(model, stack)
-    options = StackOptions(host=host, port=port, state_dir=state, model=model, stack=stack,
+    options = StackOptions(host=host, port=port, state_dir=state, model=model, stack=stack, record_calls=record_calls,
                            on_event=lambda m: console.print(f"[dim]{m}[/dim]"))
     local = LocalStack(options)
     try:

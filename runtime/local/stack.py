@@ -235,6 +235,8 @@ class LocalStack:
             resources.Env.PROTOTYPE_BASE_URL: f"{base_url}/prototypes",
             resources.Env.PROJECT_CONFIG: project.model_dump_json(),
             resources.Env.MODEL_PROVIDER: opts.model,
+            # The stack's aidlc:modelPrices, as the Pulumi program gives them to the completion step and the agents.
+            resources.Env.MODEL_PRICES: self.stack_config.model_prices_json(),
             resources.Env.LOCAL_GIT_REMOTE: str(self.git_remote),
             resources.Env.PROTOTYPE_EXPIRY_DAYS: str(project.prototype_expiry_days),
             # AWS waits 30 s and 60 s before retrying an agent invoke or a Notion write-back; locally a failing
@@ -351,14 +353,13 @@ class LocalStack:
         from runtime.agent.completion import SqsCompletionSink
         from runtime.agent.runner import RunOptions
         from runtime.agent.settings import AgentSettings
-        from runtime.stack_config import load_stack_config
 
         clients = self.clients_for(f"agent:{name}")
         settings = AgentSettings.from_env({
             resources.Env.AGENT_NAME: name,
             resources.Env.MODEL_PROVIDER: self.options.model,
             # The stack's aidlc:modelPrices, so a model it prices (a local one at 0, say) may run and is costed.
-            resources.Env.MODEL_PRICES: load_stack_config(self.options.stack, root=PROJECT_ROOT).model_prices_json(),
+            resources.Env.MODEL_PRICES: self.settings[resources.Env.MODEL_PRICES],
             resources.Env.GATEWAY_URL: self.settings[resources.Env.GATEWAY_URL],
             resources.COMPLETIONS.env_var: self.aws.queue_urls[resources.COMPLETIONS.logical_name],
             resources.AUDIT.env_var: self.aws.tables[resources.AUDIT.logical_name],
@@ -395,7 +396,8 @@ class LocalStack:
     def _project_config(self, seed: Any):
         from runtime.stack_config import load_stack_config
 
-        config = load_stack_config(self.options.stack, root=PROJECT_ROOT).project_config()
+        self.stack_config = load_stack_config(self.options.stack, root=PROJECT_ROOT)
+        config = self.stack_config.project_config()
         return config.model_copy(
             update={
                 "workspace_id": getattr(seed, "workspace_id", "") or config.workspace_id or "local-workspace",
