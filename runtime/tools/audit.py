@@ -112,9 +112,9 @@ class DynamoDbAuditSink:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
+            from runtime.aws_clients import default_clients
 
-            self._client = boto3.client("dynamodb")
+            self._client = default_clients().client("dynamodb")
         return self._client
 
     def record(self, record: AuditRecord) -> None:

@@ -37,7 +37,8 @@ class RegistryMCPServer(MCPServer):
         self.services = services
         self._context_factory = context_factory or self._context_from_headers
         self._listing = [
-            Tool(name=s["name"], description=s["description"], input_schema=s["inputSchema"])
+            Tool(name=s["name"], description=s["description"], input_schema=s["inputSchema"],
+                 output_schema=s.get("outputSchema"))
             for s in tools.mcp_schemas()
         ]
 

@@ -72,9 +72,12 @@ class ToolRegistry:
         ]
 
     def mcp_schemas(self) -> list[dict[str, Any]]:
-        """Like `schemas`, with the fuller JSON Schema MCP clients take (enums, bounds, defaults kept)."""
+        """Like `schemas`, with the fuller JSON Schema MCP clients take (enums, bounds, defaults kept), and each
+        result model's schema as `outputSchema` (as pydantic writes it: a result's None values stay allowed), which
+        MCP clients check every successful result against."""
         return [
-            {"name": t.name, "description": t.description, "inputSchema": inline_schema(t.input_schema())}
+            {"name": t.name, "description": t.description, "inputSchema": inline_schema(t.input_schema()),
+             **({"outputSchema": t.result_schema()} if t.result_model is not None else {})}
             for t in self._tools.values()
         ]
 

@@ -79,7 +79,10 @@ def test_a_tool_that_raises_names_the_exception_and_where(registry):
 
 def test_the_plugin_tool_is_served_over_mcp(registry):
     with serve_mcp(registry, ToolServices()) as handle, MCPToolClient(handle.url) as client:
-        assert "shout" in {tool.name for tool in client.list_tools()}
+        listed = {tool.name: tool for tool in client.list_tools()}
+        # the result model is the MCP output schema, which mcp's client checks each successful result against
+        assert listed["shout"].output_schema["required"] == ["text", "length"]
+        assert all(tool.output_schema for tool in listed.values())
         assert client.call("shout", {"text": "mcp"}) == {"text": "MCP", "length": 3}
         with pytest.raises(MCPToolError, match="'text': Field required"):
             client.call("shout", {})
