@@ -48,6 +48,9 @@ PARAMETER_ACTIONS: dict[tuple[str, str, str], str] = {
     ("s3", "PutObject", "ACL"): "s3:PutObjectAcl",
     ("s3", "CopyObject", "Tagging"): "s3:PutObjectTagging",
 }
+# Principals that are no deployed role: the local stack's own housekeeping (runtime/local/stack.py seeds secrets
+# as an operator would with `pulumi config` / the console). Their calls are not held to any role.
+NOT_DEPLOYED_PRINCIPALS = frozenset({"local"})
 TRANSACT_ITEM_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem",
                          "ConditionCheck": "dynamodb:ConditionCheckItem", "Get": "dynamodb:GetItem"}
 
@@ -247,6 +250,8 @@ def iam_coverage(recording: Recording, calls: Iterable[Any]) -> list[Violation]:
     seen: set[tuple[str, str]] = set()
     for call in calls:
         principal = _field(call, "principal")
+        if principal in NOT_DEPLOYED_PRINCIPALS:
+            continue
         label = f"{_field(call, 'service')}.{_field(call, 'operation')}"
         if principal not in statements:
             message = f"{label}: principal {principal!r} has no role in the stack"

@@ -154,6 +154,10 @@ def test_every_pipeline_handler_runs_with_exactly_its_derived_environment(deploy
     operations = {(c.principal, c.operation) for c in recorder.calls}
     assert ("webhook", "SendMessage") in operations and ("timeouts", "Query") in operations
     assert [(c.principal, c.operation, c.error) for c in recorder.calls if not c.ok] == []
+    # ...and each function's deployed role allows every one of them (components/iam_coverage.py).
+    from tests.infra.coverage import assert_calls_allowed
+
+    assert_calls_allowed(recorder.calls)
 
 
 def test_a_function_given_less_than_it_uses_fails_naming_the_variable(deployment, notion_env):
