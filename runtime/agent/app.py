@@ -40,10 +40,11 @@ from starlette.responses import JSONResponse
 
 from runtime.errors import ErrorCode, ErrorResponse
 from runtime.models import AgentRequest
+from runtime.resources import Header
 
 log = logging.getLogger("aidlc.agent")
 
-SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
+SESSION_HEADER = Header.AGENTCORE_SESSION
 FINISHED_MEMORY = 1_000  # how many finished invocation ids a runtime remembers, to refuse redeliveries
 
 

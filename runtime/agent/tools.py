@@ -15,8 +15,10 @@ from typing import Any
 
 import httpx
 
-AGENT_HEADER = "X-Aidlc-Agent"
-INVOCATION_HEADER = "X-Aidlc-Invocation-Id"
+from runtime.resources import Header
+
+AGENT_HEADER = Header.AGENT
+INVOCATION_HEADER = Header.INVOCATION_ID
 
 
 class SigV4Auth(httpx.Auth):

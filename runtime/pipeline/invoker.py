@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from runtime.models import AgentRequest
+from runtime.resources import Header
 from runtime.pipeline import aws
 
-SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
+SESSION_HEADER = Header.AGENTCORE_SESSION
 
 
 class InvokeError(Exception):

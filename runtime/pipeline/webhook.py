@@ -24,6 +24,7 @@ from urllib.parse import unquote
 from ulid import ULID
 
 from runtime.errors import ErrorCode, ErrorResponse
+from runtime.resources import Header
 from runtime.models import ProjectConfig, QueueMessage
 from runtime.pipeline.input_limits import (
     AutomationEvent,
@@ -43,8 +44,9 @@ from runtime.pipeline.common import UsesRegistry, parse_time
 log = logging.getLogger(__name__)
 
 ACCEPTED_EVENT_TYPES = frozenset({"page.properties_updated", "page.created"})
-SIGNATURE_HEADER = "x-notion-signature"
-AUTOMATION_HEADER = "x-aidlc-automation-secret"
+# API Gateway (payload 2.0) hands the handler lower-cased header names.
+SIGNATURE_HEADER = Header.NOTION_SIGNATURE.lower()
+AUTOMATION_HEADER = Header.AUTOMATION_SECRET.lower()
 # Notion retries a delivery up to 8 times over about 24 h; remember what we saw a little longer than that.
 IDEMPOTENCY_SECONDS = 26 * 3600
 

@@ -18,11 +18,12 @@ import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ListToolsResult, TextContent, Tool
 
+from runtime.resources import Header
 from runtime.tools.base import ToolContext, ToolServices
 from runtime.tools.registry import ToolRegistry
 
-AGENT_HEADER = "X-Aidlc-Agent"
-INVOCATION_HEADER = "X-Aidlc-Invocation-Id"
+AGENT_HEADER = Header.AGENT
+INVOCATION_HEADER = Header.INVOCATION_ID
 MCP_PATH = "/mcp"
 
 
