@@ -360,7 +360,8 @@ class NotionEmulator:
             if self._injected:
                 status = self._injected.pop(0)
                 code = {409: "conflict_error", 500: "internal_server_error", 502: "bad_gateway",
-                        503: "service_unavailable", 504: "gateway_timeout"}.get(status, "internal_server_error")
+                        503: "service_unavailable", 504: "gateway_timeout",
+                        529: "service_overload"}.get(status, "internal_server_error")
                 message = {409: "Conflict occurred while saving. Please try again.",
                            500: "Unexpected error occurred."}.get(status, "Notion is unavailable, please try again later.")
                 raise ApiError(status, code, message)
@@ -1150,7 +1151,8 @@ class NotionEmulator:
                 self._pending_cond.wait(remaining)
 
     def inject_failures(self, status: int = 503, count: int = 1) -> None:
-        """The next `count` authenticated requests fail with `status` (409, 500, 502, 503, 504), as Notion sometimes does."""
+        """The next `count` authenticated requests fail with `status` (409, 500, 502, 503, 504, 529), as Notion
+        sometimes does."""
         with self.store.lock:
             self._injected.extend([status] * count)
 

@@ -198,6 +198,21 @@ def test_server_errors_are_retried_only_when_safe(notion, seed, emulator):
             if b["type"] == "child_page"].count("Made once") == 1
 
 
+def test_a_503_on_a_create_is_not_repeated_but_529_is_and_the_timeout_outlasts_notions_60_s(notion, seed, emulator):
+    # Notion may answer 503 after applying a write that took over 60 s: repeating a create could make it twice.
+    emulator.inject_failures(503, count=1)
+    before = emulator.request_count
+    with pytest.raises(NotionUnavailable) as caught:
+        notion.create_comment(seed.story_page_ids[0], "maybe posted")
+    assert caught.value.status == 503 and emulator.request_count == before + 1
+    # 529 (service overloaded) says nothing was applied: any request is retried, a create included.
+    emulator.inject_failures(529, count=2)
+    comment = notion.create_comment(seed.story_page_ids[0], "posted once")
+    assert [c["id"] for c in notion.list_comments(seed.story_page_ids[0])].count(comment["id"]) == 1
+    assert notion.stats.server_errors >= 2
+    assert notion._client.options.timeout_ms >= 60_000  # notion-client's own default (60 s) is no longer cut to 30
+
+
 def test_errors_surface_as_notion_errors(notion, seed, emulator, notion_server):
     with pytest.raises(NotionNotFound) as missing:
         notion.retrieve_page("0" * 32)

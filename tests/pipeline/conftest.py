@@ -316,9 +316,15 @@ def new_story(env: NotionEnv, title: str, status: str = "Generate Prototype") ->
 
 
 def event_body(page: dict, *, event_id: str | None = None, author: dict | None = None,
-               event_type: str = "page.properties_updated", env: NotionEnv | None = None) -> bytes:
-    """An integration webhook event as Notion sends it (see fixtures/notion/page_properties_updated.json)."""
+               event_type: str = "page.properties_updated", env: NotionEnv | None = None,
+               updated_properties: list[str] | None = None) -> bytes:
+    """An integration webhook event as Notion sends it (see fixtures/notion/page_properties_updated.json); by
+    default it says the Status property changed (by its id, as Notion names changed properties)."""
     import uuid
+
+    if updated_properties is None:
+        status = (page.get("properties") or {}).get("Status") or {}
+        updated_properties = [status.get("id", "status")]
 
     parent = page.get("parent") or {}
     return json.dumps({
@@ -331,7 +337,7 @@ def event_body(page: dict, *, event_id: str | None = None, author: dict | None =
         "entity": {"id": page["id"], "type": "page"},
         "data": {"parent": {"id": parent.get("database_id"), "type": "database",
                             "data_source_id": parent.get("data_source_id")},
-                 "updated_properties": ["status"]},
+                 "updated_properties": updated_properties},
     }).encode()
 
 

@@ -1,0 +1,114 @@
+"""The webhook against Notion's own rules (issue 11, section 2): which events start a run, whose edits are dropped,
+the signature's hex case, what is fetched, and a person's re-trigger within the minute Notion rounds edit times to.
+Each test failed before its fix."""
+
+from __future__ import annotations
+
+import json
+
+from runtime.notion.errors import NotionUnavailable, NotionValidation
+from runtime.pipeline.webhook import notion_signature
+from runtime.pipeline.writeback import NotionWriteBack
+from tests.pipeline.conftest import TOKEN, event_body, new_story, signed
+
+
+def _deliver(p, story: dict, **kwargs) -> dict:
+    body = event_body(story, env=p.notion_env, **kwargs)
+    status, reply = p.webhook(body, signed(body))
+    assert status == 200, reply
+    return reply
+
+
+def test_only_a_change_of_the_trigger_property_starts_a_run(notion_pipeline):
+    p = notion_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    story = new_story(p.notion_env, "Edited while waiting")
+    priority_id = story["properties"]["Priority"]["id"]
+    # The story sits in "Generate Prototype"; someone changes its Priority: no second run.
+    reply = _deliver(p, story, updated_properties=[priority_id])
+    assert reply == {"status": "ignored", "reason": "the trigger property did not change"}
+    assert p.queue_depth() == 0
+    reply = _deliver(p, story, updated_properties=[priority_id, story["properties"]["Status"]["id"]])
+    assert reply["status"] == "enqueued" and p.queue_depth() == 1
+
+
+def test_an_aggregated_event_is_dropped_only_when_every_author_is_our_integration(notion_pipeline):
+    p = notion_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    env = p.notion_env
+    bot = {"id": env.emulator.bot_user["id"], "type": "bot"}
+    person = {"id": env.emulator.person_user["id"], "type": "person"}
+    story = new_story(env, "Two authors")
+
+    def deliver(authors: list[dict]) -> dict:
+        event = json.loads(event_body(story, env=env))
+        event["authors"] = authors
+        body = json.dumps(event).encode()
+        return p.webhook(body, signed(body))[1]
+
+    assert deliver([bot, bot])["reason"] == "caused by this integration"
+    assert deliver([bot, person])["status"] == "enqueued"  # the person's trigger is not lost
+    assert p.queue_depth() == 1
+
+
+def test_the_signature_hex_digest_is_compared_without_regard_to_case(notion_pipeline):
+    p = notion_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    body = event_body(new_story(p.notion_env, "Upper-case signature"), env=p.notion_env)
+    upper = "sha256=" + notion_signature(body, TOKEN).removeprefix("sha256=").upper()
+    status, reply = p.webhook(body, {"x-notion-signature": upper})
+    assert status == 200 and reply["status"] == "enqueued"
+    status, _ = p.webhook(body, {"x-notion-signature": upper[:-1] + ("0" if upper[-1] != "0" else "1")})
+    assert status == 401
+
+
+def test_an_event_for_a_data_source_of_no_project_fetches_nothing(notion_pipeline, notion_contract):
+    p = notion_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    story = new_story(p.notion_env, "Not ours")
+    _deliver(p, story, event_id="warm-up")  # the bot user is fetched once and kept
+    elsewhere = {**story, "parent": {"type": "data_source_id", "data_source_id": "00000000-0000-4000-8000-000000000000",
+                                     "database_id": "00000000-0000-4000-8000-000000000001"}}
+    sent = notion_contract.checked
+    reply = _deliver(p, elsewhere)
+    assert reply == {"status": "ignored", "reason": "no project for this data source"}
+    assert notion_contract.checked == sent  # not one request to Notion
+
+
+def test_a_persons_retrigger_within_the_same_minute_is_a_new_run(notion_pipeline):
+    p = notion_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    env = p.notion_env
+    story = new_story(env, "Again, please")
+    first = _deliver(p, story)
+    env.bot.set_status(story["id"], "Status", "Prototype Ready")  # the run's write-back
+    env.user.set_status(story["id"], "Status", "Generate Prototype")  # the person asks again
+    again = env.user.retrieve_page(story["id"])
+    if again["last_edited_time"] == story["last_edited_time"]:  # Notion (and the emulator) round to the minute
+        assert again["last_edited_time"].endswith(":00.000Z")
+    second = _deliver(p, again)
+    assert first["status"] == second["status"] == "enqueued"
+    assert first["invocation_id"] != second["invocation_id"]
+    # Notion delivering the second event again (same event id) is still one run.
+    body = event_body(again, env=env, event_id="evt-again")
+    replies = [p.webhook(body, signed(body))[1] for _ in range(3)]
+    assert len({reply["invocation_id"] for reply in replies}) == 1
+    assert p.queue_depth() == 3
+
+
+class _FailingNotion:
+    def __init__(self, error: Exception) -> None:
+        self.error, self.calls = error, 0
+
+    def create_comment(self, *args, **kwargs):
+        self.calls += 1
+        raise self.error
+
+
+def test_write_back_does_not_retry_what_cannot_succeed():
+    refused = _FailingNotion(NotionValidation("body failed validation", status=400, code="validation_error"))
+    outcome = NotionWriteBack(refused, retry_delays=(0, 0, 0), sleep=lambda _: None).notify("page", "text")
+    assert refused.calls == 1 and not outcome.delivered
+    down = _FailingNotion(NotionUnavailable("no response", status=503, code="service_unavailable"))
+    NotionWriteBack(down, retry_delays=(0, 0, 0), sleep=lambda _: None).notify("page", "text")
+    assert down.calls == 4  # an outage is worth the retries
