@@ -86,14 +86,17 @@ def least_privilege(recording: Recording) -> list[Violation]:
 def _function_capabilities(recording: Recording) -> list[Violation]:
     """A function that does not invoke agents may not hold agent actions; one without a bucket, no S3."""
     out = []
-    declarations = {f.logical_name: f for f in FUNCTIONS}
+    by_handler = {f.handler: f for f in FUNCTIONS}
+    # Each LambdaFunction component holds one function and its policy: the function's handler names its declaration.
+    declared = {fn.parent: by_handler.get(fn.inputs.get("handler"))
+                for fn in recording.of_type("aws:lambda/function:Function")}
     for resource, statements in _policies(recording):
         if resource.parent_type != "aidlc:index:LambdaFunction":
             continue
-        logical = _function_logical_name(resource.parent or "")
-        function = declarations.get(logical)
+        function = declared.get(resource.parent)
         if function is None:
             continue
+        logical = function.logical_name
         actions = {a for st in statements for a in _as_list(st.get("Action"))}
         if not (function.invokes_agents or function.stops_agents) and any(AGENT_ACTION.match(a) for a in actions):
             out.append(Violation("least_privilege", resource.name,
@@ -103,14 +106,6 @@ def _function_capabilities(recording: Recording) -> list[Violation]:
         if not function.secrets and any(a.startswith("secretsmanager:") for a in actions):
             out.append(Violation("least_privilege", resource.name, f"{logical} reads secrets it does not need"))
     return out
-
-
-def _function_logical_name(component_name: str) -> str:
-    for function in sorted(FUNCTIONS, key=lambda f: -len(f.logical_name)):
-        if component_name.endswith(f"-{function.logical_name}") or component_name.endswith("-tools") and \
-                function.logical_name == "tool_gateway":
-            return function.logical_name
-    return ""
 
 
 def encryption_at_rest(recording: Recording) -> list[Violation]:

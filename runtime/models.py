@@ -259,6 +259,24 @@ class InvocationRecord(Strict):
     delivery_status: Literal["pending", "delivered", "failed"] = "pending"
     created_at: datetime = Field(default_factory=utcnow)
 
+    @classmethod
+    def from_message(cls, message: "QueueMessage", config: dict[str, Any] | None = None) -> "InvocationRecord":
+        """The queued record of the run a task message asks for (the orchestrator, and POST /invoke before it
+        enqueues); `config`: the project settings the run is recorded with."""
+        return cls(
+            invocation_id=message.invocation_id,
+            notion_page_id=message.notion_page_id,
+            workspace_id=message.workspace_id,
+            project_id=message.project_id,
+            agent_type=message.agent_type,
+            trigger_value=message.trigger_value,
+            input_context={"story": message.page_snapshot.model_dump(mode="json"),
+                           "chain_context": message.chain_context,
+                           **({"slack": message.slack.model_dump(mode="json")} if message.slack else {})},
+            parent_invocation_id=message.parent_invocation_id,
+            config=dict(config or {}),
+        )
+
 
 # --- Project configuration (2.2) ---------------------------------------------------------------------------
 

@@ -73,19 +73,8 @@ class ApiService(UsesRegistry):
             parent_invocation_id=request.parent_invocation_id,
         )
         # The record first, so GET /invocation/{id} answers at once; the orchestrator continues from it.
-        self.invocations.create(
-            InvocationRecord(
-                invocation_id=message.invocation_id,
-                notion_page_id=message.notion_page_id,
-                workspace_id=message.workspace_id,
-                project_id=message.project_id,
-                agent_type=message.agent_type,
-                trigger_value=message.trigger_value,
-                input_context={"story": message.page_snapshot.model_dump(mode="json"), "chain_context": {}},
-                parent_invocation_id=message.parent_invocation_id,
-                config={"agent_chain_template": project.agent_chain_template.value, "source": "api"},
-            )
-        )
+        self.invocations.create(InvocationRecord.from_message(
+            message, {"agent_chain_template": project.agent_chain_template.value, "source": "api"}))
         self.queue.publish(message)
         return {"invocation_id": message.invocation_id, "status": InvocationStatus.QUEUED.value}
 

@@ -104,19 +104,8 @@ class OrchestratorService(UsesRegistry):
 
     def process(self, message: QueueMessage) -> Outcome:
         project = self.projects.get(message.project_id)
-        record = InvocationRecord(
-            invocation_id=message.invocation_id,
-            notion_page_id=message.notion_page_id,
-            workspace_id=message.workspace_id,
-            project_id=message.project_id,
-            agent_type=message.agent_type,
-            trigger_value=message.trigger_value,
-            input_context={"story": message.page_snapshot.model_dump(mode="json"),
-                           "chain_context": message.chain_context,
-                           **({"slack": message.slack.model_dump(mode="json")} if message.slack else {})},
-            parent_invocation_id=message.parent_invocation_id,
-            config={"agent_chain_template": project.agent_chain_template.value} if project else {},
-        )
+        record = InvocationRecord.from_message(
+            message, {"agent_chain_template": project.agent_chain_template.value} if project else {})
         if self.invocations.create(record):
             stored: StoredInvocation | None = StoredInvocation(record_fields(record))  # just written: no re-read
         else:  # redelivered, or created by POST /invoke: carry on from what is stored
