@@ -256,3 +256,27 @@ def test_without_secrets_placeholder_secrets() -> None:
     versions = recording.of_type("aws:secretsmanager/secretVersion:SecretVersion")
     assert len(versions) == len(recording.of_type("aws:secretsmanager/secret:Secret")) == len(SECRETS)
     assert {plain(v.inputs["secretString"]) for v in versions} == {("secret", UNSET)}
+
+
+def test_functions_that_only_stop_sessions_cannot_start_runs(dev_stack: Recording) -> None:
+    for function in FUNCTIONS:
+        if not (function.invokes_agents or function.stops_agents):
+            continue
+        component = f"pipeline-{function.logical_name}"
+        actions = _actions(_policy(dev_stack, f"{component}-policy"))
+        assert "bedrock-agentcore:StopRuntimeSession" in actions, function.logical_name
+        assert ("bedrock-agentcore:InvokeAgentRuntime" in actions) == function.invokes_agents, function.logical_name
+    assert not any(f.invokes_agents for f in FUNCTIONS if f.logical_name in ("api", "timeouts"))
+
+
+def test_state_is_built_before_and_apart_from_the_functions(dev_stack: Recording) -> None:
+    """No cycle: State -> AgentCore -> Orchestration, each built from the outputs of those before it, so no
+    component needs a deferred output."""
+    order = [r.name for r in dev_stack.components() if r.type != "aidlc:index:LambdaFunction"]
+    assert order.index("state") < order.index("agents") < order.index("pipeline")
+    state_children = {r.type for r in dev_stack.children_of("state")}
+    assert "aws:lambda/function:Function" not in state_children
+    assert {"aws:dynamodb/table:Table", "aws:sqs/queue:Queue", "aws:secretsmanager/secret:Secret"} <= state_children
+    sources = [p.read_text() for p in (PROJECT_ROOT / "components").glob("*.py")] + \
+        [(PROJECT_ROOT / "__main__.py").read_text()]
+    assert not any("deferred_output" in text for text in sources)
