@@ -57,6 +57,8 @@ class PipelineFollower:
         )
         for record in table.query(KeyConditionExpression=Key("invocation_id").eq(inv["invocation_id"]))["Items"]:
             key = (inv["invocation_id"], str(record.get("seq")))
+            if record.get("source") == "tool":  # each call is also recorded by the agent: one line per call
+                continue
             if key in self._seen_audit:
                 continue
             self._seen_audit.add(key)

@@ -419,6 +419,7 @@ class LocalStack:
         from runtime.notion.adapter import NotionAdapter
         from runtime.policy import ToolPolicy
         from runtime.prototypes import PrototypeStore
+        from runtime.tools.audit import DynamoDbAuditSink
         from runtime.tools.registry import ToolServices
 
         # The tool gateway's own clients: its prototype uploads are its calls.
@@ -433,6 +434,8 @@ class LocalStack:
                 expiry_days=self.project.prototype_expiry_days,
             ),
             policy=ToolPolicy.load(),
+            # the tool side of the audit trail, as the gateway Lambda writes it in AWS
+            audit=DynamoDbAuditSink(self.aws.tables[resources.AUDIT.logical_name], client=clients.client("dynamodb")),
         )
 
     def _start_workers(self) -> None:

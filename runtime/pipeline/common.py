@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,3 +30,17 @@ def parse_time(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+def retrying_after(delays: Sequence[float], *, retry: Any, sleep: Callable[[float], None]) -> Any:
+    """A tenacity `Retrying` that tries once, then once more after each of `delays` seconds (the last delay repeats
+    if tenacity asks for more), for the errors `retry` accepts; the last error is re-raised. The one retry-wait policy
+    of the pipeline's steps (the agent invoke, the Notion write-back); `sleep` is injectable so tests do not wait."""
+    from tenacity import Retrying, stop_after_attempt
+
+    delays = tuple(delays)
+
+    def wait(retry_state: Any) -> float:
+        return float(delays[min(retry_state.attempt_number - 1, len(delays) - 1)]) if delays else 0.0
+
+    return Retrying(stop=stop_after_attempt(len(delays) + 1), wait=wait, retry=retry, sleep=sleep, reraise=True)

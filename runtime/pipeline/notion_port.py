@@ -1,5 +1,5 @@
-"""The part of `runtime.notion.adapter.NotionAdapter` the pipeline uses, as a Protocol, plus the two property
-readers the webhook needs before any adapter is involved (an automation event carries the page in its body)."""
+"""The part of `runtime.notion.adapter.NotionAdapter` the pipeline uses, as a Protocol, plus the page readers the
+webhook needs before any adapter is involved (an automation event carries the page in its body)."""
 
 from __future__ import annotations
 
@@ -33,19 +33,12 @@ class NotionPort(Protocol):
 
 def choice_value(page: dict, property_name: str) -> str | None:
     """The name chosen in a `status` or `select` property (workspaces use either for Status)."""
-    prop = (page.get("properties") or {}).get(property_name) or {}
-    kind = prop.get("type")
-    if kind not in ("status", "select"):
-        return None
-    chosen = prop.get(kind) or {}
-    return chosen.get("name")
+    # The adapter's property reader is the one reader of Notion values; imported here, on use, so importing the
+    # webhook does not load notion-client (an automation event needs no adapter).
+    from runtime.notion.adapter import plain_value
 
-
-def people_ids(page: dict, property_name: str) -> list[str]:
     prop = (page.get("properties") or {}).get(property_name) or {}
-    if prop.get("type") != "people":
-        return []
-    return [person["id"] for person in prop.get("people") or [] if person.get("id")]
+    return plain_value(prop) if prop.get("type") in ("status", "select") else None
 
 
 def parent_ids(page: dict) -> tuple[str | None, str | None]:
@@ -60,8 +53,3 @@ def last_editor_id(page: dict) -> str | None:
 
 def same_id(a: str | None, b: str | None) -> bool:
     return bool(a and b) and a.replace("-", "").lower() == b.replace("-", "").lower()
-
-
-def is_status_property(page: dict, property_name: str) -> bool:
-    prop: Any = (page.get("properties") or {}).get(property_name) or {}
-    return prop.get("type") in ("status", "select")

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import retry_if_exception_type
 
 from runtime.errors import ErrorCode
 from runtime.models import (
@@ -42,7 +42,7 @@ from runtime.pipeline.invoker import AgentInvoker, InvokeError, TransientInvokeE
 from runtime.pipeline.ledger import RunLedger
 from runtime.pipeline.projects import ProjectRepository, budget_month
 from runtime.pipeline.writeback import NotionWriteBack
-from runtime.pipeline.common import UsesRegistry
+from runtime.pipeline.common import UsesRegistry, retrying_after
 
 log = logging.getLogger(__name__)
 
@@ -193,18 +193,8 @@ class OrchestratorService(UsesRegistry):
         return outcome
 
     def _invoke(self, request: AgentRequest) -> None:
-        delays = self.retry_delays
-
-        def wait(retry_state: Any) -> float:
-            return float(delays[min(retry_state.attempt_number - 1, len(delays) - 1)]) if delays else 0.0
-
-        for attempt in Retrying(
-            stop=stop_after_attempt(len(delays) + 1),
-            wait=wait,
-            retry=retry_if_exception_type(TransientInvokeError),
-            sleep=self.sleep,
-            reraise=True,
-        ):
+        for attempt in retrying_after(self.retry_delays, retry=retry_if_exception_type(TransientInvokeError),
+                                      sleep=self.sleep):
             with attempt:
                 self.invoker.invoke(request)
 

@@ -11,12 +11,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenacity import Retrying, retry_if_exception, stop_after_attempt
+from tenacity import Retrying, retry_if_exception
 
 from runtime.errors import DEFAULT_REMEDIATION
 from runtime.models import InvocationRecord, InvocationStatus, ProjectConfig
 from runtime.notion.adapter import property_value
 from runtime.notion.errors import NotionError
+from runtime.pipeline.common import retrying_after
 from runtime.pipeline.notion_port import NotionPort
 
 log = logging.getLogger(__name__)
@@ -28,14 +29,6 @@ OWNER_PROPERTY = "Owner"
 class WriteBackOutcome:
     delivered: bool
     errors: list[str] = field(default_factory=list)
-
-
-def _wait_from(delays: Sequence[float]) -> Callable[[Any], float]:
-    def wait(retry_state: Any) -> float:
-        index = retry_state.attempt_number - 1
-        return float(delays[min(index, len(delays) - 1)]) if delays else 0.0
-
-    return wait
 
 
 class NotionWriteBack:
@@ -53,13 +46,7 @@ class NotionWriteBack:
         self._lock = threading.Lock()
 
     def _retrying(self) -> Retrying:
-        return Retrying(
-            retry=retry_if_exception(can_succeed_later),
-            stop=stop_after_attempt(len(self.retry_delays) + 1),
-            wait=_wait_from(self.retry_delays),
-            sleep=self.sleep,
-            reraise=True,
-        )
+        return retrying_after(self.retry_delays, retry=retry_if_exception(can_succeed_later), sleep=self.sleep)
 
     def _step(self, name: str, action: Callable[[], Any], errors: list[str]) -> None:
         try:
