@@ -1,13 +1,13 @@
 """The demo deck agent: a Notion page sequence for customer demos, and a feedback database (seed 2.3)."""
 
 from runtime.plugins import (
-    FEEDBACK_DATABASE_PROPERTIES,
     OFFLINE_LABEL,
     AgentSpec,
     Limits,
     ToolCall,
     chained_url,
     criteria,
+    feedback_database_properties,
     hookimpl,
 )
 

@@ -13,8 +13,8 @@ the run's summary. The helpers the built-ins share:
 - `criteria(request)`: the story's acceptance criteria, one string each (or one made from the title);
 - `slug(text)`: lower-case words joined by hyphens, for branch and file names;
 - `OFFLINE_LABEL`: the sentence every artifact made offline carries, so no one mistakes it for a model's work;
-- `FEEDBACK_DATABASE_PROPERTIES`: the feedback database's Notion schema (seed 2.3), which the
-  `feedback_statistics` tool reads.
+- `feedback_database_properties(stories_data_source_id)`: the feedback database's Notion schema (seed 2.3), which
+  the `feedback_statistics` tool reads.
 
 The chain context: when a chain rule starts a run, `request.parent.context` carries what the finished run passed
 on (built by `chain_context`, read with `parent_context` / `chained_url`):
@@ -42,13 +42,13 @@ from runtime.models import (
     AgentRequest,
     ArtifactType,
     ChainTemplate,
-    FEEDBACK_DATABASE_PROPERTIES,
     OutputArtifact,
+    feedback_database_properties,
 )
 
 __all__ = [
-    "ARTIFACTS_KEY", "AgentSpec", "FEEDBACK_DATABASE_PROPERTIES", "ChainRule", "Limits", "OFFLINE_LABEL", "OfflineScript", "ToolCall", "VARIANT_KEY",
-    "chain_context", "chain_url_key", "chained_url", "criteria", "hookimpl",
+    "ARTIFACTS_KEY", "AgentSpec", "ChainRule", "Limits", "OFFLINE_LABEL", "OfflineScript", "ToolCall", "VARIANT_KEY",
+    "chain_context", "chain_url_key", "chained_url", "criteria", "feedback_database_properties", "hookimpl",
     "parent_context", "slug",
 ]
 
