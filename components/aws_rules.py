@@ -192,6 +192,23 @@ def alarm_topics(recording: Recording) -> list[Violation]:
     return out
 
 
+def alarm_periods(recording: Recording) -> list[Violation]:
+    """PutMetricAlarm: "Valid values are 10, 30, and any multiple of 60", and "the number of evaluation periods
+    multiplied by the period cannot exceed 86,400 seconds" (CloudWatch API Reference, PutMetricAlarm)."""
+    out = []
+    for alarm in recording.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        periods = [alarm.inputs.get("period")] + [(q.get("metric") or {}).get("period")
+                                                  for q in _list(alarm.inputs.get("metricQueries"))]
+        periods = [int(p) for p in periods if p is not None]
+        evaluations = int(alarm.inputs.get("evaluationPeriods") or 1)
+        for period in periods:
+            if not (period in (10, 30) or period % 60 == 0):
+                out.append(Violation("aws_rules", alarm.name, f"period {period} s is not 10, 30 or a multiple of 60"))
+            elif period * evaluations > 86_400:
+                out.append(Violation("aws_rules", alarm.name, f"{evaluations} periods of {period} s exceed one day"))
+    return out
+
+
 def cloudfront_folder_urls(recording: Recording) -> list[Violation]:
     """A distribution in front of a private S3 origin answers a folder URL ("/inv/") with S3's 403 unless a
     viewer-request function maps it to its index document: `default_root_object` covers "/" only (CloudFront
@@ -224,7 +241,7 @@ def gateway_headers(recording: Recording) -> list[Violation]:
     return out
 
 
-RULES = (dynamodb_tags, names, lambda_environment, sqs_redrive, iam_sizes_and_schedules, alarm_topics,
+RULES = (dynamodb_tags, names, lambda_environment, sqs_redrive, iam_sizes_and_schedules, alarm_topics, alarm_periods,
          cloudfront_folder_urls, gateway_headers)
 
 

@@ -162,6 +162,10 @@ RULE_BREAKERS = {
     "header allow-list": (_headers_not_allow_listed, "agents-gateway-target", "does not allow-list"),
     "schedule": (_plural_rate, "pipeline-budget_alerts-schedule", "not a valid"),
     "function name": (_long_function_name, "pipeline-webhook-fn", "longer than 64"),
+    "alarm period": (lambda r: r.named("monitoring-budget-80").inputs.update(period=90.0), "monitoring-budget-80",
+                     "not 10, 30 or a multiple of 60"),
+    "alarm span": (lambda r: r.named("monitoring-budget-100").inputs.update(evaluationPeriods=25.0),
+                   "monitoring-budget-100", "exceed one day"),
 }
 
 
