@@ -66,7 +66,8 @@ def mcp_tool_client(url: str, *, agent_type: str, invocation_id: str, auth: http
                     allowed_tools: Sequence[str] | None = None) -> Any:
     """A strands `MCPClient` to pass in `Agent(tools=[...])`; the agent starts and stops it.
 
-    With `allowed_tools`, the model is shown only those tools; the policy hook still checks every call."""
+    With `allowed_tools`, the model is shown only those tools; the tool side still checks every call against the
+    Cedar policy (ToolRegistry.call)."""
     from strands.tools.mcp import MCPClient
 
     filters = {"allowed": [_tool_pattern(name) for name in allowed_tools]} if allowed_tools is not None else None
