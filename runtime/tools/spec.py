@@ -1,26 +1,35 @@
 """What a tool is, for a plugin author: a typed Python function with typed arguments and a typed result.
 
-    from pydantic import BaseModel
+    from pydantic import BaseModel, ConfigDict
     from runtime.plugins import hookimpl
-    from runtime.tools.spec import ArtifactContext, ToolResultModel, ToolSpec
+    from runtime.tools.spec import ToolResultModel, ToolSpec
 
-    class WordCountArgs(BaseModel):
-        text: str
+    class RenderArgs(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        title: str
+        nodes: list[str]
 
-    class WordCountResult(ToolResultModel):
-        words: int
+    class RenderResult(ToolResultModel):
+        url: str
+        node_count: int
 
-    def word_count(context, args: WordCountArgs) -> dict:
-        return {"words": len(args.text.split())}
+    def render(context, args: RenderArgs) -> dict:          # context: runtime.tools.base.ToolContext
+        return {"url": upload_svg(context.invocation_id, args.nodes), "node_count": len(args.nodes)}
+
+    def diagram(args: RenderArgs, result: RenderResult, run) -> OutputArtifact:   # optional: what a call made
+        return OutputArtifact(type="diagram", url=result.url, title=args.title,
+                              metadata={"kind": "diagram", "node_count": result.node_count})
 
     @hookimpl
     def register_tools():
-        return [ToolSpec("word_count", "Count the words in a text", "analysis", WordCountArgs, word_count,
-                         result_model=WordCountResult)]
+        return [ToolSpec("diagram_render", "Render a flow diagram", "analysis", RenderArgs, render,
+                         result_model=RenderResult, artifact=diagram)]
 
 The built-in tools (runtime/tools/builtin.py) are declared exactly so. The tool registry validates each call's
 arguments against `args_model` before `func` runs (a model gets a readable error to fix its call) and each result
 against `result_model` after (a result of the wrong shape is a bug in the tool, reported as such, never passed on).
+An agent that lists "diagram" in its `outputs` gets each call's artifact on its run (`OutputArtifact` is in
+runtime.models; an artifact type is any lower_snake_case name, so a plugin's own type needs no model change).
 """
 
 from __future__ import annotations
