@@ -31,7 +31,13 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from runtime.models import PageSnapshot
 from runtime.notion import limits
 from runtime.notion.errors import NotionError, error_for_status
-from runtime.notion.markdown import blocks_to_markdown, markdown_to_blocks, rich_text_plain, split_rich_text
+from runtime.notion.markdown import (
+    blocks_to_markdown,
+    cap_rich_text,
+    markdown_to_blocks,
+    rich_text_plain,
+    split_rich_text,
+)
 from runtime.notion.throttle import Throttle
 
 logger = logging.getLogger(__name__)
@@ -377,7 +383,7 @@ class NotionAdapter:
         for user_id in mention_user_ids:
             rich_text.append({"type": "mention", "mention": {"type": "user", "user": {"id": user_id}}})
             rich_text.append({"type": "text", "text": {"content": " "}})
-        rich_text.extend(split_rich_text(text))
+        rich_text = cap_rich_text(rich_text + split_rich_text(text, max_items=None))  # mentions kept, text capped
         return self._request(
             lambda: self._client.comments.create(parent={"page_id": page_id}, rich_text=rich_text), idempotent=False
         )

@@ -68,11 +68,15 @@ def _text_item(content: str, annotations: dict[str, bool] | None = None, link: s
 
 
 def split_rich_text(
-    text: str, limit: int = RICH_TEXT_LIMIT, max_items: int = MAX_RICH_TEXT_ITEMS
+    text: str, limit: int = RICH_TEXT_LIMIT, max_items: int | None = MAX_RICH_TEXT_ITEMS
 ) -> list[dict[str, Any]]:
     """Plain text -> rich text items, each at most `limit` characters, at most `max_items` of them (Notion rejects
-    longer items and arrays; text that cannot fit is cut, ending with `TRUNCATED_MARKER`)."""
-    return cap_rich_text([_text_item(chunk) for chunk in _chunks(text, limit)], limit, max_items) if text else []
+    longer items and arrays; text that cannot fit is cut, ending with `TRUNCATED_MARKER`). `max_items=None`
+    leaves the count to the caller (who caps the whole array, e.g. after mentions)."""
+    if not text:
+        return []
+    items = [_text_item(chunk) for chunk in _chunks(text, limit)]
+    return items if max_items is None else cap_rich_text(items, limit, max_items)
 
 
 def _plain_items(text: str) -> list[dict[str, Any]]:
@@ -100,8 +104,12 @@ def cap_rich_text(
         tail = _chunks(rest, limit) if rest else []
         if kept + len(tail) <= max_items:
             return items[:kept] + [_text_item(chunk) for chunk in tail]
-    head = _chunks("".join(texts), limit)[: max_items - 1]
-    return [_text_item(chunk) for chunk in head] + [_text_item(TRUNCATED_MARKER.strip())]
+    # Leading mentions (a comment's "@owner ") are kept as they are; the text after them is cut.
+    lead = 0
+    while lead < min(len(items), max_items // 2) and (items[lead].get("type") != "text" or not texts[lead].strip()):
+        lead += 1
+    head = _chunks("".join(texts[lead:]), limit)[: max_items - lead - 1]
+    return items[:lead] + [_text_item(chunk) for chunk in head] + [_text_item(TRUNCATED_MARKER.strip())]
 
 
 def _split_items(items: list[dict[str, Any]], limit: int = RICH_TEXT_LIMIT) -> list[dict[str, Any]]:

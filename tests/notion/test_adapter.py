@@ -305,3 +305,15 @@ def test_threads_sharing_one_adapter_all_get_through_a_429_burst(tmp_path, agent
     for page_id, body in bodies.items():
         assert body.split("\n\n") == [f"{page_id[:8]} line {index}" for index in range(3)]
     assert notion.stats.rate_limited == emulator.limiter.refused > 0
+
+
+def test_a_huge_comment_with_mentions_and_a_long_property_are_capped_as_notion_requires(notion, seed, emulator):
+    from runtime.notion.markdown import TRUNCATED_MARKER, rich_text_plain
+
+    text = "word " * 60_000  # 300,000 characters: more than 100 items of 2,000
+    comment = notion.create_comment(seed.story_page_ids[0], text, mention_user_ids=[emulator.person_user["id"]])
+    items = comment["rich_text"]
+    assert len(items) == 100 and items[0]["type"] == "mention"
+    assert rich_text_plain(items).endswith(TRUNCATED_MARKER.strip())
+    page = notion.update_properties(seed.story_page_ids[0], {"Acceptance Criteria": property_value("rich_text", text)})
+    assert len(page["properties"]["Acceptance Criteria"]["rich_text"]) == 100
