@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
@@ -413,13 +414,15 @@ class SlackEmulator:
 
     async def _command_endpoint(self, request: Request) -> JSONResponse:
         body = await request.json()
-        status, answer = self.command(str(body.get("text", "")), user_id=body.get("user_id"))
+        # In a worker thread: the app answers the command by calling this emulator's Web API meanwhile.
+        status, answer = await run_in_threadpool(self.command, str(body.get("text", "")), user_id=body.get("user_id"))
         return JSONResponse({"status": status, "answer": answer})
 
     async def _click_endpoint(self, request: Request) -> JSONResponse:
         body = await request.json()
         try:
-            status, answer = self.click(str(body["ts"]), str(body["action_id"]), user_id=body.get("user_id"))
+            status, answer = await run_in_threadpool(self.click, str(body["ts"]), str(body["action_id"]),
+                                                     user_id=body.get("user_id"))
         except (KeyError, StopIteration) as exc:
             return JSONResponse({"error": str(exc)}, status_code=404)
         return JSONResponse({"status": status, "answer": answer})

@@ -12,6 +12,8 @@ import httpx
 import pytest
 from slack_sdk import WebClient
 
+from tests.conftest import needs_chromium
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
@@ -104,3 +106,35 @@ def test_status_help_and_bad_requests_over_http(stack):
                         headers={"X-Slack-Request-Timestamp": str(int(time.time())),
                                  "X-Slack-Signature": "v0=" + "0" * 64}, timeout=10)
     assert forged.status_code == 401
+
+
+@needs_chromium
+def test_channel_view_in_headless_chromium(stack, browser):
+    """A person types `/aidlc run mock <story>` in the channel view, sees the thread fill in, and presses a button
+    (here: an approval notice's Approve, as a non-approver first, then as the approver)."""
+    from runtime.slack.messages import Notice, State, render
+
+    story = _story(stack, "Support agent merges duplicate tickets")
+    page = browser.new_page()
+    page.goto(stack.info.slack_channel_url)
+    page.fill("#text", f"/aidlc run mock {story['url']}")
+    page.click("#send")
+    page.wait_for_function("document.getElementById('answer').textContent.includes('workflow')", timeout=30_000)
+    page.wait_for_function("[...document.querySelectorAll('.thread pre')].some(p => p.textContent.includes("
+                           "'/prototypes/'))", timeout=180_000)
+
+    notice = Notice("01JBCDEFGHJKMNPQRSTVWXYZ02", State.WAITING_FOR_APPROVAL, "deploy the package?",
+                    step="deploy", project_id=stack.project.project_id)
+    ts = WebClient(token=stack.info.slack_bot_token, base_url=stack.info.slack_api_base).chat_postMessage(
+        channel=stack.info.slack_channel_id, **render(notice))["ts"]
+    approve = page.locator(f"[data-ts='{ts}'] button[data-action='aidlc_approve']")
+    approve.wait_for(timeout=10_000)
+    page.select_option("#as", stack.slack.person.id)
+    approve.click()
+    page.wait_for_function("document.getElementById('answer').textContent.includes('refused')", timeout=10_000)
+    page.select_option("#as", stack.slack.approver.id)
+    page.locator(f"[data-ts='{ts}'] button[data-action='aidlc_approve']").click()
+    page.wait_for_function(f"document.querySelector(\"[data-ts='{ts}'] pre\").textContent.includes('Approved by')",
+                           timeout=10_000)
+    assert page.locator(f"[data-ts='{ts}'] button").count() == 0  # the buttons went with the decision
+    page.close()
