@@ -2,7 +2,7 @@
 
     from pydantic import BaseModel, ConfigDict
     from runtime.plugins import hookimpl
-    from runtime.tools.spec import ToolResultModel, ToolSpec
+    from runtime.tools.spec import OutputArtifact, ToolResultModel, ToolSpec
 
     class RenderArgs(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -28,8 +28,9 @@
 The built-in tools (runtime/tools/builtin.py) are declared exactly so. The tool registry validates each call's
 arguments against `args_model` before `func` runs (a model gets a readable error to fix its call) and each result
 against `result_model` after (a result of the wrong shape is a bug in the tool, reported as such, never passed on).
-An agent that lists "diagram" in its `outputs` gets each call's artifact on its run (`OutputArtifact` is in
-runtime.models; an artifact type is any lower_snake_case name, so a plugin's own type needs no model change).
+An agent that lists "diagram" in its `outputs` gets each call's artifact on its run. `OutputArtifact` and
+`ArtifactType` are exported here; an artifact type is any lower_snake_case name, so a plugin's own type needs no
+model change (its metadata is `{"kind": <type>, ...}` with fields of the plugin's own).
 """
 
 from __future__ import annotations
@@ -40,8 +41,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from runtime.models import ArtifactType, OutputArtifact
+
 if TYPE_CHECKING:
-    from runtime.models import AgentRequest, OutputArtifact
+    from runtime.models import AgentRequest
+
+__all__ = ["ArtifactContext", "ArtifactHook", "ArtifactType", "OutputArtifact", "ToolCallRecord", "ToolResultModel",
+           "ToolSpec"]
 
 
 class ToolResultModel(BaseModel):

@@ -10,12 +10,12 @@ from runtime.agent.completion import MemoryCompletionSink
 from runtime.agent.runner import RunOptions, run_agent
 from runtime.agent.settings import AgentSettings
 from runtime.agent.tools import registry_tools
-from runtime.models import CompletionEvent, InvocationRecord, OutputArtifact
+from runtime.models import CompletionEvent, InvocationRecord
 from runtime.plugins import AgentSpec, ChainRule, ToolCall, hookimpl
 from runtime.registry import load_registry
 from runtime.tools.audit import MemoryAuditSink
 from runtime.tools.registry import ToolContext, ToolRegistry, ToolServices
-from runtime.tools.spec import ArtifactContext, ToolResultModel, ToolSpec
+from runtime.tools.spec import ArtifactContext, OutputArtifact, ToolResultModel, ToolSpec
 
 from tests.agent.conftest import make_request
 
