@@ -40,7 +40,7 @@ def _full(name: str, body: dict) -> list[str]:
     item_types = {"page": "PageObjectResponse", "block": "BlockObjectResponse", "user": "UserObjectResponse",
                   "comment": "CommentObjectResponse", "data_source": "DataSourceObjectResponse"}
     for index, item in enumerate(body.get("results", [])):
-        problems += contract()._schema_problems("responses", item_types[item["object"]], item, f"{name}[{index}]")
+        problems += contract().check_type("responses", item_types[item["object"]], item, f"{name}[{index}]")
     return problems
 
 

@@ -181,7 +181,9 @@ class Contract:
                 return endpoint, match.groupdict()
         return None
 
-    def _schema_problems(self, kind: str, type_name: str, instance: Any, prefix: str) -> list[str]:
+    def check_type(self, kind: str, type_name: str, instance: Any, prefix: str) -> list[str]:
+        """Problems with `instance` as the SDK type `type_name` ("requests" or "responses" schema), named from
+        `prefix`: the closest miss only, as Notion names one."""
         validator = self.validator(kind, type_name)
         errors = list(validator.iter_errors(instance))
         if not errors:
@@ -224,7 +226,7 @@ class Contract:
         if parsed and endpoint.body is None:
             problems.append(f"body failed validation: {endpoint.name} takes no body.")
         elif endpoint.body is not None:
-            problems += self._schema_problems("requests", endpoint.body, parsed, "body failed validation: body")
+            problems += self.check_type("requests", endpoint.body, parsed, "body failed validation: body")
         if query:
             problems += self._query_problems(endpoint, query)
         problems += limits.request_problems(endpoint.name, parsed, size)
@@ -250,21 +252,21 @@ class Contract:
                     typed[key] = values[-1]
             else:
                 typed[key] = values[-1]
-        return self._schema_problems("requests", endpoint.query, typed, "query failed validation: query")
+        return self.check_type("requests", endpoint.query, typed, "query failed validation: query")
 
     def check_response(self, endpoint_name: str, body: Any, *, full: bool = True) -> list[str]:
         """Problems with an answer to `endpoint_name`; `full` holds it to the complete object type."""
         endpoint = next(e for e in self.endpoints if e.name == endpoint_name)
         type_name = (endpoint.full if full else None) or endpoint.response
         assert type_name is not None
-        return self._schema_problems("responses", type_name, body, f"{endpoint_name} response")
+        return self.check_type("responses", type_name, body, f"{endpoint_name} response")
 
     def check_event(self, event: Any) -> list[str]:
         """Problems with a webhook delivery (the payload types in the SDK's `webhooks.d.ts`)."""
         type_name = self.events.get(event.get("type") if isinstance(event, dict) else None)
         if type_name is None:
             return [f"event type {event.get('type') if isinstance(event, dict) else event!r} is not in the contract"]
-        return self._schema_problems("responses", type_name, event, "event")
+        return self.check_type("responses", type_name, event, "event")
 
 
 @functools.cache
