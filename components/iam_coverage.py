@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 from components import iam_database
 from components.findings import Violation
-from components.mockrun import Recording, RecordedResource, statements_of
+from components.mockrun import Recording, statements_of
 from runtime.resources import BUCKETS, FUNCTIONS, QUEUES, SECRETS, TABLES
 
 # botocore service name -> IAM service prefix, where they differ.
@@ -102,43 +102,50 @@ def principal_statements(recording: Recording) -> dict[str, list[dict[str, Any]]
 
 
 def _logical(physical: str, logicals: Iterable[str]) -> str | None:
-    """The declared resource a physical name stands for: `{prefix}-{logical}`, `{prefix}/{logical}`,
-    `{prefix}-{logical}.fifo`, the stack's `{component}-{logical}-<suffix>`, or the logical name itself."""
+    """The declared resource a run's physical name stands for: `{prefix}-{logical}`, `{prefix}/{logical}` (the
+    local stack's names, runtime/local/aws.py), `{prefix}-{logical}.fifo`, or the logical name itself."""
     base = physical.removesuffix(".fifo")
     for logical in sorted(logicals, key=len, reverse=True):
-        if base == logical or base.endswith((f"-{logical}", f"/{logical}")) or f"-{logical}-" in base:
+        if base == logical or base.endswith((f"-{logical}", f"/{logical}")):
             return logical
     return None
 
 
-def _stack_resource(recording: Recording, type_token: str, logical: str) -> RecordedResource | None:
-    for r in recording.of_type(type_token):
-        name = r.name.removesuffix("-dlq")
-        if r.name.endswith(f"-{logical}") and name == r.name:
-            return r
-    return None
+def stack_arns(recording: Recording) -> dict[tuple[str, str], str]:
+    """{(kind, logical name): ARN} for the stack's tables, queues, secrets and buckets, read the way the functions
+    find them: each function's environment names its resources (runtime/resources.py `function_environment`),
+    and the resource with that name, URL or ARN gives the ARN."""
+    kinds = {"table": (TABLES, "aws:dynamodb/table:Table", "name"), "queue": (QUEUES, "aws:sqs/queue:Queue", "url"),
+             "secret": (SECRETS, "aws:secretsmanager/secret:Secret", "arn"),
+             "bucket": (BUCKETS, "aws:s3/bucket:Bucket", "bucket")}
+    out: dict[tuple[str, str], str] = {}
+    environments = [(f.inputs.get("environment") or {}).get("variables") or {}
+                    for f in recording.of_type("aws:lambda/function:Function")]
+    for kind, (declared, type_token, key) in kinds.items():
+        by_key = {r.state.get(key): r.state.get("arn") for r in recording.of_type(type_token)}
+        for resource in declared:
+            for env in environments:
+                value = env.get(resource.env_var)
+                if value in by_key:
+                    out[(kind, resource.logical_name)] = by_key[value]
+    return out
 
 
-def _resource_arn(recording: Recording, kind: str, physical: str, sub: str = "") -> str:
-    types = {"table": ("aws:dynamodb/table:Table", [t.logical_name for t in TABLES]),
-             "queue": ("aws:sqs/queue:Queue", [q.logical_name for q in QUEUES]),
-             "secret": ("aws:secretsmanager/secret:Secret", [s.logical_name for s in SECRETS]),
-             "bucket": ("aws:s3/bucket:Bucket", [b.logical_name for b in BUCKETS])}
-    type_token, logicals = types[kind]
-    logical = _logical(physical, logicals)
-    resource = _stack_resource(recording, type_token, logical) if logical else None
-    if resource is None and kind == "bucket":
-        resource = next((r for r in recording.of_type(type_token) if r.name.startswith(f"{logical}-")), None) \
-            if logical else None
-    if resource is None:
-        raise Unmapped(f"{kind} {physical!r} is no {kind} the stack declares")
-    return resource.state["arn"] + sub
+def _resource_arn(arns: Mapping[tuple[str, str], str], kind: str, physical: str, sub: str = "") -> str:
+    declared = {"table": TABLES, "queue": QUEUES, "secret": SECRETS, "bucket": BUCKETS}[kind]
+    logical = _logical(physical, [d.logical_name for d in declared])
+    arn = arns.get((kind, logical)) if logical else None
+    if arn is None:
+        raise Unmapped(f"{kind} {physical!r} is no {kind} the stack's functions use")
+    return arn + sub
 
 
 # --- the call's side: which permissions it needs ---------------------------------------------------------------
 
 
-def needs(call: Any, recording: Recording) -> list[Need]:
+def needs(call: Any, recording: Recording, arns: Mapping[tuple[str, str], str] | None = None) -> list[Need]:
+    """The permissions one call needs; `arns`: `stack_arns(recording)`, when the caller has it already."""
+    arns = stack_arns(recording) if arns is None else arns
     service, operation = _field(call, "service"), _field(call, "operation")
     params = _field(call, "params") or {}
     region = _field(call, "region") or "us-east-1"
@@ -151,26 +158,26 @@ def needs(call: Any, recording: Recording) -> list[Need]:
         out = []
         for item in params.get("TransactItems") or []:
             (kind, body), = item.items()
-            out.append(Need(TRANSACT_ITEM_ACTIONS[kind], _resource_arn(recording, "table", body["TableName"]), {}))
+            out.append(Need(TRANSACT_ITEM_ACTIONS[kind], _resource_arn(arns, "table", body["TableName"]), {}))
         return out
     if service == "dynamodb" and operation in ("BatchGetItem", "BatchWriteItem"):
-        return [Need(f"dynamodb:{operation}", _resource_arn(recording, "table", table), {})
+        return [Need(f"dynamodb:{operation}", _resource_arn(arns, "table", table), {})
                 for table in params.get("RequestItems") or {}]
     if service == "dynamodb":
         index = f"/index/{params['IndexName']}" if params.get("IndexName") else ""
-        resource = _resource_arn(recording, "table", params["TableName"], index)
+        resource = _resource_arn(arns, "table", params["TableName"], index)
     elif service == "sqs":
         name = urlparse(params["QueueUrl"]).path.rstrip("/").rsplit("/", 1)[-1] if "QueueUrl" in params \
             else params["QueueName"]
-        resource = _resource_arn(recording, "queue", name)
+        resource = _resource_arn(arns, "queue", name)
     elif service == "s3":
-        bucket = _resource_arn(recording, "bucket", params["Bucket"])
+        bucket = _resource_arn(arns, "bucket", params["Bucket"])
         resource = f"{bucket}/{params['Key']}" if params.get("Key") else bucket
         if operation in ("ListObjectsV2", "ListObjects", "HeadBucket"):
             resource = bucket
     elif service == "secretsmanager":
         secret = str(params["SecretId"])
-        resource = _resource_arn(recording, "secret", secret.split(":secret:", 1)[-1].rsplit("-", 1)[0]
+        resource = _resource_arn(arns, "secret", secret.split(":secret:", 1)[-1].rsplit("-", 1)[0]
                                  if secret.startswith("arn:") else secret)
     elif service == "bedrock-agentcore" and operation in ("InvokeAgentRuntime", "StopRuntimeSession"):
         resource = _runtime_arn(recording, str(params.get("agentRuntimeArn", "")))
@@ -246,6 +253,7 @@ def allowed(statements: Iterable[Mapping[str, Any]], need: Need) -> bool:
 def iam_coverage(recording: Recording, calls: Iterable[Any]) -> list[Violation]:
     """One violation per (principal, call, missing permission), and per call that cannot be mapped."""
     statements = principal_statements(recording)
+    arns = stack_arns(recording)  # once per run, not once per call
     out: list[Violation] = []
     seen: set[tuple[str, str]] = set()
     for call in calls:
@@ -257,7 +265,7 @@ def iam_coverage(recording: Recording, calls: Iterable[Any]) -> list[Violation]:
             message = f"{label}: principal {principal!r} has no role in the stack"
         else:
             try:
-                missing = [n for n in needs(call, recording) if not allowed(statements[principal], n)]
+                missing = [n for n in needs(call, recording, arns) if not allowed(statements[principal], n)]
             except (Unmapped, KeyError) as exc:
                 message = f"{label}: cannot map the call to the stack ({exc})"
             else:
