@@ -1,6 +1,7 @@
 """The README's plugin guide works as written: its examples are cut out of README.md and run here."""
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -76,3 +77,16 @@ def test_the_readme_register_tools_example_registers_a_checked_tool():
     tool = registry.tools["word_count"]
     assert tool.func(None, tool.args_model(text="three little words")) == {"words": 3}
     assert tool.result_model is not None
+
+
+def test_the_readme_example_plugin_runs_offline_with_one_command(changelog_project):
+    """`aidlc agent run changelog`, as the README says (Notion emulator, moto, offline model: a few seconds)."""
+    from typer.testing import CliRunner
+
+    from runtime.cli import app
+
+    result = CliRunner().invoke(app, ["agent", "run", "changelog", "--json"],
+                                env={"AIDLC_PLUGIN_DIRS": str(changelog_project / "agent_plugins")})
+    assert result.exit_code == 0, result.output
+    event = json.loads(result.output[result.output.index("{"):])["event"]
+    assert event["status"] == "completed" and event["summary"].startswith("Changelog written at ")
