@@ -16,6 +16,7 @@ from typing import Any
 from runtime.agent.artifacts import ArtifactCollector, artifacts_from_calls
 from runtime.agent.completion import CompletionSink
 from runtime.agent.hooks import ArtifactHook, AuditHook, BudgetHook, RunControl, usage_of
+from runtime.agent.offline_model import OfflineScriptError
 from runtime.agent.models import build_model, resolve_model_id  # the model choice and its strands Model
 from runtime.agent.settings import AgentSettings
 from runtime.cost import DEFAULT_MODEL_ID, OFFLINE_MODEL_ID, cost_usd
@@ -23,6 +24,7 @@ from runtime.errors import ErrorCode
 from runtime.models import AgentRequest, CompletionEvent, TokenUsage
 from runtime.plugins import AgentSpec
 from runtime.tools.audit import AuditSink, DynamoDbAuditSink, MemoryAuditSink
+from runtime.tools.base import raised_at
 
 @functools.cache
 def _run_logger() -> Any:
@@ -81,6 +83,18 @@ def build_tools(spec: AgentSpec, request: AgentRequest, settings: AgentSettings)
 
 def build_audit(settings: AgentSettings) -> AuditSink:
     return DynamoDbAuditSink(settings.audit_table) if settings.audit_table else MemoryAuditSink()
+
+
+def failure_detail(exc: BaseException) -> str:
+    """What a run reports for the exception that ended it: strands wraps what the model or a tool raised in an
+    EventLoopException, so the cause is reported, with its type and, unless it says where already, `file:line`."""
+    from strands.types.exceptions import EventLoopException
+
+    while isinstance(exc, EventLoopException) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    if isinstance(exc, OfflineScriptError):  # its message names the script's own exception and place
+        return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__} at {raised_at(exc)}: {exc}"
 
 
 def task_prompt(request: AgentRequest) -> str:
@@ -163,7 +177,7 @@ def run_agent(request: AgentRequest, *, settings: AgentSettings, sink: Completio
         logger.exception("agent run failed")
         if agent is not None:
             usage = usage_of(agent)
-        error_detail = f"{type(exc).__name__}: {exc}"[:2000]
+        error_detail = failure_detail(exc)[:2000]
         summary = f"The {request.agent_type} agent failed: {error_detail}"[:500]
     finally:
         if agent is not None:

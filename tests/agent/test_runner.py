@@ -210,3 +210,23 @@ def test_cedar_policy_denies_a_declared_tool_called_out_of_bounds(settings):
     text = last_tool_result(model)["content"][0]["text"]
     assert "own invocation prefix" in text and "own-prototype-prefix" in text
     assert [(r.tool, r.outcome) for r in audit.records] == [("prototype_upload", "denied")]
+
+
+def test_an_offline_script_that_raises_is_reported_with_its_type_and_place(settings):
+    from runtime.plugins import ToolCall
+
+    def script(request):
+        yield ToolCall("prototype_url", {"invocation_id": request.invocation_id})
+        raise LookupError("no prototype for this story")
+
+    from runtime.registry import get_registry
+
+    spec = get_registry().get("mock").model_copy(update={"offline": script})
+    request = make_request("mock")
+    event = run_agent(request, settings=settings, sink=MemoryCompletionSink(), spec=spec,
+                      options=RunOptions(tools=[python_tool("prototype_url", lambda args: {"url": "http://p/"})],
+                                         audit=MemoryAuditSink()))
+    line = script.__code__.co_firstlineno + 2
+    assert event.status == "failed" and event.error_code == ErrorCode.AGENT_ERROR
+    assert event.error_detail == ("OfflineScriptError: the offline script of agent 'mock' raised LookupError at "
+                                  f"{__file__}:{line}: no prototype for this story")
