@@ -276,11 +276,13 @@ def _import_file(path: Path, problems: list[str]) -> ModuleType | None:
 
 
 def _exception_summary(exc: BaseException) -> str:
-    """`Type: message (file:line)`, the line being the deepest frame of the plugin's own code."""
+    """`Type: message (file:line)`: where it was raised, the deepest frame outside the loading machinery
+    (importlib, pluggy, this module)."""
     import traceback
 
+    loader = ("importlib", f"{Path(pluggy.__file__).parent}", __file__)
     frames = traceback.extract_tb(exc.__traceback__)
-    own = [f for f in frames if "importlib" not in f.filename and not f.filename.endswith("runtime/registry.py")]
+    own = [f for f in frames if not any(part in f.filename for part in loader)]
     where = f" ({own[-1].filename}:{own[-1].lineno})" if own else ""
     if isinstance(exc, SyntaxError) and exc.filename:
         where = f" ({exc.filename}:{exc.lineno})"
