@@ -403,7 +403,9 @@ def _collect_agents(
     owner: dict[str, str] = {}
     for label, item in declared:
         try:
-            spec = item if isinstance(item, AgentSpec) else AgentSpec.model_validate(item)
+            # a copy: the registry fills in `source` and the prompt default, and a plugin's spec may be a constant
+            # shared by every registry loaded in the process
+            spec = item.model_copy() if isinstance(item, AgentSpec) else AgentSpec.model_validate(item)
         except ValidationError as exc:
             problems.extend(_validation_problems(label, exc))
             continue
