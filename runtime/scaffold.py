@@ -144,7 +144,7 @@ def test_the_agent_runs_offline():
 README = Template('''\
 # $distribution
 
-An [aidlc](https://github.com/) agent plugin: the `$agent` agent, started when a story's Status becomes
+An aidlc agent plugin: the `$agent` agent, started when a story's Status becomes
 "$trigger".
 
     pip install -e .             # beside aidlc; the `aidlc.agents` entry point registers the plugin
