@@ -342,7 +342,9 @@ def _call_hook(pm: pluggy.PluginManager, hook_name: str, problems: list[str]) ->
             problems.append(f"plugin {name!r}: {hook_name} raised {_exception_summary(exc)}")
             failed = True
             continue
+        before = len(problems)
         alone.extend((name, item) for item in _items(name, hook_name, answer, problems))
+        failed = failed or len(problems) > before
     if failed or not wrappers:
         return alone
 
