@@ -317,3 +317,16 @@ def test_a_huge_comment_with_mentions_and_a_long_property_are_capped_as_notion_r
     assert rich_text_plain(items).endswith(TRUNCATED_MARKER.strip())
     page = notion.update_properties(seed.story_page_ids[0], {"Acceptance Criteria": property_value("rich_text", text)})
     assert len(page["properties"]["Acceptance Criteria"]["rich_text"]) == 100
+
+
+def test_a_page_of_long_paragraphs_is_sent_in_requests_under_500_kb(notion, seed, notion_contract):
+    from runtime.notion.markdown import rich_text_plain
+
+    paragraph = "é" * 5900  # three 2,000-character items, ~12 KB of UTF-8 each
+    markdown = "\n\n".join(f"{index} {paragraph}" for index in range(120))  # ~1.4 MB in all, 120 blocks
+    page = notion.create_page(parent_page_id=seed.root_page_id, title="Long read")
+    before = notion_contract.checked
+    notion.append_markdown(page["id"], markdown)
+    assert notion_contract.checked - before >= 4  # 120 blocks would fit in two requests by count; bytes need more
+    blocks = notion.read_blocks(page["id"])
+    assert [rich_text_plain(b["paragraph"]["rich_text"]).split(" ")[0] for b in blocks] == [str(i) for i in range(120)]
