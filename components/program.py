@@ -1,5 +1,9 @@
 """The whole stack, from a validated StackConfig and the plugin registry. `__main__.py` calls `build_stack`;
-so do the tests and `aidlc infra inventory` (under Pulumi mocks), so all three run the same program."""
+so do the tests and `aidlc infra inventory` (under Pulumi mocks), so all three run the same program.
+
+The components, each built from the outputs of those before it (no cycle, no deferred output):
+PrototypeHosting, State (tables, queues, secrets) -> AgentCore (runtimes, gateway, tool Lambda) -> Orchestration
+(the pipeline functions, which invoke the runtimes) -> Ingress (routes to them), Monitoring (watches them)."""
 
 from __future__ import annotations
 
