@@ -25,7 +25,7 @@ N = 200
 
 def main() -> None:
     from runtime.models import PageSnapshot, QueueMessage, new_ulid
-    from runtime.pipeline import aws
+    from runtime.pipeline.adapters import aws
     from runtime.pipeline.services import set_services
     from tests.pipeline.conftest import build_pipeline, create_aws, make_project
 

@@ -35,7 +35,7 @@ def main() -> None:
     from runtime.local.lambda_shim import LocalLambdaContext, http_api_event
     from runtime.local.notion_emulator import NotionEmulator
     from runtime.local.server import serve
-    from runtime.pipeline import aws
+    from runtime.pipeline.adapters import aws
     from runtime.pipeline.services import set_services
     from tests.pipeline.conftest import (TOKEN, NotionEnv, create_aws, event_body, fast_adapter,
                                          make_notion_pipeline, new_story, signed)

@@ -27,7 +27,7 @@ WILDCARD_RESOURCE_REASONS: dict[str, str] = {
 
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")
 # Tables whose users also list them whole, and why: the sweepers and the API read every project
-# (runtime/pipeline/projects.py scans the projects table, which holds one small item per project and month).
+# (runtime/pipeline/state/projects.py scans the projects table, which holds one small item per project and month).
 SCANNED_TABLES: dict[str, str] = {"projects": "every project's configuration and budget: one item per project"}
 TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem")
 QUEUE_SEND = ("sqs:SendMessage", "sqs:GetQueueAttributes")

@@ -17,7 +17,7 @@ from components.base import PACKAGE, child, require
 from runtime.resources import QUEUES, SECRETS, TABLES, Queue, Table
 
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time to look at what failed
-SECRET_PLACEHOLDER = "unset"  # runtime/pipeline/secrets.py reads it as "no value yet"
+SECRET_PLACEHOLDER = "unset"  # runtime/pipeline/adapters/secrets.py reads it as "no value yet"
 SECRET_RECOVERY_DAYS = 7
 
 

@@ -12,11 +12,11 @@ from ulid import ULID
 
 from runtime.errors import AidlcError, ErrorCode
 from runtime.models import AgentName, InvocationRecord, InvocationStatus, PageSnapshot, QueueMessage, Ulid
-from runtime.pipeline.invocations import InvocationRepository
-from runtime.pipeline.invoker import AgentInvoker
-from runtime.pipeline.ledger import RunLedger
-from runtime.pipeline.projects import ProjectRepository
-from runtime.pipeline.task_queue import TaskPublisher
+from runtime.pipeline.state.invocations import InvocationRepository
+from runtime.pipeline.ports import AgentInvoker
+from runtime.pipeline.state.ledger import RunLedger
+from runtime.pipeline.state.projects import ProjectRepository
+from runtime.pipeline.ports import TaskPublisher
 from runtime.pipeline.common import UsesRegistry
 
 

@@ -22,11 +22,11 @@ from runtime.errors import ErrorCode
 from runtime.models import (
     CompletionEvent, InvocationRecord, InvocationStatus, PageSnapshot, ProjectConfig, SlackOrigin,
 )
-from runtime.pipeline.invocations import InvocationRepository
-from runtime.pipeline.ledger import RunLedger
+from runtime.pipeline.state.invocations import InvocationRepository
+from runtime.pipeline.state.ledger import RunLedger
 from runtime.pipeline.orchestrator import tell_notion
-from runtime.pipeline.projects import ProjectRepository
-from runtime.pipeline.task_queue import TaskPublisher
+from runtime.pipeline.state.projects import ProjectRepository
+from runtime.pipeline.ports import TaskPublisher
 from runtime.pipeline.webhook import build_message, invocation_id_for
 from runtime.pipeline.writeback import NotionWriteBack
 from runtime.pipeline.common import UsesRegistry

@@ -80,7 +80,7 @@ class SqsDeferral:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from runtime.pipeline import aws
+            from runtime.pipeline.adapters import aws
 
             self._client = aws.client("sqs")
         return self._client

@@ -30,17 +30,17 @@ from runtime.models import (
     ProjectConfig,
     QueueMessage,
 )
-from runtime.pipeline.dynamo import TransactionCancelled, transact
-from runtime.pipeline.invocations import (
+from runtime.pipeline.state.dynamo import TransactionCancelled, transact
+from runtime.pipeline.state.invocations import (
     HOLDS_SLOT,
     LEDGER_MONTH,
     InvocationRepository,
     StoredInvocation,
     record_fields,
 )
-from runtime.pipeline.invoker import AgentInvoker, InvokeError, TransientInvokeError
-from runtime.pipeline.ledger import RunLedger
-from runtime.pipeline.projects import ProjectRepository, budget_month
+from runtime.pipeline.ports import AgentInvoker, InvokeError, TransientInvokeError
+from runtime.pipeline.state.ledger import RunLedger
+from runtime.pipeline.state.projects import ProjectRepository, budget_month
 from runtime.pipeline.writeback import NotionWriteBack
 from runtime.pipeline.common import UsesRegistry, retrying_after
 

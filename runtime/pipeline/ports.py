@@ -1,12 +1,40 @@
-"""The part of `runtime.notion.adapter.NotionAdapter` the pipeline uses, as a Protocol, plus the page readers the
-webhook needs before any adapter is involved (an automation event carries the page in its body)."""
+"""The ports the pipeline's domain modules depend on: what they need from Notion, Secrets Manager, the task queue
+and the agent runtimes, as Protocols (the adapters in `runtime.pipeline.adapters` and the Notion adapter implement
+them; tests give fakes), plus the page readers the webhook needs before any adapter is involved (an automation event
+carries the page in its body).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from runtime.models import PageSnapshot
+from runtime.models import AgentRequest, PageSnapshot, QueueMessage
+
+
+class SecretStore(Protocol):
+    def get(self, secret_id: str) -> str | None: ...
+    def put(self, secret_id: str, value: str) -> None: ...
+
+
+class TaskPublisher(Protocol):
+    def publish(self, message: QueueMessage) -> str: ...
+
+
+class InvokeError(Exception):
+    """The agent could not be started, and trying again won't change that."""
+
+
+class TransientInvokeError(InvokeError):
+    """The agent could not be started this time; a retry may work."""
+
+
+class AgentInvoker(Protocol):
+    """Starts an agent run (the agent answers at once and reports through the completion queue) or stops its
+    session. Errors: `TransientInvokeError` (worth retrying), `InvokeError` (not)."""
+
+    def invoke(self, request: AgentRequest) -> None: ...
+    def stop(self, agent_type: str, session_id: str) -> None: ...
 
 
 class NotionPort(Protocol):

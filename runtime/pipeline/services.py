@@ -46,7 +46,7 @@ class PipelineServices:
     @cached_property
     def secrets(self):
         if self._secrets is None:
-            from runtime.pipeline.secrets import SecretsManagerStore
+            from runtime.pipeline.adapters.secrets import SecretsManagerStore
 
             self._secrets = SecretsManagerStore(self.clients.client("secretsmanager"))
         return self._secrets
@@ -65,20 +65,20 @@ class PipelineServices:
 
     @cached_property
     def invocations(self):
-        from runtime.pipeline.invocations import InvocationRepository
+        from runtime.pipeline.state.invocations import InvocationRepository
 
         return InvocationRepository(self.settings.require("invocations_table"), self.dynamodb)
 
     @cached_property
     def projects(self):
-        from runtime.pipeline.projects import ProjectRepository
+        from runtime.pipeline.state.projects import ProjectRepository
 
         return ProjectRepository(self.settings.require("projects_table"), self.dynamodb,
                                  default_project=self.settings.default_project)
 
     @cached_property
     def queue(self):
-        from runtime.pipeline.task_queue import SqsTaskQueue
+        from runtime.pipeline.adapters.task_queue import SqsTaskQueue
 
         return SqsTaskQueue(self.settings.require("task_queue_url"), self.sqs)
 
@@ -133,7 +133,7 @@ class PipelineServices:
     def invoker(self):
         with self._lock:
             if self._invoker is None:
-                from runtime.pipeline.invoker import invoker_for
+                from runtime.pipeline.adapters.invoker import invoker_for
 
                 self._invoker = invoker_for(self.settings.agent_runtimes, self.settings.agent_qualifier,
                                             clients=self.clients)

@@ -18,13 +18,13 @@ from typing import Any
 
 from runtime.errors import ErrorCode
 from runtime.models import InvocationStatus, ProjectConfig
-from runtime.pipeline.invocations import InvocationRepository
-from runtime.pipeline.invoker import AgentInvoker
-from runtime.pipeline.ledger import RunLedger
-from runtime.pipeline.notion_port import NotionPort, choice_value, last_editor_id, same_id
+from runtime.pipeline.state.invocations import InvocationRepository
+from runtime.pipeline.ports import AgentInvoker
+from runtime.pipeline.state.ledger import RunLedger
+from runtime.pipeline.ports import NotionPort, choice_value, last_editor_id, same_id
 from runtime.pipeline.orchestrator import tell_notion
-from runtime.pipeline.projects import ProjectRepository
-from runtime.pipeline.task_queue import TaskPublisher
+from runtime.pipeline.state.projects import ProjectRepository
+from runtime.pipeline.ports import TaskPublisher
 from runtime.pipeline.webhook import build_message, invocation_id_for
 from runtime.pipeline.writeback import NotionWriteBack
 from runtime.pipeline.common import UsesRegistry, parse_time
@@ -86,7 +86,37 @@ class Sweepers(UsesRegistry):
                 self._queue().publish(message)
                 enqueued.append(invocation_id)
                 log.info("reconcile: enqueued a missed story", extra={"invocation_id": invocation_id})
-        return {"checked": checked, "enqueued": enqueued}
+        return {"checked": checked, "enqueued": enqueued, "requeued": self.requeue_stranded()}
+
+    def requeue_stranded(self, *, older_than: timedelta | None = None) -> list[str]:
+        """Runs left `queued` with no task on the queue (a message lost, dead-lettered or never sent) are sent
+        again. SQS can't say whether a run's message is still in flight, so any run queued longer than a waiting
+        task's longest deferral is re-sent, at most once per `older_than`: a second message for a run that is
+        still waiting is harmless (the orchestrator starts a run once: put-if-absent, then a conditional hold)."""
+        from runtime.models import PageSnapshot, QueueMessage
+
+        older_than = older_than or STRANDED_AFTER
+        now = self.clock()
+        requeued: list[str] = []
+        for stored in self.invocations.with_status([InvocationStatus.QUEUED.value]):
+            record = stored.record
+            last = parse_time(stored.raw.get(REQUEUED_AT)) or record.created_at
+            if last + older_than > now:
+                continue
+            story = record.input_context.get("story") or {"title": record.notion_page_id}
+            message = QueueMessage(
+                invocation_id=record.invocation_id, workspace_id=record.workspace_id,
+                notion_page_id=record.notion_page_id, agent_type=record.agent_type,
+                trigger_value=record.trigger_value, project_id=record.project_id,
+                page_snapshot=PageSnapshot.model_validate(story),
+                parent_invocation_id=record.parent_invocation_id,
+                chain_context=record.input_context.get("chain_context") or {},
+            )
+            self._queue().publish(message)
+            self.invocations.update(record.invocation_id, {REQUEUED_AT: now.isoformat()})
+            requeued.append(record.invocation_id)
+            log.warning("reconcile: re-sent a run left queued", extra={"invocation_id": record.invocation_id})
+        return requeued
 
     def _missed(self, page: dict, project: ProjectConfig, bot_id: str | None) -> str | None:
         """The invocation id to start for `page`, or None when it needs nothing."""
@@ -172,3 +202,9 @@ class Sweepers(UsesRegistry):
         row = notion.create_page(parent_data_source_id=project.dashboard_data_source_id,
                                  title=f"Budget alert: {share * 100:.0f} % of the monthly limit")
         notion.create_comment(row["id"], text, mention_user_ids=[project.owner_user_id] if project.owner_user_id else [])
+
+
+# A waiting task is deferred at most 15 minutes at a time (runtime.pipeline.deferral); queued longer than twice
+# that, its message is taken for lost.
+STRANDED_AFTER = timedelta(minutes=30)
+REQUEUED_AT = "requeued_at"

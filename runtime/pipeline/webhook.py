@@ -34,11 +34,11 @@ from runtime.pipeline.input_limits import (
     load_json,
     validated,
 )
-from runtime.pipeline.notion_port import NotionPort, choice_value, last_editor_id, parent_ids, same_id
-from runtime.pipeline.projects import ProjectRepository
-from runtime.pipeline.secrets import SecretStore
+from runtime.pipeline.ports import NotionPort, choice_value, last_editor_id, parent_ids, same_id
+from runtime.pipeline.state.projects import ProjectRepository
+from runtime.pipeline.ports import SecretStore
 from runtime.pipeline.settings import MAX_WEBHOOK_BODY_BYTES
-from runtime.pipeline.task_queue import TaskPublisher
+from runtime.pipeline.ports import TaskPublisher
 from runtime.pipeline.common import UsesRegistry, parse_time
 
 log = logging.getLogger(__name__)
@@ -126,42 +126,18 @@ class WebhookService(UsesRegistry):
         return self._notion
 
     def _build_idempotency(self, table: str, client: Any | None) -> None:
-        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-        from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
+        from runtime.pipeline.adapters.idempotency import Idempotency
 
-        if client is None:
-            from runtime.pipeline import aws
-
-            client = aws.client("dynamodb")
-        # One persistence layer per idempotent function: a layer is configured per call with its function's
-        # config, and the story step runs nested inside the event step.
-        event_layer = DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
-        story_layer = DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
-        self._event_config = IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=IDEMPOTENCY_SECONDS)
-        self._story_config = IdempotencyConfig(
-            event_key_jmespath="[page_id, trigger, last_edited_time, event_id]",
-            expires_after_seconds=IDEMPOTENCY_SECONDS
-        )
-        # key_prefix: Powertools would otherwise key on this module's and function's names, which moves with code.
-        self._once_per_event = idempotent_function(
-            self._handle_integration_event,
-            data_keyword_argument="event",
-            persistence_store=event_layer,
-            config=self._event_config,
-            key_prefix="aidlc-webhook-event",
-        )
-        self._enqueue_once = idempotent_function(
-            self._enqueue,
-            data_keyword_argument="story",
-            persistence_store=story_layer,
-            config=self._story_config,
-            key_prefix="aidlc-webhook-story",
-        )
+        self._idempotency = Idempotency(table, client)
+        self._once_per_event = self._idempotency.once(
+            self._handle_integration_event, argument="event", key="event_id", seconds=IDEMPOTENCY_SECONDS,
+            key_prefix="aidlc-webhook-event")
+        self._enqueue_once = self._idempotency.once(
+            self._enqueue, argument="story", key="[page_id, trigger, last_edited_time, event_id]",
+            seconds=IDEMPOTENCY_SECONDS, key_prefix="aidlc-webhook-story")
 
     def register_lambda_context(self, context: Any) -> None:
-        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-            self._event_config.register_lambda_context(context)
-            self._story_config.register_lambda_context(context)
+        self._idempotency.register_lambda_context(context)
 
     # --- the delivery ----------------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from runtime.models import InvocationRecord, InvocationStatus, ProjectConfig
 from runtime.notion.adapter import property_value
 from runtime.notion.errors import NotionError
 from runtime.pipeline.common import retrying_after
-from runtime.pipeline.notion_port import NotionPort
+from runtime.pipeline.ports import NotionPort
 
 log = logging.getLogger(__name__)
 

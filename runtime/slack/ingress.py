@@ -26,9 +26,9 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from runtime.errors import AidlcError, ErrorCode
 from runtime.models import ProjectConfig, SlackOrigin
 from runtime.pipeline.common import UsesRegistry
-from runtime.pipeline.notion_port import NotionPort, parent_ids
+from runtime.pipeline.ports import NotionPort, parent_ids
 from runtime.pipeline.settings import MAX_WEBHOOK_BODY_BYTES
-from runtime.pipeline.task_queue import TaskPublisher
+from runtime.pipeline.ports import TaskPublisher
 from runtime.pipeline.webhook import HttpReply, build_message, error_reply, invocation_id_for
 from runtime.slack import commands
 from runtime.slack.messages import APPROVE_ACTION, REJECT_ACTION, decided
@@ -98,30 +98,19 @@ class SlackIngress(UsesRegistry):
         self._build_idempotency(idempotency_table, dynamodb_client)
 
     def _build_idempotency(self, table: str, client: Any | None) -> None:
-        # The same Powertools idempotency as the Notion webhook: a duplicate id gets the first answer back.
-        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-        from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
+        # The same idempotency as the Notion webhook: a duplicate id gets the first answer back.
+        from runtime.pipeline.adapters.idempotency import Idempotency
 
-        if client is None:
-            from runtime.pipeline import aws
-
-            client = aws.client("dynamodb")
-        self._configs = []
-        self._once: dict[str, Callable[..., dict]] = {}
-        for kind, handler in (("events", self._event), ("commands", self._command),
-                              ("interactivity", self._interaction)):
-            config = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=IDEMPOTENCY_SECONDS)
-            self._configs.append(config)
-            self._once[kind] = idempotent_function(
-                handler, data_keyword_argument="request",
-                persistence_store=DynamoDBPersistenceLayer(table_name=table, boto3_client=client),
-                config=config, key_prefix=f"aidlc-slack-{kind}",
-            )
+        self._idempotency = Idempotency(table, client)
+        self._once: dict[str, Callable[..., dict]] = {
+            kind: self._idempotency.once(handler, argument="request", key="id", seconds=IDEMPOTENCY_SECONDS,
+                                         key_prefix=f"aidlc-slack-{kind}")
+            for kind, handler in (("events", self._event), ("commands", self._command),
+                                  ("interactivity", self._interaction))
+        }
 
     def register_lambda_context(self, context: Any) -> None:
-        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-            for config in self._configs:
-                config.register_lambda_context(context)
+        self._idempotency.register_lambda_context(context)
 
     @property
     def notifier(self) -> SlackNotifier | None:

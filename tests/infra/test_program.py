@@ -235,7 +235,7 @@ def test_monitoring_alarms_cover_every_dlq_function_and_budget(dev_stack: Record
 
 
 def test_secret_values_only_from_pulumi_secrets_and_placeholders_otherwise(dev_stack: Recording) -> None:
-    from runtime.pipeline.secrets import UNSET
+    from runtime.pipeline.adapters.secrets import UNSET
 
     versions = {r.name: plain(r.inputs["secretString"]) for r in
                 dev_stack.of_type("aws:secretsmanager/secretVersion:SecretVersion")}
@@ -250,7 +250,7 @@ def test_secret_values_only_from_pulumi_secrets_and_placeholders_otherwise(dev_s
 
 
 def test_without_secrets_placeholder_secrets() -> None:
-    from runtime.pipeline.secrets import UNSET
+    from runtime.pipeline.adapters.secrets import UNSET
 
     recording = run_dev(secrets={})
     versions = recording.of_type("aws:secretsmanager/secretVersion:SecretVersion")

@@ -45,9 +45,9 @@ def seed_running(p, count: int) -> list[str]:
     """`count` runs as the orchestrator leaves them (running, $1 reserved, a slot held), written directly: the
     orchestrator's own path is tested elsewhere, and moto copies a table per transaction, so this is much faster."""
     from runtime.models import InvocationRecord
-    from runtime.pipeline.dynamo import to_item
-    from runtime.pipeline.invocations import HOLDS_SLOT, LEDGER_MONTH, record_fields
-    from runtime.pipeline.projects import budget_month
+    from runtime.pipeline.state.dynamo import to_item
+    from runtime.pipeline.state.invocations import HOLDS_SLOT, LEDGER_MONTH, record_fields
+    from runtime.pipeline.state.projects import budget_month
 
     client, month, ids = p.services.dynamodb, budget_month(), []
     for i in range(count):

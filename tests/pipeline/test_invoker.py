@@ -13,7 +13,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from runtime.models import AgentProjectSettings, AgentRequest, PageSnapshot, new_ulid
-from runtime.pipeline.invoker import (
+from runtime.pipeline.adapters.invoker import (
     SESSION_HEADER,
     AgentCoreInvoker,
     HttpAgentInvoker,

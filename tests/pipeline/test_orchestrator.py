@@ -8,7 +8,7 @@ import pytest
 
 from runtime.errors import ErrorCode
 from runtime.models import InvocationStatus, PageSnapshot, QueueMessage, new_ulid
-from runtime.pipeline.invoker import InvokeError, TransientInvokeError
+from runtime.pipeline.ports import InvokeError, TransientInvokeError
 from tests.pipeline.conftest import build_pipeline, make_project
 
 
@@ -64,7 +64,7 @@ def test_redelivery_of_the_same_message_starts_nothing_more(pipeline):
 
 
 def test_budget_exhaustion_fails_the_run_with_remediation_and_invokes_nothing(aws_names):
-    from runtime.pipeline.projects import budget_month
+    from runtime.pipeline.state.projects import budget_month
     from runtime.pipeline.services import set_services
 
     p = build_pipeline(aws_names, make_project(cost_limit_per_month=Decimal("12")))

@@ -7,26 +7,14 @@ Errors are sorted into `TransientInvokeError` (throttling, 5xx, connection troub
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from runtime.models import AgentRequest
+from runtime.pipeline.ports import AgentInvoker, InvokeError, TransientInvokeError
 from runtime.resources import Header
-from runtime.pipeline import aws
+from runtime.pipeline.adapters import aws
 
 SESSION_HEADER = Header.AGENTCORE_SESSION
-
-
-class InvokeError(Exception):
-    """The agent could not be started, and trying again won't change that."""
-
-
-class TransientInvokeError(InvokeError):
-    """The agent could not be started this time; a retry may work."""
-
-
-class AgentInvoker(Protocol):
-    def invoke(self, request: AgentRequest) -> None: ...
-    def stop(self, agent_type: str, session_id: str) -> None: ...
 
 
 _TRANSIENT_CODES = {

@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Protocol
+from typing import Any
 
-from runtime.pipeline import aws
+from runtime.pipeline.adapters import aws
 
 UNSET = "unset"  # what the stacks store before a real value exists
-
-
-class SecretStore(Protocol):
-    def get(self, secret_id: str) -> str | None: ...
-    def put(self, secret_id: str, value: str) -> None: ...
 
 
 class SecretsManagerStore:

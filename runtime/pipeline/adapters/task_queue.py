@@ -3,14 +3,10 @@ deduplication id per run so a retried send within SQS's 5-minute window is dropp
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from runtime.models import QueueMessage
-from runtime.pipeline import aws
-
-
-class TaskPublisher(Protocol):
-    def publish(self, message: QueueMessage) -> str: ...
+from runtime.pipeline.adapters import aws
 
 
 class SqsTaskQueue:

@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from runtime.models import InvocationRecord, InvocationStatus
-from runtime.pipeline import aws
-from runtime.pipeline.dynamo import Expr, from_item, to_item, to_value, update_expression
+from runtime.pipeline.adapters import aws
+from runtime.pipeline.state.dynamo import Expr, from_item, to_item, to_value, update_expression
 
 _FIELDS = set(InvocationRecord.model_fields)
 # Bookkeeping kept beside the record (not part of the seed's model): which budget month holds the reservation and

@@ -10,9 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 from runtime.models import InvocationStatus
-from runtime.pipeline.dynamo import TransactionCancelled, transact
-from runtime.pipeline.invocations import HOLDS_SLOT, InvocationRepository, StoredInvocation
-from runtime.pipeline.projects import ProjectRepository
+from runtime.pipeline.state.dynamo import TransactionCancelled, transact
+from runtime.pipeline.state.invocations import HOLDS_SLOT, InvocationRepository, StoredInvocation
+from runtime.pipeline.state.projects import ProjectRepository
 
 ACTIVE = (InvocationStatus.QUEUED, InvocationStatus.RUNNING)
 DELIVERY_CLAIM = "delivery_claimed_at"
@@ -47,7 +47,7 @@ class RunLedger:
         )
         if not stored.holds_slot and cost:
             # A run that never reserved (failed before the orchestrator got to it) still pays for what it used.
-            from runtime.pipeline.projects import budget_month
+            from runtime.pipeline.state.projects import budget_month
 
             settle = self.projects.settle_items(
                 record.project_id, budget_month(), reserved=Decimal("0"), cost=cost,

@@ -20,8 +20,8 @@ from decimal import Decimal
 from typing import Any
 
 from runtime.models import ProjectConfig
-from runtime.pipeline import aws
-from runtime.pipeline.dynamo import from_item, to_item, to_value
+from runtime.pipeline.adapters import aws
+from runtime.pipeline.state.dynamo import from_item, to_item, to_value
 
 
 def budget_month(when: datetime | None = None) -> str:
