@@ -40,7 +40,7 @@ class RecordingInvoker:
 
 
 def create_aws() -> dict[str, Any]:
-    from runtime.pipeline import aws
+    from runtime.pipeline.adapters import aws
 
     ddb, sqs, sm = aws.client("dynamodb"), aws.client("sqs"), aws.client("secretsmanager")
     names: dict[str, Any] = {"tables": {}, "queues": {}, "secrets": {}}
@@ -72,7 +72,7 @@ class Pipeline:
 
     @property
     def sqs(self):
-        from runtime.pipeline import aws
+        from runtime.pipeline.adapters import aws
 
         return aws.client("sqs")  # cached per test (creating a client costs ~100 ms)
 
@@ -98,7 +98,7 @@ class Pipeline:
         return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
     def put_secret(self, logical: str, value: str) -> None:
-        from runtime.pipeline import aws
+        from runtime.pipeline.adapters import aws
 
         aws.client("secretsmanager").put_secret_value(SecretId=self.names["secrets"][logical], SecretString=value)
 
@@ -205,7 +205,7 @@ def build_pipeline(names, project: ProjectConfig, *, notion=None, invoker=None, 
 @pytest.fixture
 def aws_names():
     from runtime.local.atomic_dynamodb import make_dynamodb_atomic
-    from runtime.pipeline import aws
+    from runtime.pipeline.adapters import aws
 
     make_dynamodb_atomic()  # as the local stack does: moto's cancelled transactions lose concurrent writes
     with mock_aws():
