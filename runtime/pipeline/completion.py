@@ -43,6 +43,17 @@ class CompletionOutcome:
     detail: str = ""
 
 
+def untrusted(event: CompletionEvent, record: InvocationRecord) -> str | None:
+    """Why a completion event can't be believed for `record`, or None when it can."""
+    if record.status == InvocationStatus.QUEUED:
+        return "the run was never started"
+    if event.agent_type != record.agent_type:
+        return f"the run is a {record.agent_type} run, the event claims {event.agent_type}"
+    if record.session_id and event.session_id != record.session_id:
+        return "the event does not come from the session the orchestrator started"
+    return None
+
+
 class CompletionService(UsesRegistry):
     def __init__(
         self,
@@ -79,16 +90,33 @@ class CompletionService(UsesRegistry):
             # Not ours (or its record was never written): nothing to account against. Dropped, and logged.
             log.error("completion event for an unknown invocation", extra={"invocation_id": event.invocation_id})
             return CompletionOutcome(event.invocation_id, recorded=False, detail="unknown invocation")
+        refusal = untrusted(event, stored.record)
+        if refusal:
+            # Anyone who can send to the completion queue could claim a run: believe only the session the
+            # orchestrator started, for the agent it started. Nothing is recorded, charged or written back.
+            log.error("completion event refused: %s", refusal, extra={"invocation_id": event.invocation_id})
+            return CompletionOutcome(event.invocation_id, recorded=False, detail=f"refused: {refusal}")
         cost = self.cost_of(event)
+        artifacts = [a.model_dump(mode="json") for a in event.artifacts]
+        status, error_code, error_detail = event.status, (event.error_code.value if event.error_code else None), \
+            event.error_detail
+        reserved = stored.record.reserved_usd
+        if stored.holds_slot and reserved and cost > reserved:
+            # The agent's budget hook stops a run at its limit, so a cost past the reservation is not a normal
+            # run: charge it (the tokens may have been spent) but flag it, and post none of its links.
+            status, error_code, artifacts = "failed", ErrorCode.BUDGET_EXCEEDED.value, []
+            error_detail = (f"flagged: the run reported ${cost}, more than the ${reserved} reserved for it; its "
+                            f"artifacts were not posted")
+            log.error(error_detail, extra={"invocation_id": event.invocation_id})
         fields: dict[str, Any] = {
-            "status": event.status,
+            "status": status,
             "output_summary": event.summary,
-            "output_artifacts": [a.model_dump(mode="json") for a in event.artifacts],
+            "output_artifacts": artifacts,
             "token_usage": event.token_usage.model_dump(mode="json"),
             "cost_usd": str(cost),
             "completed_at": event.finished_at.astimezone(timezone.utc).isoformat(),
-            "error_code": event.error_code.value if event.error_code else None,
-            "error_detail": event.error_detail,
+            "error_code": error_code,
+            "error_detail": error_detail,
         }
         if event.session_id and not stored.record.session_id:
             fields["session_id"] = event.session_id

@@ -149,6 +149,10 @@ class OrchestratorService(UsesRegistry):
         record = stored.record
         if amount > project.cost_limit_per_month:
             return self._budget_exceeded(stored, project, amount)
+        if self.projects.running(project.project_id) >= project.concurrency_limit:
+            # Every slot is taken: wait without a transaction (a strongly consistent read; the transaction below
+            # stays the only thing that grants a slot). With many tasks waiting this saves most transactions.
+            raise ConcurrencyLimited(f"project {project.project_id} already runs {project.concurrency_limit} agents")
         month = budget_month()
         hold = self.invocations.transition_item(
             record.invocation_id, [InvocationStatus.QUEUED],

@@ -133,6 +133,12 @@ class Pipeline:
         from runtime.handlers import completion
 
         for event in events:
+            if event.session_id is None:
+                # The agent always sends its session id (runtime/agent/runner.py) and the completion step believes
+                # only the session it started; tests about other things send the run's own.
+                stored = self.services.invocations.get(event.invocation_id)
+                if stored is not None and stored.record.session_id:
+                    event = event.model_copy(update={"session_id": stored.record.session_id})
             self.sqs.send_message(QueueUrl=self.queue_url("completions"), MessageBody=event.model_dump_json())
         return self._deliver(completion.handler, "completions", None)
 

@@ -54,6 +54,7 @@ def seed_running(p, count: int) -> list[str]:
         record = InvocationRecord(invocation_id=new_ulid(), notion_page_id=f"page-{i}", workspace_id="ws",
                                   project_id="acme", agent_type="mock", status="running", reserved_usd=Decimal("1"),
                                   session_id=f"aidlc-session-{i:026d}")
+        record = record.model_copy(update={"session_id": "aidlc-session-" + record.invocation_id})
         item = {**record_fields(record), HOLDS_SLOT: True, LEDGER_MONTH: month}
         client.put_item(TableName=p.services.invocations.table_name, Item=to_item(item))
         ids.append(record.invocation_id)
@@ -79,6 +80,7 @@ def test_200_concurrent_completions_leave_the_exact_sum_in_month_to_date(aws_nam
         rng = random.Random(7)
         events = [
             CompletionEvent(invocation_id=i, agent_type="mock", status="completed", model_id=OFFLINE_MODEL_ID,
+                            session_id="aidlc-session-" + i,
                             token_usage=TokenUsage(input_tokens=rng.randint(1, 90_000),
                                                    output_tokens=rng.randint(1, 20_000)),
                             cost_usd=Decimal("99"))  # the agent's own figure is not what is charged
