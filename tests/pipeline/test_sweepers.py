@@ -18,10 +18,27 @@ def sweep(p, name: str) -> dict:
     return getattr(sweepers, name)(scheduled, LocalLambdaContext(function_name=name))
 
 
+def _later(p, minutes: int = 10) -> None:
+    """The sweepers' clock, `minutes` on: past the grace a webhook in flight is given."""
+    from runtime.pipeline.services import get_services
+
+    get_services().sweepers.clock = lambda: datetime.now(timezone.utc) + timedelta(minutes=minutes)
+
+
+def test_reconcile_leaves_a_story_edited_just_now_to_its_webhook(notion_pipeline):
+    p = notion_pipeline
+    story = new_story(p.notion_env, "Webhook on its way")
+    assert story["id"] not in {r.notion_page_id for r in p.invocations()}
+    sweep(p, "reconcile_handler")
+    p.drain()
+    assert [r for r in p.invocations() if r.notion_page_id == story["id"]] == []
+
+
 def test_reconcile_finds_a_story_whose_webhook_never_came_and_only_once(notion_pipeline):
     p = notion_pipeline
     missed = new_story(p.notion_env, "Webhook lost")  # a person moved it to the trigger; no delivery reached us
     new_story(p.notion_env, "Not a trigger", status="Ready")
+    _later(p)
     sweep(p, "reconcile_handler")
     p.drain()
     runs = [r for r in p.invocations() if r.notion_page_id == missed["id"]]
@@ -38,6 +55,7 @@ def test_reconcile_skips_stories_last_edited_by_our_integration(notion_pipeline)
     p = notion_pipeline
     story = new_story(p.notion_env, "Bot moved it", status="Ready")
     p.notion_env.bot.set_status(story["id"], "Status", "Generate Prototype")
+    _later(p)
     sweep(p, "reconcile_handler")
     p.drain()
     assert [r for r in p.invocations() if r.notion_page_id == story["id"]] == []
