@@ -35,6 +35,12 @@ TIMEOUT_GRACE = timedelta(seconds=60)  # the agent's own timeout fires first and
 ALERT_LEVELS = ((Decimal("1"), "alert_100"), (Decimal("0.8"), "alert_80"))
 
 
+# Reconcile is for webhooks that never came. Notion delivers within seconds, usually; a story edited less than this
+# long ago (edit times are rounded down to the minute) is left to its webhook, which names its run by the Notion
+# event (see invocation_id_for) and so would not be recognised as the same run.
+RECONCILE_GRACE = timedelta(minutes=2)
+
+
 class Sweepers(UsesRegistry):
     def __init__(
         self,
@@ -128,11 +134,13 @@ class Sweepers(UsesRegistry):
         if spec is None or same_id(last_editor_id(page), bot_id):
             return None
         edited = page.get("last_edited_time")
+        edited_at = parse_time(edited)
+        if edited_at is not None and self.clock() - edited_at < RECONCILE_GRACE:
+            return None  # its webhook is still on the way: starting it here too would race it into a second run
         invocation_id = invocation_id_for(page["id"], trigger, edited)
         if self.invocations.get(invocation_id) is not None:
             return None
         latest = self.invocations.latest_for_page(page["id"])
-        edited_at = parse_time(edited)
         if latest is not None and (edited_at is None or latest.created_at >= edited_at):
             return None
         return invocation_id
