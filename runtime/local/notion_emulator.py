@@ -307,6 +307,8 @@ class NotionEmulator:
         )
         self.request_count = 0
         self._injected: list[int] = []  # statuses the next requests answer with (tests of retry behaviour)
+        # (status, path part, method): the next matching writes answer with status after being applied
+        self._injected_after_apply: list[tuple[int, str, str]] = []
         self._deliveries: queue.Queue[tuple[str, bytes, str] | None] = queue.Queue()
         self._pending = 0
         self._pending_cond = threading.Condition()
@@ -345,6 +347,14 @@ class NotionEmulator:
         raw = await request.body()
         try:
             result = self._handle(request.method, request.path_params["path"], request.headers, request.query_params, raw)
+            applied_then_failed = None
+            with self.store.lock:
+                for index, (status, where, method) in enumerate(self._injected_after_apply):
+                    if request.method == method and where in request.path_params["path"]:
+                        applied_then_failed = self._injected_after_apply.pop(index)[0]
+                        break
+            if applied_then_failed:  # done, but the caller is told otherwise (a timeout, a 504)
+                raise ApiError(applied_then_failed, "gateway_timeout", "Notion is unavailable, please try again later.")
             return JSONResponse(result)
         except ApiError as error:
             body = {"object": "error", "status": error.status, "code": error.code, "message": error.message,
@@ -1155,6 +1165,13 @@ class NotionEmulator:
         sometimes does."""
         with self.store.lock:
             self._injected.extend([status] * count)
+
+    def inject_failures_after_apply(self, status: int = 504, count: int = 1, path: str = "",
+                                    method: str = "POST") -> None:
+        """The next `count` `method` requests whose path contains `path` are applied and then answered with
+        `status`, as when Notion times out on a request it carried out: the caller can't know whether to repeat."""
+        with self.store.lock:
+            self._injected_after_apply.extend([(status, path, method.upper())] * count)
 
     # --- direct edits (the local dashboard, as a person in Notion's UI) ----------------------------------------
 

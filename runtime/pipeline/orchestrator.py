@@ -272,9 +272,11 @@ def tell_notion(
     registry: Any,
     invocation_id: str,
     project: ProjectConfig,
+    *,
+    repeat: bool = False,
 ) -> bool:
     """Write a finished run back to Notion and record how that went. The caller has claimed the delivery
-    (`RunLedger.claim_delivery`), so this happens once per run."""
+    (`RunLedger.claim_delivery`), so this happens once per run. `repeat`: a re-delivery (`Sweepers.redeliver`)."""
     stored = invocations.get(invocation_id)
     assert stored is not None
     record = stored.record
@@ -294,8 +296,11 @@ def tell_notion(
     owners = (record.input_context.get("story") or {}).get("properties", {}).get("Owner") or []
     if isinstance(owners, str):
         owners = [owners]
-    outcome = writeback.report(record, project, status_value=status_value, owner_ids=[str(o) for o in owners])
+    outcome = writeback.report(record, project, status_value=status_value, owner_ids=[str(o) for o in owners],
+                               repeat=repeat)
     fields: dict[str, Any] = {"delivery_status": "delivered" if outcome.delivered else "failed"}
+    if outcome.delivered and record.error_code == ErrorCode.DELIVERY_FAILED:
+        fields.update(error_code=None, error_detail=None)  # a re-delivery made it: nothing is wrong any more
     if not outcome.delivered:
         log.error("Notion write-back failed; the result is kept in the record",
                   extra={"invocation_id": invocation_id})

@@ -20,7 +20,7 @@ from runtime.errors import ErrorCode
 from runtime.models import InvocationStatus, ProjectConfig
 from runtime.pipeline.state.invocations import InvocationRepository
 from runtime.pipeline.ports import AgentInvoker
-from runtime.pipeline.state.ledger import RunLedger
+from runtime.pipeline.state.ledger import DELIVERY_CLAIM, RunLedger
 from runtime.pipeline.ports import NotionPort, choice_value, last_editor_id, same_id
 from runtime.pipeline.orchestrator import tell_notion
 from runtime.pipeline.state.projects import ProjectRepository
@@ -92,7 +92,42 @@ class Sweepers(UsesRegistry):
                 self._queue().publish(message)
                 enqueued.append(invocation_id)
                 log.info("reconcile: enqueued a missed story", extra={"invocation_id": invocation_id})
-        return {"checked": checked, "enqueued": enqueued, "requeued": self.requeue_stranded()}
+        return {"checked": checked, "enqueued": enqueued, "requeued": self.requeue_stranded(),
+                "redelivered": self.redeliver()}
+
+    def redeliver(self, *, max_attempts: int | None = None) -> list[str]:
+        """Write-backs that still failed after their retries (a long Notion outage) are tried again on each
+        sweep, so no status, comment or dashboard row is lost; the write-back looks up what a failed attempt may
+        have created (by the invocation id it carries), so each is written once."""
+        max_attempts = max_attempts or MAX_REDELIVERIES
+        redelivered: list[str] = []
+        client = self.invocations.client
+        for stored in self.invocations.with_status([s.value for s in FINAL_STATUSES]):
+            record = stored.record
+            attempts = int(stored.raw.get(REDELIVERIES) or 0)
+            if record.delivery_status != "failed" or attempts >= max_attempts:
+                continue
+            project = self.projects.get(record.project_id)
+            if project is None:
+                continue
+            try:  # failed -> pending, once: another sweeper that got here first wins
+                client.update_item(
+                    TableName=self.invocations.table_name, Key=self.invocations.key(record.invocation_id),
+                    UpdateExpression="SET #d = :pending, #n = :n REMOVE #c",
+                    ConditionExpression="#d = :failed",
+                    ExpressionAttributeNames={"#d": "delivery_status", "#n": REDELIVERIES, "#c": DELIVERY_CLAIM},
+                    ExpressionAttributeValues={":pending": {"S": "pending"}, ":failed": {"S": "failed"},
+                                               ":n": {"N": str(attempts + 1)}},
+                )
+            except client.exceptions.ConditionalCheckFailedException:
+                continue
+            if not self.ledger.claim_delivery(record.invocation_id):
+                continue
+            if tell_notion(self.invocations, self._writeback(), self.registry, record.invocation_id, project,
+                           repeat=True):
+                redelivered.append(record.invocation_id)
+                log.info("re-delivered a write-back", extra={"invocation_id": record.invocation_id})
+        return redelivered
 
     def requeue_stranded(self, *, older_than: timedelta | None = None) -> list[str]:
         """Runs left `queued` with no task on the queue (a message lost, dead-lettered or never sent) are sent
@@ -216,3 +251,8 @@ class Sweepers(UsesRegistry):
 # that, its message is taken for lost.
 STRANDED_AFTER = timedelta(minutes=30)
 REQUEUED_AT = "requeued_at"
+# A write-back is tried again on each sweep until it gets through, this many times at most (at the default
+# half-hourly reconcile, a day of outage), then left for a person (DELIVERY_FAILED stays on the record).
+MAX_REDELIVERIES = 48
+REDELIVERIES = "redeliveries"
+FINAL_STATUSES = (InvocationStatus.COMPLETED, InvocationStatus.FAILED, InvocationStatus.CANCELLED)

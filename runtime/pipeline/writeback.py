@@ -15,7 +15,7 @@ from tenacity import Retrying, retry_if_exception
 
 from runtime.errors import DEFAULT_REMEDIATION
 from runtime.models import InvocationRecord, InvocationStatus, ProjectConfig
-from runtime.notion.adapter import property_value
+from runtime.notion.adapter import plain_properties, property_value
 from runtime.notion.errors import NotionError
 from runtime.pipeline.common import retrying_after
 from runtime.pipeline.ports import NotionPort
@@ -64,7 +64,9 @@ class NotionWriteBack:
         *,
         status_value: str | None,
         owner_ids: Sequence[str] = (),
+        repeat: bool = False,
     ) -> WriteBackOutcome:
+        """`repeat`: a re-delivery of a report that failed before, so what it creates may already be there."""
         errors: list[str] = []
         if status_value:
             self._step(
@@ -73,14 +75,47 @@ class NotionWriteBack:
                 errors,
             )
         mentions = list(dict.fromkeys(owner_ids or ([project.owner_user_id] if project.owner_user_id else [])))
-        self._step(
+        self._create_once(
             "comment",
-            lambda: self.notion.create_comment(record.notion_page_id, comment_text(record), mention_user_ids=mentions),
-            errors,
+            exists=lambda: self._has_comment(record),
+            create=lambda: self.notion.create_comment(record.notion_page_id, comment_text(record),
+                                                      mention_user_ids=mentions),
+            errors=errors, repeat=repeat,
         )
         if project.dashboard_data_source_id:
-            self._step("dashboard", lambda: self._dashboard_row(record, project), errors)
+            self._create_once("dashboard", exists=lambda: self._has_dashboard_row(record, project),
+                              create=lambda: self._dashboard_row(record, project), errors=errors, repeat=repeat)
         return WriteBackOutcome(delivered=not errors, errors=errors)
+
+    def _create_once(self, name: str, *, exists: Callable[[], bool], create: Callable[[], Any], errors: list[str],
+                     repeat: bool) -> None:
+        """A create Notion may have carried out without saying so (a timeout, a 5xx after applying it) is looked
+        up, by the invocation id it carries, before it is sent again; so is any create of a re-delivery."""
+        attempts = 0
+
+        def once() -> None:
+            nonlocal attempts
+            attempts += 1
+            if (repeat or attempts > 1) and exists():
+                return
+            create()
+
+        self._step(name, once, errors)
+
+    def _has_comment(self, record: InvocationRecord) -> bool:
+        marker = f"(invocation {record.invocation_id})"
+        for comment in self.notion.list_comments(record.notion_page_id):
+            if marker in "".join(t.get("plain_text", "") for t in comment.get("rich_text", [])):
+                return True
+        return False
+
+    def _has_dashboard_row(self, record: InvocationRecord, project: ProjectConfig) -> bool:
+        assert project.dashboard_data_source_id
+        rows = self.notion.query_data_source(
+            project.dashboard_data_source_id,
+            filter={"property": "Invocation", "rich_text": {"equals": record.invocation_id}},
+        )
+        return any(plain_properties(row).get("Invocation") == record.invocation_id for row in rows)
 
     def notify(self, page_id: str, text: str, mention_user_ids: Sequence[str] = ()) -> WriteBackOutcome:
         errors: list[str] = []
