@@ -115,6 +115,7 @@ class Env:
     API_REQUIRE_IAM = "AIDLC_API_REQUIRE_IAM"  # "true": the internal API refuses calls with no IAM identity
     INVOKE_RETRY_DELAYS = "AIDLC_INVOKE_RETRY_DELAYS"  # JSON list of seconds; default 30, 60 (the seed's backoff)
     WRITEBACK_RETRY_DELAYS = "AIDLC_WRITEBACK_RETRY_DELAYS"  # JSON list of seconds; default 2, 8, 30
+    API_ACCESS = "AIDLC_API_ACCESS"  # JSON {caller IAM principal ARN: [project ids]}: the internal API's tenants
     DEFER_SECONDS = "AIDLC_DEFER_SECONDS"  # JSON [first, max] seconds a waiting task is deferred; default 10, 900
     PROTOTYPE_EXPIRY_DAYS = "AIDLC_PROTOTYPE_EXPIRY_DAYS"
     # Read by Powertools itself.
@@ -326,7 +327,7 @@ class Function:
             if self.invokes_agents or self.stops_agents:
                 names += [Env.AGENT_RUNTIMES, Env.AGENT_QUALIFIER]
             if any(route.auth == "iam" for route in self.routes):
-                names.append(Env.API_REQUIRE_IAM)
+                names += [Env.API_REQUIRE_IAM, Env.API_ACCESS]
         names += [n for n in self.settings if n not in names]
         return tuple(names)
 

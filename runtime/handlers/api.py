@@ -156,6 +156,14 @@ def handler(event: dict[str, Any], context: Any, services: Any = None) -> dict[s
         authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
         if not authorizer.get("iam"):
             return error_reply(401, ErrorCode.INVALID_REQUEST, "the internal API needs an IAM-signed request")
+    from runtime.pipeline.api import CALLER
+
+    # The caller's IAM identity, as API Gateway's IAM authorizer gives it: what the project access map is keyed by.
+    iam = ((event.get("requestContext") or {}).get("authorizer") or {}).get("iam") or {}
+    token = CALLER.set(iam.get("userArn") or iam.get("callerId") or None)
     app, lock = _app_for(services)
-    with lock:
-        return app.resolve(event, context)
+    try:
+        with lock:
+            return app.resolve(event, context)
+    finally:
+        CALLER.reset(token)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -13,7 +14,7 @@ from ulid import ULID
 from runtime.errors import AidlcError, ErrorCode
 from runtime.models import AgentName, InvocationRecord, InvocationStatus, PageSnapshot, QueueMessage, Ulid
 from runtime.pipeline.state.invocations import InvocationRepository
-from runtime.pipeline.ports import AgentInvoker
+from runtime.pipeline.ports import AgentInvoker, NotionPort, parent_ids, same_id
 from runtime.pipeline.state.ledger import RunLedger
 from runtime.pipeline.state.projects import ProjectRepository
 from runtime.pipeline.ports import TaskPublisher
@@ -32,6 +33,10 @@ class InvokeRequest(BaseModel):
     parent_invocation_id: Ulid | None = None
 
 
+# Who is calling the internal API (the IAM principal API Gateway authenticated), set by the handler per request.
+CALLER: ContextVar[str | None] = ContextVar("aidlc_api_caller", default=None)
+
+
 def _not_found(what: str) -> AidlcError:
     return AidlcError(ErrorCode.NOT_FOUND, f"{what} not found")
 
@@ -45,6 +50,8 @@ class ApiService(UsesRegistry):
         queue: TaskPublisher,
         invoker: Callable[[], AgentInvoker],
         registry: Any | None = None,
+        access: Mapping[str, Sequence[str]] | None = None,
+        notion: Callable[[], NotionPort] | None = None,
     ) -> None:
         self.invocations = invocations
         self.projects = projects
@@ -52,11 +59,44 @@ class ApiService(UsesRegistry):
         self.queue = queue
         self._invoker = invoker
         self._registry = registry
+        # principal -> the projects it may use ("*" for any); None: one tenant, every caller may use every project
+        self.access = {k: frozenset(v) for k, v in access.items()} if access is not None else None
+        self._notion = notion
+
+    def _may_use(self, project_id: str) -> bool:
+        if self.access is None:
+            return True
+        caller = CALLER.get() or ""
+        allowed = self.access.get(caller, frozenset()) | self.access.get("*", frozenset())
+        return "*" in allowed or project_id in allowed
+
+    def _project(self, project_id: str):
+        """The project, if this caller may use it; another tenant's project is as unknown as a missing one."""
+        project = self.projects.get(project_id) if self._may_use(project_id) else None
+        if project is None:
+            raise _not_found(f"project {project_id!r}")
+        return project
+
+    def _check_story_in_project(self, page_id: str, project: Any) -> None:
+        """POST /invoke runs an agent on a story of this project's data source, never on another's page."""
+        if not (project.notion_data_source_id and self._notion):
+            return
+        from runtime.notion.errors import NotionError
+
+        try:
+            page = self._notion().retrieve_page(page_id)
+        except NotionError as exc:
+            if exc.status in (400, 403, 404):
+                raise _not_found(f"story {page_id!r}") from None
+            raise
+        source, database = parent_ids(page)
+        wanted = {project.notion_data_source_id, project.notion_database_id} - {"", None}
+        if not any(same_id(found, want) for found in (source, database) for want in wanted):
+            raise _not_found(f"story {page_id!r} in project {project.project_id!r}")
 
     def invoke(self, request: InvokeRequest) -> dict[str, Any]:
-        project = self.projects.get(request.project_id)
-        if project is None:
-            raise _not_found(f"project {request.project_id!r}")
+        project = self._project(request.project_id)
+        self._check_story_in_project(request.notion_page_id, project)
         if request.agent_type not in self.registry:
             raise AidlcError(ErrorCode.INVALID_REQUEST, f"no agent plugin named {request.agent_type!r}",
                              remediation="List the agents with `aidlc plugins`.")
@@ -88,7 +128,7 @@ class ApiService(UsesRegistry):
         except ValueError:
             raise _not_found(f"invocation {invocation_id!r}") from None
         stored = self.invocations.get(invocation_id)
-        if stored is None:
+        if stored is None or not self._may_use(stored.record.project_id):
             raise _not_found(f"invocation {invocation_id!r}")
         return stored
 
@@ -112,8 +152,7 @@ class ApiService(UsesRegistry):
 
     def list(self, project_id: str, *, status: str | None, agent_type: str | None, limit: int,
              next_token: str | None) -> dict[str, Any]:
-        if self.projects.get(project_id) is None:
-            raise _not_found(f"project {project_id!r}")
+        self._project(project_id)
         try:
             records, token = self.invocations.list_by_project(
                 project_id, status=status, agent_type=agent_type, limit=limit, next_token=next_token
@@ -123,9 +162,7 @@ class ApiService(UsesRegistry):
         return {"invocations": [r.model_dump(mode="json") for r in records], "next_token": token}
 
     def cost_summary(self, project_id: str) -> dict[str, Any]:
-        project = self.projects.get(project_id)
-        if project is None:
-            raise _not_found(f"project {project_id!r}")
+        project = self._project(project_id)
         budget = self.projects.budget(project_id)
         limit = project.cost_limit_per_month
         remaining = max(Decimal("0"), limit - budget.month_to_date)

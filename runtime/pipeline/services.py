@@ -210,7 +210,8 @@ class PipelineServices:
         from runtime.pipeline.api import ApiService
 
         return ApiService(invocations=self.invocations, projects=self.projects, queue=self.queue,
-                          invoker=self.invoker, registry=self.registry)
+                          invoker=self.invoker, registry=self.registry, access=self.settings.api_access,
+                          notion=self.notion)
 
     @cached_property
     def sweepers(self):

@@ -45,6 +45,9 @@ class PipelineSettings:
     # A task that must wait (cap, budget in flight) is deferred first by this many seconds, doubling up to the
     # second figure (`runtime.pipeline.deferral`).
     defer_seconds: tuple[float, float] = (10.0, 900.0)
+    # The internal API's tenants: caller (IAM principal ARN) -> the project ids it may use, "*" for any. None: no
+    # map configured, every authenticated caller may use every project (one team, one deployment).
+    api_access: dict[str, tuple[str, ...]] | None = None
 
     def require(self, name: str) -> str:
         value = getattr(self, name)
@@ -94,6 +97,7 @@ class PipelineSettings:
             model_prices=_model_prices(json_env(resources.Env.MODEL_PRICES, None)),
             metrics_disabled=_flag(env.get(resources.Env.POWERTOOLS_METRICS_DISABLED)),
             defer_seconds=_defer_seconds(json_env(resources.Env.DEFER_SECONDS, None)),
+            api_access=_api_access(json_env(resources.Env.API_ACCESS, None)),
         )
 
 
@@ -118,3 +122,12 @@ def _model_prices(raw: Any) -> dict[str, Any] | None:
         return {model: ModelPrice.model_validate(price) for model, price in raw.items()}
     except (ValueError, AttributeError) as exc:
         raise SettingsError(f"{resources.Env.MODEL_PRICES} is not valid: {exc}") from None
+
+
+def _api_access(raw) -> dict[str, tuple[str, ...]] | None:
+    if raw is None:
+        return None
+    if not (isinstance(raw, dict) and all(isinstance(v, list) and all(isinstance(p, str) for p in v)
+                                          for v in raw.values())):
+        raise SettingsError(f"{resources.Env.API_ACCESS} must be a JSON object {{principal ARN: [project ids]}}")
+    return {str(k): tuple(v) for k, v in raw.items()}
