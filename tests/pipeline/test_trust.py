@@ -39,6 +39,15 @@ def forged(invocation_id: str, **overrides) -> CompletionEvent:
     return CompletionEvent(**fields)
 
 
+def send_as_is(p, events: list[CompletionEvent]) -> None:
+    """Onto the completion queue exactly as given (`run_completion` adds the run's session id when one is missing)."""
+    from runtime.handlers import completion
+
+    for event in events:
+        p.sqs.send_message(QueueUrl=p.queue_url("completions"), MessageBody=event.model_dump_json())
+    p._deliver(completion.handler, "completions", None)
+
+
 def test_an_event_from_another_session_is_refused_and_charges_nothing(pipeline):
     invocation_id = started_run(pipeline)
     pipeline.run_completion([forged(invocation_id, session_id="aidlc-session-somebody-else-entirely-0000")])
@@ -51,7 +60,7 @@ def test_an_event_from_another_session_is_refused_and_charges_nothing(pipeline):
 def test_an_event_without_the_session_or_for_another_agent_is_refused(pipeline):
     invocation_id = started_run(pipeline)
     session = pipeline.record(invocation_id).session_id
-    pipeline.run_completion([forged(invocation_id), forged(invocation_id, agent_type="code", session_id=session)])
+    send_as_is(pipeline, [forged(invocation_id), forged(invocation_id, agent_type="code", session_id=session)])
     assert pipeline.record(invocation_id).status == InvocationStatus.RUNNING
 
 
