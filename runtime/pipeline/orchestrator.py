@@ -69,6 +69,28 @@ class Outcome:
     detail: str = ""
 
 
+def is_retrigger(existing: InvocationRecord, message: QueueMessage) -> bool:
+    """A story trigger that names a run which had already finished before it was sent: a person set the trigger
+    again within the minute of the last write-back (Notion rounds `last_edited_time` to the minute, so the edit
+    looks the same and so does the id derived from it). A redelivered or duplicate message was sent before the run
+    it names finished, and stays a duplicate."""
+    return (
+        message.parent_invocation_id is None
+        and existing.status in (InvocationStatus.COMPLETED, InvocationStatus.FAILED, InvocationStatus.CANCELLED)
+        and existing.completed_at is not None
+        and message.enqueued_at > existing.completed_at
+    )
+
+
+def retrigger_id(message: QueueMessage) -> str:
+    """The re-trigger's own id: the same story, trigger and edit, told apart by when it was sent (so this
+    message's redeliveries still name one run)."""
+    from runtime.pipeline.webhook import invocation_id_for
+
+    return invocation_id_for(message.notion_page_id, message.trigger_value, message.page_snapshot.last_edited_time,
+                             f"sent {message.enqueued_at.isoformat()}")
+
+
 def session_id_for(invocation_id: str) -> str:
     """AgentCore wants at least 33 characters; the invocation's ULID makes it unique and stable across redelivery."""
     return SESSION_PREFIX + invocation_id
@@ -110,6 +132,8 @@ class OrchestratorService(UsesRegistry):
             stored: StoredInvocation | None = StoredInvocation(record_fields(record))  # just written: no re-read
         else:  # redelivered, or created by POST /invoke: carry on from what is stored
             stored = self.invocations.get(message.invocation_id)
+            if stored is not None and is_retrigger(stored.record, message):
+                return self.process(message.model_copy(update={"invocation_id": retrigger_id(message)}))
         assert stored is not None
         if stored.record.status != InvocationStatus.QUEUED:
             return Outcome(message.invocation_id, "duplicate", f"already {stored.record.status.value}")

@@ -36,8 +36,7 @@ ALERT_LEVELS = ((Decimal("1"), "alert_100"), (Decimal("0.8"), "alert_80"))
 
 
 # Reconcile is for webhooks that never came. Notion delivers within seconds, usually; a story edited less than this
-# long ago (edit times are rounded down to the minute) is left to its webhook, which names its run by the Notion
-# event (see invocation_id_for) and so would not be recognised as the same run.
+# long ago (edit times are rounded down to the minute) is left to its webhook rather than raced.
 RECONCILE_GRACE = timedelta(minutes=2)
 
 

@@ -80,15 +80,16 @@ def decode_body(event_body: str | None, is_base64: bool) -> bytes:
     return base64.b64decode(event_body) if is_base64 else event_body.encode("utf-8")
 
 
-def invocation_id_for(page_id: str, trigger: str, last_edited_time: str | None, event_id: str = "") -> str:
-    """A ULID derived from the story, its trigger value and the edit that set it, so a run seen twice is created
-    once (the orchestrator's put-if-absent), long after SQS's 5-minute deduplication window.
+def invocation_id_for(page_id: str, trigger: str, last_edited_time: str | None, salt: str = "") -> str:
+    """A ULID derived from the story, its trigger value and the edit that set it: the webhook (whichever event or
+    channel reported the edit) and the reconcile sweeper name the same run the same, so it is created once (the
+    orchestrator's put-if-absent), long after SQS's 5-minute deduplication window.
 
-    Notion rounds `last_edited_time` to the minute, so a person who sets the trigger again within the minute of the
-    last run's write-back makes an edit that looks the same; the webhook therefore adds the Notion event that
-    carried it (each person's change is its own event; Notion's retries of one event keep its id). The reconcile
-    sweeper has no event: it names a run by the edit alone and skips a story whose latest run started after it."""
-    key = f"{page_id.replace('-', '')}|{trigger}|{last_edited_time or ''}" + (f"|{event_id}" if event_id else "")
+    Notion rounds `last_edited_time` to the minute, so a person who sets the trigger again within the minute of
+    the last run's write-back makes an edit that looks the same. The webhook lets that event through (its story key
+    includes the Notion event id), and the orchestrator, finding the named run already finished before the message
+    was sent, gives the re-trigger its own id with a `salt` (see `orchestrator.is_retrigger`)."""
+    key = f"{page_id.replace('-', '')}|{trigger}|{last_edited_time or ''}" + (f"|{salt}" if salt else "")
     digest = hashlib.sha256(key.encode()).digest()
     when = parse_time(last_edited_time) or datetime.now(timezone.utc)
     millis = int(when.timestamp() * 1000)
@@ -296,9 +297,7 @@ class WebhookService(UsesRegistry):
             agent_type=story["agent_type"],
             trigger=story["trigger"],
             snapshot=self.notion.page_snapshot(story["page"]),
-            invocation_id=invocation_id_for(
-                story["page_id"], story["trigger"], story["last_edited_time"], story.get("event_id", "")
-            ),
+            invocation_id=invocation_id_for(story["page_id"], story["trigger"], story["last_edited_time"]),
             page_id=story["page_id"],
         )
         self.queue.publish(message)

@@ -192,10 +192,11 @@ def test_the_same_event_delivered_8_times_gives_one_invocation(notion_pipeline):
     assert len(p.invocations()) == 1 and len(p.invoker.requests) == 1
 
 
-def test_each_notion_event_that_changes_the_trigger_is_its_own_run_even_within_one_minute(notion_pipeline):
-    # Notion rounds last_edited_time to the minute, so two people's (or one person's two) Status changes within a
-    # minute look like one edit; each is its own event, and the event id keeps them apart (see invocation_id_for).
-    # The same event delivered again stays one run (test_the_same_event_delivered_8_times_gives_one_invocation).
+def test_each_notion_event_that_changes_the_trigger_reaches_the_queue_even_within_one_minute(notion_pipeline):
+    # Notion rounds last_edited_time to the minute, so a Status set again within a minute looks like the same edit;
+    # each is its own event, so both are queued, and the orchestrator tells a re-trigger (the named run had
+    # finished) from a duplicate (tests/pipeline/test_webhook_notion_rules.py). The same event delivered again is
+    # queued once (test_the_same_event_delivered_8_times_gives_one_invocation).
     p = notion_pipeline
     p.put_secret("webhook-verification-token", TOKEN)
     env = p.notion_env

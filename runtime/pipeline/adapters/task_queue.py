@@ -21,9 +21,11 @@ class SqsTaskQueue:
         return self._client
 
     def publish(self, message: QueueMessage) -> str:
-        """Send; returns the SQS message id. The invocation id is the dedup id: one run, one message."""
+        """Send; returns the SQS message id. The dedup id is the invocation id and when the message was made: a resend
+        of one message is dropped, while a person's re-trigger that names a finished run (Notion's minute-rounded
+        edit time) gets through to the orchestrator, which tells the two apart (`orchestrator.is_retrigger`)."""
         kwargs: dict[str, Any] = {"QueueUrl": self.queue_url, "MessageBody": message.model_dump_json()}
         if self.queue_url.endswith(".fifo"):
             kwargs["MessageGroupId"] = message.notion_page_id
-            kwargs["MessageDeduplicationId"] = message.invocation_id
+            kwargs["MessageDeduplicationId"] = f"{message.invocation_id}-{int(message.enqueued_at.timestamp() * 1000)}"
         return self.client.send_message(**kwargs)["MessageId"]
