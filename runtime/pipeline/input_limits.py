@@ -206,6 +206,7 @@ class PageProperty(_Open):
 
 class _Parent(_Open):
     type: ShortText | None = None
+    id: ShortText | None = None
     data_source_id: ShortText | None = None
     database_id: ShortText | None = None
     page_id: ShortText | None = None
@@ -248,6 +249,11 @@ class _Entity(_Open):
     type: ShortText
 
 
+class _EventData(_Open):
+    parent: _Parent | None = None
+    updated_properties: list[ShortText] | None = Field(default=None, max_length=MAX_ITEMS)
+
+
 class IntegrationEvent(_Open):
     """An integration webhook event: only the fields the webhook reads are checked (and what they must be)."""
 
@@ -255,6 +261,7 @@ class IntegrationEvent(_Open):
     type: ShortText
     entity: _Entity | None = None
     authors: list[_Author] = Field(default_factory=list, max_length=100)
+    data: _EventData | None = None
 
     def page_id(self) -> str | None:
         """The page this event is about, when it is about a page with an id Notion could have issued."""

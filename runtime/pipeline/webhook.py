@@ -210,8 +210,8 @@ class WebhookService(UsesRegistry):
         if payload.authors and all(same_id(author.id, bot_id) for author in payload.authors):
             log.info("ignoring an event our own integration caused")
             return HttpReply(200, {"status": "ignored", "reason": "caused by this integration"})
-        data = (payload.model_extra or {}).get("data")
-        data = data if isinstance(data, dict) else {}
+        # Typed by IntegrationEvent (parent ids are strings, updated_properties a list of them).
+        data = payload.data.model_dump(exclude_none=True) if payload.data else {}
         parent = data.get("parent") if isinstance(data.get("parent"), dict) else {}
         if parent.get("type") in ("database", "data_source") or parent.get("data_source_id"):
             # The event names the page's data source: a page outside every project is not worth fetching.
