@@ -39,7 +39,7 @@ class AgentCoreArgs:
     agent_code: pulumi.Input[pulumi.Asset]  # the agent zip
     code_bucket_key: str  # S3 key of the agent zip (content-hashed)
     tool_gateway_code: pulumi.Input[pulumi.Archive]
-    tool_payloads: Sequence[Mapping[str, Any]]  # components.tool_schemas.gateway_inline_payloads(...)
+    tool_payloads: Sequence[Mapping[str, Any]]  # runtime.tools.schemas.gateway_inline_payloads(...)
     prototype_bucket_name: pulumi.Input[str]
     prototype_bucket_arn: pulumi.Input[str]
     model_id: str

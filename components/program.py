@@ -23,7 +23,7 @@ from components.ingress import Ingress, IngressArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.orchestration import PIPELINE_FUNCTIONS, Orchestration, OrchestrationArgs, project_config_json
 from components.state import State, StateArgs
-from components.tool_schemas import gateway_inline_payloads
+from runtime.tools.schemas import gateway_inline_payloads
 from runtime.registry import AgentRegistry
 from runtime.resources import (
     AUTOMATION_SECRET, FUNCTIONS, GITHUB_TOKEN, NOTION_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from runtime.tools.audit import AuditRecord, Outcome
 from runtime.tools.base import ToolContext, ToolError, ToolResult, ToolServices, raised_at
+from runtime.tools.schemas import gateway_schema, inline_schema
 from runtime.tools.spec import ToolSpec
 
 if TYPE_CHECKING:
@@ -197,53 +198,3 @@ def _default_branch(services: ToolServices) -> str:
         return services.github.default_branch
     except Exception:  # cannot ask GitHub: protect "main", which the policy always does
         return "main"
-
-
-# --- JSON schema shapes ------------------------------------------------------------------------------------
-
-
-def inline_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """Pydantic's schema with $refs inlined, titles dropped and `X | None` collapsed to X (None = leave it out)."""
-    defs = schema.get("$defs", {})
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, list):
-            return [walk(n) for n in node]
-        if not isinstance(node, dict):
-            return node
-        if "$ref" in node:
-            return walk(defs[node["$ref"].rsplit("/", 1)[-1]])
-        if "anyOf" in node:
-            options = [o for o in node["anyOf"] if o.get("type") != "null"]
-            if len(options) == 1:
-                merged = {**{k: v for k, v in node.items() if k not in ("anyOf", "default")}, **options[0]}
-                if node.get("default") is not None:
-                    merged["default"] = node["default"]
-                return walk(merged)
-        return {k: walk(v) for k, v in node.items() if k not in ("title", "$defs")}
-
-    return walk(schema)
-
-
-_GATEWAY_KEYS = ("type", "description", "properties", "required", "items")
-
-
-def gateway_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """The subset the AgentCore Gateway's SchemaDefinition accepts; enums go into the description."""
-
-    def walk(node: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": node.get("type") or ("object" if "properties" in node else "string")}
-        description = node.get("description", "")
-        if "enum" in node:
-            description = (description.rstrip(".") + ". " if description else "") + "One of: " + ", ".join(map(str, node["enum"]))
-        if description:
-            out["description"] = description
-        if "properties" in node:
-            out["properties"] = {k: walk(v) for k, v in node["properties"].items()}
-        if node.get("required"):
-            out["required"] = list(node["required"])
-        if out["type"] == "array":
-            out["items"] = walk(node.get("items") or {"type": "object"})
-        return out
-
-    return walk(inline_schema(schema))

@@ -12,7 +12,7 @@ import pytest
 
 from components import aws_rules, botocore_shapes, iam_coverage, iam_database, provider_schema
 from components.mockrun import Recording, run_program
-from components.tool_schemas import gateway_inline_payloads
+from runtime.tools.schemas import gateway_inline_payloads
 from runtime.resources import Header
 
 
