@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import tempfile
 import threading
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+STOP_BOUND_SECONDS = 20.0  # Ctrl-C / SIGTERM: the most `aidlc dev` takes to stop
 
 DEMO_STORY = {
     "title": "Team lead sees sprint progress at a glance",
@@ -51,7 +54,8 @@ def local_model_choice(model: str | None, stack: str) -> str:
 def dev(
     host: Annotated[str, typer.Option(help="Interface to listen on (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the dashboard, webhook and API.")] = 8000,
-    state: Annotated[Path, typer.Option(help="Folder that keeps stories, invocations and prototypes.")] = Path(".aidlc"),
+    # A string, not a Path: typer would turn `--state ''` into `.` (the current folder), which must be refused.
+    state: Annotated[str, typer.Option(help="Folder that keeps stories, invocations and prototypes.")] = ".aidlc",
     model: Annotated[str | None, typer.Option(
         help="PROVIDER[:MODEL]: offline (deterministic, no LLM), bedrock[:ID], anthropic:MODEL, openai:MODEL (any "
              "OpenAI-compatible endpoint at OPENAI_BASE_URL), litellm:MODEL (a proxy at LITELLM_BASE_URL). Default: "
@@ -63,7 +67,7 @@ def dev(
 ) -> None:
     """Run the whole of aidlc locally until Ctrl-C: Notion emulator, AWS on moto, handlers, agents, dashboard."""
     from runtime.local.follow import PipelineFollower
-    from runtime.local.stack import LocalStack, StackOptions
+    from runtime.local.stack import LocalStack, StackOptions, StartRefused
 
     console = _console()
     model = local_model_choice(model, stack)
@@ -72,6 +76,9 @@ def dev(
     local = LocalStack(options)
     try:
         info = local.start()
+    except StartRefused as exc:
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
     except Exception as exc:
         console.print(f"[red]error:[/red] the local stack did not start: {type(exc).__name__}: {exc}")
         raise typer.Exit(1) from None
@@ -87,12 +94,26 @@ def dev(
     )
     follower = PipelineFollower(local, lambda line: console.print(line)).start()
     stopped = threading.Event()
+
+    def on_signal(*_: Any) -> None:
+        if stopped.is_set():  # a second Ctrl-C: leave now (every acknowledged write is already in the journal)
+            os._exit(130)
+        stopped.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopped.set())
+        signal.signal(sig, on_signal)
     stopped.wait()
     console.print("stopping...")
+    # A bound on the whole stop: whatever still holds on after it (a hung agent, a slow request) is left behind.
+    # Nothing acknowledged is lost by leaving (the state is journaled as it changes; aws.py), only the snapshot
+    # that would have let the next start skip replaying the journal.
+    watchdog = threading.Timer(STOP_BOUND_SECONDS, lambda: (console.print(
+        f"still stopping after {STOP_BOUND_SECONDS:.0f} s; leaving (the state is journaled)"), os._exit(1)))
+    watchdog.daemon = True
+    watchdog.start()
     follower.stop()
     local.stop()
+    watchdog.cancel()
     console.print("stopped; state kept in " + str(local.state_dir))
 
 

@@ -70,7 +70,49 @@ def _to_response(result: Any) -> Response:
     return Response(content=body, status_code=int(result["statusCode"]), headers=headers)
 
 
-def create_gateway_app(backends: GatewayBackends) -> Starlette:
+def loopback_hosts(port: int, host: str = "127.0.0.1") -> frozenset[str]:
+    """The `Host` values the front door on `port` answers for: its loopback names (and the interface it was told to
+    listen on, if that is another)."""
+    names = {"127.0.0.1", "localhost", "[::1]"}
+    if host not in ("0.0.0.0", "::", ""):
+        names.add(f"[{host}]" if ":" in host else host)
+    return frozenset(f"{name}:{port}" for name in names)
+
+
+class SameHostOnly:
+    """ASGI middleware: answer only requests addressed to this front door, and only from its own pages.
+
+    A web page on another site can make the browser send requests here (DNS rebinding: its name re-pointed at
+    127.0.0.1), and `/dev/info` holds the local tokens. A rebound request still carries the page's own name in `Host`
+    (421), and a cross-site request its `Origin` (403). Starlette's TrustedHostMiddleware checks only `Host`, with a
+    400, hence this one. Requests without an `Origin` (the Notion and Slack emulators, curl) pass.
+    """
+
+    def __init__(self, app: Any, allowed_hosts: frozenset[str]) -> None:
+        self.app = app
+        self.allowed_hosts = allowed_hosts
+        self.allowed_origins = frozenset(f"http://{host}" for host in allowed_hosts)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
+            host = headers.get("host", "").lower()
+            origin = headers.get("origin")
+            refusal = None
+            if host not in self.allowed_hosts:
+                refusal = (421, f"this is the aidlc local front door for {', '.join(sorted(self.allowed_hosts))}; "
+                                f"it does not answer for Host {host!r}")
+            elif origin is not None and origin.lower() not in self.allowed_origins:
+                refusal = (403, f"requests from pages on {origin!r} are refused; open the dashboard at "
+                                f"http://{host}/ instead")
+            if refusal is not None:
+                await PlainTextResponse(refusal[1], status_code=refusal[0])(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_gateway_app(backends: GatewayBackends, allowed_hosts: frozenset[str] | None = None) -> Starlette:
+    """The front door; `allowed_hosts` (see `loopback_hosts`): the `Host` values it answers for (None: any)."""
     async def function_route(request: Request) -> Response:
         """A declared route (runtime/resources.py ROUTES), to the handler of the function that serves it."""
         path = request.url.path
@@ -162,6 +204,9 @@ def create_gateway_app(backends: GatewayBackends) -> Starlette:
         Route("/dev/notion/{page_id}", notion_page),
         *(Route(path, function_route, methods=sorted(methods)) for path, methods in declared.items()),
     ]
-    return Starlette(routes=routes)
+    from starlette.middleware import Middleware
+
+    middleware = [Middleware(SameHostOnly, allowed_hosts=allowed_hosts)] if allowed_hosts is not None else []
+    return Starlette(routes=routes, middleware=middleware)
 
 

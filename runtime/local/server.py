@@ -23,9 +23,14 @@ class ServerHandle:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop within `timeout`: uvicorn waits for open requests (an agent's long run, a held-open connection) up
+        to its graceful-shutdown timeout, then is forced."""
         self._server.should_exit = True
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(1.0)
 
     def __enter__(self) -> ServerHandle:
         return self
@@ -39,7 +44,8 @@ def serve(app: Any, host: str = "127.0.0.1", port: int = 0, *, startup_timeout: 
 
     port=0 lets the OS pick a free port; the chosen one is on the handle.
     """
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="auto")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="auto",
+                            timeout_graceful_shutdown=2)  # see ServerHandle.stop
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{host}:{port}", daemon=True)
     thread.start()

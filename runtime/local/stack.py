@@ -18,8 +18,10 @@ What runs, and what stands in for what:
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import json
+import os
 import logging
 import secrets
 import socket
@@ -27,6 +29,7 @@ import threading
 import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -117,7 +120,58 @@ class LocalFunction:
     handler: Any  # (event, context) -> result, as Lambda calls it
 
     def __call__(self, event: dict, context: Any) -> Any:
-        return self.handler(event, context)
+        from runtime.observe.trace import in_stage
+
+        with in_stage(self.function.logical_name):  # its calls count as this function's (runtime/observe/trace.py)
+            return self.handler(event, context)
+
+
+class StartRefused(RuntimeError):
+    """The stack will not start on these options (its state folder or port); the message says what to change."""
+
+
+def _checked_state_dir(raw: Any) -> Path:
+    """The state folder, made if missing; refused at once when it can't be one (`--state ''` would be the current
+    folder, so an empty value is refused rather than resolved)."""
+    if raw is None or not str(raw).strip() or (isinstance(raw, str) and not raw.strip()):
+        raise StartRefused("the state folder is empty; give --state a folder, e.g. --state .aidlc")
+    path = Path(raw).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise StartRefused(f"the state folder {path} is a file; give --state a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StartRefused(f"cannot make the state folder {path}: {exc.strerror}; give --state a folder you can "
+                           f"write to") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise StartRefused(f"the state folder {path} is not writable; give --state a folder you can write to")
+    return path
+
+
+def _lock_state_dir(path: Path) -> int:
+    """Hold an exclusive lock on the state folder for as long as the stack runs (released when its descriptor
+    closes, so also when the process is killed). Two stacks on one folder would overwrite each other's journal."""
+    fd = os.open(path / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise StartRefused(f"the state folder {path} is in use by another aidlc dev (pid {holder}); stop it, or "
+                           f"give this one another --state") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no conflict
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise StartRefused(f"port {port} on {host} is in use ({exc.strerror}); stop what uses it, or give "
+                               f"--port another port") from None
 
 
 def _free_port(host: str) -> int:
@@ -131,7 +185,8 @@ class LocalStack:
 
     def __init__(self, options: StackOptions) -> None:
         self.options = options
-        self.state_dir = Path(options.state_dir).resolve()
+        self._raw_state_dir = options.state_dir
+        self.state_dir = Path(options.state_dir or ".").resolve()  # checked (and refused if unusable) on start
         self.info: DevInfo | None = None
         self._exit = ExitStack()
         self._stop = threading.Event()
@@ -173,8 +228,12 @@ class LocalStack:
 
     def _start(self) -> DevInfo:
         opts = self.options
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir = _checked_state_dir(self._raw_state_dir)
+        self._exit.callback(os.close, _lock_state_dir(self.state_dir))
+        if opts.port:
+            _check_port_free(opts.host, opts.port)
         port = opts.port or _free_port(opts.host)
+        self.started_at = datetime.now(timezone.utc)
         base_url = self.base_url = f"http://{opts.host}:{port}"
         local_secrets = self._local_secrets()
         if self.calls.path is not None:
@@ -187,14 +246,17 @@ class LocalStack:
         moto_server, endpoint = local_aws.start_moto()
         self._exit.callback(moto_server.stop)
         # moto's backends are per process, shared with any other stack in it: this stack's resources get a prefix of
-        # their own, and are deleted on stop (after the snapshot), so a stopped stack leaves nothing behind.
-        prefix = f"aidlc-{opts.stack}-{secrets.token_hex(3)}"
+        # their own (kept in the state folder: the journal names its tables), and are deleted on stop (after the
+        # snapshot), so a stopped stack leaves nothing behind.
+        prefix = local_secrets.setdefault("aws_prefix", f"aidlc-{opts.stack}-{secrets.token_hex(3)}")
+        (self.state_dir / "secrets.json").write_text(json.dumps(local_secrets))
         self.aws = local_aws.create_resources(endpoint, prefix, {"automation-secret": local_secrets["automation_secret"]})
         self._exit.callback(local_aws.delete_resources, self.aws)
         self.housekeeping = self.clients_for("local")
-        self._exit.callback(self._snapshot)
-        restored = local_aws.restore(self.aws, self.state_dir)
-        self._event(f"aws       moto on {endpoint} ({restored} items restored)")
+        self._moto = moto_server
+        restored, replayed = local_aws.resume(moto_server, self.aws, self.state_dir)
+        self._exit.callback(self._snapshot)  # only once resumed: a snapshot before would drop the journal's writes
+        self._event(f"aws       moto on {endpoint} ({restored} items restored, {replayed} journaled writes replayed)")
 
         # 2. Notion.
         from runtime.local.notion_emulator import NotionEmulator
@@ -277,16 +339,24 @@ class LocalStack:
         # subscription (the verification handshake goes through it).
         self._build_functions()
         from runtime.local.dashboard import DashboardViews
-        from runtime.local.gateway import create_gateway_app
+        from runtime.local.gateway import create_gateway_app, loopback_hosts
 
         self.dashboard = DashboardViews(self)
 
-        gateway = serve(create_gateway_app(self._backends()), host=opts.host, port=port)
+        gateway = serve(create_gateway_app(self._backends(), allowed_hosts=loopback_hosts(port, opts.host)),
+                        host=opts.host, port=port)
         self._exit.callback(gateway.stop)
         webhook_url = f"{base_url}/webhook/notion"
         slack.connect(events_url=f"{base_url}/slack/events", commands_url=f"{base_url}/slack/commands",
                       interactivity_url=f"{base_url}/slack/interactivity")
+        # A new subscription each start (its token handed to the webhook, which stores it); the stored secret is
+        # read back, so a stack whose webhook would refuse every event (401) stops here with the reason instead.
         verification_token = emulator.subscribe(webhook_url)
+        stored_token = self.housekeeping.client("secretsmanager").get_secret_value(
+            SecretId=self.aws.secrets[resources.WEBHOOK_VERIFICATION.logical_name])["SecretString"]
+        if stored_token != verification_token:
+            raise RuntimeError("the webhook did not store the Notion subscription's verification token; every "
+                               "Notion event would be refused (401)")
 
         # 7. Queue workers and the sweepers' schedule.
         self._start_workers()
@@ -372,9 +442,16 @@ class LocalStack:
                           options_factory=lambda request: RunOptions(audit=audit, registry=self.registry))
 
     def stop(self) -> None:
+        """Stop within seconds: the pollers are told to stop all at once and waited for together (each finishes the
+        batch it holds, or is left behind: a daemon thread, and whatever it had not acknowledged is redone after a
+        restart), then the servers close."""
         self._stop.set()
         for poller in self.pollers:
-            poller.stop()
+            poller._stop.set()
+        deadline = time.monotonic() + 5
+        for poller in self.pollers:
+            if poller._thread:
+                poller._thread.join(max(0.0, deadline - time.monotonic()))
         self.pollers.clear()
         self._exit.close()
 
@@ -456,6 +533,7 @@ class LocalStack:
 
         scheduled = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
         swept = [f for f in resources.FUNCTIONS if f.schedule and f.logical_name in self.functions]
+        self._resume_interrupted()
         while not self._stop.wait(self.options.sweep_interval_seconds):
             for function in swept:
                 try:
@@ -464,10 +542,29 @@ class LocalStack:
                 except Exception:
                     log.exception("sweeper %s failed", function.logical_name)
 
+    def _resume_interrupted(self) -> None:
+        """What a previous run left unfinished: runs `running` when it stopped have no agent any more (its threads
+        died with it), so they are failed now by the timeout sweeper's own path (budget and slot released, the
+        story told); runs left `queued` are re-sent by reconcile (their task died with the in-memory queue)."""
+        from datetime import timedelta
+
+        from runtime.local.lambda_shim import LocalLambdaContext
+
+        try:
+            failed = self.functions["timeouts"].services.sweepers.timeouts(interrupted_before=self.started_at)
+            requeued = self.functions["reconcile"].services.sweepers.requeue_stranded(older_than=timedelta(0))
+            if failed["timed_out"] or requeued:
+                self._event(f"resume    {len(failed['timed_out'])} interrupted runs failed, {len(requeued)} queued "
+                            f"runs re-sent")
+            self.functions["reconcile"]({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}},
+                                        LocalLambdaContext(function_name="reconcile", timeout_seconds=300))
+        except Exception:
+            log.exception("could not resume what the previous run left unfinished")
+
     def _snapshot(self) -> None:
         if self.aws is not None:
             try:
-                local_aws.snapshot(self.aws, self.state_dir)
+                local_aws.checkpoint(self._moto, self.aws, self.state_dir)
             except Exception:
                 log.exception("could not save the local AWS state")
 

@@ -181,7 +181,9 @@ class Sweepers(UsesRegistry):
 
     # --- timeouts ------------------------------------------------------------------------------------------
 
-    def timeouts(self) -> dict[str, Any]:
+    def timeouts(self, *, interrupted_before: datetime | None = None) -> dict[str, Any]:
+        """Fail the runs past their time limit. `interrupted_before`: also fail, now, every run started before that
+        instant (the local stack restarted after a crash: those runs' agents died with it), by the same path."""
         now = self.clock()
         timed_out: list[str] = []
         for stored in self.invocations.with_status([InvocationStatus.RUNNING.value]):
@@ -190,13 +192,20 @@ class Sweepers(UsesRegistry):
                 limit = timedelta(seconds=self.registry.get(record.agent_type).limits.timeout_seconds)
             except KeyError:
                 limit = timedelta(hours=8)
-            if record.started_at is None or record.started_at + limit + TIMEOUT_GRACE > now:
+            interrupted = interrupted_before is not None and (record.started_at or now) < interrupted_before
+            if not interrupted and (record.started_at is None or record.started_at + limit + TIMEOUT_GRACE > now):
                 continue
-            detail = f"still running {int((now - record.started_at).total_seconds())} s after it started; " \
-                     f"the limit is {int(limit.total_seconds())} s"
+            if interrupted:
+                code = ErrorCode.AGENT_ERROR
+                detail = "the local stack stopped while this run was running; move the story to its trigger " \
+                         "status again to run it again"
+            else:
+                code = ErrorCode.AGENT_TIMEOUT
+                detail = f"still running {int((now - record.started_at).total_seconds())} s after it started; " \
+                         f"the limit is {int(limit.total_seconds())} s"
             if not self.ledger.finish(
                 stored,
-                {"status": InvocationStatus.FAILED.value, "error_code": ErrorCode.AGENT_TIMEOUT.value,
+                {"status": InvocationStatus.FAILED.value, "error_code": code.value,
                  "error_detail": detail, "completed_at": now.isoformat()},
                 from_statuses=[InvocationStatus.RUNNING],
             ):
