@@ -1,8 +1,12 @@
 """Shared test set-up: no test talks to AWS, Notion, GitHub or Bedrock; fake AWS credentials, one region."""
 
 import os
+import shutil
+import tempfile
 
 import pytest
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 # Set before any boto3 session exists (moto's advice); setdefault keeps a developer's explicit choice.
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -14,6 +18,23 @@ os.environ.pop("AWS_PROFILE", None)
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "aidlc-tests")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "aidlc-tests")
+
+# Hypothesis profiles, chosen by HYPOTHESIS_PROFILE (README, "Tests"): `ci` by default, `nightly` runs ten times the
+# examples of every property that does not fix its own count. Neither keeps an example database: tests write nothing
+# into the repository, and a failure prints its falsifying example.
+settings.register_profile("ci", database=None, max_examples=100)
+settings.register_profile("nightly", parent=settings.get_profile("ci"), max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_configure(config):
+    """Hypothesis' own caches (charmap, constants) go to a temporary folder, not `.hypothesis/` in the repository."""
+    config._hypothesis_home = tempfile.mkdtemp(prefix="aidlc-hypothesis-")
+    set_hypothesis_home_dir(config._hypothesis_home)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(getattr(config, "_hypothesis_home", ""), ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
