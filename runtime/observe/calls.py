@@ -74,6 +74,8 @@ class CallRecorder:
 
     path: Path | None = None
     calls: list[AwsCall] = field(default_factory=list)
+    # Called with each call as it starts, in the calling thread (runtime/observe/trace.py reads its context there).
+    listeners: list[Any] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def attach(self, session: Any, principal: str) -> Any:
@@ -98,6 +100,8 @@ class CallRecorder:
             context[_CONTEXT_KEY] = call
             with self._lock:
                 self.calls.append(call)
+            for listener in list(self.listeners):
+                listener(call)
 
         return handler
 
