@@ -22,6 +22,7 @@ from runtime.agent.settings import AgentSettings
 from runtime.cost import DEFAULT_MODEL_ID, OFFLINE_MODEL_ID, cost_usd
 from runtime.errors import ErrorCode
 from runtime.models import AgentRequest, CompletionEvent, TokenUsage
+from runtime.observe.trace import in_stage, model_call_hook
 from runtime.plugins import AgentSpec
 from runtime.tools.audit import AuditSink, DynamoDbAuditSink, MemoryAuditSink
 from runtime.tools.base import raised_at
@@ -125,6 +126,12 @@ def _limits(spec: AgentSpec, request: AgentRequest) -> tuple[int | None, Decimal
 
 def run_agent(request: AgentRequest, *, settings: AgentSettings, sink: CompletionSink,
               spec: AgentSpec | None = None, options: RunOptions | None = None) -> CompletionEvent:
+    with in_stage("agent", request.invocation_id):  # every call of the run counts as the agent's
+        return _run_agent(request, settings=settings, sink=sink, spec=spec, options=options)
+
+
+def _run_agent(request: AgentRequest, *, settings: AgentSettings, sink: CompletionSink,
+               spec: AgentSpec | None = None, options: RunOptions | None = None) -> CompletionEvent:
     options = options or RunOptions()
     logger = _run_logger()
     logger.thread_safe_append_keys(invocation_id=request.invocation_id, correlation_id=request.invocation_id,
@@ -154,6 +161,7 @@ def run_agent(request: AgentRequest, *, settings: AgentSettings, sink: Completio
             BudgetHook(options.control, model_id=model_id, token_limit=token_limit, cost_limit_usd=cost_limit,
                        prices=settings.prices, timeout_seconds=spec.limits.timeout_seconds),
             ArtifactHook(collector),
+            model_call_hook(model_id),  # counted per invocation (runtime/observe/trace.py)
         ]
         from strands import Agent
 

@@ -30,6 +30,7 @@ from runtime.pipeline.ports import TaskPublisher
 from runtime.pipeline.webhook import build_message, invocation_id_for
 from runtime.pipeline.writeback import NotionWriteBack
 from runtime.pipeline.common import UsesRegistry
+from runtime.observe.trace import bind_invocation, in_stage
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class CompletionService(UsesRegistry):
             return event.cost_usd
 
     def process(self, event: CompletionEvent) -> CompletionOutcome:
+        bind_invocation(event.invocation_id)  # this stage's calls count for this run (runtime/observe/trace.py)
         stored = self.invocations.get(event.invocation_id)
         if stored is None:
             # Not ours (or its record was never written): nothing to account against. Dropped, and logged.
@@ -142,11 +144,14 @@ class CompletionService(UsesRegistry):
             return outcome
         if not self.ledger.claim_delivery(invocation_id):
             return outcome  # another worker is writing this one back
-        outcome.delivered = tell_notion(self.invocations, self._writeback(), self.registry, invocation_id, project)
+        with in_stage("write-back", invocation_id):
+            outcome.delivered = tell_notion(self.invocations, self._writeback(), self.registry, invocation_id,
+                                            project)
         if self.notices is not None:  # before chaining, so the thread reads in order
             self.notices.finished(record)
         if record.status == InvocationStatus.COMPLETED:
-            outcome.chained = self.chain(record, project)
+            with in_stage("chain", invocation_id):
+                outcome.chained = self.chain(record, project)
         return outcome
 
     def chain(self, record: InvocationRecord, project: ProjectConfig) -> list[str]:

@@ -43,6 +43,7 @@ from runtime.pipeline.state.ledger import RunLedger
 from runtime.pipeline.state.projects import ProjectRepository, budget_month
 from runtime.pipeline.writeback import NotionWriteBack
 from runtime.pipeline.common import UsesRegistry, retrying_after
+from runtime.observe.trace import bind_invocation
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,7 @@ class OrchestratorService(UsesRegistry):
         self.sleep = sleep
 
     def process(self, message: QueueMessage) -> Outcome:
+        bind_invocation(message.invocation_id)  # this stage's calls count for this run (runtime/observe/trace.py)
         project = self.projects.get(message.project_id)
         record = InvocationRecord.from_message(
             message, {"agent_chain_template": project.agent_chain_template.value} if project else {})

@@ -40,6 +40,7 @@ from runtime.pipeline.ports import SecretStore
 from runtime.pipeline.settings import MAX_WEBHOOK_BODY_BYTES
 from runtime.pipeline.ports import TaskPublisher
 from runtime.pipeline.common import UsesRegistry, parse_time
+from runtime.observe.trace import bind_invocation
 
 log = logging.getLogger(__name__)
 
@@ -292,12 +293,14 @@ class WebhookService(UsesRegistry):
     def _enqueue(self, story: dict) -> dict:
         project = self.projects.get(story["project_id"])
         assert project is not None
+        invocation_id = invocation_id_for(story["page_id"], story["trigger"], story["last_edited_time"])
+        bind_invocation(invocation_id)  # the snapshot's and the enqueue's calls count for it (runtime/observe/trace.py)
         message = build_message(
             project,
             agent_type=story["agent_type"],
             trigger=story["trigger"],
             snapshot=self.notion.page_snapshot(story["page"]),
-            invocation_id=invocation_id_for(story["page_id"], story["trigger"], story["last_edited_time"]),
+            invocation_id=invocation_id,
             page_id=story["page_id"],
         )
         self.queue.publish(message)

@@ -58,13 +58,22 @@ class RegistryMCPServer(MCPServer):
     async def _handle_call_tool(self, ctx: Any, params: Any) -> CallToolResult:
         context = self._context_factory(_request_headers(ctx))
         # tools block on HTTP and disk: run them off the event loop so other sessions keep moving
-        result = await anyio.to_thread.run_sync(self.tools.call, params.name, params.arguments or {}, context)
+        result = await anyio.to_thread.run_sync(_call_in_agent_stage, self.tools, params.name,
+                                                params.arguments or {}, context)
         payload = result.as_payload()
         return CallToolResult(
             content=[TextContent(type="text", text=json.dumps(payload, default=str))],
             structured_content=payload,
             is_error=not result.ok,
         )
+
+
+def _call_in_agent_stage(tools: ToolRegistry, name: str, arguments: dict, context: ToolContext) -> Any:
+    """A tool call's own calls (Notion, S3, the audit table) count as its agent run's (runtime/observe/trace.py)."""
+    from runtime.observe.trace import in_stage
+
+    with in_stage("agent", context.invocation_id):
+        return tools.call(name, arguments, context)
 
 
 def _request_headers(ctx: Any) -> Mapping[str, str]:
