@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runtime.models import QueueMessage
-from runtime.pipeline.webhook import notion_signature, signature_matches
+from runtime.pipeline.webhook import invocation_id_for, notion_signature, signature_matches
 from tests.pipeline.conftest import TOKEN, event_body, new_story, signed
 
 FIXTURES = Path("/work/shared/fixtures/notion")
@@ -212,38 +213,36 @@ def test_each_notion_event_that_changes_the_trigger_reaches_the_queue_even_withi
     assert p.queue_depth() == 2
 
 
-@pytest.fixture
-def roomy_pipeline(aws_names, notion_env):
-    """Room for every example's runs: hypothesis reuses the fixture, so runs of earlier examples keep their slots."""
-    from runtime.pipeline.services import set_services
-    from tests.pipeline.conftest import make_notion_pipeline
-
-    yield make_notion_pipeline(aws_names, notion_env, concurrency_limit=10_000, cost_limit_per_month=10**6)
-    set_services(None)
+edit_times = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2030, 1, 1)).map(
+    lambda t: t.replace(second=0, microsecond=0).strftime("%Y-%m-%dT%H:%M:00.000Z"))  # Notion's minute rounding
 
 
-# No shrinking phase: each example does real HTTP and moto calls, and a failure already prints its drawn values.
-@settings(max_examples=12, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(data=st.data())
-def test_property_duplicated_and_reordered_deliveries_of_n_events_give_n_invocations(roomy_pipeline, data):
-    p = roomy_pipeline
+@settings(max_examples=200, deadline=None)
+@given(edits=st.lists(st.tuples(st.uuids().map(str), st.sampled_from(["Generate Prototype", "Generate Variants"]),
+                                edit_times), min_size=1, max_size=6, unique=True),
+       data=st.data())
+def test_property_duplicated_and_reordered_deliveries_of_n_edits_name_n_runs(edits, data):
+    # The dedup decision itself: every delivery of an edit (again, in any order, from the webhook or the sweeper)
+    # names the same run, and distinct edits name distinct runs; the orchestrator's put-if-absent then creates each
+    # named run once (the integration example below).
+    extra = data.draw(st.lists(st.sampled_from(edits), max_size=3 * len(edits)), label="extra")
+    deliveries = data.draw(st.permutations(edits + extra), label="order")
+    named = {(page, trigger, edited): invocation_id_for(page, trigger, edited) for page, trigger, edited in deliveries}
+    assert len(named) == len(edits) and len(set(named.values())) == len(edits)
+    assert all(invocation_id_for(*edit) == run for edit, run in named.items())
+
+
+def test_duplicated_and_reordered_deliveries_of_3_events_give_3_invocations(notion_pipeline):
+    p = notion_pipeline
     p.put_secret("webhook-verification-token", TOKEN)
-    n = data.draw(st.integers(min_value=1, max_value=3), label="n")
-    stories = [new_story(p.notion_env, f"Property story {i}") for i in range(n)]
+    stories = [new_story(p.notion_env, f"Delivered again {i}") for i in range(3)]
     bodies = [event_body(story, env=p.notion_env) for story in stories]
-    deliveries = data.draw(
-        st.lists(st.integers(min_value=0, max_value=n - 1), min_size=0, max_size=3 * n), label="extra"
-    )
-    order = data.draw(st.permutations(list(range(n)) + deliveries), label="order")
-    before = {r.invocation_id for r in p.invocations()}
-    for index in order:
+    for index in [2, 0, 2, 1, 0, 2]:
         status, reply = p.webhook(bodies[index], signed(bodies[index]))
         assert status == 200 and reply["status"] in ("enqueued", "in_progress"), reply
-    depth = p.queue_depth()
     p.drain()
-    created = [r for r in p.invocations() if r.invocation_id not in before]
-    assert len(created) == n, (depth, p.queue_depth(), len(before))
+    created = p.invocations()
+    assert len(created) == 3
     assert {r.notion_page_id for r in created} == {s["id"] for s in stories}
 
 
