@@ -29,6 +29,12 @@ class TransientInvokeError(InvokeError):
     """The agent could not be started this time; a retry may work."""
 
 
+class InvokeUnanswered(Exception):
+    """The start request was sent but not answered within the accept bound (a hung runtime, or a slow accept).
+    It may have been accepted, so it is neither failed nor retried here: the run stays `running` and the liveness
+    sweeper fails it if no heartbeat comes (runtime.pipeline.sweepers)."""
+
+
 class AgentInvoker(Protocol):
     """Starts an agent run (the agent answers at once and reports through the completion queue) or stops its
     session. Errors: `TransientInvokeError` (worth retrying), `InvokeError` (not)."""

@@ -10,11 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.models import AgentRequest
-from runtime.pipeline.ports import AgentInvoker, InvokeError, TransientInvokeError
+from runtime.pipeline.ports import AgentInvoker, InvokeError, InvokeUnanswered, TransientInvokeError
 from runtime.resources import Header
-from runtime.pipeline.adapters import aws
 
 SESSION_HEADER = Header.AGENTCORE_SESSION
+
+# The agent answers "accepted" at once (the work runs as an async task), so a start that takes longer than this is a
+# hung runtime: the orchestrator's batch must not wait behind it (issue 17: one hung agent blocked every start ~94 s).
+ACCEPT_TIMEOUT_SECONDS = 5.0
+CONNECT_TIMEOUT_SECONDS = 2.0
 
 
 _TRANSIENT_CODES = {
@@ -40,7 +44,10 @@ class AgentCoreInvoker:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = self._clients.client("bedrock-agentcore") if self._clients else aws.client("bedrock-agentcore")
+            from runtime.aws_clients import default_clients
+
+            clients = self._clients or default_clients()
+            self._client = clients.client("bedrock-agentcore", config=_accept_config())
         return self._client
 
     def _arn(self, agent_type: str) -> str:
@@ -50,7 +57,7 @@ class AgentCoreInvoker:
             raise InvokeError(f"no AgentCore runtime is configured for agent {agent_type!r}") from None
 
     def invoke(self, request: AgentRequest) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+        from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError, ReadTimeoutError
 
         try:
             response = self.client.invoke_agent_runtime(
@@ -70,6 +77,9 @@ class AgentCoreInvoker:
             raise InvokeError(message) from None
         except ParamValidationError as exc:  # the request breaks the service model: no retry can fix it
             raise InvokeError(f"InvokeAgentRuntime refused before sending: {exc}") from None
+        except ReadTimeoutError as exc:  # sent, not answered: maybe accepted (see InvokeUnanswered)
+            raise InvokeUnanswered(f"InvokeAgentRuntime sent but not answered in {ACCEPT_TIMEOUT_SECONDS} s: {exc}") \
+                from None
         except BotoCoreError as exc:  # connection errors, after botocore's own retries
             raise TransientInvokeError(f"InvokeAgentRuntime failed: {exc}") from None
         status = response.get("statusCode", 200)
@@ -100,7 +110,8 @@ class AgentCoreInvoker:
 class HttpAgentInvoker:
     """The AgentCore HTTP contract on loopback: `POST {url}/invocations` with the session header."""
 
-    def __init__(self, endpoints: dict[str, str], *, timeout: float = 30.0, client: Any | None = None) -> None:
+    def __init__(self, endpoints: dict[str, str], *, timeout: float = ACCEPT_TIMEOUT_SECONDS,
+                 client: Any | None = None) -> None:
         self.endpoints = endpoints
         self.timeout = timeout
         self._client = client
@@ -110,7 +121,7 @@ class HttpAgentInvoker:
         if self._client is None:
             import httpx
 
-            self._client = httpx.Client(timeout=self.timeout)
+            self._client = httpx.Client(timeout=httpx.Timeout(self.timeout, connect=CONNECT_TIMEOUT_SECONDS))
         return self._client
 
     def _url(self, agent_type: str) -> str:
@@ -128,6 +139,9 @@ class HttpAgentInvoker:
                 content=request.model_dump_json(),
                 headers={"Content-Type": "application/json", SESSION_HEADER: request.session_id},
             )
+        except httpx.ReadTimeout as exc:  # sent, not answered: maybe accepted (see InvokeUnanswered)
+            raise InvokeUnanswered(f"agent endpoint sent the request but answered nothing in {self.timeout} s: "
+                                   f"{exc}") from None
         except httpx.HTTPError as exc:
             raise TransientInvokeError(f"agent endpoint unreachable: {exc}") from None
         if response.status_code >= 500 or response.status_code == 429:
@@ -139,6 +153,21 @@ class HttpAgentInvoker:
         # The local agent app has no stop endpoint (nor has BedrockAgentCoreApp); a cancelled run's completion event
         # is ignored by the completion step's conditional update.
         return None
+
+
+_ACCEPT_CONFIG: Any = None
+
+
+def _accept_config() -> Any:
+    """One botocore Config (the client cache keys on its identity): a bounded accept, and no retry of a read
+    timeout (botocore retries those; a hung runtime would then hold the batch for several timeouts)."""
+    global _ACCEPT_CONFIG
+    if _ACCEPT_CONFIG is None:
+        from botocore.config import Config
+
+        _ACCEPT_CONFIG = Config(connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=ACCEPT_TIMEOUT_SECONDS,
+                                retries={"max_attempts": 1, "mode": "standard"})
+    return _ACCEPT_CONFIG
 
 
 def invoker_for(runtimes: dict[str, str], qualifier: str = "DEFAULT", *, clients: Any | None = None) -> AgentInvoker:
