@@ -38,7 +38,7 @@ from runtime.pipeline.state.invocations import (
     StoredInvocation,
     record_fields,
 )
-from runtime.pipeline.ports import AgentInvoker, InvokeError, TransientInvokeError
+from runtime.pipeline.ports import AgentInvoker, InvokeError, InvokeUnanswered, TransientInvokeError
 from runtime.pipeline.state.ledger import RunLedger
 from runtime.pipeline.state.projects import ProjectRepository, budget_month
 from runtime.pipeline.writeback import NotionWriteBack
@@ -168,6 +168,11 @@ class OrchestratorService(UsesRegistry):
             stored = self.invocations.get(message.invocation_id)
             assert stored is not None
             return self._fail(stored, project, ErrorCode.AGENT_ERROR, str(exc), from_running=True)
+        except InvokeUnanswered as exc:
+            # Maybe accepted: neither failed nor retried (that would hold the rest of the batch behind a hung
+            # runtime). The run stays running; with no heartbeat the liveness sweeper fails it (sweepers.timeouts).
+            log.warning("start unanswered: %s", exc, extra={"invocation_id": message.invocation_id})
+            return Outcome(message.invocation_id, "unanswered", str(exc))
         log.info("started %s", message.agent_type, extra={"invocation_id": message.invocation_id})
         return Outcome(message.invocation_id, "started")
 
