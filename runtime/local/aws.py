@@ -52,7 +52,8 @@ _DYNAMODB_WRITES = frozenset(
     for action in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 )
 # The request environ keys a replay needs (the rest is the server's own: sockets, streams).
-_REPLAYED_KEYS = ("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH")
+_REPLAYED_KEYS = ("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH", "REQUEST_URI",
+                  "RAW_URI", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
 
 
 def _journaled(environ: dict) -> bool:
