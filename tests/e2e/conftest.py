@@ -1,11 +1,10 @@
 """One local stack for the end-to-end tests, started by the tests, driven over HTTP as Notion and a user would."""
 
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 CHANGELOG_PLUGIN = '''
 from pathlib import Path
@@ -42,8 +41,6 @@ def plugin_dir(tmp_path_factory):
 # Package scope: the stack is stopped when the e2e tests are done, before other folders' tests use moto in-process.
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory, plugin_dir):
-    import os
-
     from runtime.local.stack import LocalStack, StackOptions
     from runtime.registry import reset_registry
 
@@ -67,6 +64,12 @@ def _fresh_registry():
 
 
 @pytest.fixture(scope="session")
-def artifacts_dir():
-    ARTIFACTS.mkdir(exist_ok=True)
-    return ARTIFACTS
+def artifacts_dir(tmp_path_factory):
+    """Where the browser tests put their screenshots: a temporary folder (tests write nothing into the repository),
+    or the folder named by AIDLC_TEST_ARTIFACTS, for a developer who wants to look at them."""
+    chosen = os.environ.get("AIDLC_TEST_ARTIFACTS")
+    if not chosen:
+        return tmp_path_factory.mktemp("screenshots")
+    folder = Path(chosen)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
