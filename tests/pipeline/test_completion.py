@@ -66,7 +66,10 @@ def seed_running(p, count: int) -> list[str]:
     return ids
 
 
-def test_200_concurrent_completions_leave_the_exact_sum_in_month_to_date(aws_names):
+COMPLETIONS = 48  # enough that 8 threads contend for the same budget and slot items on every batch
+
+
+def test_concurrent_completions_leave_the_exact_sum_in_month_to_date(aws_names):
     from runtime.handlers import completion
     from runtime.local.lambda_shim import LocalLambdaContext
     from runtime.pipeline.services import set_services
@@ -75,8 +78,8 @@ def test_200_concurrent_completions_leave_the_exact_sum_in_month_to_date(aws_nam
                                                cost_limit_per_month=Decimal("1000"), agent_chain_template="custom"))
     set_services(p.services)
     try:
-        ids = seed_running(p, 200)
-        assert p.services.projects.running("acme") == 200
+        ids = seed_running(p, COMPLETIONS)
+        assert p.services.projects.running("acme") == COMPLETIONS
         rng = random.Random(7)
         events = [
             CompletionEvent(invocation_id=i, agent_type="mock", status="completed", model_id=OFFLINE_MODEL_ID,
@@ -88,13 +91,13 @@ def test_200_concurrent_completions_leave_the_exact_sum_in_month_to_date(aws_nam
         ]
         expected = sum((cost_usd(e.token_usage, OFFLINE_MODEL_ID) for e in events), Decimal("0"))
         # Every event, and a quarter of them again (SQS delivers at least once), in shuffled SQS batches of up
-        # to 10, from 8 threads.
+        # to 4, from 8 threads: more batches than threads, so every thread writes while the others do.
         records = [{"messageId": f"m{n}-{e.invocation_id}", "receiptHandle": "r", "body": e.model_dump_json(),
                     "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
                     "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:t-completions", "awsRegion": "us-east-1"}
                    for n, e in [(0, e) for e in events] + [(1, e) for e in events[::4]]]
         rng.shuffle(records)
-        batches = [{"Records": records[i:i + 10]} for i in range(0, len(records), 10)]
+        batches = [{"Records": records[i:i + 4]} for i in range(0, len(records), 4)]
         with ThreadPoolExecutor(max_workers=8) as pool:
             responses = list(pool.map(lambda b: completion.handler(b, LocalLambdaContext("completion")), batches))
         assert all(r["batchItemFailures"] == [] for r in responses)
