@@ -22,8 +22,8 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "aidlc-tests")
 # Hypothesis profiles, chosen by HYPOTHESIS_PROFILE (README, "Tests"): `ci` by default, `nightly` runs ten times the
 # examples of every property that does not fix its own count. Neither keeps an example database: tests write nothing
 # into the repository, and a failure prints its falsifying example.
-settings.register_profile("ci", database=None, max_examples=100)
-settings.register_profile("nightly", parent=settings.get_profile("ci"), max_examples=1000)
+settings.register_profile("ci", database=None, max_examples=200)
+settings.register_profile("nightly", parent=settings.get_profile("ci"), max_examples=2000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

@@ -217,7 +217,7 @@ edit_times = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(203
     lambda t: t.replace(second=0, microsecond=0).strftime("%Y-%m-%dT%H:%M:00.000Z"))  # Notion's minute rounding
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)  # examples: the Hypothesis profile (tests/conftest.py)
 @given(edits=st.lists(st.tuples(st.uuids().map(str), st.sampled_from(["Generate Prototype", "Generate Variants"]),
                                 edit_times), min_size=1, max_size=6, unique=True),
        data=st.data())

@@ -29,7 +29,7 @@ def registries(draw):
     return fake_registry(by_agent)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)  # examples: the Hypothesis profile (tests/conftest.py)
 @given(registry=registries(), data=st.data())
 def test_each_declared_command_routes_to_exactly_its_agent(registry, data):
     declared = [(w, spec.name) for spec in registry.agents.values() for w in spec.slack_commands]
@@ -41,7 +41,7 @@ def test_each_declared_command_routes_to_exactly_its_agent(registry, data):
     assert route(f"run {name} {notion_url(page)}", registry) == RunAgent(name, page, notion_url(page))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(deadline=None)  # examples: the Hypothesis profile (tests/conftest.py)
 @given(registry=registries(), text=st.text(max_size=120))
 def test_any_text_has_exactly_one_route(registry, text):
     result = route(text, registry)
@@ -53,7 +53,7 @@ def test_any_text_has_exactly_one_route(registry, text):
         assert first == "run" or first in registry.agents[result.agent_type].slack_commands
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)  # examples: the Hypothesis profile (tests/conftest.py)
 @given(registry=registries(), word=command_words)
 def test_undeclared_words_are_not_understood(registry, word):
     if registry.agent_for_slack_command(word) is None:
