@@ -27,7 +27,7 @@ from runtime.tools.schemas import gateway_inline_payloads
 from runtime.registry import AgentRegistry
 from runtime.resources import (
     AUTOMATION_SECRET, FUNCTIONS, GITHUB_TOKEN, NOTION_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,
-    WEBHOOK_VERIFICATION, Env,
+    TOOL_TOKEN_KEY, WEBHOOK_VERIFICATION, Env,
 )
 from runtime.stack_config import StackConfig
 from runtime.tools.registry import ToolRegistry
@@ -107,6 +107,8 @@ def build_stack(
             AUTOMATION_SECRET.logical_name: secrets.get("automationSecret"),
             SLACK_SIGNING_SECRET.logical_name: secrets.get("slackSigningSecret"),
             SLACK_BOT_TOKEN.logical_name: secrets.get("slackBotToken"),
+            # at least 32 bytes, e.g. `openssl rand -hex 32`; until set, every tool call is refused (default deny)
+            TOOL_TOKEN_KEY.logical_name: secrets.get("toolTokenKey"),
         },
         tags=tags,
     ))

@@ -443,6 +443,10 @@ class AgentRequest(Strict):
     parent: ParentContext | None = None
     budget: Budget = Field(default_factory=Budget)
     model_id: str | None = None
+    # The run's tool token (runtime/tools/identity.py): signed by whoever holds the tool-token key for this agent
+    # and invocation; the agent sends it with every tool call. None: the run's tools refuse it (or the runtime is
+    # handed one another way, as the local stack does).
+    tool_token: str | None = Field(default=None, repr=False)
 
 
 class CompletionEvent(Strict):

@@ -133,10 +133,11 @@ class Header:
     AUTOMATION_SECRET = "X-Aidlc-Automation-Secret"  # the shared secret a Notion automation's webhook action sends
     AGENT = "X-Aidlc-Agent"  # which agent calls a tool (the Cedar principal); propagated by the AgentCore Gateway
     INVOCATION_ID = "X-Aidlc-Invocation-Id"  # which run calls a tool (audit, artifacts)
+    TOOL_TOKEN = "X-Aidlc-Tool-Token"  # the signed proof of AGENT and INVOCATION_ID (runtime/tools/identity.py)
     AGENTCORE_SESSION = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"  # AgentCore Runtime's session header
 
     # The headers an agent sends with each tool call, which the gateway target must allow-list for propagation.
-    TOOL_CALLER = (AGENT, INVOCATION_ID)
+    TOOL_CALLER = (AGENT, INVOCATION_ID, TOOL_TOKEN)
 
 
 @dataclass(frozen=True)
@@ -270,8 +271,12 @@ SLACK_SIGNING_SECRET = Secret(
     "slack-signing-secret", "SLACK_SIGNING_SECRET", "the Slack app's signing secret (X-Slack-Signature HMAC key)"
 )
 SLACK_BOT_TOKEN = Secret("slack-bot-token", "SLACK_BOT_TOKEN_SECRET", "the Slack app's bot token (xoxb-)")
+TOOL_TOKEN_KEY = Secret(
+    "tool-token-key", "TOOL_TOKEN_KEY_SECRET",
+    "the HMAC key of tool tokens: the orchestrator signs each run's, the tool gateway verifies (no agent reads it)",
+)
 SECRETS: tuple[Secret, ...] = (NOTION_TOKEN, GITHUB_TOKEN, WEBHOOK_VERIFICATION, AUTOMATION_SECRET,
-                               SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN)
+                               SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN, TOOL_TOKEN_KEY)
 BUCKETS: tuple[Bucket, ...] = (PROTOTYPES,)
 
 TABLES_BY_NAME: dict[str, Table] = {t.logical_name: t for t in TABLES}
@@ -421,7 +426,7 @@ FUNCTIONS: tuple[Function, ...] = (
         timeout_seconds=300,
         memory_mb=1024,
         tables=("audit",),
-        secrets=("notion-token", "github-token"),
+        secrets=("notion-token", "github-token", "tool-token-key"),
         buckets=("prototypes",),
         pipeline=False,
         settings=(Env.NOTION_API_BASE, Env.PROTOTYPE_BASE_URL, Env.PROTOTYPE_EXPIRY_DAYS, Env.GITHUB_REPO,

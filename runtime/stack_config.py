@@ -5,7 +5,7 @@ Three readers share it:
 - the CLI and the local stack (`load_stack_config(stack, root)`, which parses the YAML file without Pulumi),
 - the handlers, through `StackConfig.project_config()` (what the dev stack would run, the local stack runs too).
 
-Secrets (`notionToken`, `githubToken`, `automationSecret`, `slackSigningSecret`, `slackBotToken`) are not fields here: they live in the stack file only as
+Secrets (`notionToken`, `githubToken`, `automationSecret`, `slackSigningSecret`, `slackBotToken`, `toolTokenKey`) are not fields here: they live in the stack file only as
 Pulumi-encrypted `secure:` values (`pulumi config set --secret aidlc:notionToken ...`), are read by the program with
 `pulumi.Config.get_secret`, and go straight into Secrets Manager. Nothing else ever sees their values.
 """
@@ -26,7 +26,7 @@ from runtime.models import AgentName, BranchStrategy, ChainTemplate, ProjectConf
 
 NAMESPACE = "aidlc"
 SECRET_KEYS: tuple[str, ...] = ("notionToken", "githubToken", "automationSecret", "slackSigningSecret",
-                                "slackBotToken")
+                                "slackBotToken", "toolTokenKey")
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                       3288, 3653)

@@ -48,6 +48,7 @@ class RunOptions:
     tools: list[Any] | None = None  # strands tools (an MCPClient, PythonAgentTools...)
     audit: AuditSink | None = None
     registry: Any = None  # the AgentRegistry the agent and its tools' specs come from (default: the process one)
+    tool_token: str | None = None  # the run's tool token, when not in the request (the local stack's MCP issues it)
     control: RunControl = field(default_factory=RunControl)
 
 
@@ -68,7 +69,8 @@ def gateway_auth(settings: AgentSettings) -> Any:
     return None
 
 
-def build_tools(spec: AgentSpec, request: AgentRequest, settings: AgentSettings) -> list[Any]:
+def build_tools(spec: AgentSpec, request: AgentRequest, settings: AgentSettings,
+                tool_token: str | None = None) -> list[Any]:
     if not settings.gateway_url:
         raise AgentConfigError(
             "no tools: set AIDLC_GATEWAY_URL to the MCP endpoint, or pass in-process tools (runtime.agent.tools."
@@ -78,7 +80,7 @@ def build_tools(spec: AgentSpec, request: AgentRequest, settings: AgentSettings)
 
     return [
         mcp_tool_client(settings.gateway_url, agent_type=spec.name, invocation_id=request.invocation_id,
-                        auth=gateway_auth(settings), allowed_tools=spec.tools)
+                        token=tool_token or request.tool_token, auth=gateway_auth(settings), allowed_tools=spec.tools)
     ]
 
 
@@ -167,7 +169,8 @@ def _run_agent(request: AgentRequest, *, settings: AgentSettings, sink: Completi
 
         agent = Agent(
             model=options.model if options.model is not None else build_model(spec, request, settings),
-            tools=options.tools if options.tools is not None else build_tools(spec, request, settings),
+            tools=(options.tools if options.tools is not None
+                   else build_tools(spec, request, settings, options.tool_token)),
             system_prompt=spec.system_prompt,
             hooks=hooks,
             callback_handler=None,

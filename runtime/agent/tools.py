@@ -1,7 +1,8 @@
 """The tools an agent run gets, from one of two places:
 
 - `mcp_tool_client`: the MCP endpoint (the AgentCore Gateway in AWS, the local MCP server locally). The caller's
-  identity travels in the headers `X-Aidlc-Agent` and `X-Aidlc-Invocation-Id`; AWS auth is SigV4 (IAM authorizer)
+  identity is proven by the run's tool token in `X-Aidlc-Tool-Token` (runtime/tools/identity.py), beside the
+  headers `X-Aidlc-Agent` and `X-Aidlc-Invocation-Id` it must agree with; AWS auth is SigV4 (IAM authorizer)
   or a bearer token (JWT authorizer). The strands MCP client is imported here, lazily: it costs ~0.7 s of imports.
 - `registry_tools`: the same `ToolRegistry` called in-process, for the synchronous CLI mode.
 """
@@ -19,6 +20,7 @@ from runtime.resources import Header
 
 AGENT_HEADER = Header.AGENT
 INVOCATION_HEADER = Header.INVOCATION_ID
+TOKEN_HEADER = Header.TOOL_TOKEN
 
 
 class SigV4Auth(httpx.Auth):
@@ -62,8 +64,8 @@ def _tool_pattern(name: str) -> re.Pattern[str]:
     return re.compile(rf"^(?:.+___)?{re.escape(name)}$")
 
 
-def mcp_tool_client(url: str, *, agent_type: str, invocation_id: str, auth: httpx.Auth | None = None,
-                    allowed_tools: Sequence[str] | None = None) -> Any:
+def mcp_tool_client(url: str, *, agent_type: str, invocation_id: str, token: str | None = None,
+                    auth: httpx.Auth | None = None, allowed_tools: Sequence[str] | None = None) -> Any:
     """A strands `MCPClient` to pass in `Agent(tools=[...])`; the agent starts and stops it.
 
     With `allowed_tools`, the model is shown only those tools; the tool side still checks every call against the
@@ -73,7 +75,8 @@ def mcp_tool_client(url: str, *, agent_type: str, invocation_id: str, auth: http
     filters = {"allowed": [_tool_pattern(name) for name in allowed_tools]} if allowed_tools is not None else None
     return MCPClient(
         url=url,
-        headers={AGENT_HEADER: agent_type, INVOCATION_HEADER: invocation_id},
+        headers={AGENT_HEADER: agent_type, INVOCATION_HEADER: invocation_id,
+                 **({TOKEN_HEADER: token} if token else {})},
         auth_provider=auth,
         tool_filters=filters,
         application_name=f"aidlc-{agent_type}",

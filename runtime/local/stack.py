@@ -317,6 +317,7 @@ class LocalStack:
 
         mcp = serve_mcp(self.tool_registry(), self.tool_services(), host=opts.host, port=0)
         self._exit.callback(mcp.stop)
+        self.tool_tokens = mcp.tokens  # the MCP endpoint's key: each agent app gets its own token per run from it
         self.settings[resources.Env.GATEWAY_URL] = mcp.url
         self._event(f"tools     MCP gateway on {mcp.url}")
 
@@ -439,7 +440,10 @@ class LocalStack:
         sink = SqsCompletionSink(settings.completion_queue_url, client=sqs)
         audit = DynamoDbAuditSink(settings.audit_table, client=clients.client("dynamodb"))
         return create_app(agent_name=name, settings=settings, sink=sink,
-                          options_factory=lambda request: RunOptions(audit=audit, registry=self.registry))
+                          options_factory=lambda request: RunOptions(
+                              audit=audit, registry=self.registry,
+                              # bound to this app's agent, whatever the request claims (the app refuses others)
+                              tool_token=self.tool_tokens.issue(name, request.invocation_id)))
 
     def stop(self) -> None:
         """Stop within seconds: the pollers are told to stop all at once and waited for together (each finishes the

@@ -2,13 +2,15 @@
 
 The gateway invokes the Lambda with the tool's arguments as the event and names the tool in the client context:
 `context.client_context.custom["bedrockAgentCoreToolName"]`, as "<target>___<tool>" (the target prefix is removed).
-The caller's identity (the Cedar principal) comes from the request headers `X-Aidlc-Agent` and
-`X-Aidlc-Invocation-Id` that the agent sends with each tool call. The gateway forwards a request header to a
-Lambda target only when the target allow-lists it (`metadata_configuration.allowed_request_headers`, set in
-components/agentcore.py from `Header.TOOL_CALLER`), and hands the forwarded ones to the Lambda in the client
-context, as `context.client_context.custom["bedrockAgentCorePropagatedHeaders"]` ({name: value}; header names are
+The caller's identity (the Cedar principal) is proven by the tool token the agent sends in `X-Aidlc-Tool-Token`
+(runtime/tools/identity.py: signed by the orchestrator with the `tool-token-key` secret, bound to one agent and one
+invocation), never taken from a header the caller sets: `X-Aidlc-Agent` / `X-Aidlc-Invocation-Id` must agree with
+the token or the call is refused. The gateway forwards a request header to a Lambda target only when the target
+allow-lists it (`metadata_configuration.allowed_request_headers`, set in components/agentcore.py from
+`Header.TOOL_CALLER`), and hands the forwarded ones to the Lambda in the client context, as
+`context.client_context.custom["bedrockAgentCorePropagatedHeaders"]` ({name: value}; header names are
 case-insensitive, so they are compared lower-cased). The event holds only the tool's arguments. A call with no
-identity is refused: in AWS the policy is never skipped.
+token, or one that does not verify, is refused and audited as denied: in AWS the policy is never skipped.
 
 The answer is the tool's result object, or `{"error": "...", "denied": bool}` for anything that went wrong;
 the Lambda itself only fails for a broken deployment (no tool name at all).
@@ -17,13 +19,18 @@ the Lambda itself only fails for a broken deployment (no tool name at all).
 from __future__ import annotations
 
 import json
+import logging
+import os
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from runtime.resources import Header
-from runtime.tools.base import ToolContext, ToolResult, ToolServices
+from runtime.resources import TOOL_TOKEN_KEY
+from runtime.tools.base import ToolContext, ToolServices
+from runtime.tools.identity import ToolTokens, call_as_caller
 from runtime.tools.registry import ToolRegistry
+
+logger = logging.getLogger(__name__)
 
 TOOL_NAME_KEY = "bedrockAgentCoreToolName"
 PROPAGATED_HEADERS_KEY = "bedrockAgentCorePropagatedHeaders"
@@ -31,10 +38,22 @@ TARGET_DELIMITER = "___"
 
 
 @lru_cache(maxsize=1)
-def _default_runtime() -> tuple[ToolRegistry, ToolServices]:
+def _default_runtime() -> tuple[ToolRegistry, ToolServices, ToolTokens | None]:
     from runtime.tools.services import ToolSettings, build_services
 
-    return ToolRegistry.default(), build_services(ToolSettings.from_env())
+    return ToolRegistry.default(), build_services(ToolSettings.from_env()), _tokens_from_env()
+
+
+def _tokens_from_env() -> ToolTokens | None:
+    """The verifier of tool tokens, from the `tool-token-key` secret; None (every call refused) when it is unset."""
+    secret_id = os.environ.get(TOOL_TOKEN_KEY.env_var)
+    if not secret_id:
+        return None
+    try:
+        return ToolTokens.from_secret(secret_id)
+    except ValueError:  # the deployment's placeholder, or too short a key: refuse, and say so in the log
+        logger.error("the %s secret holds no usable key: every tool call is refused", TOOL_TOKEN_KEY.logical_name)
+        return None
 
 
 def tool_name_from_context(context: Any) -> str | None:
@@ -69,27 +88,20 @@ def propagated_headers(context: Any) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in headers.items() if v} if isinstance(headers, Mapping) else {}
 
 
-def _identity(context: Any) -> tuple[str | None, str | None]:
-    headers = propagated_headers(context)
-    return headers.get(Header.AGENT.lower()), headers.get(Header.INVOCATION_ID.lower())
-
-
-def dispatch(event: Any, context: Any, tools: ToolRegistry, services: ToolServices) -> dict[str, Any]:
+def dispatch(event: Any, context: Any, tools: ToolRegistry, services: ToolServices,
+             tokens: ToolTokens | None) -> dict[str, Any]:
     name = tool_name_from_context(context)
     if not name:
         raise ValueError(f"no {TOOL_NAME_KEY} in the Lambda client context: is this Lambda an AgentCore Gateway target?")
-    agent, invocation = _identity(context)
-    if agent is None:
-        result = ToolResult(
-            False, {}, "refused: the call carries no agent identity (X-Aidlc-Agent); the tool policy cannot be skipped",
-            denied=True,
-        )
+    headers = propagated_headers(context)
+    if tokens is None:
+        result = tools.refuse(name, event, ToolContext(services=services),
+                              f"refused: the tool gateway has no {TOOL_TOKEN_KEY.logical_name} to verify callers with")
     else:
-        result = tools.call(name, event,
-                            ToolContext(agent_type=agent, invocation_id=invocation, services=services))
+        result = call_as_caller(tools, tokens, name, event, headers, services)
     return result.as_payload()
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    tools, services = _default_runtime()
-    return dispatch(event, context, tools, services)
+    tools, services, tokens = _default_runtime()
+    return dispatch(event, context, tools, services, tokens)

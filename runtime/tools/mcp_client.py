@@ -1,7 +1,8 @@
 """A small synchronous MCP client for the tools endpoint (tests, benchmarks, the CLI): one session kept open.
 
 It is mcp's own client (`streamable_http_client` + `ClientSession`) on an event loop in a background thread, so
-synchronous code can call tools the way an agent does, identity headers included.
+synchronous code can call tools the way an agent does, with its tool token (runtime/tools/identity.py) and
+identity headers.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import threading
 from contextlib import AsyncExitStack
 from typing import Any
 
-from runtime.tools.mcp_server import AGENT_HEADER, INVOCATION_HEADER
+from runtime.tools.mcp_server import AGENT_HEADER, INVOCATION_HEADER, TOKEN_HEADER
 
 
 class MCPToolError(Exception):
@@ -24,10 +25,13 @@ class MCPToolError(Exception):
 
 
 class MCPToolClient:
-    def __init__(self, url: str, *, agent: str | None = None, invocation_id: str | None = None,
-                 timeout: float = 60.0) -> None:
+    def __init__(self, url: str, *, token: str | None = None, agent: str | None = None,
+                 invocation_id: str | None = None, timeout: float = 60.0) -> None:
+        """`token`: the caller's tool token (the server refuses every call without one); `agent`/`invocation_id`:
+        the identity headers, which the server checks against the token."""
         self.url = url
-        self.headers = {k: v for k, v in ((AGENT_HEADER, agent), (INVOCATION_HEADER, invocation_id)) if v}
+        self.headers = {k: v for k, v in ((TOKEN_HEADER, token), (AGENT_HEADER, agent),
+                                          (INVOCATION_HEADER, invocation_id)) if v}
         self.timeout = timeout
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="aidlc-mcp-client", daemon=True)

@@ -91,6 +91,13 @@ class ToolRegistry:
         self._audit(name, args, context, result, time.perf_counter() - started)
         return result
 
+    def refuse(self, name: str, args: dict[str, Any] | None, context: ToolContext, reason: str) -> ToolResult:
+        """A call refused before it reached the tool (its caller is not proven: runtime/tools/identity.py), written
+        to the audit trail as denied like a policy denial."""
+        result = ToolResult(False, {}, reason, denied=True)
+        self._audit(name, args if args is not None else {}, context, result, 0.0)
+        return result
+
     def _call(self, name: str, args: Any, context: ToolContext) -> ToolResult:
         tool = self._tools.get(name)
         if tool is None:

@@ -34,7 +34,10 @@ def mcp_gateway(aws):
     )
     handle = serve_mcp(ToolRegistry.default(), services)
     try:
-        yield type("Gateway", (), {"url": handle.url, "server_audit": server_audit})
+        # `token(request)`: the request's tool token, from the endpoint's key, as the orchestrator signs it in AWS
+        yield type("Gateway", (), {"url": handle.url, "server_audit": server_audit,
+                                   "token": lambda request: handle.tokens.issue(request.agent_type,
+                                                                                request.invocation_id)})
     finally:
         handle.stop()
 
@@ -50,7 +53,8 @@ def test_scripted_model_calls_a_tool_over_mcp(mcp_gateway, settings):
     audit = MemoryAuditSink()
     # No tools passed in: the runner builds the MCP client from the settings, as in AWS.
     event = run_agent(request, settings=mcp_settings, sink=MemoryCompletionSink(),
-                      options=RunOptions(model=model, audit=audit))
+                      options=RunOptions(model=model, audit=audit,
+                                         tool_token=mcp_gateway.token(request)))
 
     assert event.status == "completed", event.error_detail
     # The model was offered the plugin's declared tools only.
@@ -62,7 +66,7 @@ def test_scripted_model_calls_a_tool_over_mcp(mcp_gateway, settings):
     assert body == page
     assert [a.type for a in event.artifacts] == [ArtifactType.PROTOTYPE]
     assert event.artifacts[0].metadata.s3_key == key
-    # The server knew who called: the headers carried the agent and the invocation.
+    # The server knew who called: the run's tool token proved the agent and the invocation.
     assert [(r.tool, r.agent_type, r.invocation_id, r.outcome) for r in mcp_gateway.server_audit.records] == [
         ("prototype_upload", "mock", request.invocation_id, "ok")]
     assert [(r.tool, r.outcome) for r in audit.records] == [("prototype_upload", "ok")]
@@ -73,7 +77,8 @@ def test_an_undeclared_tool_is_not_offered_so_a_call_to_it_never_leaves_the_agen
     model = ScriptedModel([("tool", "github_create_branch", {"branch": "evil"}), ("text", "stopped")])
     audit = MemoryAuditSink()
     event = run_agent(request, settings=AgentSettings(model_provider="offline", gateway_url=mcp_gateway.url),
-                      sink=MemoryCompletionSink(), options=RunOptions(model=model, audit=audit))
+                      sink=MemoryCompletionSink(), options=RunOptions(model=model, audit=audit,
+                                         tool_token=mcp_gateway.token(request)))
     result = last_tool_result(model)
     assert result["status"] == "error" and "github_create_branch" in result["content"][0]["text"]
     assert [(r.source, r.tool, r.outcome) for r in audit.records] == [("agent", "github_create_branch", "unknown_tool")]
@@ -89,7 +94,8 @@ def test_a_denial_over_mcp_is_recorded_denied_on_both_sides(mcp_gateway):
     model = ScriptedModel([("tool", "prototype_upload", args), ("text", "stopped")])
     audit = MemoryAuditSink()
     run_agent(request, settings=AgentSettings(model_provider="offline", gateway_url=mcp_gateway.url),
-              sink=MemoryCompletionSink(), options=RunOptions(model=model, audit=audit))
+              sink=MemoryCompletionSink(), options=RunOptions(model=model, audit=audit,
+                                         tool_token=mcp_gateway.token(request)))
     (agent_side,) = audit.records
     (tool_side,) = mcp_gateway.server_audit.records
     assert (agent_side.source, agent_side.outcome) == ("agent", "denied")

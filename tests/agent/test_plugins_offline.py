@@ -65,7 +65,7 @@ def stand_ins(aws, tmp_path):
     try:
         with TestClient(app) as client:
             yield type("StandIns", (), dict(aws=aws, seed=seed, notion=notion, git=git, client=client,
-                                            tools=tools, services=services))
+                                            tools=tools, services=services, tokens=mcp.tokens))
     finally:
         mcp.stop()
         notion_server.stop()
@@ -77,12 +77,14 @@ def story_request(env, agent_type: str, *, page_id: str | None = None, parent: P
     snapshot = env.notion.page_snapshot(page_id)
     if extra_properties:
         snapshot = snapshot.model_copy(update={"properties": {**snapshot.properties, **extra_properties}})
+    invocation_id = new_ulid()
     return AgentRequest(
-        invocation_id=new_ulid(), session_id="session-" + new_ulid(), agent_type=agent_type, project_id="proj-1",
+        invocation_id=invocation_id, session_id="session-" + new_ulid(), agent_type=agent_type, project_id="proj-1",
         notion_page_id=page_id, story=snapshot,
         project=AgentProjectSettings(project_id="proj-1", github_repo="local/app",
                                      stories_data_source_id=env.seed.stories_data_source_id),
         parent=parent,
+        tool_token=env.tokens.issue(agent_type, invocation_id),  # as the orchestrator signs it
     )
 
 

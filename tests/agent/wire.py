@@ -293,7 +293,7 @@ def tool_gateway(aws, tmp_path):
                             prototypes=PrototypeStore(BUCKET, "http://127.0.0.1:9/prototypes"))
     mcp = serve_mcp(ToolRegistry.default(), services)
     try:
-        yield type("ToolGateway", (), dict(url=mcp.url, notion=notion, seed=seed))
+        yield type("ToolGateway", (), dict(url=mcp.url, notion=notion, seed=seed, tokens=mcp.tokens))
     finally:
         mcp.stop()
         notion_server.stop()
@@ -304,11 +304,13 @@ def story_request(gateway: Any, agent_type: str = "mock"):
     from runtime.models import AgentProjectSettings, AgentRequest, new_ulid
 
     page_id = gateway.seed.story_page_ids[0]
+    invocation_id = new_ulid()
     return AgentRequest(
-        invocation_id=new_ulid(), session_id="session-" + new_ulid(), agent_type=agent_type, project_id="proj-1",
+        invocation_id=invocation_id, session_id="session-" + new_ulid(), agent_type=agent_type, project_id="proj-1",
         notion_page_id=page_id, story=gateway.notion.page_snapshot(page_id),
         project=AgentProjectSettings(project_id="proj-1", github_repo="local/app",
                                      stories_data_source_id=gateway.seed.stories_data_source_id),
+        tool_token=gateway.tokens.issue(agent_type, invocation_id),  # as the orchestrator signs it
     )
 
 

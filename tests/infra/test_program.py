@@ -245,6 +245,7 @@ def test_secret_values_only_from_pulumi_secrets_and_placeholders_otherwise(dev_s
         "state-automation-secret-value": ("secret", TEST_SECRETS["automationSecret"]),
         "state-slack-signing-secret-value": ("secret", TEST_SECRETS["slackSigningSecret"]),
         "state-slack-bot-token-value": ("secret", TEST_SECRETS["slackBotToken"]),
+        "state-tool-token-key-value": ("secret", TEST_SECRETS["toolTokenKey"]),
         "state-webhook-verification-token-placeholder": ("secret", UNSET),  # the webhook writes the real one
     }
 

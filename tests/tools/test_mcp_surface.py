@@ -27,7 +27,8 @@ def test_mcp_client_lists_every_tool_with_its_schema(mcp, tools):
 
 
 def test_the_code_agent_branches_commits_and_opens_a_pr_over_mcp_and_is_refused_on_main(mcp, git, audit_log):
-    with MCPToolClient(mcp.url, agent="code", invocation_id=INVOCATION) as client:
+    token = mcp.tokens.issue("code", INVOCATION)
+    with MCPToolClient(mcp.url, token=token, agent="code", invocation_id=INVOCATION) as client:
         client.call("github_create_branch", {"branch": "aidlc/mcp"})
         commit = client.call("github_commit_files", {"branch": "aidlc/mcp", "message": "m", "files": {"x.py": "1\n"}})
         pr = client.call("github_create_pull_request", {"branch": "aidlc/mcp", "title": "T", "body": "B"})
@@ -43,13 +44,13 @@ def test_the_code_agent_branches_commits_and_opens_a_pr_over_mcp_and_is_refused_
     assert "may not call 'prototype_url'" in str(not_declared.value)
     assert "'path': Field required" in str(bad_args.value) and not bad_args.value.payload["denied"]
     assert [c["message"] for c in git.log("main")] == ["Initial commit\n"]  # main never moved
-    # the identity came from the headers: the audit trail names the agent and its invocation
+    # the identity came from the token: the audit trail names the agent and its invocation
     assert {(r.agent_type, r.invocation_id) for r in audit_log.records} == {("code", INVOCATION)}
     assert [r.outcome for r in audit_log.records] == ["ok", "ok", "ok", "denied", "denied", "invalid"]
 
 
 def test_mcp_error_results_are_flagged_for_the_model(mcp):
-    with MCPToolClient(mcp.url) as client:
+    with MCPToolClient(mcp.url, token=mcp.tokens.issue("code", INVOCATION)) as client:
         raw = client.call_raw("github_read_file", {"path": "missing.txt"})
     assert raw.is_error and "no file 'missing.txt'" in raw.content[0].text
 
@@ -57,7 +58,8 @@ def test_mcp_error_results_are_flagged_for_the_model(mcp):
 def test_strands_mcp_client_can_use_the_server(mcp):
     from strands.tools.mcp import MCPClient
 
-    client = MCPClient(url=mcp.url, headers={"X-Aidlc-Agent": "code", "X-Aidlc-Invocation-Id": INVOCATION})
+    client = MCPClient(url=mcp.url, headers={"X-Aidlc-Agent": "code", "X-Aidlc-Invocation-Id": INVOCATION,
+                                             "X-Aidlc-Tool-Token": mcp.tokens.issue("code", INVOCATION)})
     with client:
         names = {tool.tool_name for tool in client.list_tools_sync()}
         result = client.call_tool_sync("t1", "github_read_file", {"path": "README.md"})

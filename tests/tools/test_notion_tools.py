@@ -55,7 +55,8 @@ def client(workspace, tmp_path, policy, audit_log):
     _StoryKeeper.prompt.write_text("Keep the stories tidy.")
     tools = ToolRegistry.default(load_registry(extra_plugins=[_StoryKeeper], entry_points=False))
     handle = serve_mcp(tools, ToolServices(notion=adapter, policy=policy, audit=audit_log))
-    with MCPToolClient(handle.url, agent="story_keeper", invocation_id="01JD00000000000000000000K1") as mcp:
+    token = handle.tokens.issue("story_keeper", "01JD00000000000000000000K1")
+    with MCPToolClient(handle.url, token=token, agent="story_keeper", invocation_id="01JD00000000000000000000K1") as mcp:
         yield mcp
     handle.stop()
 

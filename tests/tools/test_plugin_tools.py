@@ -78,13 +78,17 @@ def test_a_tool_that_raises_names_the_exception_and_where(registry):
 
 
 def test_the_plugin_tool_is_served_over_mcp(registry):
-    with serve_mcp(registry, ToolServices()) as handle, MCPToolClient(handle.url) as client:
+    with serve_mcp(registry, ToolServices()) as handle, \
+            MCPToolClient(handle.url, token=handle.tokens.issue("mock", "01JD0000000000000000000001")) as client:
         listed = {tool.name: tool for tool in client.list_tools()}
         # the result model is the MCP output schema, which mcp's client checks each successful result against
         assert listed["shout"].output_schema["required"] == ["text", "length"]
         # every built-in tool has one (checked by name: a third-party plugin's tool may declare none)
         from runtime.tools.builtin import register_tools as builtin_tools
         assert all(listed[tool.name].output_schema for tool in builtin_tools())
-        assert client.call("shout", {"text": "mcp"}) == {"text": "MCP", "length": 3}
         with pytest.raises(MCPToolError, match="'text': Field required"):
             client.call("shout", {})
+        # served as its caller: the mock agent declares no "shout", so the call is refused (an agent that declares
+        # it gets its result: the registry test above)
+        with pytest.raises(MCPToolError, match="does not declare tool 'shout'"):
+            client.call("shout", {"text": "mcp"})
