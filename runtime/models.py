@@ -470,3 +470,14 @@ class CompletionEvent(Strict):
         if self.status == "failed" and self.error_code is None:
             raise ValueError("a failed completion event needs an error_code")
         return self
+
+
+class Heartbeat(Strict):
+    """What a running agent sends to the completion queue every few seconds: it is alive. A run with none for a
+    while is failed by the liveness sweeper (runtime.pipeline.sweepers), not left to its hours-long timeout."""
+
+    kind: Literal["heartbeat"]  # required: a completion event never validates as a heartbeat, nor the reverse
+    invocation_id: Ulid
+    agent_type: AgentName
+    session_id: str | None = None
+    at: datetime = Field(default_factory=utcnow)

@@ -46,6 +46,8 @@ log = logging.getLogger("aidlc.agent")
 
 SESSION_HEADER = Header.AGENTCORE_SESSION
 FINISHED_MEMORY = 1_000  # how many finished invocation ids a runtime remembers, to refuse redeliveries
+# A running run tells the pipeline it is alive this often (the liveness sweeper fails a run silent for 120 s).
+HEARTBEAT_SECONDS = 30.0
 
 
 def _error(status: int, code: ErrorCode, message: str, invocation_id: str | None = None) -> JSONResponse:
@@ -59,6 +61,7 @@ def create_app(
     sink: Any = None,
     options_factory: Callable[[AgentRequest], Any] | None = None,
     shutdown_grace_seconds: float = 20.0,
+    heartbeat_seconds: float = HEARTBEAT_SECONDS,
 ) -> BedrockAgentCoreApp:
     """Build the app. Everything not given is resolved from the environment at the first invocation.
 
@@ -103,14 +106,32 @@ def create_app(
                 state["sink"] = SqsCompletionSink(queue_url)
             return state["settings"], state["sink"]
 
+    async def beat_while_running(request: AgentRequest, sink: Any) -> None:
+        """Heartbeats on the completion sink while the run lasts; the first at once (a hung start is told from a
+        slow one). A sink without `beat` (a test's) sends none."""
+        from runtime.models import Heartbeat
+
+        beat = getattr(sink, "beat", None)
+        if beat is None:
+            return
+        while True:
+            try:
+                await asyncio.to_thread(beat, Heartbeat(kind="heartbeat", invocation_id=request.invocation_id,
+                                                        agent_type=request.agent_type, session_id=request.session_id))
+            except Exception as exc:  # noqa: BLE001 - a lost beat is replaced by the next; the run goes on
+                log.warning("heartbeat not sent: %s", exc, extra={"invocation_id": request.invocation_id})
+            await asyncio.sleep(heartbeat_seconds)
+
     @app.async_task
     async def run_in_background(request: AgentRequest, options: Any) -> None:
         from runtime.agent.runner import run_agent
 
         settings, sink = resolved()
+        beats = asyncio.create_task(beat_while_running(request, sink))
         try:
             await asyncio.to_thread(run_agent, request, settings=settings, sink=sink, options=options)
         finally:
+            beats.cancel()
             finished[request.invocation_id] = None
             while len(finished) > FINISHED_MEMORY:
                 finished.popitem(last=False)

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from runtime.models import CompletionEvent
+from runtime.models import CompletionEvent, Heartbeat
 
 log = logging.getLogger("aidlc.agent")
 
@@ -22,11 +22,16 @@ class CompletionSink(Protocol):
 class MemoryCompletionSink:
     def __init__(self) -> None:
         self.events: list[CompletionEvent] = []
+        self.heartbeats: list[Heartbeat] = []
         self._lock = threading.Lock()
 
     def send(self, event: CompletionEvent) -> None:
         with self._lock:
             self.events.append(event)
+
+    def beat(self, heartbeat: Heartbeat) -> None:
+        with self._lock:
+            self.heartbeats.append(heartbeat)
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -81,3 +86,8 @@ class SqsCompletionSink:
             },
         )
         log.info("completion event sent", extra={"invocation_id": event.invocation_id, "status": event.status})
+
+    def beat(self, heartbeat: Heartbeat) -> None:
+        """One attempt, no retry: a lost heartbeat is replaced by the next one."""
+        self.client.send_message(QueueUrl=self.queue_url, MessageBody=heartbeat.model_dump_json(),
+                                 MessageAttributes={"kind": {"DataType": "String", "StringValue": "heartbeat"}})

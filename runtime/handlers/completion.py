@@ -14,12 +14,22 @@ METRICS_NAMESPACE = "aidlc"  # the namespace components/monitoring.py's alarms a
 
 
 def record_handler(record: SQSRecord, services: Any = None) -> dict[str, Any]:
-    from runtime.models import CompletionEvent
-    from runtime.pipeline.services import get_services
+    from pydantic import ValidationError
 
-    event = CompletionEvent.model_validate_json(record.body)
-    logger.set_correlation_id(event.invocation_id)
+    from runtime.models import CompletionEvent, Heartbeat
+    from runtime.pipeline.services import get_services
+    from runtime.pipeline.sweepers import record_heartbeat
+
     services = services or get_services()
+    try:
+        event = CompletionEvent.model_validate_json(record.body)
+    except ValidationError as not_an_event:
+        try:  # the same queue carries the running agents' heartbeats (runtime.agent.app)
+            beat = Heartbeat.model_validate_json(record.body)
+        except ValidationError:
+            raise not_an_event from None  # neither: the completion event's own errors say what is wrong
+        return {"invocation_id": beat.invocation_id, "heartbeat": record_heartbeat(services.invocations, beat)}
+    logger.set_correlation_id(event.invocation_id)
     outcome = services.completion.process(event)
     logger.info("completion handled", extra={"recorded": outcome.recorded, "delivered": outcome.delivered,
                                              "chained": outcome.chained})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
@@ -219,7 +220,9 @@ class PipelineServices:
 
         # The queue only on first use: the timeouts and budget-alert sweepers never publish, and are not given it.
         return Sweepers(invocations=self.invocations, projects=self.projects, queue=lambda: self.queue,
-                        notion=self.notion, writeback=self.writeback, invoker=self.invoker, registry=self.registry)
+                        notion=self.notion, writeback=self.writeback, invoker=self.invoker, registry=self.registry,
+                        silent_after=None if self.settings.heartbeat_timeout_seconds is None
+                        else timedelta(seconds=self.settings.heartbeat_timeout_seconds))
 
 
 _current: PipelineServices | None = None

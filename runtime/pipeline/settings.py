@@ -45,6 +45,8 @@ class PipelineSettings:
     # A task that must wait (cap, budget in flight) is deferred first by this many seconds, doubling up to the
     # second figure (`runtime.pipeline.deferral`).
     defer_seconds: tuple[float, float] = (10.0, 900.0)
+    # A running run whose agent sent no heartbeat for this long is failed (the agent died or hung); None: no check.
+    heartbeat_timeout_seconds: float | None = 120.0
     # The internal API's tenants: caller (IAM principal ARN) -> the project ids it may use, "*" for any. None: no
     # map configured, every authenticated caller may use every project (one team, one deployment).
     api_access: dict[str, tuple[str, ...]] | None = None

@@ -3,7 +3,9 @@
 - reconcile: Notion delivers webhooks at most once, so look for stories sitting in a trigger status with no
   invocation since their last edit, and enqueue them (under the same derived invocation id the webhook would have
   used, so a run both see is created once);
-- timeouts: runs still `running` past their plugin's timeout -> AGENT_TIMEOUT, session stopped, Notion told;
+- timeouts: runs still `running` past their plugin's timeout -> AGENT_TIMEOUT, session stopped, Notion told; and
+  runs whose agent sent no heartbeat for `silent_after` (it died or hung) -> AGENT_ERROR the same way, within
+  minutes rather than at the timeout;
 - budget alerts: at 80 % of the monthly limit a Notion notification to the project owner, at 100 % another (the
   reservation's condition already refuses new runs then).
 """
@@ -17,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from runtime.errors import ErrorCode
-from runtime.models import InvocationStatus, ProjectConfig
+from runtime.models import Heartbeat, InvocationStatus, ProjectConfig
 from runtime.pipeline.state.invocations import InvocationRepository
 from runtime.pipeline.ports import AgentInvoker
 from runtime.pipeline.state.ledger import DELIVERY_CLAIM, RunLedger
@@ -33,6 +35,9 @@ log = logging.getLogger(__name__)
 
 TIMEOUT_GRACE = timedelta(seconds=60)  # the agent's own timeout fires first and reports; this is the backstop
 ALERT_LEVELS = ((Decimal("1"), "alert_100"), (Decimal("0.8"), "alert_80"))
+# The agent app beats every 30 s (runtime.agent.app); four missed beats in a row is a dead or hung agent.
+SILENT_AFTER = timedelta(seconds=120)
+HEARTBEAT_AT = "heartbeat_at"
 
 
 # Reconcile is for webhooks that never came. Notion delivers within seconds, usually; a story edited less than this
@@ -52,6 +57,7 @@ class Sweepers(UsesRegistry):
         invoker: Callable[[], AgentInvoker],
         registry: Any | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        silent_after: timedelta | None = SILENT_AFTER,
     ) -> None:
         self.invocations = invocations
         self.projects = projects
@@ -62,6 +68,7 @@ class Sweepers(UsesRegistry):
         self._invoker = invoker
         self._registry = registry
         self.clock = clock
+        self.silent_after = silent_after  # None: no liveness check (agents that send no heartbeat)
 
     # --- reconcile -----------------------------------------------------------------------------------------
 
@@ -193,9 +200,17 @@ class Sweepers(UsesRegistry):
             except KeyError:
                 limit = timedelta(hours=8)
             interrupted = interrupted_before is not None and (record.started_at or now) < interrupted_before
-            if not interrupted and (record.started_at is None or record.started_at + limit + TIMEOUT_GRACE > now):
+            past_limit = record.started_at is not None and record.started_at + limit + TIMEOUT_GRACE <= now
+            last_sign = parse_time(stored.raw.get(HEARTBEAT_AT)) or record.started_at
+            silent = (self.silent_after is not None and last_sign is not None
+                      and last_sign + self.silent_after <= now)
+            if not (interrupted or past_limit or silent):
                 continue
-            if interrupted:
+            if silent and not (interrupted or past_limit):
+                code = ErrorCode.AGENT_ERROR
+                detail = f"the agent sent no heartbeat for {int((now - last_sign).total_seconds())} s (it died or " \
+                         f"hung); move the story to its trigger status again to run it again"
+            elif interrupted:
                 code = ErrorCode.AGENT_ERROR
                 detail = "the local stack stopped while this run was running; move the story to its trigger " \
                          "status again to run it again"
@@ -253,6 +268,17 @@ class Sweepers(UsesRegistry):
         row = notion.create_page(parent_data_source_id=project.dashboard_data_source_id,
                                  title=f"Budget alert: {share * 100:.0f} % of the monthly limit")
         notion.create_comment(row["id"], text, mention_user_ids=[project.owner_user_id] if project.owner_user_id else [])
+
+
+def record_heartbeat(invocations: InvocationRepository, beat: Heartbeat) -> bool:
+    """Note that a running run's agent is alive. Only the session the orchestrator started is believed; a beat
+    for a run that is no longer running changes nothing. False: not recorded."""
+    stored = invocations.get(beat.invocation_id)
+    if stored is None or stored.record.status != InvocationStatus.RUNNING:
+        return False
+    if beat.session_id is not None and stored.record.session_id not in (None, beat.session_id):
+        return False
+    return invocations.transition(beat.invocation_id, [InvocationStatus.RUNNING], {HEARTBEAT_AT: beat.at.isoformat()})
 
 
 # A waiting task is deferred at most 15 minutes at a time (runtime.pipeline.deferral); queued longer than twice

@@ -109,14 +109,17 @@ def aws():
         yield type("Aws", (), {"queue_url": queue_url, "audit_table": table, "sqs": sqs, "ddb": ddb})
 
 
-def receive_all(sqs, queue_url: str) -> list[dict]:
+def receive_all(sqs, queue_url: str, *, heartbeats: bool = False) -> list[dict]:
+    """The completion queue's messages, deleted; a running app's heartbeats are dropped unless asked for."""
     messages = []
     while True:
         batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
         if not batch:
             return messages
         for message in batch:
-            messages.append(json.loads(message["Body"]))
+            body = json.loads(message["Body"])
+            if heartbeats or body.get("kind") != "heartbeat":
+                messages.append(body)
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 

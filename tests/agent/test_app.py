@@ -53,7 +53,10 @@ def test_invocation_is_accepted_then_busy_then_one_completion_event(gated, aws):
     assert response.json() == {"status": "accepted", "invocation_id": request.invocation_id,
                                "session_id": request.session_id, "agent_type": "mock"}
     assert client.get("/ping").json()["status"] == "HealthyBusy"
-    assert receive_all(aws.sqs, aws.queue_url) == []  # still running: nothing reported yet
+    # Still running: no completion event yet, but a heartbeat at once (the liveness sweeper's sign of life).
+    beats = wait_for(lambda: receive_all(aws.sqs, aws.queue_url, heartbeats=True))
+    assert [(b["kind"], b["invocation_id"], b["session_id"]) for b in beats] == [
+        ("heartbeat", request.invocation_id, request.session_id)]
 
     # A redelivery of the same invocation does not start a second run.
     again = client.post("/invocations", content=request.model_dump_json(), headers={"Content-Type": "application/json"})
