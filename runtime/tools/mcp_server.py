@@ -61,7 +61,13 @@ class RegistryMCPServer(MCPServer):
         )
 
     def _call(self, name: str, arguments: dict, headers: Mapping[str, str]) -> ToolResult:
-        return call_as_caller(self.tools, self.tokens, name, arguments, headers, self.services)
+        from runtime.observe.trace import in_stage
+
+        # A tool call's own calls (Notion, S3, the audit table) count as its agent run's (runtime/observe/trace.py).
+        # The claimed invocation is enough to file a trace under; the call itself is served as its token's caller.
+        claimed = {k.lower(): v for k, v in headers.items()}.get(INVOCATION_HEADER.lower())
+        with in_stage("agent", claimed):
+            return call_as_caller(self.tools, self.tokens, name, arguments, headers, self.services)
 
 
 def _request_headers(ctx: Any) -> Mapping[str, str]:
