@@ -25,7 +25,7 @@ from runtime.models import (
 from runtime.pipeline.state.invocations import InvocationRepository
 from runtime.pipeline.state.ledger import RunLedger
 from runtime.pipeline.orchestrator import tell_notion
-from runtime.pipeline.state.projects import ProjectRepository
+from runtime.pipeline.state.projects import ProjectRepository, projects_read_once
 from runtime.pipeline.ports import TaskPublisher
 from runtime.pipeline.webhook import build_message, invocation_id_for
 from runtime.pipeline.writeback import NotionWriteBack
@@ -86,6 +86,10 @@ class CompletionService(UsesRegistry):
             return event.cost_usd
 
     def process(self, event: CompletionEvent) -> CompletionOutcome:
+        with projects_read_once():  # one event reads its project once, however many steps ask
+            return self._process(event)
+
+    def _process(self, event: CompletionEvent) -> CompletionOutcome:
         bind_invocation(event.invocation_id)  # this stage's calls count for this run (runtime/observe/trace.py)
         stored = self.invocations.get(event.invocation_id)
         if stored is None:

@@ -40,7 +40,7 @@ from runtime.pipeline.state.invocations import (
 )
 from runtime.pipeline.ports import AgentInvoker, InvokeError, InvokeUnanswered, TransientInvokeError
 from runtime.pipeline.state.ledger import RunLedger
-from runtime.pipeline.state.projects import ProjectRepository, budget_month
+from runtime.pipeline.state.projects import ProjectRepository, budget_month, projects_read_once
 from runtime.pipeline.writeback import NotionWriteBack
 from runtime.pipeline.common import UsesRegistry, retrying_after
 from runtime.observe.trace import bind_invocation
@@ -113,6 +113,7 @@ class OrchestratorService(UsesRegistry):
         retry_delays: Sequence[float] = (30.0, 60.0),
         sleep: Callable[[float], None] = time.sleep,
         notices: Any | None = None,
+        tool_tokens: Callable[[], Any] = lambda: None,
     ) -> None:
         self.invocations = invocations
         self.projects = projects
@@ -124,8 +125,15 @@ class OrchestratorService(UsesRegistry):
         self._registry = registry
         self.retry_delays = tuple(retry_delays)
         self.sleep = sleep
+        # -> runtime.tools.identity.ToolTokens (the tool-token key) or None: each run's signed tool token, so the
+        # tool gateway serves its calls as this agent and invocation and nothing else
+        self._tool_tokens = tool_tokens
 
     def process(self, message: QueueMessage) -> Outcome:
+        with projects_read_once():  # one message reads its project once, however many steps ask
+            return self._process(message)
+
+    def _process(self, message: QueueMessage) -> Outcome:
         bind_invocation(message.invocation_id)  # this stage's calls count for this run (runtime/observe/trace.py)
         project = self.projects.get(message.project_id)
         record = InvocationRecord.from_message(
@@ -235,6 +243,7 @@ class OrchestratorService(UsesRegistry):
 
     def _request(self, message: QueueMessage, project: ProjectConfig, spec: Any, session_id: str,
                  reserved: Decimal) -> AgentRequest:
+        tokens = self._tool_tokens()
         parent = None
         if message.parent_invocation_id:
             parent_stored = self.invocations.get(message.parent_invocation_id)
@@ -267,6 +276,7 @@ class OrchestratorService(UsesRegistry):
             budget=Budget(cost_limit_usd=reserved or project.cost_limit_per_invocation,
                           token_limit=spec.limits.max_tokens),
             model_id=spec.limits.model_id,
+            tool_token=tokens.issue(message.agent_type, message.invocation_id) if tokens is not None else None,
         )
 
     def _fail(

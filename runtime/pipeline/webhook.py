@@ -35,7 +35,7 @@ from runtime.pipeline.input_limits import (
     validated,
 )
 from runtime.pipeline.ports import NotionPort, choice_value, last_editor_id, parent_ids, same_id
-from runtime.pipeline.state.projects import ProjectRepository
+from runtime.pipeline.state.projects import ProjectRepository, projects_read_once
 from runtime.pipeline.ports import SecretStore
 from runtime.pipeline.settings import MAX_WEBHOOK_BODY_BYTES
 from runtime.pipeline.ports import TaskPublisher
@@ -144,6 +144,10 @@ class WebhookService(UsesRegistry):
     # --- the delivery ----------------------------------------------------------------------------------------
 
     def handle(self, body: bytes, headers: Mapping[str, str]) -> HttpReply:
+        with projects_read_once():  # one delivery reads its project once, however many steps ask
+            return self._handle(body, headers)
+
+    def _handle(self, body: bytes, headers: Mapping[str, str]) -> HttpReply:
         from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
         headers = {k.lower(): v for k, v in headers.items()}

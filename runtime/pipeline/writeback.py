@@ -23,6 +23,7 @@ from runtime.pipeline.ports import NotionPort
 log = logging.getLogger(__name__)
 
 OWNER_PROPERTY = "Owner"
+_SCHEMAS_LOCK = threading.Lock()  # schema caches may be shared between write-backs (see NotionWriteBack)
 
 
 @dataclass
@@ -38,12 +39,14 @@ class NotionWriteBack:
         *,
         retry_delays: Sequence[float] = (2.0, 8.0, 30.0),
         sleep: Callable[[float], None] = time.sleep,
+        schemas: dict[str, dict] | None = None,
     ) -> None:
+        """`schemas`: data source id -> its properties, shared by the write-backs of one process (read once)."""
         self.notion = notion
         self.retry_delays = tuple(retry_delays)
         self.sleep = sleep
-        self._schemas: dict[str, dict] = {}
-        self._lock = threading.Lock()
+        self._schemas: dict[str, dict] = {} if schemas is None else schemas
+        self._lock = _SCHEMAS_LOCK
 
     def _retrying(self) -> Retrying:
         return retrying_after(self.retry_delays, retry=retry_if_exception(can_succeed_later), sleep=self.sleep)

@@ -14,6 +14,9 @@ concurrent reservations can't overshoot the monthly limit.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -22,6 +25,21 @@ from typing import Any
 from runtime.models import ProjectConfig
 from runtime.pipeline.adapters import aws
 from runtime.pipeline.state.dynamo import from_item, to_item, to_value
+
+
+# Within one delivery (a webhook event, a queue message) a project is read once: the webhook alone asked for the same
+# project four times. A context variable, so concurrent deliveries in one process never share what they read.
+_read_once: ContextVar[dict[str, ProjectConfig | None] | None] = ContextVar("aidlc_projects_read_once", default=None)
+
+
+@contextmanager
+def projects_read_once() -> Iterator[None]:
+    """Inside, each project (and each data source's project) is read from the table once; `save` forgets them."""
+    token = _read_once.set({})
+    try:
+        yield
+    finally:
+        _read_once.reset(token)
 
 
 def budget_month(when: datetime | None = None) -> str:
@@ -54,6 +72,8 @@ class ProjectRepository:
     # --- configuration -------------------------------------------------------------------------------------
 
     def save(self, config: ProjectConfig) -> None:
+        if (memo := _read_once.get()) is not None:
+            memo.clear()
         items = [{"pk": f"project#{config.project_id}", "config": config.model_dump(mode="json")}]
         for source in {config.notion_data_source_id, config.notion_database_id} - {""}:
             items.append({"pk": f"source#{_norm(source)}", "project_id": config.project_id})
@@ -69,10 +89,17 @@ class ProjectRepository:
         self._seeded = True
 
     def _get(self, project_id: str) -> ProjectConfig | None:
+        memo = _read_once.get()
+        key = f"project#{project_id}"
+        if memo is not None and memo.get(key) is not None:
+            return memo[key]
         item = self.client.get_item(
-            TableName=self.table_name, Key={"pk": {"S": f"project#{project_id}"}}, ConsistentRead=True
+            TableName=self.table_name, Key={"pk": {"S": key}}, ConsistentRead=True
         ).get("Item")
-        return ProjectConfig.model_validate(from_item(item)["config"]) if item else None
+        found = ProjectConfig.model_validate(from_item(item)["config"]) if item else None
+        if memo is not None and found is not None:
+            memo[key] = found
+        return found
 
     def get(self, project_id: str) -> ProjectConfig | None:
         self.seed_default()
@@ -81,13 +108,21 @@ class ProjectRepository:
     def resolve(self, *notion_ids: str | None) -> ProjectConfig | None:
         """The project whose stories live in one of these data source / database ids."""
         self.seed_default()
+        memo = _read_once.get()
+        key = "source#" + ",".join(_norm(i) for i in filter(None, notion_ids))
+        if memo is not None and key in memo:
+            return memo[key]
+        found = None
         for notion_id in filter(None, notion_ids):
             item = self.client.get_item(
                 TableName=self.table_name, Key={"pk": {"S": f"source#{_norm(notion_id)}"}}
             ).get("Item")
             if item:
-                return self._get(from_item(item)["project_id"])
-        return None
+                found = self._get(from_item(item)["project_id"])
+                break
+        if memo is not None:
+            memo[key] = found
+        return found
 
     def all(self) -> list[ProjectConfig]:
         self.seed_default()
