@@ -362,7 +362,8 @@ FUNCTIONS: tuple[Function, ...] = (
         timeout_seconds=120,
         tables=("invocations", "projects"),
         queues_consume=("tasks",),
-        secrets=("notion-token", "slack-bot-token"),  # the bot token: "started" / "failed" in the Slack thread
+        # the bot token: "started" / "failed" in the Slack thread; the tool-token key: each run's signed tool token
+        secrets=("notion-token", "slack-bot-token", "tool-token-key"),
         invokes_agents=True,
         settings=(Env.DEFER_SECONDS, Env.SLACK_API_BASE),
     ),

@@ -113,6 +113,7 @@ class OrchestratorService(UsesRegistry):
         retry_delays: Sequence[float] = (30.0, 60.0),
         sleep: Callable[[float], None] = time.sleep,
         notices: Any | None = None,
+        tool_tokens: Callable[[], Any] = lambda: None,
     ) -> None:
         self.invocations = invocations
         self.projects = projects
@@ -124,6 +125,9 @@ class OrchestratorService(UsesRegistry):
         self._registry = registry
         self.retry_delays = tuple(retry_delays)
         self.sleep = sleep
+        # -> runtime.tools.identity.ToolTokens (the tool-token key) or None: each run's signed tool token, so the
+        # tool gateway serves its calls as this agent and invocation and nothing else
+        self._tool_tokens = tool_tokens
 
     def process(self, message: QueueMessage) -> Outcome:
         with projects_read_once():  # one message reads its project once, however many steps ask
@@ -239,6 +243,7 @@ class OrchestratorService(UsesRegistry):
 
     def _request(self, message: QueueMessage, project: ProjectConfig, spec: Any, session_id: str,
                  reserved: Decimal) -> AgentRequest:
+        tokens = self._tool_tokens()
         parent = None
         if message.parent_invocation_id:
             parent_stored = self.invocations.get(message.parent_invocation_id)
@@ -271,6 +276,7 @@ class OrchestratorService(UsesRegistry):
             budget=Budget(cost_limit_usd=reserved or project.cost_limit_per_invocation,
                           token_limit=spec.limits.max_tokens),
             model_id=spec.limits.model_id,
+            tool_token=tokens.issue(message.agent_type, message.invocation_id) if tokens is not None else None,
         )
 
     def _fail(

@@ -175,7 +175,20 @@ class PipelineServices:
             retry_delays=self.settings.invoke_retry_delays,
             sleep=self.sleep,
             notices=self.slack_notices if self.settings.slack_bot_token_secret else None,
+            tool_tokens=self.tool_tokens,
         )
+
+    def tool_tokens(self):
+        """The signer of each run's tool token (runtime/tools/identity.py), from the tool-token-key secret; None
+        while it holds no usable key (the run's tool calls are then refused: default deny)."""
+        from runtime.tools.identity import ToolTokens
+
+        secret_id = self.settings.tool_token_key_secret
+        key = self.secrets.get(secret_id) if secret_id else None
+        try:
+            return ToolTokens(key) if key else None
+        except ValueError:  # too short to be a key: the same as none
+            return None
 
     @cached_property
     def completion(self):

@@ -31,6 +31,7 @@ class PipelineSettings:
     notion_api_base: str | None = None
     slack_signing_secret: str = ""  # secret id holding the Slack app's signing secret
     slack_bot_token_secret: str = ""  # secret id holding the Slack bot token; unset: no Slack notifications
+    tool_token_key_secret: str = ""  # secret id of the tool-token key (runtime/tools/identity.py): runs' tokens
     slack_api_base: str | None = None  # the local Slack emulator; unset in AWS
     agent_runtimes: dict[str, str] = field(default_factory=dict)  # agent -> runtime ARN or loopback URL
     agent_qualifier: str = "DEFAULT"
@@ -89,6 +90,7 @@ class PipelineSettings:
             notion_api_base=env.get(resources.Env.NOTION_API_BASE) or None,
             slack_signing_secret=env.get(resources.SLACK_SIGNING_SECRET.env_var, ""),
             slack_bot_token_secret=env.get(resources.SLACK_BOT_TOKEN.env_var, ""),
+            tool_token_key_secret=env.get(resources.TOOL_TOKEN_KEY.env_var, ""),
             slack_api_base=env.get(resources.Env.SLACK_API_BASE) or None,
             agent_runtimes=json_env(resources.Env.AGENT_RUNTIMES, {}),
             agent_qualifier=env.get(resources.Env.AGENT_QUALIFIER) or "DEFAULT",
