@@ -3,8 +3,13 @@ running stack as a person would see it (the user's Notion token, the internal AP
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+# A running run silent this long is shown as stuck (the liveness sweeper fails it at its own, longer, threshold).
+STUCK_AFTER_SECONDS = 60
+STEPS_SHOWN = 200  # the newest tool calls of one run the dashboard lists
 
 
 class DashboardViews:
@@ -30,10 +35,14 @@ class DashboardViews:
         titles = {s["page_id"]: s["title"] for s in stories}
         listing = self.stack.api_get(f"/project/{self.stack.project.project_id}/invocations?limit=50")
         invocations = listing.get("invocations", listing.get("items", [])) if isinstance(listing, dict) else listing
+        cost = self.stack.api_get(f"/project/{self.stack.project.project_id}/cost-summary")
         for inv in invocations:
             inv["story_title"] = titles.get(inv.get("notion_page_id"), "")
+            inv["story_url"] = f"{self.stack.info.api_base}/dev/notion/{inv.get('notion_page_id')}"
             for artifact in inv.get("output_artifacts") or []:
                 artifact["local_url"] = self.local_artifact_url(artifact)
+            inv["remediation"] = inv.get("remediation") or self._remediation(inv.get("error_code"))
+            inv["condition"] = self.condition(inv, cost)
         return {
             "project_id": self.stack.project.project_id,
             "model": self.stack.options.model,
@@ -41,9 +50,60 @@ class DashboardViews:
             "trigger_statuses": triggers,
             "stories": stories,
             "invocations": invocations,
-            "cost": self.stack.api_get(f"/project/{self.stack.project.project_id}/cost-summary"),
+            "cost": cost,
             "plugins": registry.describe(),
         }
+
+    @staticmethod
+    def _remediation(code: str | None) -> str:
+        from runtime.errors import DEFAULT_REMEDIATION, ErrorCode
+
+        try:
+            return DEFAULT_REMEDIATION[ErrorCode(code)] if code else ""
+        except (ValueError, KeyError):
+            return ""
+
+    def condition(self, inv: dict[str, Any], cost: dict[str, Any]) -> dict[str, str] | None:
+        """Why a run that is not moving is not moving: {"state": waiting|stuck, "why": ...}; None when it moves or
+        is done. A queued run waits for a slot or for budget held by runs in flight (the orchestrator defers it);
+        a running run with no heartbeat for a minute is stuck (its agent died or hung)."""
+        project = self.stack.project
+        if inv.get("status") == "queued":
+            running = int(cost.get("running") or 0)
+            if running >= project.concurrency_limit:
+                return {"state": "waiting", "why": f"waiting for a concurrency slot: {running} of "
+                        f"{project.concurrency_limit} running"}
+            reserved = float(cost.get("reserved_usd") or 0)
+            if reserved and float(cost.get("remaining_usd") or 0) <= reserved:
+                return {"state": "waiting", "why": f"waiting for budget: ${reserved:.2f} is reserved by runs in "
+                        "flight"}
+            return {"state": "waiting", "why": "queued: the orchestrator starts it on its next delivery"}
+        if inv.get("status") != "running":
+            return None
+        from runtime.pipeline.common import parse_time
+        from runtime.pipeline.sweepers import HEARTBEAT_AT
+
+        stored = self.stack.functions["api"].services.invocations.get(inv["invocation_id"])
+        last = (parse_time(stored.raw.get(HEARTBEAT_AT)) if stored else None) or parse_time(inv.get("started_at"))
+        if last is None:
+            return None
+        silent = int((datetime.now(timezone.utc) - last).total_seconds())
+        if silent >= STUCK_AFTER_SECONDS:
+            return {"state": "stuck", "why": f"no heartbeat from the agent for {silent} s: it may have died or hung; "
+                    "the liveness sweeper fails it at 120 s"}
+        return None
+
+    def steps(self, invocation_id: str) -> list[dict[str, Any]]:
+        """One run's tool calls as they happen, from the audit trail (runtime.tools.audit): the agent's side and the
+        tool gateway's, in order."""
+        from runtime import resources
+        from runtime.tools.audit import DynamoDbAuditSink
+
+        audit = DynamoDbAuditSink(self.stack.aws.tables[resources.AUDIT.logical_name],
+                                  client=self.stack.clients_for("local").client("dynamodb"))
+        records = sorted(audit.records_for(invocation_id), key=lambda r: r.seq)[-STEPS_SHOWN:]
+        return [{"at": r.at.isoformat(), "source": r.source, "tool": r.tool, "outcome": r.outcome,
+                 "duration_ms": r.duration_ms, "detail": r.detail} for r in records]
 
     def local_artifact_url(self, artifact: dict[str, Any]) -> str:
         """Where a person opens an artifact locally: prototypes are served as is; PRs and Notion pages by views."""

@@ -34,6 +34,7 @@ class GatewayBackends:
     set_story_status: Callable[[str, str], None]  # page id, status (acts as a person)
     pull_request_view: Callable[[int], dict | None]
     notion_page_view: Callable[[str], dict | None]  # {title, markdown}
+    invocation_steps: Callable[[str], list[dict]] = lambda invocation_id: []  # a run's tool calls (the audit trail)
 
 
 async def _lambda_response(request: Request, handler: Callable, function_name: str, route_key: str,
@@ -164,6 +165,12 @@ def create_gateway_app(backends: GatewayBackends, allowed_hosts: frozenset[str] 
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"page_id": request.path_params["page_id"], "status": status})
 
+    async def steps(request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        return JSONResponse({"steps": await run_in_threadpool(backends.invocation_steps,
+                                                              request.path_params["invocation_id"])})
+
     async def pull_request(request: Request) -> Response:
         from starlette.concurrency import run_in_threadpool
 
@@ -200,6 +207,7 @@ def create_gateway_app(backends: GatewayBackends, allowed_hosts: frozenset[str] 
         Route("/dev/info", dev_info),
         Route("/dev/api/state", state),
         Route("/dev/api/stories/{page_id}/status", story_status, methods=["POST"]),
+        Route("/dev/api/invocations/{invocation_id}/steps", steps),
         Route("/dev/git/pr/{number:int}", pull_request),
         Route("/dev/notion/{page_id}", notion_page),
         *(Route(path, function_route, methods=sorted(methods)) for path, methods in declared.items()),

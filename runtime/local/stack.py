@@ -585,6 +585,7 @@ class LocalStack:
             set_story_status=self.set_story_status,
             pull_request_view=self.dashboard.pull_request,
             notion_page_view=self.dashboard.notion_page,
+            invocation_steps=self.dashboard.steps,
         )
 
     def read_prototype(self, key: str) -> tuple[bytes, str] | None:

@@ -30,11 +30,37 @@ def register_agents():
 '''
 
 
+# A run that stays in flight until its test drops the file RELEASE beside it (at most two minutes): the dashboard's
+# cancel button and live steps need one (tests/e2e/test_dashboard_truth.py).
+SLOWPOKE_PLUGIN = '''
+import time
+from pathlib import Path
+from runtime.plugins import AgentSpec, ToolCall, hookimpl
+
+
+def offline(request):
+    yield ToolCall("notion_read_page", {"page_id": request.notion_page_id})
+    release, deadline = Path(__file__).parent / "RELEASE", time.monotonic() + 120
+    while not release.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return "released"
+
+
+@hookimpl
+def register_agents():
+    return [AgentSpec(name="slowpoke", description="Reads the story, then waits to be released.",
+                      triggers=["Hold For Test"], prompt_file=Path(__file__).parent / "changelog.md",
+                      tools=["notion_read_page"], outputs=["notion_page"], completion_status="Held",
+                      offline=offline)]
+'''
+
+
 @pytest.fixture(scope="package")
 def plugin_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dropped-plugins")
     (folder / "changelog.py").write_text(textwrap.dedent(CHANGELOG_PLUGIN))
     (folder / "changelog.md").write_text("You write concise release notes for a user story.")
+    (folder / "slowpoke.py").write_text(textwrap.dedent(SLOWPOKE_PLUGIN))
     return folder
 
 
