@@ -64,7 +64,8 @@ def main() -> None:
                     result = tools.call(tool, args, context)
                     assert result.ok, result.error
 
-                with MCPToolClient(handle.url, agent=agent, invocation_id=INVOCATION) as client:
+                with MCPToolClient(handle.url, token=handle.tokens.issue(agent, INVOCATION), agent=agent,
+                                   invocation_id=INVOCATION) as client:
                     def over_mcp() -> None:
                         client.call(tool, args)
 
