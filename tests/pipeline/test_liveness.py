@@ -143,3 +143,25 @@ def test_a_body_that_is_neither_event_nor_heartbeat_is_reported_failed(pipeline)
     with pytest.raises(BatchProcessingError, match="status\n +Field required"):
         p._deliver(completion.handler, "completions", None)
     assert p.invocations() == []
+
+
+def test_agentcore_start_is_bounded_and_a_read_timeout_is_unanswered_not_retried():
+    from botocore.exceptions import ReadTimeoutError
+
+    from runtime.models import AgentRequest
+    from runtime.pipeline.adapters.invoker import AGENTCORE_ACCEPT_TIMEOUT_SECONDS, AgentCoreInvoker, _accept_config
+    from runtime.pipeline.ports import InvokeUnanswered
+    from tests.pipeline.test_invoker import ARN, request
+
+    config = _accept_config()
+    assert config.read_timeout == AGENTCORE_ACCEPT_TIMEOUT_SECONDS and config.retries["max_attempts"] == 1
+    calls: list[AgentRequest] = []
+
+    class HungRuntime:  # what botocore raises when InvokeAgentRuntime's answer never comes
+        def invoke_agent_runtime(self, **params):
+            calls.append(params)
+            raise ReadTimeoutError(endpoint_url="https://bedrock-agentcore.us-east-1.amazonaws.com")
+
+    with pytest.raises(InvokeUnanswered):
+        AgentCoreInvoker({"mock": ARN}, client=HungRuntime()).invoke(request())
+    assert len(calls) == 1

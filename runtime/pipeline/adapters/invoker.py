@@ -19,6 +19,8 @@ SESSION_HEADER = Header.AGENTCORE_SESSION
 # hung runtime: the orchestrator's batch must not wait behind it (issue 17: one hung agent blocked every start ~94 s).
 ACCEPT_TIMEOUT_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 2.0
+# In AWS a new session's first request also waits for its microVM to start: a longer bound, still one attempt.
+AGENTCORE_ACCEPT_TIMEOUT_SECONDS = 15.0
 
 
 _TRANSIENT_CODES = {
@@ -78,8 +80,8 @@ class AgentCoreInvoker:
         except ParamValidationError as exc:  # the request breaks the service model: no retry can fix it
             raise InvokeError(f"InvokeAgentRuntime refused before sending: {exc}") from None
         except ReadTimeoutError as exc:  # sent, not answered: maybe accepted (see InvokeUnanswered)
-            raise InvokeUnanswered(f"InvokeAgentRuntime sent but not answered in {ACCEPT_TIMEOUT_SECONDS} s: {exc}") \
-                from None
+            raise InvokeUnanswered(f"InvokeAgentRuntime sent but not answered in {AGENTCORE_ACCEPT_TIMEOUT_SECONDS} s: "
+                                   f"{exc}") from None
         except BotoCoreError as exc:  # connection errors, after botocore's own retries
             raise TransientInvokeError(f"InvokeAgentRuntime failed: {exc}") from None
         status = response.get("statusCode", 200)
@@ -165,7 +167,7 @@ def _accept_config() -> Any:
     if _ACCEPT_CONFIG is None:
         from botocore.config import Config
 
-        _ACCEPT_CONFIG = Config(connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=ACCEPT_TIMEOUT_SECONDS,
+        _ACCEPT_CONFIG = Config(connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=AGENTCORE_ACCEPT_TIMEOUT_SECONDS,
                                 retries={"max_attempts": 1, "mode": "standard"})
     return _ACCEPT_CONFIG
 
