@@ -22,7 +22,7 @@ from runtime.errors import ErrorCode
 from runtime.models import (
     CompletionEvent, InvocationRecord, InvocationStatus, PageSnapshot, ProjectConfig, SlackOrigin,
 )
-from runtime.pipeline.state.invocations import InvocationRepository
+from runtime.pipeline.state.invocations import HOLDS_SLOT, InvocationRepository, StoredInvocation
 from runtime.pipeline.state.ledger import RunLedger
 from runtime.pipeline.orchestrator import tell_notion
 from runtime.pipeline.state.projects import ProjectRepository, projects_read_once
@@ -42,6 +42,13 @@ class CompletionOutcome:
     delivered: bool = False
     chained: list[str] = field(default_factory=list)
     detail: str = ""
+
+
+def recorded_item(stored: StoredInvocation, fields: dict[str, Any]) -> dict[str, Any]:
+    """The record's item after `RunLedger.finish(stored, fields)` succeeded (the same fields it writes)."""
+    item = {**stored.raw, **fields, "reserved_usd": "0"}
+    item.pop(HOLDS_SLOT, None)
+    return item
 
 
 def untrusted(event: CompletionEvent, record: InvocationRecord) -> str | None:
@@ -131,13 +138,17 @@ class CompletionService(UsesRegistry):
             log.info("duplicate or late completion event ignored (record is %s)", stored.record.status.value,
                      extra={"invocation_id": event.invocation_id})
         outcome = CompletionOutcome(event.invocation_id, recorded=recorded)
+        # Just written, conditionally: what is stored now is known, so it is not read back. A duplicate reads it.
+        written = StoredInvocation(recorded_item(stored, fields)) if recorded else None
         # Deliver even for a duplicate if no one has yet: the first worker may have died after recording.
-        self.deliver(event.invocation_id, outcome)
+        self.deliver(event.invocation_id, outcome, stored=written)
         return outcome
 
-    def deliver(self, invocation_id: str, outcome: CompletionOutcome | None = None) -> CompletionOutcome:
+    def deliver(self, invocation_id: str, outcome: CompletionOutcome | None = None, *,
+                stored: StoredInvocation | None = None) -> CompletionOutcome:
+        """`stored`: the record as this worker has just written it (else it is read)."""
         outcome = outcome or CompletionOutcome(invocation_id, recorded=False)
-        stored = self.invocations.get(invocation_id)
+        stored = stored or self.invocations.get(invocation_id)
         assert stored is not None
         record = stored.record
         if not record.status.is_final or record.delivery_status != "pending":
@@ -150,7 +161,7 @@ class CompletionService(UsesRegistry):
             return outcome  # another worker is writing this one back
         with in_stage("write-back", invocation_id):
             outcome.delivered = tell_notion(self.invocations, self._writeback(), self.registry, invocation_id,
-                                            project)
+                                            project, stored=stored)
         if self.notices is not None:  # before chaining, so the thread reads in order
             self.notices.finished(record)
         if record.status == InvocationStatus.COMPLETED:

@@ -315,10 +315,12 @@ def tell_notion(
     project: ProjectConfig,
     *,
     repeat: bool = False,
+    stored: StoredInvocation | None = None,
 ) -> bool:
     """Write a finished run back to Notion and record how that went. The caller has claimed the delivery
-    (`RunLedger.claim_delivery`), so this happens once per run. `repeat`: a re-delivery (`Sweepers.redeliver`)."""
-    stored = invocations.get(invocation_id)
+    (`RunLedger.claim_delivery`), so this happens once per run. `repeat`: a re-delivery (`Sweepers.redeliver`).
+    `stored`: the record as the caller has just read or written it (the claim changes none of it), else read."""
+    stored = stored or invocations.get(invocation_id)
     assert stored is not None
     record = stored.record
     if writeback is None:

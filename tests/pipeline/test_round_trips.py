@@ -99,3 +99,20 @@ def test_each_queue_message_reads_its_project_once(traced):
             keys[call.params["Key"]["pk"]["S"]] += 1
     # one webhook delivery, two orchestrator messages, two completion events: each reads the project once
     assert keys == {"project#acme": 5}, keys
+
+
+def test_completion_and_write_back_do_not_read_back_the_record_they_just_wrote(traced):
+    p, trace = traced
+    p.services.projects.seed_default()
+    ids = run_chain(p, trace)
+    for agent, invocation_id in ids.items():
+        record_reads = [c for c in p.services.clients.recorder.calls if c.operation == "GetItem"
+                        and c.params["Key"].get("invocation_id", {}).get("S") == invocation_id]
+        stages = Counter(c.stage for c in trace.snapshot() if c.invocation_id == invocation_id
+                         and c.what == "dynamodb.GetItem")
+        assert stages["write-back"] == 0, (agent, stages)  # tell_notion is handed the record
+        # the completion event's check reads the record once, the cost metrics once (the handler, CloudWatch's
+        # figures); the chained run's orchestrator reads its parent. Nothing reads back what it just wrote.
+        assert len(record_reads) == (3 if agent == "mock" else 2), (agent, record_reads)
+    delivered = {agent: p.record(i).delivery_status for agent, i in ids.items()}
+    assert delivered == {"mock": "delivered", "demo_deck": "delivered"}
