@@ -1042,7 +1042,11 @@ class NotionEmulator:
         if unknown:
             raise ValueError(f"unknown event types: {unknown}")
         token = "secret_" + secrets.token_urlsafe(32)
-        subscription = {"id": _new_id(), "url": url, "verification_token": token, "event_types": list(event_types)}
+        # Subscribing a URL again (a restarted `aidlc dev`) replaces its subscription: one token per URL, the one the
+        # receiver was just given; an old one kept would sign every event with a token nobody stores (401s).
+        existing = next((s["id"] for s in self.store.all("subscription") if s["url"] == url), None)
+        subscription = {"id": existing or _new_id(), "url": url, "verification_token": token,
+                        "event_types": list(event_types)}
         response = httpx.post(url, json={"verification_token": token}, timeout=10.0)
         response.raise_for_status()
         self.store.put("subscription", subscription)

@@ -556,14 +556,35 @@ class LocalStack:
 
         try:
             failed = self.functions["timeouts"].services.sweepers.timeouts(interrupted_before=self.started_at)
+            delivered = self._deliver_interrupted(self.functions["reconcile"].services.sweepers)
             requeued = self.functions["reconcile"].services.sweepers.requeue_stranded(older_than=timedelta(0))
-            if failed["timed_out"] or requeued:
-                self._event(f"resume    {len(failed['timed_out'])} interrupted runs failed, {len(requeued)} queued "
-                            f"runs re-sent")
+            if failed["timed_out"] or requeued or delivered:
+                self._event(f"resume    {len(failed['timed_out'])} interrupted runs failed, {len(delivered)} "
+                            f"interrupted write-backs done, {len(requeued)} queued runs re-sent")
             self.functions["reconcile"]({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}},
                                         LocalLambdaContext(function_name="reconcile", timeout_seconds=300))
         except Exception:
             log.exception("could not resume what the previous run left unfinished")
+
+    def _deliver_interrupted(self, sweepers) -> list[str]:
+        """Finished runs whose write-back a previous run had not done (killed before it claimed it, or while it
+        held the claim): every claim older than this start is a dead worker's, so it is taken over at once (the
+        ledger's own stale-claim rule, with this start as the cutoff) and the result told by the same path."""
+        from runtime.pipeline.orchestrator import tell_notion
+        from runtime.pipeline.sweepers import FINAL_STATUSES
+
+        done: list[str] = []
+        stale_after = datetime.now(timezone.utc) - self.started_at
+        for stored in sweepers.invocations.with_status([status.value for status in FINAL_STATUSES]):
+            record = stored.record
+            project = sweepers.projects.get(record.project_id)
+            if record.delivery_status != "pending" or project is None:
+                continue
+            if sweepers.ledger.claim_delivery(record.invocation_id, stale_after=stale_after):
+                tell_notion(sweepers.invocations, sweepers._writeback(), sweepers.registry, record.invocation_id,
+                            project)
+                done.append(record.invocation_id)
+        return done
 
     def _snapshot(self) -> None:
         if self.aws is not None:
