@@ -97,6 +97,9 @@ def build_stack(
     function_code = {f.logical_name: pulumi.FileArchive(str(zips[packaging.FUNCTION_BUNDLES[f.logical_name]]))
                      for f in FUNCTIONS}
 
+    if not secrets.get("toolTokenKey"):  # default deny: say so at deploy time, not at the first tool call
+        pulumi.log.warn("aidlc:toolTokenKey is not set: the tool gateway will refuse every tool call until it is "
+                        "(pulumi config set --secret aidlc:toolTokenKey \"$(openssl rand -hex 32)\")")
     hosting = PrototypeHosting("prototypes", PrototypeHostingArgs(expiry_days=config.prototype_expiry_days,
                                                                   tags=tags))
     state = State("state", StateArgs(
