@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 
 import boto3
@@ -21,14 +22,19 @@ def test_notion_endpoint_takes_ids_out():
 
 def test_stage_and_invocation_are_restored_on_the_way_out():
     trace = CallTrace()
-    with trace.recording():
-        with in_stage("completion"):
-            bind_invocation("inv-1")
-            note_model_call("m")
-            with in_stage("write-back"):
+
+    def calls() -> None:
+        with trace.recording():
+            with in_stage("completion"):
+                bind_invocation("inv-1")
                 note_model_call("m")
-            note_model_call("m")
-        note_model_call("m")  # outside any stage
+                with in_stage("write-back"):
+                    note_model_call("m")
+                note_model_call("m")
+            note_model_call("m")  # outside any stage
+
+    # A fresh context: an earlier test in this process may have bound an invocation outside any stage.
+    contextvars.Context().run(calls)
     stages = [(c.stage, c.invocation_id) for c in trace.calls]
     assert stages == [("completion", "inv-1"), ("write-back", "inv-1"), ("completion", "inv-1"), (None, None)]
     assert trace.per_stage() == {"completion": 2, "write-back": 1}
