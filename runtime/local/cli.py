@@ -64,6 +64,9 @@ def dev(
     record_calls: Annotated[bool, typer.Option(
         help="Write every AWS call, with the principal that made it, to <state>/aws-calls.jsonl (for "
              "`aidlc infra inventory --calls`).")] = False,
+    trace_calls: Annotated[bool, typer.Option(
+        help="Log every AWS, Notion and model call with its stage and invocation as it is made, and write them to "
+             "<state>/calls.jsonl (what bench/bench_round_trips.py counts).")] = False,
 ) -> None:
     """Run the whole of aidlc locally until Ctrl-C: Notion emulator, AWS on moto, handlers, agents, dashboard."""
     from runtime.local.follow import PipelineFollower
@@ -72,6 +75,7 @@ def dev(
     console = _console()
     model = local_model_choice(model, stack)
     options = StackOptions(host=host, port=port, state_dir=state, model=model, stack=stack, record_calls=record_calls,
+                           trace_calls=trace_calls,
                            on_event=lambda m: console.print(f"[dim]{m}[/dim]"))
     local = LocalStack(options)
     try:

@@ -53,6 +53,7 @@ class StackOptions:
     on_event: Any = None  # callable(str) for the readable pipeline log; None: quiet
     verbose: bool = False  # show the handlers' and agent apps' own JSON logs
     record_calls: bool = False  # also write every AWS call to <state_dir>/aws-calls.jsonl (runtime/observe/calls.py)
+    trace_calls: bool = False  # log every AWS, Notion and model call by stage and invocation; also <state_dir>/calls.jsonl
 
 
 @dataclass
@@ -238,6 +239,8 @@ class LocalStack:
         local_secrets = self._local_secrets()
         if self.calls.path is not None:
             self.calls.path.unlink(missing_ok=True)  # this run's calls only
+        if opts.trace_calls:
+            self._start_call_trace()
         if not opts.verbose:
             _quiet_handler_logs()
             _quiet_agent_app_logs()
@@ -460,6 +463,15 @@ class LocalStack:
         self._exit.close()
 
     # --- parts ---------------------------------------------------------------------------------------------
+
+    def _start_call_trace(self) -> None:
+        """`aidlc dev --trace-calls`: each call in the log as it is made (`format_call`) and in calls.jsonl."""
+        from runtime.observe.trace import CallTrace, format_call
+
+        path = self.state_dir / "calls.jsonl"
+        path.unlink(missing_ok=True)
+        self.trace = CallTrace(on_call=lambda call: self._event(format_call(call)), path=path)
+        self._exit.callback(self.trace.start(self.calls))
 
     def _local_secrets(self) -> dict[str, str]:
         path = self.state_dir / "secrets.json"

@@ -19,8 +19,12 @@ def two_stacks(tmp_path):
         return {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
 
     before = environment()
+    events: dict[str, list[str]] = {"one": [], "two": []}
     stacks = [LocalStack(StackOptions(port=0, state_dir=tmp_path / name, sweep_interval_seconds=3600,
-                                      record_calls=True)) for name in ("one", "two")]
+                                      record_calls=True, trace_calls=name == "one", on_event=events[name].append))
+              for name in ("one", "two")]
+    for stack, name in zip(stacks, ("one", "two")):
+        stack.test_events = events[name]
     try:
         for stack in stacks:
             stack.start()
@@ -63,3 +67,25 @@ def test_two_stacks_in_one_process_each_serve_their_own_story(two_stacks):
         written = read_calls(stack.state_dir / "aws-calls.jsonl")
         assert {c["principal"] for c in written} == principals
         assert {"principal", "service", "operation", "params", "region", "ok", "error"} == set(written[0])
+
+
+def test_trace_calls_logs_each_call_with_its_stage_and_invocation(two_stacks):
+    """`aidlc dev --trace-calls` (stack one): every call in the log and in calls.jsonl, by stage and invocation; a
+    stack started without it writes no trace."""
+    import json
+
+    one, two = two_stacks
+    page = one.user_notion().create_page(parent_data_source_id=one.info.stories_data_source_id, title="Traced story",
+                                         properties={"Status": {"status": {"name": "Generate Code"}}})
+    done = one.wait_for(lambda: [i for i in one.invocations_for_page(page["id"]) if i["status"] == "completed"],
+                        what="the code run")
+    invocation_id = done[0]["invocation_id"]
+    traced = [json.loads(line) for line in (one.state_dir / "calls.jsonl").read_text().splitlines()]
+    mine = [c for c in traced if c["invocation_id"] == invocation_id]
+    stages = {c["stage"] for c in mine}
+    assert {"orchestrator", "agent", "completion"} <= stages, stages
+    assert {"aws", "notion", "model"} <= {c["kind"] for c in mine}
+    logged = [line for line in one.test_events if line.startswith("call ")]
+    assert len(logged) >= len(traced) and any(invocation_id[:26] in line for line in logged)
+    assert not (two.state_dir / "calls.jsonl").exists()
+    assert not [line for line in two.test_events if line.startswith("call ")]
