@@ -487,6 +487,7 @@ class CFNPackage(Strict):
     customer_id: Slug
     templates: list[CloudFormationTemplate] = Field(min_length=1)
     requirements_digest: Digest
+    regions: list[Region] = Field(default_factory=list)  # where each template is deployed (the requirements')
     version: Version | None = None  # set by PackageStore.put
     digest: str | None = None  # content digest of the templates (packages.content_digest), set when versioned
 
