@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-FLOW_STAGES = ("webhook", "orchestrator", "agent", "completion", "write-back", "chain")
+FLOW_STAGES = ("webhook", "orchestrator", "agent", "completion", "write-back", "chain", "heartbeat")
 
 # What each pipeline stage must do for one run, and why: (call, how many, reason). "parent" counts only for a chained
 # run, "next" once per next step. The agent stage is measured against its own script (see agent_floor).
@@ -62,6 +62,10 @@ PER_RUN: dict[str, list[tuple[str, str, str]]] = {
     "chain": [
         ("aws sqs.SendMessage", "next", "one per next step the plugins' chain rules name"),
     ],
+    "heartbeat": [  # per beat: a running agent beats at once, then every 30 s (runtime/agent/app.py)
+        ("aws sqs.SendMessage", "beats", "the agent's beat onto the completion queue"),
+        ("aws dynamodb.UpdateItem", "beats", "heartbeat_at on the record, conditional on the run still running"),
+    ],
 }
 # Paid once per process (a warm container pays none): counted in the floor once when the stage made them.
 ONCE_PER_PROCESS = {
@@ -77,7 +81,10 @@ def floor_of(stage: str, calls: Counter, *, runs: int, chained: int, next_steps:
         return agent_floor(calls, runs=runs)
     floor = 0
     for _what, count, _reason in PER_RUN[stage]:
-        floor += {"parent": chained, "next": next_steps}.get(count, 0) if not count.isdigit() else int(count) * runs
+        # beats: the beats the agents sent (each one SendMessage in this stage), however long the runs took
+        beats = calls.get("aws sqs.SendMessage", 0) if stage == "heartbeat" else 0
+        floor += {"parent": chained, "next": next_steps, "beats": beats}.get(count, 0) if not count.isdigit() \
+            else int(count) * runs
     for what in ONCE_PER_PROCESS:
         if what == "notion GET /v1/pages/{id}" and stage != "write-back":
             continue

@@ -110,14 +110,20 @@ def create_app(
         """Heartbeats on the completion sink while the run lasts; the first at once (a hung start is told from a
         slow one). A sink without `beat` (a test's) sends none."""
         from runtime.models import Heartbeat
+        from runtime.observe.trace import in_stage
 
         beat = getattr(sink, "beat", None)
         if beat is None:
             return
+
+        def send() -> None:
+            with in_stage("heartbeat", request.invocation_id):  # counted apart (bench/bench_round_trips.py)
+                beat(Heartbeat(kind="heartbeat", invocation_id=request.invocation_id, agent_type=request.agent_type,
+                               session_id=request.session_id))
+
         while True:
             try:
-                await asyncio.to_thread(beat, Heartbeat(kind="heartbeat", invocation_id=request.invocation_id,
-                                                        agent_type=request.agent_type, session_id=request.session_id))
+                await asyncio.to_thread(send)
             except Exception as exc:  # noqa: BLE001 - a lost beat is replaced by the next; the run goes on
                 log.warning("heartbeat not sent: %s", exc, extra={"invocation_id": request.invocation_id})
             await asyncio.sleep(heartbeat_seconds)

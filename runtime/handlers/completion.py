@@ -17,6 +17,7 @@ def record_handler(record: SQSRecord, services: Any = None) -> dict[str, Any]:
     from pydantic import ValidationError
 
     from runtime.models import CompletionEvent, Heartbeat
+    from runtime.observe.trace import in_stage
     from runtime.pipeline.services import get_services
     from runtime.pipeline.sweepers import record_heartbeat
 
@@ -28,20 +29,22 @@ def record_handler(record: SQSRecord, services: Any = None) -> dict[str, Any]:
             beat = Heartbeat.model_validate_json(record.body)
         except ValidationError:
             raise not_an_event from None  # neither: the completion event's own errors say what is wrong
-        return {"invocation_id": beat.invocation_id, "heartbeat": record_heartbeat(services.invocations, beat)}
+        with in_stage("heartbeat", beat.invocation_id):  # counted apart: a run beats as long as it runs
+            return {"invocation_id": beat.invocation_id, "heartbeat": record_heartbeat(services.invocations, beat)}
     logger.set_correlation_id(event.invocation_id)
     outcome = services.completion.process(event)
     logger.info("completion handled", extra={"recorded": outcome.recorded, "delivered": outcome.delivered,
                                              "chained": outcome.chained})
-    if outcome.recorded:
-        publish_cost_metrics(services, event.invocation_id)
+    if outcome.record is not None:
+        publish_cost_metrics(services, outcome.record)
     return {"invocation_id": outcome.invocation_id, "recorded": outcome.recorded}
 
 
-def publish_cost_metrics(services: Any, invocation_id: str) -> None:
+def publish_cost_metrics(services: Any, record: Any) -> None:
     """The cost metrics the budget alarms and the cost dashboard read (components/monitoring.py), as CloudWatch
     embedded-metric-format log lines: no API call on the completion path, and no lost increment (the figure
-    published is the month-to-date the ledger holds, not a running sum kept here)."""
+    published is the month-to-date the ledger holds, not a running sum kept here). `record`: the invocation as just
+    recorded (`CompletionOutcome.record`), so only the month-to-date is read."""
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
     from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
@@ -49,7 +52,6 @@ def publish_cost_metrics(services: Any, invocation_id: str) -> None:
     # (its settings) first, then the process's.
     if services.settings.metrics_disabled or is_metrics_disabled():
         return
-    record = services.invocations.get(invocation_id).record
     month_to_date = services.projects.budget(record.project_id).month_to_date
     for name, value, dimensions in (
         ("InvocationCostUSD", record.cost_usd, {"ProjectId": record.project_id, "AgentType": record.agent_type}),

@@ -42,6 +42,7 @@ class CompletionOutcome:
     delivered: bool = False
     chained: list[str] = field(default_factory=list)
     detail: str = ""
+    record: InvocationRecord | None = None  # the record as recorded (so the cost metrics need not read it back)
 
 
 def recorded_item(stored: StoredInvocation, fields: dict[str, Any]) -> dict[str, Any]:
@@ -137,9 +138,9 @@ class CompletionService(UsesRegistry):
         if not recorded:
             log.info("duplicate or late completion event ignored (record is %s)", stored.record.status.value,
                      extra={"invocation_id": event.invocation_id})
-        outcome = CompletionOutcome(event.invocation_id, recorded=recorded)
         # Just written, conditionally: what is stored now is known, so it is not read back. A duplicate reads it.
         written = StoredInvocation(recorded_item(stored, fields)) if recorded else None
+        outcome = CompletionOutcome(event.invocation_id, recorded=recorded, record=written.record if written else None)
         # Deliver even for a duplicate if no one has yet: the first worker may have died after recording.
         self.deliver(event.invocation_id, outcome, stored=written)
         return outcome

@@ -322,10 +322,9 @@ def _emitted_metrics(env: dict[str, str], capsys, monkeypatch) -> set[tuple[str,
     record = SimpleNamespace(project_id="proj-1", agent_type="mock", cost_usd=0.25)
     services = SimpleNamespace(
         settings=SimpleNamespace(metrics_disabled=False),
-        invocations=SimpleNamespace(get=lambda _id: SimpleNamespace(record=record)),
         projects=SimpleNamespace(budget=lambda _pid: SimpleNamespace(month_to_date=3.5)))
     capsys.readouterr()
-    publish_cost_metrics(services, "01J")
+    publish_cost_metrics(services, record)
     emitted = set()
     for line in capsys.readouterr().out.splitlines():
         document = json.loads(line)
