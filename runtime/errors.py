@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     # an id that names nothing, a body over the size limit.
     INVALID_REQUEST = "INVALID_REQUEST"
     NOT_FOUND = "NOT_FOUND"
+    FORBIDDEN = "FORBIDDEN"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     CANCELLED = "CANCELLED"
 
@@ -46,6 +47,8 @@ DEFAULT_REMEDIATION: dict[ErrorCode, str] = {
     ErrorCode.CHAIN_FAILED: "Start the next agent by hand by moving the story to its trigger status.",
     ErrorCode.INVALID_REQUEST: "Fix the request body as the message says and send it again.",
     ErrorCode.NOT_FOUND: "Check the id; list invocations with GET /project/{id}/invocations.",
+    ErrorCode.FORBIDDEN: "Call with the identity of a project you may use, or ask the deployment's operator to add "
+    "the project to your entry in AIDLC_API_ACCESS.",
     ErrorCode.PAYLOAD_TOO_LARGE: "Send a smaller body (the limit is 256 KiB).",
     ErrorCode.CANCELLED: "Move the story back to its trigger status to run the agent again.",
 }

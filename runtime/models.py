@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 from ulid import ULID
 
 from runtime.errors import ErrorCode
@@ -305,8 +305,29 @@ class ProjectConfig(Strict):
     knowledge_base_id: str | None = None
     # Slack user ids who may press Approve / Reject (and cancel others' runs) for this project's workflows.
     approvers: list[str] = Field(default_factory=list)
+    # Globs of repository paths agents must not change (recorded here; enforced by the code tools' policy).
+    protected_paths: list[str] = Field(default_factory=list)
+    # The Notion "Projects" row this project is configured from (runtime/pipeline/project_sync.py); None: the
+    # stack configuration's default project.
+    notion_config_page_id: str | None = None
+    # On the default project only: the deployment's "Projects" data source, whose rows configure more projects.
+    projects_data_source_id: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("github_repo")
+    @classmethod
+    def _repo_is_owner_name(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", value):
+            raise ValueError("not owner/name (e.g. 'acme/web-app')")
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "ProjectConfig":
+        if self.cost_limit_per_month < self.cost_limit_per_invocation:
+            raise ValueError(f"cost_limit_per_month (${self.cost_limit_per_month}) is below cost_limit_per_invocation "
+                             f"(${self.cost_limit_per_invocation}): no run could ever start")
+        return self
 
 
 # --- Feedback entry (2.3) ----------------------------------------------------------------------------------

@@ -51,6 +51,8 @@ class StackConfig(BaseModel):
     notion_database_id: str = ""
     notion_stories_data_source_id: str = ""
     notion_dashboard_data_source_id: str = ""
+    # The "Projects" data source: each row configures one more project (runtime/pipeline/project_sync.py); "": none.
+    notion_projects_data_source_id: str = ""
     trigger_property: str = Field(default="Status", min_length=1)
     trigger_map: dict[str, AgentName] = Field(default_factory=dict)
     owner_user_id: str = ""
@@ -160,6 +162,7 @@ class StackConfig(BaseModel):
             cost_limit_per_invocation=self.cost_limit_per_invocation,
             cost_limit_per_month=self.cost_limit_per_month,
             concurrency_limit=self.concurrency_limit,
+            projects_data_source_id=self.notion_projects_data_source_id or None,
         )
 
     def model_prices_json(self) -> str:

@@ -31,6 +31,7 @@ logger = Logger(service="aidlc-api")
 MAX_BODY_BYTES = 256 * 1024
 _STATUS_FOR = {
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.FORBIDDEN: 403,
     ErrorCode.INVALID_REQUEST: 422,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.BUDGET_EXCEEDED: 402,

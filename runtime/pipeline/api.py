@@ -70,9 +70,19 @@ class ApiService(UsesRegistry):
         allowed = self.access.get(caller, frozenset()) | self.access.get("*", frozenset())
         return "*" in allowed or project_id in allowed
 
+    def _forbidden(self, project_id: str, what: str) -> AidlcError:
+        caller = CALLER.get() or "an unidentified caller"
+        allowed = sorted((self.access or {}).get(CALLER.get() or "", frozenset()))
+        return AidlcError(ErrorCode.FORBIDDEN,
+                          f"{what} belongs to project {project_id!r}, which {caller} may not use (its projects: "
+                          f"{', '.join(allowed) or 'none'})")
+
     def _project(self, project_id: str):
-        """The project, if this caller may use it; another tenant's project is as unknown as a missing one."""
-        project = self.projects.get(project_id) if self._may_use(project_id) else None
+        """The project, if this caller may use it: another tenant's project is refused (403) before it is looked
+        up, so the answer is the same whether it exists or not."""
+        if not self._may_use(project_id):
+            raise self._forbidden(project_id, "this request")
+        project = self.projects.get(project_id)
         if project is None:
             raise _not_found(f"project {project_id!r}")
         return project
@@ -128,8 +138,10 @@ class ApiService(UsesRegistry):
         except ValueError:
             raise _not_found(f"invocation {invocation_id!r}") from None
         stored = self.invocations.get(invocation_id)
-        if stored is None or not self._may_use(stored.record.project_id):
+        if stored is None:
             raise _not_found(f"invocation {invocation_id!r}")
+        if not self._may_use(stored.record.project_id):
+            raise self._forbidden(stored.record.project_id, f"invocation {invocation_id!r}")
         return stored
 
     def cancel(self, invocation_id: str) -> InvocationRecord:

@@ -1,8 +1,9 @@
 """The scheduled jobs: what webhooks alone can't guarantee.
 
-- reconcile: Notion delivers webhooks at most once, so look for stories sitting in a trigger status with no
-  invocation since their last edit, and enqueue them (under the same derived invocation id the webhook would have
-  used, so a run both see is created once);
+- reconcile: Notion delivers webhooks at most once, so first sync the Projects rows (an edit whose webhook never
+  came is applied or refused; each row's month-to-date cost written back: runtime/pipeline/project_sync.py), then
+  look for stories sitting in a trigger status with no invocation since their last edit, and enqueue them (under the
+  same derived invocation id the webhook would have used, so a run both see is created once);
 - timeouts: runs still `running` past their plugin's timeout -> AGENT_TIMEOUT, session stopped, Notion told; and
   runs whose agent sent no heartbeat for `silent_after` (it died or hung) -> AGENT_ERROR the same way, within
   minutes rather than at the timeout;
@@ -77,6 +78,7 @@ class Sweepers(UsesRegistry):
         bot_id = notion.me().get("id")
         enqueued: list[str] = []
         checked = 0
+        projects = self.sync_projects(notion)
         for project in self.projects.all():
             if not project.notion_data_source_id:
                 continue
@@ -99,7 +101,16 @@ class Sweepers(UsesRegistry):
                 enqueued.append(invocation_id)
                 log.info("reconcile: enqueued a missed story", extra={"invocation_id": invocation_id})
         return {"checked": checked, "enqueued": enqueued, "requeued": self.requeue_stranded(),
-                "redelivered": self.redeliver()}
+                "redelivered": self.redeliver(), **({"projects": projects} if projects else {})}
+
+    def sync_projects(self, notion: NotionPort | None = None) -> dict[str, Any]:
+        """The Projects rows (when the deployment has a Projects data source): missed edits, costs written back."""
+        if not self.projects.projects_data_source_id:
+            return {}
+        from runtime.pipeline.project_sync import ProjectSync
+
+        return ProjectSync(notion=notion or self._notion(), projects=self.projects,  # type: ignore[arg-type]
+                           registry=self.registry).sync_all()
 
     def redeliver(self, *, max_attempts: int | None = None) -> list[str]:
         """Write-backs that still failed after their retries (a long Notion outage) are tried again on each

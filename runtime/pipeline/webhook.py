@@ -4,6 +4,7 @@
     automation event    -> shared secret header, the page is in the body
     integration event   -> HMAC signature, fetch the page (events carry property ids, not values)
     then: drop our own edits -> project by data source -> agent by trigger value -> enqueue once -> 200
+    a row of the Projects data source -> validated and synced to the projects table (runtime/pipeline/project_sync.py)
 
 Everything that is refused is refused before anything is stored or sent. Only fetch and enqueue happen here, so
 Notion (and API Gateway's 30 s) get their answer quickly; the agent starts in the orchestrator.
@@ -127,6 +128,12 @@ class WebhookService(UsesRegistry):
             self._notion = self._notion_factory()
         return self._notion
 
+    @property
+    def project_sync(self):
+        from runtime.pipeline.project_sync import ProjectSync
+
+        return ProjectSync(notion=self.notion, projects=self.projects, registry=self.registry)  # type: ignore[arg-type]
+
     def _build_idempotency(self, table: str, client: Any | None) -> None:
         from runtime.pipeline.adapters.idempotency import Idempotency
 
@@ -219,9 +226,11 @@ class WebhookService(UsesRegistry):
         data = payload.data.model_dump(exclude_none=True) if payload.data else {}
         parent = data.get("parent") if isinstance(data.get("parent"), dict) else {}
         if parent.get("type") in ("database", "data_source") or parent.get("data_source_id"):
-            # The event names the page's data source: a page outside every project is not worth fetching.
+            # The event names the page's data source: a page outside every project is not worth fetching (a row
+            # of the Projects data source is: it configures a project).
             database_id = parent.get("id") if parent.get("type") == "database" else None
-            if self.projects.resolve(parent.get("data_source_id"), database_id) is None:
+            if not same_id(parent.get("data_source_id"), self.projects.projects_data_source_id) and \
+                    self.projects.resolve(parent.get("data_source_id"), database_id) is None:
                 log.info("ignoring an event for a data source that belongs to no project")
                 return HttpReply(200, {"status": "ignored", "reason": "no project for this data source"})
         elif parent.get("type") in ("page", "space", "block", "team", "agent"):
@@ -264,6 +273,11 @@ class WebhookService(UsesRegistry):
         """The task for `page`, if its trigger status starts one; `event_id` names the Notion event that said so
         (see `invocation_id_for`)."""
         page_id = page["id"]
+        if same_id(parent_ids(page)[0], self.projects.projects_data_source_id):
+            # A Projects row: its configuration is synced whoever edited last (the sync compares content, and
+            # our own month-to-date cost write may follow a person's edit within the minute).
+            outcome = self.project_sync.sync_row(page)
+            return HttpReply(200, outcome.as_dict())
         if same_id(last_editor_id(page), self.notion.me().get("id")):
             log.info("ignoring page %s: last edited by this integration", page_id)
             return HttpReply(200, {"status": "ignored", "reason": "last edited by this integration"})

@@ -1,6 +1,6 @@
 """Tenants are kept apart on the internal API: each caller (its IAM principal) may use the projects the access map
-gives it; another project's runs, stories and costs answer 404 as if they did not exist, and POST /invoke runs
-an agent only on a story of the project's own data source."""
+gives it; another project's runs and costs are refused (403, naming the project and the caller's projects), and
+POST /invoke runs an agent only on a story of the project's own data source (another's page: 404)."""
 
 from __future__ import annotations
 
@@ -39,18 +39,19 @@ def tenants(pipeline):
     ("GET", "/invocation/{run}"), ("POST", "/invocation/{run}/cancel"),
     ("GET", "/project/acme/invocations"), ("GET", "/project/acme/cost-summary"),
 ])
-def test_another_tenants_runs_and_costs_are_not_found(tenants, method, path):
+def test_another_tenants_runs_and_costs_are_refused(tenants, method, path):
     path = path.format(run=tenants.acme_run)
     status, reply = call(tenants, method, path, OTHER)
-    assert status == 404 and reply["error"]["code"] == "NOT_FOUND"
+    assert status == 403 and reply["error"]["code"] == "FORBIDDEN"
+    assert "project 'acme'" in reply["error"]["message"] and "its projects: other" in reply["error"]["message"]
     assert call(tenants, method, path, ACME)[0] == 200  # its own tenant sees it
-    assert call(tenants, method, path, "arn:aws:iam::123456789012:role/nobody")[0] == 404
+    assert call(tenants, method, path, "arn:aws:iam::123456789012:role/nobody")[0] == 403
 
 
 def test_another_tenant_cannot_start_a_run_in_the_project(tenants):
     body = {"project_id": "acme", "notion_page_id": "page-x", "agent_type": "code"}
     status, _ = call(tenants, "POST", "/invoke", OTHER, body)
-    assert status == 404 and tenants.queue_depth() == 0
+    assert status == 403 and tenants.queue_depth() == 0
     assert call(tenants, "POST", "/invoke", ACME, body)[0] == 202
 
 

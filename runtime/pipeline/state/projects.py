@@ -7,6 +7,7 @@ Items (hash key `pk`):
   budget#{id}#{YYYY-MM}     month_to_date, reserved, committed (= month_to_date + reserved), agent:{name} costs,
                             alert_80 / alert_100 markers
   slots#{id}                running: how many runs hold a concurrency slot
+  projectrow#{page id}      a Notion Projects row: the project it configures, the digest of its last refusal
 
 The budget check is one conditional update (`committed <= limit - amount`), never a read followed by a write, so
 concurrent reservations can't overshoot the monthly limit.
@@ -74,11 +75,38 @@ class ProjectRepository:
     def save(self, config: ProjectConfig) -> None:
         if (memo := _read_once.get()) is not None:
             memo.clear()
+        previous = self._get(config.project_id)
         items = [{"pk": f"project#{config.project_id}", "config": config.model_dump(mode="json")}]
-        for source in {config.notion_data_source_id, config.notion_database_id} - {""}:
+        sources = {config.notion_data_source_id, config.notion_database_id} - {""}
+        for source in sources:
             items.append({"pk": f"source#{_norm(source)}", "project_id": config.project_id})
         for item in items:
             self.client.put_item(TableName=self.table_name, Item=to_item(item))
+        # A data source the project no longer names stops routing to it (only while it still points here).
+        stale = {_norm(s) for s in {previous.notion_data_source_id, previous.notion_database_id} - {""}} \
+            if previous else set()
+        for source in stale - {_norm(s) for s in sources}:
+            try:
+                self.client.delete_item(TableName=self.table_name, Key={"pk": {"S": f"source#{source}"}},
+                                        ConditionExpression="project_id = :p",
+                                        ExpressionAttributeValues={":p": {"S": config.project_id}})
+            except self.client.exceptions.ConditionalCheckFailedException:
+                pass
+
+    @property
+    def projects_data_source_id(self) -> str | None:
+        """The deployment's Notion "Projects" data source (from the default project), or None."""
+        return self.default_project.projects_data_source_id if self.default_project else None
+
+    def config_row(self, page_id: str) -> dict | None:
+        """What is known of a Projects row: {project_id, refused} (runtime/pipeline/project_sync.py)."""
+        item = self.client.get_item(TableName=self.table_name, Key={"pk": {"S": f"projectrow#{_norm(page_id)}"}},
+                                    ConsistentRead=True).get("Item")
+        return from_item(item) if item else None
+
+    def record_config_row(self, page_id: str, *, project_id: str | None, refused: str | None) -> None:
+        item = {"pk": f"projectrow#{_norm(page_id)}", "project_id": project_id or "", "refused": refused or ""}
+        self.client.put_item(TableName=self.table_name, Item=to_item(item))
 
     def seed_default(self) -> None:
         """Store the deployment's default project (from AIDLC_PROJECT_CONFIG) once, unless it is already there."""
