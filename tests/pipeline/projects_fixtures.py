@@ -38,13 +38,18 @@ class TwoTeams:
     def deliver(self, page: dict, event_type: str = "page.properties_updated") -> tuple[int, dict]:
         """The webhook event Notion sends for a person's edit of `page` (signed with the stored token)."""
         page = self.env.bot.retrieve_page(page["id"])
-        body = event_body(page, env=self.env, event_type=event_type, updated_properties=["x"])
+        body = event_body(page, env=self.env, event_type=event_type)
         return self.pipeline.webhook(body, signed(body))
 
     def comments(self, page_id: str) -> list[str]:
         from runtime.notion.adapter import rich_text_plain
 
         return [rich_text_plain(c.get("rich_text")) for c in self.env.bot.list_comments(page_id)]
+
+    def team_b_story(self, title: str, status: str = TEAM_B_TRIGGER) -> dict:
+        return self.env.user.create_page(parent_data_source_id=self.team_b_data_source_id, title=title,
+                                         properties={"Status": {"status": {"name": status}}},
+                                         markdown=f"As a team B user I want {title.lower()}.")
 
     def team_b_row(self, **overrides: Any) -> dict[str, Any]:
         row = {
@@ -77,6 +82,7 @@ def two_teams(aws_names, notion_env) -> TwoTeams:
     team_b = notion_env.user.create_database(
         parent_page_id=root, title="Team B stories",
         properties=story_properties([*story_status_values(), TEAM_B_TRIGGER]))
-    p = make_notion_pipeline(aws_names, notion_env, projects_data_source_id=projects["data_sources"][0]["id"])
+    p = make_notion_pipeline(aws_names, notion_env, projects_data_source_id=projects["data_sources"][0]["id"],
+                             github_repo="acme/web", trigger_map={"Backlog": "spec"})
     p.put_secret("webhook-verification-token", TOKEN)
     return TwoTeams(p, projects["data_sources"][0]["id"], team_b["data_sources"][0]["id"])
