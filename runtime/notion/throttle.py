@@ -39,6 +39,7 @@ class Throttle:
         self._updated = clock()
         self._lock = threading.Lock()
         self._paused_until = 0.0
+        self.waited_seconds = 0.0  # all callers' pacing so far (bench/bench_local_stack.py reports its share)
 
     @classmethod
     def shared(cls, key: str = "notion") -> Throttle:
@@ -74,6 +75,8 @@ class Throttle:
                 return waited
             self._sleep(delay)
             waited += delay
+            with self._lock:
+                self.waited_seconds += delay
 
     def pause(self, seconds: float) -> None:
         """The server said 429 / Retry-After: hold every caller of this bucket, not only the one that was refused."""
