@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench_infra_program.py
 
-1. Baseline: a fresh interpreter importing the pulumi_aws modules the program uses (median of 3 runs).
+1. Baseline: a fresh interpreter importing the pulumi_aws modules the program uses (median of 3 runs); and a
+   second: as many bare resources as the program registers, under the same mocks (Pulumi's own cost per resource).
 2. The real `__main__.py` under Pulumi mocks with 7 (built-in), 20 and 50 agent plugins (extra plugins are
    generated into a temporary folder, as a plugin author would drop them in): wall time, resources registered,
    and both as ratios (time against the import baseline; resources per agent).
@@ -82,6 +83,22 @@ def program_run(extra_agents: int) -> tuple[float, int, int]:
     return elapsed, len(recording.resources), agents
 
 
+def bare_resources_run(count: int) -> float:
+    """The same number of resources as a bare program under the same mocks: what Pulumi's engine itself costs per
+    resource (registration, stack traces, output plumbing), so the program's own overhead reads as a ratio."""
+    import pulumi_aws as aws
+
+    from components.mockrun import run_program
+
+    def program() -> None:
+        for index in range(count):
+            aws.sqs.Queue(f"bare-{index}", tags={"aidlc:bench": "bare"})
+
+    start = time.perf_counter()
+    run_program(program)
+    return time.perf_counter() - start
+
+
 def installed_size(requirements: tuple[str, ...]) -> tuple[int, int]:
     """Bytes and distribution count of the requirement set and everything it depends on, in this venv."""
     seen: set[str] = set()
@@ -126,6 +143,9 @@ def main() -> None:
         rows.append((agents, resources, elapsed))
         print(f"{agents:>6} {resources:>9} {resources / agents:>9.1f} {elapsed * 1000:>9.0f} {elapsed / baseline:>8.2f}")
     (a0, r0, t0), (a1, r1, t1) = rows[0], rows[-1]
+    bare = statistics.median(bare_resources_run(r0) for _ in range(3))
+    print(f"baseline 2: {r0} bare resources (sqs.Queue) under the same mocks: {bare * 1000:.0f} ms (median of 3); the "
+          f"program for {a0} agents is {t0 / bare:.2f}x that")
     print(f"marginal cost per added agent: {(r1 - r0) / (a1 - a0):.1f} resources, "
           f"{(t1 - t0) / (a1 - a0) * 1000:.0f} ms under mocks")
 
