@@ -31,7 +31,7 @@ ENTRY_POINT_GROUP = "aidlc.agents"
 BUILTIN_PLUGINS_PACKAGE = "agent_plugins"
 # The built-in tools: a plugin like any other (llm's default_plugins/), loaded even without the built-in agents,
 # since every agent's tools must exist.
-BUILTIN_TOOL_PLUGINS = ("runtime.tools.builtin",)
+BUILTIN_TOOL_PLUGINS = ("runtime.tools.builtin", "runtime.onboarding.tools")
 # The built-in plugins, loaded first. Any other module in agent_plugins/ is loaded after them, the same way.
 DEFAULT_PLUGINS = (
     *BUILTIN_TOOL_PLUGINS,

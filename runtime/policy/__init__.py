@@ -79,6 +79,8 @@ class ToolPolicy:
         allowed_tools: Sequence[str] | None,
         tool_group: str | None = None,
         default_branch: str = "main",
+        approved: bool = False,
+        management_account: str = "",
     ) -> Decision:
         import cedarpy
 
@@ -102,6 +104,8 @@ class ToolPolicy:
                 "invocation_id": invocation_id or "",
                 "default_branch": default_branch,
                 "protected_branches": protected,
+                "approved": bool(approved),
+                "management_account": management_account,
             },
         }
         result = cedarpy.is_authorized(request, self.text, entities)

@@ -3,6 +3,8 @@
 - `source="tool"`: the tool registry, for every call any surface serves (local MCP server, gateway Lambda,
   in-process tools): what was decided and done, including a Cedar policy denial.
 - `source="agent"`: the agent's `AuditHook`, for every call its model asked for: what the agent saw come back.
+- `source="aws"`: the botocore hook on the onboarding clients (runtime/onboarding/aws_audit.py), one record per AWS
+  API call: tool `"<service>:<Operation>"`, the parameters' digest, and the `account`, `region` and `principal`.
 
 Both sides digest the same thing (the call's arguments as sent, as canonical JSON), so the two records of one call
 share `(invocation_id, tool, args_sha256)`, and a policy denial is `denied` on both. The arguments themselves are
@@ -27,7 +29,7 @@ AUDIT_RETENTION_DAYS = 90
 DETAIL_LIMIT = 500
 NO_INVOCATION = "none"  # the table's hash key when a call named no invocation (it is then refused)
 
-Source = Literal["agent", "tool"]
+Source = Literal["agent", "tool", "aws"]
 # ok: done; error: the tool failed; denied: the policy refused it; invalid: bad arguments; unknown_tool: no such tool
 Outcome = Literal["ok", "error", "denied", "invalid", "unknown_tool"]
 
@@ -61,6 +63,10 @@ class AuditRecord(BaseModel):
     outcome: Outcome
     duration_ms: int = Field(ge=0)
     detail: str = Field(default="", max_length=DETAIL_LIMIT)
+    # source "aws" only: the account and region called, and the caller's ARN ("" on the other sources)
+    account: str = ""
+    region: str = ""
+    principal: str = ""
     at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
     @classmethod
@@ -76,8 +82,9 @@ class AuditRecord(BaseModel):
         item = self.model_dump(mode="json")
         item["duration_ms"] = Decimal(self.duration_ms)
         item["expires_at"] = Decimal(int(time.time()) + AUDIT_RETENTION_DAYS * 86_400)
-        if not item["detail"]:
-            del item["detail"]
+        for key in ("detail", "account", "region", "principal"):
+            if not item[key]:
+                del item[key]
         return item
 
     @classmethod

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from runtime.github.backend import GitHubBackend
     from runtime.notion.adapter import NotionAdapter
+    from runtime.onboarding.aws import AwsClients
+    from runtime.onboarding.package_store import PackageStore
     from runtime.policy import ToolPolicy
     from runtime.prototypes import PrototypeStore
     from runtime.tools.audit import AuditSink
@@ -34,6 +36,8 @@ class ToolServices:
     prototypes: PrototypeStore | None = None
     policy: ToolPolicy | None = None
     audit: AuditSink | None = None  # the tool side of the one audit trail (runtime.tools.audit)
+    aws: AwsClients | None = None  # the onboarding tools' audited AWS clients (runtime/onboarding/aws.py)
+    packages: PackageStore | None = None  # the CloudFormation package store (runtime/onboarding/package_store.py)
 
     def require(self, name: str, tool: str) -> Any:
         service = getattr(self, name)
@@ -42,6 +46,8 @@ class ToolServices:
                 "notion": "set the Notion token (NOTION_TOKEN_SECRET) or run the local stack",
                 "github": "set AIDLC_GITHUB_REPO with a GitHub token, or AIDLC_LOCAL_GIT_REMOTE for a local remote",
                 "prototypes": "set PROTOTYPE_BUCKET and PROTOTYPE_BASE_URL",
+                "aws": "give the tools an AwsClients (runtime.onboarding.aws) for the organisation's management account",
+                "packages": "give the tools a PackageStore (runtime.onboarding.package_store) on the package bucket",
             }
             raise ToolError(f"{tool} needs {name}, which is not configured here: {hints.get(name, '')}".rstrip(": "))
         return service
@@ -55,6 +61,9 @@ class ToolContext:
     invocation_id: str | None = None
     allowed_tools: Sequence[str] | None = None
     services: ToolServices = field(default_factory=ToolServices)
+    # A person approved this call (the workflow's approval step): the policy's `context.approved`, which deletes
+    # and account closure need (runtime/policies/onboarding.cedar).
+    approved: bool = False
 
 
 @dataclass

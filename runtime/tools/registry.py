@@ -121,6 +121,8 @@ class ToolRegistry:
                 allowed_tools=self._allowed_tools(context),
                 tool_group=tool.target,
                 default_branch=_default_branch(context.services),
+                approved=context.approved,
+                management_account=_management_account(context.services, tool.target),
             )
             if not decision.allowed:
                 return ToolResult(False, {"policy": list(decision.policy_ids)}, decision.reason, denied=True)
@@ -196,6 +198,18 @@ def _failure_message(name: str, exc: Exception) -> str:
         return f"{name} failed: {exc}"
     logger.warning("tool %s raised %s: %s", name, type(exc).__name__, exc, exc_info=True)
     return f"{name} failed: {type(exc).__name__} at {raised_at(exc)}: {exc}"
+
+
+def _management_account(services: ToolServices, target: str) -> str:
+    """The organisation's management account id, for the onboarding policy's rules ("" when no AWS is configured
+    or the tool is not an AWS one)."""
+    if services.aws is None or target not in ("organizations", "cloudformation"):
+        return ""
+    try:
+        return services.aws.management_account_id
+    except Exception:  # cannot tell: the tool's own AWS call will fail the same way
+        logger.warning("management account unknown for the policy", exc_info=True)
+        return ""
 
 
 def _default_branch(services: ToolServices) -> str:
