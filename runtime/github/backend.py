@@ -6,6 +6,8 @@ Every method returns a plain dict shaped like the matching tool's result model i
 
 from __future__ import annotations
 
+import fnmatch
+import re
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
@@ -56,6 +58,27 @@ class GitHubBackend(Protocol):
     def comment_pull_request(self, number: int, body: str) -> dict[str, Any]:
         """-> {comment_id, url}."""
 
+    # --- exploring the repository (runtime/tools/repo_tools.py; the tools truncate, the backends do not) -----
+
+    def list_files(self, ref: str | None = None) -> dict[str, Any]:
+        """Every file at `ref` -> {ref, sha, files: [{path, size}]} (`listing` makes the tree view from it)."""
+
+    def search_code(self, pattern: str, path_glob: str | None = None, ref: str | None = None,
+                    max_matches: int = 200) -> dict[str, Any]:
+        """Lines matching the regular expression `pattern` (Python `re` syntax; PCRE for `git grep`) in the files
+        at `ref` whose path matches `path_glob` -> {ref, matches: [{path, line, text}], truncated, searched}."""
+
+    def read_files(self, paths: list[str], ref: str | None = None) -> dict[str, Any]:
+        """-> {ref, files: [{path, content}], missing: [{path, error}]}: one missing file does not fail the rest."""
+
+    def branch_diff(self, branch: str, base: str | None = None) -> dict[str, Any]:
+        """The branch against the merge base with `base` (GitHub's `base...branch`) -> {branch, base, diff,
+        files: [{path, status}]}."""
+
+    def export_tree(self, ref: str, max_bytes: int) -> dict[str, Any]:
+        """The files at `ref` for a sandbox checkout -> {ref, sha, files: [(path, mode, bytes)]}; more than
+        `max_bytes` in all raises GitHubError (413) rather than give a partial checkout."""
+
 
 def check_repo_path(path: str) -> str:
     """A repository-relative file path: no absolute paths, no `..`, no empty segments."""
@@ -80,3 +103,61 @@ def check_branch_name(branch: str) -> str:
     if bad:
         raise GitHubError(f"invalid branch name {branch!r}: use something like 'aidlc/my-feature'", status=400)
     return branch
+
+
+# --- shared by both backends' exploring methods -------------------------------------------------------------
+
+EXECUTABLE_MODE = 0o100755
+SYMLINK_MODE = 0o120000
+SUBMODULE_MODE = 0o160000
+
+
+def glob_matches(path: str, path_glob: str | None) -> bool:
+    """`path_glob` as a shell glob over the whole path (`*` crosses folders, as in fnmatch); a glob without a `/`
+    also matches the file name alone, so `*.py` finds Python files in every folder, as a user expects."""
+    if not path_glob:
+        return True
+    if fnmatch.fnmatchcase(path, path_glob):
+        return True
+    return "/" not in path_glob and fnmatch.fnmatchcase(path.rsplit("/", 1)[-1], path_glob)
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    if not pattern:
+        raise GitHubError("the search pattern is empty", status=400)
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise GitHubError(f"invalid regular expression {pattern!r}: {exc}", status=400) from None
+
+
+def grep_text(path: str, data: bytes, regex: re.Pattern[str]) -> list[dict[str, Any]]:
+    """Matching lines of one file; binary files (a NUL byte in the first 8 KiB, git's own test) are skipped."""
+    if b"\0" in data[:8192]:
+        return []
+    text = data.decode("utf-8", errors="replace")
+    return [{"path": path, "line": number, "text": line}
+            for number, line in enumerate(text.splitlines(), 1) if regex.search(line)]
+
+
+def listing(files: list[dict[str, Any]], prefix: str = "", depth: int | None = None) -> list[dict[str, Any]]:
+    """The tree view under the folder `prefix`, `depth` levels deep (None: all): files as {path, type: "file",
+    size}, and each folder cut off by the depth as {path, type: "dir", files: <how many files under it>}."""
+    prefix = prefix.strip().strip("/")
+    if prefix:
+        check_repo_path(prefix)
+    base = f"{prefix}/" if prefix else ""
+    entries: list[dict[str, Any]] = []
+    folders: dict[str, int] = {}
+    for item in sorted(files, key=lambda f: f["path"]):
+        path = item["path"]
+        if not path.startswith(base):
+            continue
+        parts = path[len(base):].split("/")
+        if depth is None or len(parts) <= depth:
+            entries.append({"path": path, "type": "file", "size": item.get("size")})
+        else:
+            folder = base + "/".join(parts[:depth])
+            folders[folder] = folders.get(folder, 0) + 1
+    entries += [{"path": folder, "type": "dir", "files": count} for folder, count in folders.items()]
+    return sorted(entries, key=lambda e: e["path"])

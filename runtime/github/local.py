@@ -11,6 +11,8 @@ import fcntl
 import io
 import json
 import os
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -18,14 +20,36 @@ from pathlib import Path
 from typing import Any
 
 from dulwich.diff_tree import tree_changes
-from dulwich.object_store import commit_tree_changes, tree_lookup_path
-from dulwich.objects import Blob, Commit, Tree
+from dulwich.graph import find_merge_base
+from dulwich.index import commit_tree
+from dulwich.object_store import commit_tree_changes, iter_tree_contents, tree_lookup_path
+from dulwich.objects import Blob, Commit
 from dulwich.patch import write_tree_diff
 from dulwich.repo import Repo
 
-from runtime.github.backend import GitHubConflict, GitHubError, GitHubNotFound, check_branch_name, check_repo_path
+from runtime.github.backend import (
+    SUBMODULE_MODE,
+    GitHubConflict,
+    GitHubError,
+    GitHubNotFound,
+    check_branch_name,
+    check_repo_path,
+    compile_pattern,
+    glob_matches,
+    grep_text,
+)
 
 _FILE_MODE = 0o100644
+# What a new local remote starts with: a small Python project with a passing test, so an agent's
+# `sandbox_run("python -m pytest -q")` in `aidlc dev` runs a real suite (the project's and the agent's own tests).
+SEED_FILES = {
+    "README.md": "# Local remote\n\nCreated by aidlc as the offline stand-in for GitHub.\n",
+    "pyproject.toml": '[project]\nname = "local-demo"\nversion = "0.1.0"\n\n'
+                      '[tool.pytest.ini_options]\ntestpaths = ["tests"]\npythonpath = ["."]\n',
+    "tests/test_repository.py": 'from pathlib import Path\n\n\n'
+                                'def test_readme_has_a_title():\n'
+                                '    assert Path("README.md").read_text().startswith("# ")\n',
+}
 _AUTHOR = b"aidlc agent <agents@aidlc.local>"
 
 
@@ -175,6 +199,115 @@ class LocalGitBackend:
             self._write_record(record)
         return {"comment_id": comment_id, "url": f"{record['url']}#comment-{comment_id}"}
 
+    # --- exploring (runtime/tools/repo_tools.py) ------------------------------------------------------------
+
+    def list_files(self, ref: str | None = None) -> dict[str, Any]:
+        ref = ref or self.default_branch
+        with self._reading() as repo:
+            sha = self._resolve(repo, ref)
+            files = [{"path": path, "size": len(repo.object_store[blob_id].as_raw_string())}
+                     for path, mode, blob_id in _tree_files(repo, sha)]
+        return {"ref": ref, "sha": sha.decode(), "files": files}
+
+    def search_code(self, pattern: str, path_glob: str | None = None, ref: str | None = None,
+                    max_matches: int = 200) -> dict[str, Any]:
+        """`git grep -P` on the bare repository: git greps a commit's tree without a work tree, and in C, so a
+        large repository is searched at git's speed rather than blob by blob in Python. PCRE and Python's `re`
+        agree on the syntax a model writes (the pattern is checked with `re` first, so an error reads the same on
+        both backends). Without a `git` binary, the same search runs over the blobs through dulwich."""
+        regex = compile_pattern(pattern)
+        ref = ref or self.default_branch
+        with self._reading() as repo:
+            sha = self._resolve(repo, ref).decode()
+        git = shutil.which("git")
+        if git is None:
+            return self._search_blobs(regex, path_glob, ref, sha, max_matches)
+        proc = subprocess.run(
+            [git, f"--git-dir={self.path}", "grep", "-P", "-n", "-I", "-z", "-e", pattern, sha, "--"],
+            capture_output=True, timeout=60, check=False,
+        )
+        if proc.returncode == 1:  # git grep's "no match"
+            return {"ref": ref, "sha": sha, "matches": [], "truncated": False}
+        if proc.returncode != 0:
+            error = proc.stderr.decode("utf-8", errors="replace").strip()
+            if "-P" in error or "perl" in error.lower():  # a git built without PCRE
+                return self._search_blobs(regex, path_glob, ref, sha, max_matches)
+            raise GitHubError(f"search failed: {error}", status=400)
+        matches: list[dict[str, Any]] = []
+        truncated = False
+        for raw in proc.stdout.split(b"\n"):
+            if not raw:
+                continue
+            name, line, text = raw.split(b"\0", 2)
+            path = name.decode("utf-8", errors="replace").removeprefix(f"{sha}:")
+            if not glob_matches(path, path_glob):
+                continue
+            if len(matches) >= max_matches:
+                truncated = True
+                break
+            matches.append({"path": path, "line": int(line), "text": text.decode("utf-8", errors="replace")})
+        return {"ref": ref, "sha": sha, "matches": matches, "truncated": truncated}
+
+    def read_files(self, paths: list[str], ref: str | None = None) -> dict[str, Any]:
+        ref = ref or self.default_branch
+        files, missing = [], []
+        for path in paths:
+            try:
+                files.append({"path": path, "content": self.read_file(path, ref)["content"]})
+            except GitHubError as exc:
+                if isinstance(exc, GitHubNotFound) and "branch or commit" in str(exc):
+                    raise
+                missing.append({"path": path, "error": str(exc)})
+        return {"ref": ref, "files": files, "missing": missing}
+
+    def branch_diff(self, branch: str, base: str | None = None) -> dict[str, Any]:
+        base = base or self.default_branch
+        with self._reading() as repo:
+            head = self._branch_sha(repo, branch)
+            base_sha = self._branch_sha(repo, base)
+            merge_bases = find_merge_base(repo, [head, base_sha])
+            old_tree = repo[merge_bases[0]].tree if merge_bases else None  # unrelated histories: all is new
+            out = io.BytesIO()
+            write_tree_diff(out, repo.object_store, old_tree, repo[head].tree)
+            files = []
+            for change in tree_changes(repo.object_store, old_tree, repo[head].tree):
+                status = {"add": "added", "delete": "removed"}.get(change.type, "modified")
+                entry = change.new if change.new and change.new.path else change.old
+                files.append({"path": entry.path.decode("utf-8"), "status": status})
+        return {"branch": branch, "base": base, "diff": out.getvalue().decode("utf-8", errors="replace"),
+                "files": sorted(files, key=lambda f: f["path"])}
+
+    def export_tree(self, ref: str, max_bytes: int) -> dict[str, Any]:
+        with self._reading() as repo:
+            sha = self._resolve(repo, ref)
+            files, total = [], 0
+            for path, mode, blob_id in _tree_files(repo, sha):
+                data = repo.object_store[blob_id].as_raw_string()
+                total += len(data)
+                if total > max_bytes:
+                    raise GitHubError(f"{ref!r} holds more than {max_bytes} bytes of files: too large to check out "
+                                      "in the sandbox", status=413)
+                files.append((path, mode, data))
+        return {"ref": ref, "sha": sha.decode(), "files": files}
+
+    def _search_blobs(self, regex: Any, path_glob: str | None, ref: str, sha: str, limit: int) -> dict[str, Any]:
+        matches: list[dict[str, Any]] = []
+        with self._reading() as repo:
+            for path, _mode, blob_id in _tree_files(repo, sha.encode()):
+                if glob_matches(path, path_glob):
+                    matches += grep_text(path, repo.object_store[blob_id].as_raw_string(), regex)
+                if len(matches) > limit:
+                    return {"ref": ref, "sha": sha, "matches": matches[:limit], "truncated": True}
+        return {"ref": ref, "sha": sha, "matches": matches, "truncated": False}
+
+    @contextmanager
+    def _reading(self) -> Iterator[Repo]:
+        repo = Repo(str(self.path))
+        try:
+            yield repo
+        finally:
+            repo.close()
+
     # --- for the local stack's PR view and tests ----------------------------------------------------------
 
     def pull_request_record(self, number: int) -> dict[str, Any] | None:
@@ -220,12 +353,13 @@ class LocalGitBackend:
                 return
             repo = Repo.init_bare(str(self.path), mkdir=True)
             try:
-                readme = Blob.from_string(b"# Local remote\n\nCreated by aidlc as the offline stand-in for GitHub.\n")
-                tree = Tree()
-                tree.add(b"README.md", _FILE_MODE, readme.id)
-                commit = _new_commit(tree.id, [], "Initial commit")
-                for obj in (readme, tree, commit):
-                    repo.object_store.add_object(obj)
+                blobs = []
+                for path, content in SEED_FILES.items():
+                    blob = Blob.from_string(content.encode("utf-8"))
+                    repo.object_store.add_object(blob)
+                    blobs.append((path.encode("utf-8"), blob.id, _FILE_MODE))
+                commit = _new_commit(commit_tree(repo.object_store, blobs), [], "Initial commit")
+                repo.object_store.add_object(commit)
                 repo.refs[_head_ref(self.default_branch)] = commit.id
                 repo.refs.set_symbolic_ref(b"HEAD", _head_ref(self.default_branch))
             finally:
@@ -305,6 +439,13 @@ def _new_commit(tree_id: bytes, parents: list[bytes], message: str) -> Commit:
     commit.encoding = b"UTF-8"
     commit.message = message.encode("utf-8") + (b"" if message.endswith("\n") else b"\n")
     return commit
+
+
+def _tree_files(repo: Repo, commit_sha: bytes) -> Iterator[tuple[str, int, bytes]]:
+    """(path, mode, blob id) of every file in a commit's tree; submodules (a commit id, not a blob) are skipped."""
+    for entry in iter_tree_contents(repo.object_store, repo[commit_sha].tree):
+        if entry.mode != SUBMODULE_MODE:
+            yield entry.path.decode("utf-8", errors="replace"), entry.mode, entry.sha
 
 
 def _changed_paths(repo: Repo, old_tree: bytes, new_tree: bytes) -> list[str]:

@@ -9,6 +9,7 @@ asks for (tenacity); other 4xx answers become `GitHubError`s with GitHub's messa
 from __future__ import annotations
 
 import base64
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -16,7 +17,16 @@ from urllib.parse import quote
 import httpx
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from runtime.github.backend import GitHubConflict, GitHubError, GitHubNotFound, check_branch_name, check_repo_path
+from runtime.github.backend import (
+    GitHubConflict,
+    GitHubError,
+    GitHubNotFound,
+    check_branch_name,
+    check_repo_path,
+    compile_pattern,
+    glob_matches,
+    grep_text,
+)
 
 DEFAULT_API_BASE = "https://api.github.com"
 _RETRY_STATUSES = {500, 502, 503, 504}
@@ -61,6 +71,12 @@ class GitHubRestBackend:
         self._default_branch = default_branch
         self._max_attempts = max_attempts
         self._backoff_initial = backoff_initial
+        self._blobs: OrderedDict[str, bytes] = OrderedDict()  # blob sha -> content, least recently used first
+        self._blob_bytes = 0
+
+    blob_cache_bytes = 64 * 1024 * 1024
+    max_search_files = 2_000  # blobs one search may fetch; past it the result says `truncated`
+    max_search_file_bytes = 1024 * 1024
 
     @property
     def default_branch(self) -> str:
@@ -163,6 +179,93 @@ class GitHubRestBackend:
             not_found=f"no pull request #{number}",
         ).json()
         return {"comment_id": comment["id"], "url": comment["html_url"]}
+
+    # --- exploring (runtime/tools/repo_tools.py) ------------------------------------------------------------
+    # Search goes through the git trees API and the blobs, not GitHub's code search: code search indexes only the
+    # default branch (an agent works on its own branch), ignores files over 384 KB and has no regular expressions.
+    # Blobs are content-addressed, so the cache below never goes stale; it is bounded in bytes.
+
+    def list_files(self, ref: str | None = None) -> dict[str, Any]:
+        ref = ref or self.default_branch
+        sha, blobs = self._tree(ref)
+        return {"ref": ref, "sha": sha, "files": [{"path": b["path"], "size": b.get("size")} for b in blobs]}
+
+    def search_code(self, pattern: str, path_glob: str | None = None, ref: str | None = None,
+                    max_matches: int = 200) -> dict[str, Any]:
+        regex = compile_pattern(pattern)
+        ref = ref or self.default_branch
+        sha, blobs = self._tree(ref)
+        candidates = [b for b in blobs if glob_matches(b["path"], path_glob)]
+        matches: list[dict[str, Any]] = []
+        skipped = [b["path"] for b in candidates if (b.get("size") or 0) > self.max_search_file_bytes]
+        searchable = [b for b in candidates if (b.get("size") or 0) <= self.max_search_file_bytes]
+        truncated = len(searchable) > self.max_search_files
+        for blob in searchable[: self.max_search_files]:
+            matches += grep_text(blob["path"], self._blob(blob["sha"]), regex)
+            if len(matches) > max_matches:
+                return {"ref": ref, "sha": sha, "matches": matches[:max_matches], "truncated": True,
+                        "skipped": skipped}
+        return {"ref": ref, "sha": sha, "matches": matches, "truncated": truncated, "skipped": skipped}
+
+    def read_files(self, paths: list[str], ref: str | None = None) -> dict[str, Any]:
+        ref = ref or self.default_branch
+        _sha, blobs = self._tree(ref)
+        by_path = {b["path"]: b for b in blobs}
+        folders = {path.rsplit("/", 1)[0] for path in by_path if "/" in path}
+        files, missing = [], []
+        for path in paths:
+            try:
+                blob = by_path.get(check_repo_path(path))
+                if blob is None:
+                    kind = "a folder" if path in folders else "not found"
+                    raise GitHubNotFound(f"no file {path!r} at {ref!r} ({kind})")
+                files.append({"path": path, "content": self._blob(blob["sha"]).decode("utf-8", errors="replace")})
+            except GitHubError as exc:
+                missing.append({"path": path, "error": str(exc)})
+        return {"ref": ref, "files": files, "missing": missing}
+
+    def branch_diff(self, branch: str, base: str | None = None) -> dict[str, Any]:
+        base = base or self.default_branch
+        compare = f"/repos/{self.repo}/compare/{quote(base, safe='')}...{quote(branch, safe='')}"
+        data = self._request("GET", compare, not_found=f"no branch {branch!r} or {base!r}").json()
+        diff = self._request("GET", compare, headers={"Accept": "application/vnd.github.diff"}).text
+        files = [{"path": f["filename"], "status": f.get("status", "modified")} for f in data.get("files") or []]
+        return {"branch": branch, "base": base, "diff": diff, "files": sorted(files, key=lambda f: f["path"])}
+
+    def export_tree(self, ref: str, max_bytes: int) -> dict[str, Any]:
+        sha, blobs = self._tree(ref)
+        if sum(b.get("size") or 0 for b in blobs) > max_bytes:
+            raise GitHubError(f"{ref!r} holds more than {max_bytes} bytes of files: too large to check out in the "
+                              "sandbox", status=413)
+        return {"ref": ref, "sha": sha,
+                "files": [(b["path"], int(b["mode"], 8), self._blob(b["sha"])) for b in blobs]}
+
+    def _tree(self, ref: str) -> tuple[str, list[dict[str, Any]]]:
+        """The commit `ref` names and its files (blobs), through the git trees API, recursively."""
+        commit = self._request("GET", f"/repos/{self.repo}/commits/{quote(ref, safe='')}",
+                               not_found=f"no branch or commit {ref!r}").json()
+        tree_sha = commit["commit"]["tree"]["sha"]
+        tree = self._request("GET", f"/repos/{self.repo}/git/trees/{tree_sha}", params={"recursive": "1"}).json()
+        if tree.get("truncated"):
+            # GitHub stops a recursive listing at 100,000 entries / 7 MB; say so rather than search part of it
+            raise GitHubError(f"the tree at {ref!r} is too large for GitHub's recursive listing", status=413)
+        blobs = [e for e in tree.get("tree") or [] if e.get("type") == "blob"]
+        return commit["sha"], blobs
+
+    def _blob(self, sha: str) -> bytes:
+        cached = self._blobs.get(sha)
+        if cached is not None:
+            self._blobs.move_to_end(sha)
+            return cached
+        data = self._request("GET", f"/repos/{self.repo}/git/blobs/{sha}").json()
+        content = data.get("content") or ""
+        raw = base64.b64decode(content) if data.get("encoding", "base64") == "base64" else content.encode("utf-8")
+        self._blobs[sha] = raw
+        self._blob_bytes += len(raw)
+        while self._blob_bytes > self.blob_cache_bytes and len(self._blobs) > 1:
+            _old, dropped = self._blobs.popitem(last=False)
+            self._blob_bytes -= len(dropped)
+        return raw
 
     # --- HTTP ----------------------------------------------------------------------------------------------
 

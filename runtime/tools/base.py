@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from runtime.onboarding.package_store import PackageStore
     from runtime.policy import ToolPolicy
     from runtime.prototypes import PrototypeStore
+    from runtime.sandbox import CodeSandbox
     from runtime.tools.audit import AuditSink
 
 
@@ -36,6 +37,7 @@ class ToolServices:
     prototypes: PrototypeStore | None = None
     policy: ToolPolicy | None = None
     audit: AuditSink | None = None  # the tool side of the one audit trail (runtime.tools.audit)
+    sandbox: CodeSandbox | None = None  # None: runtime.sandbox.default_sandbox(github) (sandbox_run)
     aws: AwsClients | None = None  # the onboarding tools' audited AWS clients (runtime/onboarding/aws.py)
     packages: PackageStore | None = None  # the CloudFormation package store (runtime/onboarding/package_store.py)
 
