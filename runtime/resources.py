@@ -118,6 +118,10 @@ class Env:
     API_ACCESS = "AIDLC_API_ACCESS"  # JSON {caller IAM principal ARN: [project ids]}: the internal API's tenants
     DEFER_SECONDS = "AIDLC_DEFER_SECONDS"  # JSON [first, max] seconds a waiting task is deferred; default 10, 900
     PROTOTYPE_EXPIRY_DAYS = "AIDLC_PROTOTYPE_EXPIRY_DAYS"
+    # The onboarding workflows (seed 003): the durable functions by workflow kind, and the role they assume in a
+    # member account (Organizations makes OrganizationAccountAccessRole in every account it creates).
+    WORKFLOW_FUNCTIONS = "AIDLC_WORKFLOW_FUNCTIONS"  # JSON {"onboarding": name or ARN, "provisioning": ...}
+    ACCESS_ROLE_NAME = "AIDLC_ACCESS_ROLE_NAME"  # default OrganizationAccountAccessRole
     # Read by Powertools itself.
     POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
     POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
@@ -181,6 +185,12 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/invocation/{id}/cancel", "api", "iam"),
     Route("GET", "/project/{id}/invocations", "api", "iam"),
     Route("GET", "/project/{id}/cost-summary", "api", "iam"),
+    # The onboarding workflows (runtime/handlers/workflows.py, served by the internal API's function).
+    Route("POST", "/workflows", "api", "iam"),
+    Route("GET", "/workflows/{id}", "api", "iam"),
+    Route("POST", "/workflows/{id}/resume", "api", "iam"),
+    Route("POST", "/workflows/{id}/cancel", "api", "iam"),
+    Route("POST", "/workflows/{id}/approve", "api", "iam"),
     # The Slack app (ARCHITECTURE.md "Onboarding and provisioning"): Slack signs each request; the handler checks it.
     Route("POST", "/slack/events", "slack", "none"),
     Route("POST", "/slack/commands", "slack", "none"),
@@ -229,7 +239,14 @@ AUDIT = Table(
     ttl_attribute="expires_at",
     purpose="one record per tool call: agent, tool, argument digest, outcome, duration",
 )
-TABLES: tuple[Table, ...] = (INVOCATIONS, PROJECTS, IDEMPOTENCY, AUDIT)
+WORKFLOWS = Table(
+    logical_name="workflows",
+    env_var="WORKFLOWS_TABLE",
+    hash_key="workflow_id",
+    indexes=(Index("by_customer", "customer_id", "created_at"),),
+    purpose="onboarding and provisioning workflow state and checkpoints (seed 003), and the circuit breakers' state",
+)
+TABLES: tuple[Table, ...] = (INVOCATIONS, PROJECTS, IDEMPOTENCY, AUDIT, WORKFLOWS)
 
 # Queue settings, and why (checked by components/aws_rules.py `sqs_redrive` and components/checks.py
 # `queues_have_dlq`): the visibility timeout is at least the consuming function's timeout (120 s; Lambda refuses
@@ -277,7 +294,12 @@ TOOL_TOKEN_KEY = Secret(
 )
 SECRETS: tuple[Secret, ...] = (NOTION_TOKEN, GITHUB_TOKEN, WEBHOOK_VERIFICATION, AUTOMATION_SECRET,
                                SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN, TOOL_TOKEN_KEY)
-BUCKETS: tuple[Bucket, ...] = (PROTOTYPES,)
+PACKAGES = Bucket(
+    logical_name="packages",
+    env_var="PACKAGE_BUCKET",
+    purpose="CloudFormation packages by customer and version: versioning on, objects never overwritten (seed 003)",
+)
+BUCKETS: tuple[Bucket, ...] = (PROTOTYPES, PACKAGES)
 
 TABLES_BY_NAME: dict[str, Table] = {t.logical_name: t for t in TABLES}
 QUEUES_BY_NAME: dict[str, Queue] = {q.logical_name: q for q in QUEUES}
@@ -315,6 +337,11 @@ class Function:
     stops_agents: bool = False  # StopRuntimeSession only (cancel, time out)
     settings: tuple[str, ...] = ()  # `Env` names it reads beyond those derived in `setting_names()`
     pipeline: bool = True  # reads runtime.pipeline.settings.PipelineSettings (the project, Notion, agents)
+    starts_workflows: bool = False  # Invoke of the durable workflow functions, their callbacks (approve, cancel)
+    durable: bool = False  # a Lambda durable function (durable_config; python3.13 or later): the workflows
+    # AWS it reaches beyond its declared resources, scoped by the infra: "organizations" (the management account),
+    # "assume-access-role" (sts:AssumeRole into member accounts; CloudFormation there runs under that role)
+    aws: tuple[str, ...] = ()
 
     @property
     def routes(self) -> tuple[Route, ...]:
@@ -333,6 +360,8 @@ class Function:
                 names += [Env.AGENT_RUNTIMES, Env.AGENT_QUALIFIER]
             if any(route.auth == "iam" for route in self.routes):
                 names += [Env.API_REQUIRE_IAM, Env.API_ACCESS]
+        if self.starts_workflows or self.durable:
+            names.append(Env.WORKFLOW_FUNCTIONS)
         names += [n for n in self.settings if n not in names]
         return tuple(names)
 
@@ -381,19 +410,21 @@ FUNCTIONS: tuple[Function, ...] = (
         "slack",
         "runtime.handlers.slack.handler",
         timeout_seconds=15,  # Slack wants its answer in 3 s; the agent's work leaves through the task queue
-        tables=("idempotency", "projects", "invocations"),
+        tables=("idempotency", "projects", "invocations", "workflows"),
         queues_send=("tasks",),
         secrets=("notion-token", "slack-signing-secret", "slack-bot-token"),
         stops_agents=True,  # /aidlc cancel stops the agent session
+        starts_workflows=True,  # /aidlc onboard | provision | status | cancel | resume, the approval button
         settings=(Env.SLACK_API_BASE,),
     ),
     Function(
         "api",
         "runtime.handlers.api.handler",
         timeout_seconds=30,
-        tables=("invocations", "projects"),
+        tables=("invocations", "projects", "workflows"),
         queues_send=("tasks",),
         stops_agents=True,  # POST /invocation/{id}/cancel stops the agent session
+        starts_workflows=True,  # POST /workflows and the approve / cancel / resume routes
     ),
     Function(
         "reconcile",
@@ -436,6 +467,27 @@ FUNCTIONS: tuple[Function, ...] = (
     ),
 )
 FUNCTIONS_BY_NAME: dict[str, Function] = {f.logical_name: f for f in FUNCTIONS}
+
+# The onboarding workflows (seed 003, issue 13): Lambda durable functions, one per workflow kind. Declared here for
+# the Pulumi program (durable_config, python3.13, the roles from what they use) and built by the local stack;
+# kept out of FUNCTIONS until the program creates them, so every FUNCTIONS entry has its Lambda.
+_WORKFLOW_USES = dict(
+    timeout_seconds=900,  # one invocation; the execution itself lasts up to durable_config.execution_timeout
+    memory_mb=1024,  # cfn-lint validates the package in the onboarding workflow
+    tables=("workflows", "audit"),  # state and breakers; the audit trail of every tool and AWS call
+    buckets=("packages",),
+    secrets=("slack-bot-token",),  # each step posted into the workflow's Slack thread
+    durable=True,
+    pipeline=False,
+    settings=(Env.SLACK_API_BASE, Env.ACCESS_ROLE_NAME, Env.POLICY_DIRS),
+)
+WORKFLOW_FUNCTIONS: tuple[Function, ...] = (
+    Function("onboarding_workflow", "runtime.onboarding.workflows.onboarding.handler",
+             aws=("organizations",), **_WORKFLOW_USES),  # starts provisioning: WORKFLOW_FUNCTIONS (durable=True)
+    Function("provisioning_workflow", "runtime.onboarding.workflows.provisioning.handler",
+             aws=("organizations", "assume-access-role"), **_WORKFLOW_USES),
+)
+WORKFLOW_FUNCTION_FOR: dict[str, str] = {"onboarding": "onboarding_workflow", "provisioning": "provisioning_workflow"}
 
 
 @dataclass(frozen=True)
