@@ -11,6 +11,7 @@ What runs, and what stands in for what:
 | EventBridge schedules          | a timer calling the sweeper handlers                           |
 | AgentCore Runtime, per plugin  | the same agent app, one loopback server per plugin             |
 | AgentCore Gateway (MCP)        | the local MCP server over the same tool registry               |
+| AgentCore Memory (data plane)  | the memory stand-in (runtime/local/agentcore_memory.py)        |
 | GitHub                         | a bare git repository with pull-request records                |
 | CloudFront                     | `/prototypes/...` on the local gateway                         |
 | Bedrock                        | the offline model (unless --model bedrock)                     |
@@ -85,6 +86,9 @@ class DevInfo:
     slack_events_url: str = ""
     slack_commands_url: str = ""
     slack_interactivity_url: str = ""
+    projects_data_source_id: str = ""  # the Projects rows: one more project each (runtime/pipeline/project_sync.py)
+    example_project_id: str = ""  # the second team's project, from its Projects row
+    example_stories_data_source_id: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -272,6 +276,14 @@ class LocalStack:
         from runtime.notion.schema import workspace_schema
 
         seed = emulator.seed_workspace(workspace_schema())  # the plugins' statuses; the emulator knows only Notion
+        # The Projects data source with a second team's row (runtime/pipeline/project_sync.py): through the Notion
+        # API, as a person would set up a real workspace; the reconcile sweep at start syncs the row.
+        from runtime.notion.adapter import NotionAdapter
+        from runtime.pipeline.project_sync import seed_example_project
+
+        self.example_project = seed_example_project(
+            NotionAdapter(emulator.user_token, base_url=notion_server.base_url), parent_page_id=seed.root_page_id,
+            status_values=list(workspace_schema().status_values))
         self.emulator = emulator
         self.notion_api_base = notion_server.base_url
         self._put_secret(resources.NOTION_TOKEN, emulator.integration_token)
@@ -329,6 +341,17 @@ class LocalStack:
 
         reset_registry()  # pick up plugins dropped in since the last start
         self.registry = get_registry()
+        # 5a. AgentCore Memory's data plane for the agents with uses_memory: the stand-in on loopback, its events and
+        # records kept in the state folder (runtime/local/agentcore_memory.py says what it does not emulate).
+        from runtime.local.agentcore_memory import MemoryStandIn, memory_configs
+
+        memories = memory_configs(self.registry.get(name) for name in self.registry.agents)
+        self.memory = MemoryStandIn(list(memories.values()), self.state_dir / "agentcore-memory.json")
+        memory_server = serve(self.memory.app, host=opts.host, port=0)
+        self._exit.callback(memory_server.stop)
+        self.memory_url = memory_server.base_url
+        self.memory_ids = {agent: config.memory_id for agent, config in memories.items()}
+        self._event(f"memory    AgentCore Memory stand-in on {self.memory_url} ({', '.join(memories) or 'no agent'})")
         endpoints: dict[str, str] = {}
         for name in self.registry.agents:
             agent_server = serve(self._agent_app(name), host=opts.host, port=0)
@@ -373,6 +396,9 @@ class LocalStack:
             dashboard_data_source_id=seed.dashboard_data_source_id,
             project_id=project.project_id,
             webhook_url=webhook_url,
+            projects_data_source_id=self.example_project.projects_data_source_id,
+            example_project_id=self.example_project.project_id,
+            example_stories_data_source_id=self.example_project.stories_data_source_id,
             webhook_verification_token=verification_token,
             automation_secret=local_secrets["automation_secret"],
             api_base=base_url,
@@ -428,8 +454,17 @@ class LocalStack:
         from runtime.agent.runner import RunOptions
         from runtime.agent.settings import AgentSettings
 
+        from runtime.agent.memory import AgentCoreMemory
+        from runtime.aws_clients import AwsClients
+
         clients = self.clients_for(f"agent:{name}")
+        memory_id = self.memory_ids.get(name)
+        # The same principal's recorded session, its endpoint the memory stand-in (the IAM coverage check reads it).
+        memory = AgentCoreMemory(memory_id, region=local_aws.LOCAL_REGION, clients=AwsClients(
+            f"agent:{name}", recorder=self.calls, endpoint_url=self.memory_url, region=local_aws.LOCAL_REGION,
+            credentials=("local", "local"))) if memory_id else None
         settings = AgentSettings.from_env({
+            **({resources.Env.MEMORY_ID: memory_id} if memory_id else {}),
             resources.Env.AGENT_NAME: name,
             resources.Env.MODEL_PROVIDER: self.options.model,
             # The stack's aidlc:modelPrices, so a model it prices (a local one at 0, say) may run and is costed.
@@ -444,7 +479,7 @@ class LocalStack:
         audit = DynamoDbAuditSink(settings.audit_table, client=clients.client("dynamodb"))
         return create_app(agent_name=name, settings=settings, sink=sink,
                           options_factory=lambda request: RunOptions(
-                              audit=audit, registry=self.registry,
+                              audit=audit, registry=self.registry, memory=memory,
                               # bound to this app's agent, whatever the request claims (the app refuses others)
                               tool_token=self.tool_tokens.issue(name, request.invocation_id)))
 
@@ -497,6 +532,7 @@ class LocalStack:
                 "notion_database_id": seed.stories_database_id,
                 "notion_data_source_id": seed.stories_data_source_id,
                 "dashboard_data_source_id": seed.dashboard_data_source_id,
+                "projects_data_source_id": self.example_project.projects_data_source_id,
                 "github_repo": config.github_repo or "local/aidlc-demo",
                 "approvers": config.approvers or [self.slack.approver.id],  # the emulator's approving person
             }

@@ -384,6 +384,52 @@ def create_projects_database(notion: Any, *, parent_page_id: str, title: str = P
                                   properties=projects_database_properties())
 
 
+def find_or_create_projects(notion: Any, *, parent_page_id: str) -> str:
+    """The id of the workspace's "Projects" data source (found by search), created under `parent_page_id` when
+    there is none. Idempotent: a second set-up finds the first one's."""
+    for source in notion.search(PROJECTS_DATA_SOURCE_TITLE, object_type="data_source"):
+        title = "".join(item.get("plain_text", "") for item in source.get("title") or [])
+        if title == PROJECTS_DATA_SOURCE_TITLE and not source.get("in_trash"):
+            return source["id"]
+    return create_projects_database(notion, parent_page_id=parent_page_id)["data_sources"][0]["id"]
+
+
+@dataclass(frozen=True)
+class ExampleProject:
+    projects_data_source_id: str
+    project_id: str
+    stories_data_source_id: str
+    trigger: str
+
+
+def seed_example_project(notion: Any, *, parent_page_id: str, status_values: list[str],
+                         project_id: str = "team-b", trigger: str = "Ship It") -> ExampleProject:
+    """The local stack's second team (`aidlc dev`): a Projects data source with one row, "team-b", whose stories
+    live in a database of their own, with a trigger of its own ("Ship It" starts the code agent) and a smaller
+    budget. Made once; a restart finds it (the reconcile sweep at start syncs the row into the projects table)."""
+    projects_ds = find_or_create_projects(notion, parent_page_id=parent_page_id)
+    for row in notion.query_data_source(projects_ds):
+        values, _ = row_values(row)
+        if values.get("project_id") == project_id and values.get("notion_data_source_id"):
+            return ExampleProject(projects_ds, project_id, values["notion_data_source_id"], trigger)
+    from runtime.notion.schema import story_properties
+
+    stories = notion.create_database(parent_page_id=parent_page_id, title="Team B Stories",
+                                     properties=story_properties([*status_values, trigger]))
+    stories_ds = stories["data_sources"][0]["id"]
+    notion.create_page(parent_data_source_id=stories_ds, title="Team B: checkout shows delivery dates",
+                       properties={"Status": {"status": {"name": "Ready"}}},
+                       markdown="As a shopper I want to see the delivery date before I pay.")
+    notion.create_page(parent_data_source_id=projects_ds, title=project_id, title_property="Project",
+                       properties=row_properties({
+                           "Stories data source": stories_ds, "GitHub repo": "local/team-b",
+                           "Branch strategy": "feature-branch", "Chain template": "story-to-code",
+                           "Coding standards": "Small functions, tests first.", "Trigger map": f"{trigger}: code",
+                           "Expiry days": 3, "Cost limit per run (USD)": 2, "Cost limit per month (USD)": 20,
+                           "Concurrency limit": 2}))
+    return ExampleProject(projects_ds, project_id, stories_ds, trigger)
+
+
 def row_properties(config: dict[str, Any]) -> dict[str, Any]:
     """Notion property values for a Projects row from plain values keyed by property name (set-up and tests)."""
     from runtime.notion.adapter import property_value
