@@ -20,7 +20,6 @@ from runtime.github.backend import listing
 from runtime.tools import repo_tools
 from runtime.tools.registry import ToolContext, ToolServices
 
-from tests.tools.conftest import agent_context
 
 REPO = "acme/shop"
 API = "https://api.github.test"
@@ -114,10 +113,15 @@ def _fast_forward(git, branch: str, to: str) -> None:
         repo.close()
 
 
+def context(services: ToolServices) -> ToolContext:
+    """An agent that declares the repository tools (the policy's declared-tools floor lets them through)."""
+    return ToolContext(agent_type="explorer", invocation_id="inv-1",
+                       allowed_tools=[tool.name for tool in repo_tools.TOOLS], services=services)
+
+
 def call(tools, backend, name: str, **args) -> dict:
     services = ToolServices(github=backend)
-    result = tools.call(name, args, ToolContext(agent_type="code", invocation_id="inv-1",
-                                                allowed_tools=tools.agents.get("code").tools, services=services))
+    result = tools.call(name, args, context(services))
     assert result.ok, result.error
     return result.content
 
@@ -154,7 +158,7 @@ def test_search_code_says_when_it_stops_at_the_limit(tools, backend):
 
 def test_a_bad_regular_expression_is_the_callers_error(tools, backend):
     services = ToolServices(github=backend)
-    result = tools.call("repo_search_code", {"pattern": "def ("}, agent_context(services, "code", tools))
+    result = tools.call("repo_search_code", {"pattern": "def ("}, context(services))
     assert not result.ok and "invalid regular expression" in result.error
 
 
