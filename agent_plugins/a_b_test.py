@@ -1,6 +1,6 @@
 """The A/B test agent: variant prototypes of one story; a demo deck follows for each variant."""
 
-from agent_plugins.mock import prototype_html  # the mock agent's offline page, one per variant
+from agent_plugins.mock import check_sentence, prototype_html  # the mock agent's offline page, one per variant
 from runtime.plugins import AgentSpec, ChainRule, Limits, ToolCall, hookimpl
 
 VARIANTS = ("A", "B")
@@ -8,7 +8,7 @@ VARIANTS = ("A", "B")
 
 def offline(request):
     yield ToolCall("notion_read_page", {"page_id": request.notion_page_id})
-    urls = []
+    urls, checks = [], []
     for variant in VARIANTS:
         upload = yield ToolCall(
             "prototype_upload",
@@ -19,7 +19,9 @@ def offline(request):
             },
         )
         urls.append(f"{variant}: {upload['url']}")
-    return f"{len(VARIANTS)} prototype variants for '{request.story.title}': " + "; ".join(urls)
+        checks.append(f"Variant {variant}: {check_sentence(upload)}")
+    return (f"{len(VARIANTS)} prototype variants for '{request.story.title}': " + "; ".join(urls) + ". "
+            + " ".join(checks))
 
 
 @hookimpl
@@ -29,7 +31,7 @@ def register_agents():
             name="a_b_test",
             description="Builds variant prototypes of a story for A/B testing, each with its own demo deck.",
             triggers=["Generate A/B Variants"],
-            tools=["notion_read_page", "notion_search", "prototype_upload", "prototype_url"],
+            tools=["notion_read_page", "notion_search", "prototype_upload", "prototype_check", "prototype_url"],
             outputs=["prototype"],
             completion_status="Variants Ready",
             chains=[ChainRule(to="demo_deck", template="story-to-mock-to-deck", for_each="prototype")],

@@ -236,6 +236,19 @@ def _paragraph_text(item: SyntaxTreeNode) -> tuple[list[dict[str, Any]], list[Sy
     return rich, rest
 
 
+def _lone_image(paragraph: SyntaxTreeNode) -> dict[str, Any] | None:
+    """A paragraph that is only `![caption](https://...)` becomes an image block with an external URL (Notion's
+    `MediaContentWithFileAndCaptionRequest`); an image among words, or with a relative path, stays inline text."""
+    inline = paragraph.children[0] if paragraph.children else None
+    parts = [c for c in (inline.children if inline is not None else []) if not (c.type == "text" and not c.content.strip())]
+    if len(parts) != 1 or parts[0].type != "image" or not _linkable(str(parts[0].attrs.get("src", ""))):
+        return None
+    caption = _plain_of(parts[0])
+    return {"object": "block", "type": "image", "image": {
+        "type": "external", "external": {"url": str(parts[0].attrs["src"])},
+        "caption": cap_rich_text(_split_items([_text_item(caption)])) if caption else []}}
+
+
 def _nodes_to_blocks(nodes: list[SyntaxTreeNode]) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     for node in nodes:
@@ -243,6 +256,8 @@ def _nodes_to_blocks(nodes: list[SyntaxTreeNode]) -> list[dict[str, Any]]:
         if kind == "heading":
             level = min(int(node.tag[1]), 3)
             blocks.append(_block(f"heading_{level}", _inline_to_rich_text(node.children[0])))
+        elif kind == "paragraph" and _lone_image(node) is not None:
+            blocks.append(_lone_image(node))
         elif kind == "paragraph":
             blocks.extend(_blocks("paragraph", _inline_to_rich_text(node.children[0]) if node.children else []))
         elif kind in ("bullet_list", "ordered_list"):

@@ -239,9 +239,13 @@ def create_comment(context: ToolContext, args: CreateCommentArgs) -> dict[str, A
 # --- artifacts ---------------------------------------------------------------------------------------------
 
 
-def page_artifact(args: CreatePageArgs, result: CreatePageResult, run: ArtifactContext) -> OutputArtifact:
+def page_artifact(args: CreatePageArgs, result: CreatePageResult, run: ArtifactContext) -> OutputArtifact | None:
     """A page is the run's insight report when its agent declares that output (with the feedback it read through
-    feedback_statistics earlier in the run), otherwise a Notion page of the agent's kind."""
+    feedback_statistics earlier in the run), otherwise a Notion page of the agent's kind. A page under a page the
+    same run created (a deck's sequence of pages) is part of that page, not an artifact of its own."""
+    if args.parent_page_id and any(call.result.get("page_id") == args.parent_page_id
+                                   for call in run.earlier_calls("notion_create_page")):
+        return None
     if ArtifactType.INSIGHT_REPORT in run.outputs:
         statistics = run.earlier_calls("feedback_statistics")
         return OutputArtifact(
