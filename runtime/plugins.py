@@ -127,6 +127,10 @@ class Limits(BaseModel):
     cost_limit_usd: Decimal | None = Field(default=None, gt=0)  # None: the project's per-invocation limit
     timeout_seconds: int = Field(default=3_600, ge=60, le=8 * 3_600)  # AgentCore sessions last 8 h at most
     memory_mb: int = Field(default=2_048, ge=512)
+    # A run's caps on model turns (model calls) and tool calls: past either the run stops cleanly, as failed with
+    # BUDGET_EXCEEDED, keeping what it made (commits already on its branch, artifacts already recorded).
+    max_turns: int = Field(default=100, ge=1, le=10_000)
+    max_tool_calls: int = Field(default=300, ge=1, le=10_000)
     uses_memory: bool = False  # ask for an AgentCore Memory resource
 
 

@@ -3,7 +3,9 @@
 - `AuditHook`: after each tool call, the agent's record in the one audit trail (runtime.tools.audit, source
   "agent"): digest of the arguments, outcome, duration. A call the tool side refused by policy is `denied` here too.
 - `BudgetHook`: before each model call, stop cleanly if the tokens or cost would pass the invocation's limit, if
-  the run is past its timeout, or if it was asked to stop.
+  the run is past its timeout or its cap of model turns (`Limits.max_turns`), or if it was asked to stop; before
+  each tool call, refuse the call past the cap of tool calls (`Limits.max_tool_calls`) and stop the run there.
+  Stopping keeps the work so far: the commits a run made are on its branch already, its artifacts are recorded.
 - `ArtifactHook`: remembers successful tool results, from which artifacts are built.
 
 There is no agent-side policy hook any more, and none is needed: every tool an agent run gets is served by the tool
@@ -124,12 +126,14 @@ def usage_of(agent: Any) -> TokenUsage:
 
 class BudgetHook(HookProvider):
     """Checked before each model call: the call would add at least its input tokens, so stop if those alone
-    would pass the token or cost limit. The run then ends as failed with BUDGET_EXCEEDED (or AGENT_TIMEOUT,
-    or cancelled), with whatever artifacts it had already made."""
+    would pass the token or cost limit, or if it would be turn `max_turns + 1`. The run then ends as failed with
+    BUDGET_EXCEEDED (or AGENT_TIMEOUT, or cancelled), with whatever artifacts it had already made. Before each tool
+    call: the call past `max_tool_calls` is refused (the model is told why) and the run stops at its next turn."""
 
     def __init__(self, control: RunControl, *, model_id: str, token_limit: int | None, cost_limit_usd: Decimal | None,
                  prices: Mapping[str, ModelPrice] | None = None, timeout_seconds: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, max_turns: int | None = None,
+                 max_tool_calls: int | None = None) -> None:
         self.control = control
         self.model_id = model_id
         self.token_limit = token_limit
@@ -138,19 +142,43 @@ class BudgetHook(HookProvider):
         self.timeout_seconds = timeout_seconds
         self.clock = clock
         self.started = clock()
+        self.max_turns = max_turns
+        self.max_tool_calls = max_tool_calls
+        self.turns = 0  # model calls made
+        self.tool_calls = 0  # tool calls let through
 
     def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
         registry.add_callback(BeforeModelCallEvent, self.before_model_call)
+        registry.add_callback(BeforeToolCallEvent, self.before_tool_call)
 
     def before_model_call(self, event: BeforeModelCallEvent) -> None:
         reason = self.check(usage_of(event.agent), event.projected_input_tokens or 0)
         if reason is not None:
             self.control.stop(reason)
             event.cancel = reason.detail
+            return
+        self.turns += 1
+
+    def before_tool_call(self, event: BeforeToolCallEvent) -> None:
+        if self.control.stopped is not None:  # stopping: the rest of this turn's calls do not run either
+            event.cancel_tool = f"not run: {self.control.stopped.detail}"
+            return
+        if self.max_tool_calls is not None and self.tool_calls >= self.max_tool_calls:
+            reason = StopReason("failed", ErrorCode.BUDGET_EXCEEDED,
+                                f"the run reached its cap of {self.max_tool_calls} tool calls")
+            self.control.stop(reason)
+            event.cancel_tool = f"not run: {reason.detail}; the run stops here, keeping what it made"
+            return
+        self.tool_calls += 1
 
     def check(self, used: TokenUsage, projected_input_tokens: int) -> StopReason | None:
         if self.control.stop_requested.is_set():
             return StopReason("cancelled", ErrorCode.CANCELLED, "the run was stopped on request")
+        if self.control.stopped is not None:  # a tool-call cap stopped it between turns
+            return self.control.stopped
+        if self.max_turns is not None and self.turns >= self.max_turns:
+            return StopReason("failed", ErrorCode.BUDGET_EXCEEDED,
+                              f"the run reached its cap of {self.max_turns} model turns")
         if self.timeout_seconds is not None and self.clock() - self.started > self.timeout_seconds:
             return StopReason("failed", ErrorCode.AGENT_TIMEOUT,
                               f"the run passed its timeout of {self.timeout_seconds:.0f} s")

@@ -120,6 +120,16 @@ def task_prompt(request: AgentRequest) -> str:
     return "\n\n".join(parts)
 
 
+def kept_work(collector: ArtifactCollector) -> str:
+    """What a stopped run leaves behind, for its summary: its commits are on their branches already."""
+    commits = [call for call in collector.calls if call.tool == "github_commit_files"]
+    branches = list(dict.fromkeys(str(call.result.get("branch") or call.args.get("branch")) for call in commits))
+    if not branches:
+        return ""
+    return (f" Work so far is kept: {len(commits)} commit(s) on {', '.join(branches)}"
+            f" (last {str(commits[-1].result.get('sha', ''))[:12]}).")
+
+
 def _limits(spec: AgentSpec, request: AgentRequest) -> tuple[int | None, Decimal | None]:
     tokens = [t for t in (spec.limits.max_tokens, request.budget.token_limit) if t is not None]
     costs = [c for c in (spec.limits.cost_limit_usd, request.budget.cost_limit_usd) if c is not None]
@@ -161,7 +171,8 @@ def _run_agent(request: AgentRequest, *, settings: AgentSettings, sink: Completi
             AuditHook(options.audit or build_audit(settings), agent_type=spec.name,
                       invocation_id=request.invocation_id),
             BudgetHook(options.control, model_id=model_id, token_limit=token_limit, cost_limit_usd=cost_limit,
-                       prices=settings.prices, timeout_seconds=spec.limits.timeout_seconds),
+                       prices=settings.prices, timeout_seconds=spec.limits.timeout_seconds,
+                       max_turns=spec.limits.max_turns, max_tool_calls=spec.limits.max_tool_calls),
             ArtifactHook(collector),
             model_call_hook(model_id),  # counted per invocation (runtime/observe/trace.py)
         ]
@@ -181,7 +192,7 @@ def _run_agent(request: AgentRequest, *, settings: AgentSettings, sink: Completi
         stopped = options.control.stopped
         if stopped is not None:
             status, error_code, error_detail = stopped.status, stopped.code, stopped.detail
-            summary = f"Stopped: {stopped.detail}"
+            summary = f"Stopped: {stopped.detail}.{kept_work(collector)}"
         else:
             status, error_code, summary = "completed", None, str(result).strip()
     except Exception as exc:  # any failure still ends the run with its one completion event
