@@ -139,7 +139,11 @@ def _app_for(services: Any) -> tuple[APIGatewayHttpResolver, threading.Lock]:
     with _apps_lock:
         found = _apps.get(services)
         if found is None:
-            found = _apps[services] = (create_app(services.api), threading.Lock())
+            app = create_app(services.api)
+            from runtime.handlers.workflows import engine_for, register_routes
+
+            register_routes(app, lambda: engine_for(services))  # /workflows (runtime/handlers/workflows.py)
+            found = _apps[services] = (app, threading.Lock())
         return found
 
 

@@ -57,7 +57,7 @@ def synthetic_flow(sx: Synthetic):
     def flow(runner, record):
         wid = record.workflow_id
         out = {}
-        for i in range(int(record.state.input["steps"])):
+        for i in range(int(record.state.input.get("steps", 2))):
             step = f"step-{i}"
 
             def work(step=step, i=i):
