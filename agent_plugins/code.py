@@ -41,7 +41,29 @@ def test_status_marks_done_criteria():
     return {f"features/{name}.py": module, f"tests/test_{name}.py": test, "features/__init__.py": ""}
 
 
-def pr_body(request, files: dict) -> str:
+TEST_COMMAND = "python -m pytest -q"
+OUTPUT_LINES = 15  # the last lines of each command's output the PR body quotes
+
+
+def test_results(runs: list, sandbox: str = "") -> list[str]:
+    """The PR body's "Tests run" section: each command the agent ran in the sandbox, its result, its last lines."""
+    if not runs:
+        return ["### Tests run in the sandbox", "", "None: the agent did not run the tests."]
+    where = f" ({sandbox})" if sandbox else ""
+    lines = ["### Tests run in the sandbox" + where, ""]
+    for run in runs:
+        verdict = "PASSED" if run["passed"] else "FAILED"
+        detail = f"exit {run['exit_code']}" if run["exit_code"] is not None else "did not finish"
+        if run.get("stopped"):
+            detail += f"; {run['stopped']}"
+        lines.append(f"- `{run['command']}`: **{verdict}** ({detail}, {run['duration_s']:.1f} s)")
+        output = (run["stdout"] + run["stderr"]).strip().splitlines()[-OUTPUT_LINES:]
+        if output:
+            lines += ["", "  ```", *[f"  {line}" for line in output], "  ```"]
+    return lines
+
+
+def pr_body(request, files: dict, runs: list = (), sandbox: str = "") -> str:
     return "\n".join(
         [
             f"Implements Notion story **{request.story.title}** (page `{request.notion_page_id}`).",
@@ -52,6 +74,8 @@ def pr_body(request, files: dict) -> str:
             "### Files",
             *[f"- `{path}`" for path in files],
             "",
+            *test_results(list(runs), sandbox),
+            "",
             f"_{OFFLINE_LABEL}_",
         ]
     )
@@ -59,6 +83,9 @@ def pr_body(request, files: dict) -> str:
 
 def offline(request):
     yield ToolCall("notion_read_page", {"page_id": request.notion_page_id})
+    # explore before writing: the layout, and where the existing tests are
+    yield ToolCall("repo_list_files", {"depth": 2})
+    yield ToolCall("repo_search_code", {"pattern": r"^\s*def test_", "path_glob": "*.py", "max_results": 20})
     branch = f"aidlc/{slug(request.story.title)}-{request.invocation_id[-6:].lower()}"
     yield ToolCall("github_create_branch", {"branch": branch})
     files = code_files(request)
@@ -66,11 +93,23 @@ def offline(request):
         "github_commit_files",
         {"branch": branch, "message": f"Implement: {request.story.title}", "files": files},
     )
+    # run the project's tests on the branch before opening the PR
+    suite = yield ToolCall("sandbox_run", {"branch": branch, "commands": [TEST_COMMAND]})
+    runs = list(suite["runs"])
+    if not suite["passed"]:
+        # iterate: run the agent's own tests alone, to tell its failures from ones the branch already had (a
+        # model would read the output, fix, commit and run again; the offline script cannot write new code)
+        own = [path for path in files if path.startswith("tests/")]
+        again = yield ToolCall("sandbox_run", {"branch": branch, "commands": [f"{TEST_COMMAND} {' '.join(own)}"]})
+        runs += again["runs"]
     pr = yield ToolCall(
         "github_create_pull_request",
-        {"branch": branch, "title": request.story.title, "body": pr_body(request, files)},
+        {"branch": branch, "title": request.story.title, "body": pr_body(request, files, runs, suite["sandbox"]),
+         "draft": not suite["passed"]},
     )
-    return f"Opened pull request #{pr['number']} ({pr['url']}) with {len(files)} files for '{request.story.title}'."
+    verdict = "the tests pass" if suite["passed"] else "the tests FAIL (opened as a draft)"
+    return (f"Opened pull request #{pr['number']} ({pr['url']}) with {len(files)} files for "
+            f"'{request.story.title}'; {verdict}.")
 
 
 @hookimpl
@@ -84,8 +123,13 @@ def register_agents():
                 "notion_read_page",
                 "notion_search",
                 "github_read_file",
+                "repo_list_files",
+                "repo_search_code",
+                "repo_read_files",
+                "repo_branch_diff",
                 "github_create_branch",
                 "github_commit_files",
+                "sandbox_run",
                 "github_create_pull_request",
             ],
             outputs=["pull_request"],

@@ -5,8 +5,10 @@ import re
 from runtime.plugins import OFFLINE_LABEL, AgentSpec, Limits, ToolCall, chained_url, criteria, hookimpl
 
 
-def review_markdown(request, pull_request: dict) -> str:
+def review_markdown(request, pull_request: dict, sources: dict | None = None) -> str:
     diff = pull_request.get("diff", "")
+    # the changed files read whole (not only their hunks): a criterion met by unchanged code still counts
+    diff += "\n".join(f["content"] for f in (sources or {}).get("files") or [])
     results = []
     for item in criteria(request):
         words = [w for w in re.findall(r"[a-z]{4,}", item.lower())]
@@ -44,7 +46,13 @@ def _pull_request_number(request) -> int:
 def offline(request):
     yield ToolCall("notion_read_page", {"page_id": request.notion_page_id})
     pull_request = yield ToolCall("github_read_pull_request", {"number": _pull_request_number(request)})
-    review = review_markdown(request, pull_request)
+    # the branch against its base, and the changed files read whole
+    changes = yield ToolCall("repo_branch_diff", {"branch": pull_request["branch"], "base": pull_request["base"]})
+    changed = [f["path"] for f in changes["files"] if f["status"] != "removed"][:20]
+    sources = None
+    if changed:
+        sources = yield ToolCall("repo_read_files", {"paths": changed, "ref": pull_request["branch"]})
+    review = review_markdown(request, pull_request, sources)
     yield ToolCall("github_comment_pull_request", {"number": pull_request["number"], "body": review})
     page = yield ToolCall(
         "notion_create_page",
@@ -64,6 +72,11 @@ def register_agents():
                 "notion_read_page",
                 "github_read_pull_request",
                 "github_read_file",
+                "repo_list_files",
+                "repo_search_code",
+                "repo_read_files",
+                "repo_branch_diff",
+                "sandbox_run",
                 "github_comment_pull_request",
                 "notion_create_page",
             ],
