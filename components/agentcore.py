@@ -21,6 +21,8 @@ from components.base import (PACKAGE, LambdaFunction, LambdaFunctionArgs, check_
                              require)
 from components.state import State
 from runtime.plugins import AgentSpec
+from runtime.sandbox.code_interpreter import IAM_ACTIONS as CODE_INTERPRETER_ACTIONS
+from runtime.sandbox.code_interpreter import interpreter_arn
 from runtime.resources import (AGENT_APP_ENTRY_POINT, AUDIT, COMPLETIONS, FUNCTIONS_BY_NAME, PROTOTYPES, Env, Header,
                                PhysicalNames, function_environment)
 
@@ -138,6 +140,13 @@ class AgentCore(pulumi.ComponentResource):
             ),
             opts=child(self),
         )
+        # The sandbox tool (sandbox_run) runs where every tool runs, in this Lambda, and opens its AgentCore Code
+        # Interpreter sessions from here; the actions and the interpreter's ARN are declared with the adapter.
+        self.code_interpreter_policy = aws.iam.RolePolicy(
+            f"{name}-tools-code-interpreter", role=self.tool_function.role.id,
+            policy=pulumi.Output.json_dumps(iam.document([iam.statement(
+                "RunSandboxInCodeInterpreter", CODE_INTERPRETER_ACTIONS, [interpreter_arn(region)])])),
+            opts=child(self))
         agentcore_source_arn = pulumi.Output.format("arn:aws:bedrock-agentcore:{0}:{1}:*", region, account)
         self.gateway_role = aws.iam.Role(
             f"{name}-gateway-role",
