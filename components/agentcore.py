@@ -57,6 +57,9 @@ class AgentCoreArgs:
     log_retention_days: int = 30
     architecture: str = "arm64"
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The knowledge base kb_retrieve reads (components/knowledge_base.py); None: the tool says it is not configured.
+    knowledge_base_id: pulumi.Input[str] | None = None
+    knowledge_base_arn: pulumi.Input[str] | None = None
 
     def __post_init__(self) -> None:
         require("AgentCore", bool(self.agents), "no agent plugins registered; nothing to deploy")
@@ -118,6 +121,7 @@ class AgentCore(pulumi.ComponentResource):
             Env.PROTOTYPE_EXPIRY_DAYS: str(args.prototype_expiry_days),
             Env.PROTOTYPE_BASE_URL: args.prototype_base_url,
             Env.POWERTOOLS_SERVICE_NAME: "aidlc-tools",
+            Env.KB_ID: args.knowledge_base_id,
             Env.PLUGIN_DIRS: lambda_plugin_dirs(args.plugin_dirs_in_bundle) if args.plugin_dirs_in_bundle else None,
         }
         tool_names = PhysicalNames(tables=state.table_names, queues=state.queue_urls, secrets=state.secret_arns,
@@ -132,6 +136,7 @@ class AgentCore(pulumi.ComponentResource):
                     tables=state.table_arns,
                     secrets=state.secret_arns,
                     buckets={PROTOTYPES.logical_name: args.prototype_bucket_arn},
+                    knowledge_base=args.knowledge_base_arn,
                 ),
                 environment=function_environment(TOOL_GATEWAY, tool_names),
                 log_retention_days=args.log_retention_days,

@@ -602,6 +602,31 @@ def _numbers(value: Any) -> Any:
     return _int(value)
 
 
+def _knowledge_base(r: RecordedResource, _: Recording) -> list[Request]:
+    return [Request("bedrock-agent", "CreateKnowledgeBase", _numbers(_drop_none(
+        {"name": physical_name(r), **{k: v for k, v in r.inputs.items() if k not in ("region", "timeouts", "name")}})))]
+
+
+def _kb_data_source(r: RecordedResource, _: Recording) -> list[Request]:
+    return [Request("bedrock-agent", "CreateDataSource", _numbers(_drop_none(
+        {"name": physical_name(r), **{k: v for k, v in r.inputs.items() if k not in ("region", "timeouts", "name")}})))]
+
+
+def _vector_bucket(r: RecordedResource, _: Recording) -> list[Request]:
+    """The provider's `encryptionConfigurations` list is the API's one `encryptionConfiguration`."""
+    i = r.inputs
+    return [Request("s3vectors", "CreateVectorBucket", _drop_none({
+        "vectorBucketName": i.get("vectorBucketName"),
+        "encryptionConfiguration": (i.get("encryptionConfigurations") or [None])[0], "tags": i.get("tags")}))]
+
+
+def _vector_index(r: RecordedResource, _: Recording) -> list[Request]:
+    i = dict(r.inputs)
+    encryption = (i.pop("encryptionConfigurations", None) or [None])[0]
+    params = {**{k: v for k, v in i.items() if k not in ("region",)}, "encryptionConfiguration": encryption}
+    return [Request("s3vectors", "CreateIndex", _numbers(_drop_none(params)))]
+
+
 REQUESTS: dict[str, Callable[[RecordedResource, Recording], list[Request]]] = {
     "aws:dynamodb/table:Table": _table,
     "aws:sqs/queue:Queue": _queue,
@@ -634,6 +659,10 @@ REQUESTS: dict[str, Callable[[RecordedResource, Recording], list[Request]]] = {
     "aws:cloudfront/distribution:Distribution": _distribution,
     "aws:cloudfront/originAccessControl:OriginAccessControl": _oac,
     "aws:cloudfront/function:Function": _cloudfront_function,
+    "aws:bedrock/agentKnowledgeBase:AgentKnowledgeBase": _knowledge_base,
+    "aws:bedrock/agentDataSource:AgentDataSource": _kb_data_source,
+    "aws:s3/vectorsVectorBucket:VectorsVectorBucket": _vector_bucket,
+    "aws:s3/vectorsIndex:VectorsIndex": _vector_index,
     "aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime": _agent_runtime,
     "aws:bedrock/agentcoreAgentRuntimeEndpoint:AgentcoreAgentRuntimeEndpoint": _agent_endpoint,
     "aws:bedrock/agentcoreGateway:AgentcoreGateway": _gateway,

@@ -42,6 +42,9 @@ MEMORY_USE = (
     "bedrock-agentcore:RetrieveMemoryRecords",
 )
 METRICS_NAMESPACE = "aidlc"
+# The knowledge base (runtime/kb/): the sync starts and reads ingestion jobs, the tool gateway retrieves.
+KB_SYNC = ("bedrock:StartIngestionJob", "bedrock:GetIngestionJob")
+KB_RETRIEVE = ("bedrock:Retrieve",)
 # Which secrets a function may write, not only read: Notion hands the webhook its verification token once.
 SECRET_WRITERS: dict[str, tuple[str, ...]] = {"webhook": ("webhook-verification-token",)}
 
@@ -94,6 +97,7 @@ class StackArns:
     buckets: Mapping[str, Any] = field(default_factory=dict)  # logical name -> bucket ARN
     # Runtime ARNs the function may invoke or stop: a list, or an Output of {agent: ARN} (resolved later).
     agent_runtimes: Any = ()
+    knowledge_base: Any = None  # the Bedrock knowledge base's ARN (sync: ingestion jobs; tools: Retrieve)
 
 
 def _table_resources(arn: Any, logical_name: str) -> list[Any]:
@@ -134,10 +138,16 @@ def function_statements(function: Function, arns: StackArns, log_group_arn: Any)
         out.append(statement("InvokeAgentRuntimes", agent_actions, runtime_resources(arns.agent_runtimes)))
     for bucket in function.buckets:
         bucket_arn = arns.buckets[bucket]
+        if bucket == "kb-documents":  # the knowledge base's data source: documents written and removed
+            out.append(statement("WriteKbDocuments", ("s3:PutObject", "s3:DeleteObject"), [_join(bucket_arn, "/*")]))
+            continue
         # PutObject with a Tagging header (the expiry tags) also needs s3:PutObjectTagging.
         out.append(statement("WritePrototypes", ("s3:PutObject", "s3:PutObjectTagging", "s3:GetObject"),
                              [_join(bucket_arn, "/*")]))
         out.append(statement("ListPrototypes", ("s3:ListBucket",), [bucket_arn]))
+    if function.knowledge_base and arns.knowledge_base is not None:
+        actions = KB_SYNC if function.knowledge_base == "sync" else KB_RETRIEVE
+        out.append(statement("UseKnowledgeBase", actions, [arns.knowledge_base]))
     if name in ("completion", "budget_alerts"):
         out.append(metrics_statement())
     return out

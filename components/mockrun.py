@@ -117,7 +117,19 @@ def computed_outputs(type_token: str, name: str, inputs: Mapping[str, Any]) -> d
         out["agentRuntimeVersion"] = "1"
     elif kind == "AgentcoreMemory":
         out["arn"] = f"arn:aws:bedrock-agentcore:{MOCK_REGION}:{MOCK_ACCOUNT}:memory/{physical}-mock"
+    elif kind == "AgentKnowledgeBase":  # Bedrock KB ids: 10 letters and digits
+        out["arn"] = f"arn:aws:bedrock:{MOCK_REGION}:{MOCK_ACCOUNT}:knowledge-base/{MOCK_KB_ID}"
+    elif kind == "AgentDataSource":
+        out["dataSourceId"] = "DSMOCK0001"
+    elif kind == "VectorsVectorBucket":
+        out["vectorBucketArn"] = f"arn:aws:s3vectors:{MOCK_REGION}:{MOCK_ACCOUNT}:bucket/{inputs.get('vectorBucketName')}"
+    elif kind == "VectorsIndex":
+        out["indexArn"] = (f"arn:aws:s3vectors:{MOCK_REGION}:{MOCK_ACCOUNT}:bucket/{inputs.get('vectorBucketName')}"
+                           f"/index/{inputs.get('indexName')}")
     return out
+
+
+MOCK_KB_ID = "KBMOCK0001"
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -134,6 +146,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.typ == "aws:s3/bucket:Bucket":
             state["bucket"] = computed_outputs(args.typ, args.name, inputs)["bucket"]
         resource_id = f"{args.name}-id"
+        if args.typ == "aws:bedrock/agentKnowledgeBase:AgentKnowledgeBase":
+            resource_id = MOCK_KB_ID
         with self._lock:
             self.resources.append(RecordedResource(args.typ, args.name, inputs, custom=args.custom, id=resource_id,
                                                    state=state))

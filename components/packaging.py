@@ -54,6 +54,7 @@ FUNCTION_BUNDLES: dict[str, str] = {
     "budget_alerts": "pipeline",
     "slack": "slack",  # slack-sdk's signature verifier and Web API client
     "tool_gateway": "tools",
+    "sync": "pipeline",  # the content sync: notion-client and markdown-it-py; SQLite FTS5 ships with Python
 }
 PYTHON_VERSION = "3.12"
 

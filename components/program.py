@@ -2,7 +2,8 @@
 so do the tests and `aidlc infra inventory` (under Pulumi mocks), so all three run the same program.
 
 The components, each built from the outputs of those before it (no cycle, no deferred output):
-PrototypeHosting, State (tables, queues, secrets) -> AgentCore (runtimes, gateway, tool Lambda) -> Orchestration
+PrototypeHosting, State (tables, queues, secrets) -> KnowledgeBase (its bucket, the Bedrock KB, the sync function)
+-> AgentCore (runtimes, gateway, tool Lambda) -> Orchestration
 (the pipeline functions, which invoke the runtimes) -> Ingress (routes to them), Monitoring (watches them)."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from components import packaging
 from components.agentcore import AgentCore, AgentCoreArgs
 from components.hosting import PrototypeHosting, PrototypeHostingArgs
 from components.ingress import Ingress, IngressArgs
+from components.knowledge_base import KnowledgeBase, KnowledgeBaseArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.orchestration import PIPELINE_FUNCTIONS, Orchestration, OrchestrationArgs, project_config_json
 from components.state import State, StateArgs
@@ -41,6 +43,7 @@ class Stack:
     hosting: PrototypeHosting
     agents: AgentCore
     monitoring: Monitoring
+    knowledge_base: KnowledgeBase
     bundles: dict[str, packaging.BundlePlan]
 
 
@@ -115,6 +118,17 @@ def build_stack(
         },
         tags=tags,
     ))
+    knowledge_base = KnowledgeBase("knowledge", KnowledgeBaseArgs(
+        name_prefix=prefix,
+        state=state,
+        sync_code=function_code["sync"],
+        project_config_json=project_config_json(config),
+        region=region,
+        account_id=account,
+        log_retention_days=config.log_retention_days,
+        architecture=config.lambda_architecture,
+        tags=tags,
+    ))
     schemas = list(tool_schemas) if tool_schemas is not None else ToolRegistry.default(registry).schemas()
     agent_plan = plans["agent"]
     agents = AgentCore("agents", AgentCoreArgs(
@@ -140,6 +154,8 @@ def build_stack(
         log_retention_days=config.log_retention_days,
         architecture=config.lambda_architecture,
         tags=tags,
+        knowledge_base_id=knowledge_base.knowledge_base_id,
+        knowledge_base_arn=knowledge_base.knowledge_base_arn,
     ))
     orchestration = Orchestration("pipeline", OrchestrationArgs(
         state=state,
@@ -153,9 +169,10 @@ def build_stack(
         architecture=config.lambda_architecture,
         tags=tags,
     ))
+    routed = {**orchestration.functions, "sync": knowledge_base.sync_function}
     ingress = Ingress("ingress", IngressArgs(
-        function_arns={k: f.arn for k, f in orchestration.functions.items()},
-        function_names={k: f.name for k, f in orchestration.functions.items()},
+        function_arns={k: f.arn for k, f in routed.items()},
+        function_names={k: f.name for k, f in routed.items()},
         throttle_rate=config.api_throttle_rate,
         throttle_burst=config.api_throttle_burst,
         log_retention_days=config.log_retention_days,
@@ -166,14 +183,14 @@ def build_stack(
         monthly_budget_usd=float(config.cost_limit_per_month),
         alarm_email=config.alarm_email,
         function_names={**{k: f.name for k, f in orchestration.functions.items()},
-                        "tool_gateway": agents.tool_function.name},
+                        "tool_gateway": agents.tool_function.name, "sync": knowledge_base.sync_function.name},
         dead_letter_queue_names={k: q.name for k, q in state.dead_letter_queues.items()},
         queue_names={k: q.name for k, q in state.queues.items()},
         region=region,
         account_id=account,
         tags=tags,
     ))
-    return Stack(state, ingress, orchestration, hosting, agents, monitoring, plans)
+    return Stack(state, ingress, orchestration, hosting, agents, monitoring, knowledge_base, plans)
 
 
 def export(stack: Stack, registry: AgentRegistry) -> None:
@@ -185,6 +202,7 @@ def export(stack: Stack, registry: AgentRegistry) -> None:
     pulumi.export("task_queue_url", stack.orchestration.task_queue_url)
     pulumi.export("completion_queue_url", stack.orchestration.completion_queue_url)
     pulumi.export("alarm_topic_arn", stack.monitoring.topic_arn)
+    pulumi.export("knowledge_base_id", stack.knowledge_base.knowledge_base_id)
     pulumi.export("agents", sorted(registry.agents))
     pulumi.export("bundles", {name: plan.zip_name for name, plan in stack.bundles.items()})
     # The secret a developer puts into Notion's webhook verification step is written by the webhook itself.

@@ -122,6 +122,11 @@ class Env:
     # member account (Organizations makes OrganizationAccountAccessRole in every account it creates).
     WORKFLOW_FUNCTIONS = "AIDLC_WORKFLOW_FUNCTIONS"  # JSON {"onboarding": name or ARN, "provisioning": ...}
     ACCESS_ROLE_NAME = "AIDLC_ACCESS_ROLE_NAME"  # default OrganizationAccountAccessRole
+    # The knowledge base (runtime/kb/): the Bedrock KB and its S3 data source in AWS; locally, the SQLite FTS5
+    # index's path instead (lexical retrieval where the AWS one is semantic).
+    KB_ID = "AIDLC_KB_ID"
+    KB_DATA_SOURCE_ID = "AIDLC_KB_DATA_SOURCE_ID"
+    KB_LOCAL_INDEX = "AIDLC_KB_LOCAL_INDEX"
     # Read by Powertools itself.
     POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
     POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
@@ -195,6 +200,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/slack/events", "slack", "none"),
     Route("POST", "/slack/commands", "slack", "none"),
     Route("POST", "/slack/interactivity", "slack", "none"),
+    # The content sync (seed 3.3): ask for a page's or a data source's sync, follow the job.
+    Route("POST", "/sync/page", "sync", "iam"),
+    Route("POST", "/sync/database", "sync", "iam"),
+    Route("GET", "/sync/status/{job_id}", "sync", "iam"),
 )
 
 
@@ -239,6 +248,13 @@ AUDIT = Table(
     ttl_attribute="expires_at",
     purpose="one record per tool call: agent, tool, argument digest, outcome, duration",
 )
+KB_SYNC_STATE = Table(
+    logical_name="kb-state",
+    env_var="KB_SYNC_TABLE",
+    hash_key="pk",
+    ttl_attribute="expires_at",
+    purpose="knowledge base sync: each page's ingested_at, and the sync jobs",
+)
 WORKFLOWS = Table(
     logical_name="workflows",
     env_var="WORKFLOWS_TABLE",
@@ -246,7 +262,7 @@ WORKFLOWS = Table(
     indexes=(Index("by_customer", "customer_id", "created_at"),),
     purpose="onboarding and provisioning workflow state and checkpoints (seed 003), and the circuit breakers' state",
 )
-TABLES: tuple[Table, ...] = (INVOCATIONS, PROJECTS, IDEMPOTENCY, AUDIT, WORKFLOWS)
+TABLES: tuple[Table, ...] = (INVOCATIONS, PROJECTS, IDEMPOTENCY, AUDIT, KB_SYNC_STATE, WORKFLOWS)
 
 # Queue settings, and why (checked by components/aws_rules.py `sqs_redrive` and components/checks.py
 # `queues_have_dlq`): the visibility timeout is at least the consuming function's timeout (120 s; Lambda refuses
@@ -268,7 +284,14 @@ COMPLETIONS = Queue(
     visibility_timeout_seconds=180,
     purpose="completion events from agent runs",
 )
-QUEUES: tuple[Queue, ...] = (TASKS, COMPLETIONS)
+KB_SYNC = Queue(
+    logical_name="kb-sync",
+    env_var="KB_SYNC_QUEUE_URL",
+    fifo=False,
+    visibility_timeout_seconds=360,  # the sync function's 300 s, and room
+    purpose="knowledge base sync jobs: pages and data sources to sync (webhook events, POST /sync/*)",
+)
+QUEUES: tuple[Queue, ...] = (TASKS, COMPLETIONS, KB_SYNC)
 
 PROTOTYPES = Bucket(
     logical_name="prototypes",
@@ -294,12 +317,17 @@ TOOL_TOKEN_KEY = Secret(
 )
 SECRETS: tuple[Secret, ...] = (NOTION_TOKEN, GITHUB_TOKEN, WEBHOOK_VERIFICATION, AUTOMATION_SECRET,
                                SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN, TOOL_TOKEN_KEY)
+KB_DOCUMENTS = Bucket(
+    logical_name="kb-documents",
+    env_var="KB_DOCUMENTS_BUCKET",
+    purpose="the knowledge base's S3 data source: pages/<page id>.md and its .metadata.json",
+)
 PACKAGES = Bucket(
     logical_name="packages",
     env_var="PACKAGE_BUCKET",
     purpose="CloudFormation packages by customer and version: versioning on, objects never overwritten (seed 003)",
 )
-BUCKETS: tuple[Bucket, ...] = (PROTOTYPES, PACKAGES)
+BUCKETS: tuple[Bucket, ...] = (PROTOTYPES, KB_DOCUMENTS, PACKAGES)
 
 TABLES_BY_NAME: dict[str, Table] = {t.logical_name: t for t in TABLES}
 QUEUES_BY_NAME: dict[str, Queue] = {q.logical_name: q for q in QUEUES}
@@ -342,6 +370,7 @@ class Function:
     # AWS it reaches beyond its declared resources, scoped by the infra: "organizations" (the management account),
     # "assume-access-role" (sts:AssumeRole into member accounts; CloudFormation there runs under that role)
     aws: tuple[str, ...] = ()
+    knowledge_base: Literal["", "sync", "retrieve"] = ""  # StartIngestionJob / Retrieve on the knowledge base
 
     @property
     def routes(self) -> tuple[Route, ...]:
@@ -382,7 +411,7 @@ FUNCTIONS: tuple[Function, ...] = (
         "runtime.handlers.webhook.handler",
         timeout_seconds=15,
         tables=("idempotency", "projects"),
-        queues_send=("tasks",),
+        queues_send=("tasks", "kb-sync"),  # kb-sync: a page event asks for the page's sync, never runs it here
         secrets=("notion-token", "webhook-verification-token", "automation-secret"),
     ),
     Function(
@@ -463,7 +492,22 @@ FUNCTIONS: tuple[Function, ...] = (
         buckets=("prototypes",),
         pipeline=False,
         settings=(Env.NOTION_API_BASE, Env.PROTOTYPE_BASE_URL, Env.PROTOTYPE_EXPIRY_DAYS, Env.GITHUB_REPO,
-                  Env.GITHUB_API_BASE, Env.LOCAL_GIT_REMOTE, Env.POLICY_DIRS),
+                  Env.GITHUB_API_BASE, Env.LOCAL_GIT_REMOTE, Env.POLICY_DIRS, Env.KB_ID, Env.KB_LOCAL_INDEX),
+        knowledge_base="retrieve",  # kb_retrieve
+    ),
+    Function(
+        "sync",
+        "runtime.handlers.sync.handler",
+        timeout_seconds=300,  # a data source of a few hundred rows at Notion's 3 requests/s; bigger ones resume
+        tables=("kb-state", "projects"),  # projects: a stories row's project, for the retrieval filter
+        queues_send=("kb-sync",),
+        queues_consume=("kb-sync",),
+        secrets=("notion-token",),
+        buckets=("kb-documents",),
+        knowledge_base="sync",
+        pipeline=False,  # built by components/knowledge_base.py with the bucket and the KB it writes to
+        settings=(Env.PROJECT_CONFIG, Env.NOTION_API_BASE, Env.KB_ID, Env.KB_DATA_SOURCE_ID, Env.KB_LOCAL_INDEX,
+                  Env.API_REQUIRE_IAM),
     ),
 )
 FUNCTIONS_BY_NAME: dict[str, Function] = {f.logical_name: f for f in FUNCTIONS}

@@ -193,18 +193,3 @@ def test_the_agentcore_adapter_checks_over_cdp_and_always_stops_its_session(cdp_
         PageChecker(failing).check(f"{BASE}/{INVOCATION}/index.html", served.get)
     assert calls[-1] == ("stop",)  # the session is stopped even when the connection fails (no leaked billing)
     json.dumps(good.summary())  # what the tool returns is JSON
-
-
-def test_the_notion_comment_shows_the_screenshot():
-    from runtime.models import InvocationRecord, InvocationStatus, OutputArtifact, PrototypeMetadata, new_ulid
-    from runtime.pipeline.writeback import comment_text
-
-    url, shot = f"{BASE}/{INVOCATION}/index.html", f"{BASE}/{INVOCATION}/_aidlc/screenshots/index.html.png"
-    record = InvocationRecord(
-        invocation_id=new_ulid(), notion_page_id="p", workspace_id="w", project_id="proj", agent_type="mock",
-        status=InvocationStatus.COMPLETED, output_artifacts=[OutputArtifact(
-            type="prototype", url=url, title="Prototype: Ambulances",
-            metadata=PrototypeMetadata(s3_key=f"{INVOCATION}/index.html", cloudfront_url=url, expiry_days=7,
-                                       screenshot_url=shot))])
-    lines = comment_text(record).splitlines()
-    assert lines[lines.index(f"• Prototype: Ambulances: {url}") + 1] == f"  Screenshot: {shot}"

@@ -8,13 +8,14 @@ import pytest
 
 from components.agentcore import ENDPOINT_NAME
 from components.ingress import INTERNAL_ROUTES, WEBHOOK_ROUTE
+from runtime.resources import ROUTES
 from components.mockrun import Recording
 from runtime.registry import get_registry
 from runtime.resources import FUNCTIONS, QUEUES, SECRETS, TABLES
 from runtime.stack_config import load_stack_config
 from tests.infra.conftest import PROJECT_ROOT, TEST_SECRETS, run_dev
 
-COMPONENT_TYPES = ("State", "Ingress", "Orchestration", "PrototypeHosting", "AgentCore", "Monitoring")
+COMPONENT_TYPES = ("State", "Ingress", "Orchestration", "PrototypeHosting", "AgentCore", "Monitoring", "KnowledgeBase")
 
 
 def plain(value):
@@ -81,12 +82,14 @@ def test_queue_to_function_mappings_report_partial_batch_failures(dev_stack: Rec
     assert mappings == {
         "state-tasks": "pipeline-orchestrator-fn",
         "state-completions": "pipeline-completion-fn",
+        "state-kb-sync": "knowledge-sync-fn",
     }
 
 
 def test_functions_get_their_handlers_schedules_and_resource_names(dev_stack: Recording) -> None:
     for function in FUNCTIONS:
-        component = "agents-tools" if function.logical_name == "tool_gateway" else f"pipeline-{function.logical_name}"
+        component = {"tool_gateway": "agents-tools", "sync": "knowledge-sync"}.get(function.logical_name,
+                                                                               f"pipeline-{function.logical_name}")
         resource = dev_stack.named(f"{component}-fn")
         assert resource.inputs["handler"] == function.handler
         assert resource.inputs["timeout"] == function.timeout_seconds
@@ -116,7 +119,11 @@ def test_routes_webhook_public_internal_api_signed(dev_stack: Recording) -> None
                     for r in dev_stack.of_type("aws:apigatewayv2/integration:Integration")}
     assert integrations[routes[WEBHOOK_ROUTE].inputs["target"]] == dev_stack.named("pipeline-webhook-fn").state["arn"]
     api_arn = dev_stack.named("pipeline-api-fn").state["arn"]
-    assert all(integrations[routes[key].inputs["target"]] == api_arn for key in INTERNAL_ROUTES)
+    sync_routes = {r.key for r in ROUTES if r.function == "sync"}
+    assert sync_routes == {"POST /sync/page", "POST /sync/database", "GET /sync/status/{job_id}"}
+    assert all(integrations[routes[key].inputs["target"]] == api_arn for key in set(INTERNAL_ROUTES) - sync_routes)
+    sync_arn = dev_stack.named("knowledge-sync-fn").state["arn"]
+    assert all(integrations[routes[key].inputs["target"]] == sync_arn for key in sync_routes)
     slack_arn = dev_stack.named("pipeline-slack-fn").state["arn"]
     assert all(integrations[routes[key].inputs["target"]] == slack_arn for key in slack_routes)
     assert dev_stack.named("pipeline-api-fn").inputs["environment"]["variables"]["AIDLC_API_REQUIRE_IAM"] == "true"

@@ -195,7 +195,7 @@ def test_settings_reach_only_the_functions_that_read_them():
         tables={t.logical_name: t.logical_name for t in resources.TABLES},
         queues={q.logical_name: q.logical_name for q in resources.QUEUES},
         secrets={s.logical_name: s.logical_name for s in resources.SECRETS},
-        buckets={"prototypes": "b"},
+        buckets={"prototypes": "b", "kb-documents": "kb"},
         settings={resources.Env.AGENT_RUNTIMES: "{}", resources.Env.API_REQUIRE_IAM: "true",
                   resources.Env.MODEL_PRICES: "{}"},
     )
@@ -207,7 +207,7 @@ def test_settings_reach_only_the_functions_that_read_them():
     # (functions added later, such as the Slack front door, declare their own needs: checked by name here)
     assert {"orchestrator", "api", "timeouts"} <= given(resources.Env.AGENT_RUNTIMES)
     assert not {"webhook", "completion", "reconcile", "budget_alerts", "tool_gateway"} & given(resources.Env.AGENT_RUNTIMES)
-    assert given(resources.Env.API_REQUIRE_IAM) == {"api"}  # the only function behind IAM-auth routes
+    assert given(resources.Env.API_REQUIRE_IAM) == {"api", "sync"}  # the functions behind IAM-auth routes
     assert given(resources.Env.MODEL_PRICES) == {"completion"}
     assert given(resources.PROTOTYPES.env_var) == {"tool_gateway"}
     assert {"webhook", "orchestrator", "completion", "api", "reconcile"} <= given(resources.TASKS.env_var)

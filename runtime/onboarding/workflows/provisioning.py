@@ -255,28 +255,23 @@ def rollback(runner: StepRunner, error: ErrorContext) -> dict:
     touched = runner.context.step(lambda _c: _touched(store.get(wid)), name="rollback-plan")
     if not touched["templates"]:
         runner.notify("failure-notice", f"Provisioning failed at {error.step}: {error.message}. Nothing was deployed, "
-                                        f"so nothing to roll back. Fix it, then resume the workflow {wid}.", check_cancel=False)
+                                        f"so nothing to roll back. Fix it, then resume the workflow {wid}.")
         return {"rolled_back": []}
     runner.notify("rollback-notice", f"Provisioning failed at {error.step}: {error.message}. Rolling back "
-                                     f"{', '.join(touched['templates'])}.", check_cancel=False)
+                                     f"{', '.join(touched['templates'])}.")
     target, customer = touched["target"], touched["customer_id"]
     where = {"account_id": target["account_id"], "region": target["region"]}
-    previous = target.get("previous_version")
-    earlier: list[str] = []
-    if previous:  # the templates the previous version had: those stacks go back to it, the others are deleted
-        earlier = runner.run("rollback-previous", lambda: {"templates": runner.tool(
-            AGENT, "cfn_retrieve_package", {"customer_id": customer, "version": previous})["templates"]},
-            service="s3", check_cancel=False)["templates"]
     done = []
     for name in reversed(touched["templates"]):
         args = {**where, "customer_id": customer, "template": name}
-        if previous and name in earlier:
+        previous = target.get("previous_version")
+        if previous and name in touched.get("previous_templates", [name]):
             args["previous_version"] = previous
 
         def roll(args=args) -> dict:
             out = _approved_tool(runner, "cfn_rollback", args)
             return {"stack_name": out["stack_name"], "status": out["status"]}
-        result = runner.run(f"rollback:{name}", roll, service=TOOL_SERVICE["cfn_rollback"], check_cancel=False)
+        result = runner.run(f"rollback:{name}", roll, service=TOOL_SERVICE["cfn_rollback"])
 
         def verify(result=result, previous=args.get("previous_version")) -> dict:
             if result["status"] != "rolled_back":
@@ -289,10 +284,10 @@ def rollback(runner: StepRunner, error: ErrorContext) -> dict:
                     raise PermanentStepError(f"{result['stack_name']} still there after its rollback "
                                              f"({gone.content.get('stack_status')})", code="RollbackNotVerified")
             return {"stack_name": result["stack_name"], "verified": True}
-        runner.run(f"rollback-verified:{name}", verify, service="cloudformation", check_cancel=False)
+        runner.run(f"rollback-verified:{name}", verify, service="cloudformation")
         done.append(result["stack_name"])
     runner.notify("rollback-done", f"Rolled back and verified: {', '.join(done)}. The workflow {wid} is failed; "
-                                   "resume it after fixing the cause.", check_cancel=False)
+                                   "resume it after fixing the cause.")
     return {"rolled_back": done}
 
 
