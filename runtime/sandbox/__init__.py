@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -81,9 +82,7 @@ def default_sandbox(github: Any, env: dict[str, str] | None = None) -> CodeSandb
     from runtime.github.local import LocalGitBackend
 
     if isinstance(github, LocalGitBackend):
-        from runtime.sandbox.local import LocalSandbox
-
-        return LocalSandbox()
+        return _local_sandbox()
     from runtime.sandbox.code_interpreter import CodeInterpreterSandbox
 
     env = dict(os.environ) if env is None else env
@@ -91,6 +90,14 @@ def default_sandbox(github: Any, env: dict[str, str] | None = None) -> CodeSandb
     if not region:
         raise SandboxUnavailable("no AWS region for AgentCore Code Interpreter (AWS_REGION is unset)")
     return CodeInterpreterSandbox(region)
+
+
+@functools.cache
+def _local_sandbox() -> CodeSandbox:
+    """One per process, so its isolation self-check runs once, not on every call."""
+    from runtime.sandbox.local import LocalSandbox
+
+    return LocalSandbox()
 
 
 __all__ = ["CodeSandbox", "CommandResult", "FileEntry", "SandboxError", "SandboxLimits", "SandboxUnavailable",

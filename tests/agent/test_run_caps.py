@@ -7,6 +7,7 @@ import pytest
 
 from runtime.agent.completion import MemoryCompletionSink
 from runtime.agent.runner import RunOptions, run_agent
+from runtime.agent.settings import AgentSettings
 from runtime.agent.tools import registry_tools
 from runtime.errors import ErrorCode
 from runtime.github.local import LocalGitBackend
@@ -23,6 +24,12 @@ BRANCH = "aidlc/caps"
 
 def commit(n: int) -> tuple:
     return ("tool", "github_commit_files", {"branch": BRANCH, "message": f"step {n}", "files": {f"f{n}.py": f"{n}\n"}})
+
+
+@pytest.fixture
+def settings() -> AgentSettings:
+    """No moto needed: the completion event and the audit records stay in memory here."""
+    return AgentSettings(model_provider="offline")
 
 
 @pytest.fixture
