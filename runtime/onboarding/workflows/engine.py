@@ -160,13 +160,14 @@ class StepRunner:
     def record(self) -> WorkflowRecord:
         return self.store.get(self.workflow_id)
 
-    def run(self, name: str, work: Callable[[], dict], *, service: str | None = None) -> dict:
+    def run(self, name: str, work: Callable[[], dict], *, service: str | None = None,
+            check_cancel: bool = True) -> dict:
         """One durable step: cancel checked, a completed checkpoint reused, else `work` run (behind `service`'s
         breaker) and its checkpoint written before the step returns."""
 
         def body(_step_context: Any) -> dict:
             record = self.store.get(self.workflow_id)
-            if record.cancel_requested:
+            if check_cancel and record.cancel_requested:
                 raise WorkflowCancelled(f"cancel requested before {name}")
             done = record.completed(name)
             if done is not None:
@@ -179,6 +180,9 @@ class StepRunner:
             except StepFailure as exc:
                 self.store.finish_step(self.workflow_id, name, status=StepStatus.FAILED,
                                        error=_error_context(name, exc))
+                raise
+            except WorkflowCancelled:
+                self.store.finish_step(self.workflow_id, name, status=StepStatus.FAILED)
                 raise
             except Exception as exc:  # a bug or an unexpected adapter error: permanent, recorded, not retried
                 failure = failure_for(f"{type(exc).__name__}: {exc}", operation=name)
@@ -211,7 +215,7 @@ class StepRunner:
         """A step that is one tool call."""
         return self.run(step, lambda: self.tool(agent_type, name, args), service=TOOL_SERVICE.get(name))
 
-    def notify(self, step: str, text: str, *, blocks: list | None = None) -> dict:
+    def notify(self, step: str, text: str, *, blocks: list | None = None, check_cancel: bool = True) -> dict:
         """A notice in the thread as its own step (posted once: a replay or resume skips it)."""
 
         def work() -> dict:
@@ -223,7 +227,7 @@ class StepRunner:
                 self.store.update(self.workflow_id, change)
             return {"text": text}
 
-        return self.run(step, work, service="slack")
+        return self.run(step, work, service="slack", check_cancel=check_cancel)
 
     def wait(self, seconds: int, name: str) -> None:
         from aws_durable_execution_sdk_python.config import Duration
@@ -286,7 +290,8 @@ def run_workflow(context: Any, services: WorkflowServices, workflow_id: str,
         result = flow(runner, record)
     except DurableOperationError as exc:
         if is_cancel(exc) or is_cancel(exc.__cause__ or exc):
-            runner.notify("notify-cancelled", f"Workflow {workflow_id} cancelled at a step boundary.")
+            runner.notify("notify-cancelled", f"Workflow {workflow_id} cancelled: {getattr(exc, 'message', '') or exc}.",
+                          check_cancel=False)
             runner.finish(WorkflowStatus.CANCELLED)
             return {"workflow_id": workflow_id, "status": str(WorkflowStatus.CANCELLED)}
         error = runner.failure_context(exc)
@@ -299,7 +304,15 @@ def run_workflow(context: Any, services: WorkflowServices, workflow_id: str,
                 return {"alerted": True}
             context.step(alert, name="critical-alert")
         elif on_failure is not None:
-            outcome = on_failure(runner, error)
+            try:
+                outcome = on_failure(runner, error)
+            except DurableOperationError as compensation:  # the rollback itself failed: say so, keep both
+                failed = runner.failure_context(compensation)
+                error = error.model_copy(update={"details": {**error.details, "compensation_failed": {
+                    "step": failed.step, "message": failed.message, "code": failed.code}}})
+                runner.notify("compensation-failed", f"Workflow {workflow_id}: the rollback failed at {failed.step}: "
+                              f"{failed.message}. A person must look at it before it is resumed.", check_cancel=False)
+                outcome = {"compensation_failed": failed.step}
         runner.finish(WorkflowStatus.FAILED, error=error)
         return {"workflow_id": workflow_id, "status": str(WorkflowStatus.FAILED), "error": error.model_dump(mode="json"),
                 **outcome}
