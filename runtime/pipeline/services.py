@@ -221,7 +221,16 @@ class PipelineServices:
             idempotency_table=table,
             dynamodb_client=self.dynamodb,
             registry=self.registry,
+            workflows=self._slack_workflows(),
         )
+
+    def _slack_workflows(self):
+        """The onboarding workflows from Slack: the engine this function's services were given (the local stack)
+        or the environment's (runtime/onboarding/workflows/wiring.py)."""
+        from runtime.handlers.workflows import engine_for
+        from runtime.slack.workflows import SlackWorkflows
+
+        return SlackWorkflows(lambda: engine_for(self), self.slack_notifier)
 
     @cached_property
     def api(self):

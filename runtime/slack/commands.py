@@ -2,7 +2,9 @@
 
     /aidlc run <agent> <notion story url> [@people]   start that agent on the story
     /aidlc <command> <notion story url> [@people]     start the agent whose plugin declares `slack_commands`
-    /aidlc status <workflow id> | cancel <workflow id> | help
+    /aidlc status <workflow id> | cancel <workflow id> | resume <workflow id> | help
+    /aidlc onboard <customer-id> <contact e-mail> <region[,region]> [service,service] [env,env]
+    /aidlc provision <customer-id> [version]           the onboarding workflows (runtime/slack/workflows.py)
     anything else                                     NotUnderstood: "I did not understand; try /aidlc help"
 
 The same words work in a message that mentions the bot (`@aidlc run mock <url>`). Classification is by the first
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 SLACK_COMMAND_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
-HOST_COMMANDS = frozenset({"run", "status", "cancel", "help"})
+HOST_COMMANDS = frozenset({"run", "status", "cancel", "resume", "onboard", "provision", "help"})
 NOT_UNDERSTOOD = "I did not understand; try /aidlc help"
 
 # Slack escapes people as <@U123> or <@U123|name>, links as <https://...> or <https://...|label>.
@@ -25,6 +27,7 @@ _LINK = re.compile(r"^<(https?://[^|>]+)(?:\|[^>]*)?>$")
 # A Notion page id: 32 hex digits (with or without dashes) at the end of the URL's path.
 _NOTION_ID = re.compile(r"([0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12})(?:[?#].*)?$", re.I)
 _ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
+_MAILTO = re.compile(r"^<mailto:([^|>]+)(?:\|[^>]*)?>$")  # Slack links e-mail addresses
 
 
 class AgentLookup(Protocol):
@@ -62,7 +65,29 @@ class NotUnderstood:
     text: str = field(default=NOT_UNDERSTOOD)
 
 
-Route = RunAgent | Status | Cancel | Help | NotUnderstood
+@dataclass(frozen=True)
+class Resume:
+    workflow_id: str
+
+
+@dataclass(frozen=True)
+class Onboard:
+    """`/aidlc onboard`: the requirements' essentials from the command line (the rest: the models' defaults)."""
+
+    customer_id: str
+    contact_email: str
+    regions: tuple[str, ...]
+    services: tuple[str, ...] = ()
+    environments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Provision:
+    customer_id: str
+    version: str | None = None
+
+
+Route = RunAgent | Status | Cancel | Resume | Onboard | Provision | Help | NotUnderstood
 
 
 def notion_page_id(url: str) -> str | None:
@@ -84,6 +109,10 @@ def help_text(registry: AgentLookup) -> str:
         "• `/aidlc run <agent> <notion story url> [@people]` — start an agent on a story; people named are told",
         "• `/aidlc status <workflow id>` — where a workflow is",
         "• `/aidlc cancel <workflow id>` — stop it",
+        "• `/aidlc resume <workflow id>` — a failed onboarding or provisioning again, from its last good step",
+        "• `/aidlc onboard <customer-id> <contact e-mail> <region[,region]> [service,service] [env,env]` — set up a "
+        "customer's AWS organisation and package, then provision it (the change set waits for your approval)",
+        "• `/aidlc provision <customer-id> [version]` — deploy a customer's package version (default: the newest)",
     ]
     for spec in sorted(registry.agents.values(), key=lambda s: s.name):
         for command in spec.slack_commands:
@@ -101,11 +130,22 @@ def route(text: str, registry: AgentLookup) -> Route:
     verb, args = words[0].lower(), words[1:]
     if verb == "help":
         return Help(help_text(registry))
-    if verb in ("status", "cancel"):
+    if verb in ("status", "cancel", "resume"):
         if len(args) != 1 or not _ULID.fullmatch(args[0].upper()):
             return NotUnderstood(f"`/aidlc {verb}` takes one workflow id (26 characters, as posted in the thread)")
         workflow_id = args[0].upper()
-        return Status(workflow_id) if verb == "status" else Cancel(workflow_id)
+        return {"status": Status, "cancel": Cancel, "resume": Resume}[verb](workflow_id)
+    if verb == "onboard":
+        if not 3 <= len(args) <= 5:
+            return NotUnderstood("`/aidlc onboard` takes a customer id, a contact e-mail and regions "
+                                 "(then optionally services and environments, comma-separated)")
+        email = _MAILTO.sub(r"\1", args[1])
+        split = [tuple(x for x in a.split(",") if x) for a in args[2:]]
+        return Onboard(args[0].lower(), email, split[0], *(split[1:]))
+    if verb == "provision":
+        if not 1 <= len(args) <= 2:
+            return NotUnderstood("`/aidlc provision` takes a customer id and optionally a version (v1, v2...)")
+        return Provision(args[0].lower(), args[1].lower() if len(args) == 2 else None)
     if verb == "run":
         if len(args) != 2:
             return NotUnderstood("`/aidlc run` takes an agent and a Notion story URL")

@@ -85,8 +85,10 @@ class SlackIngress(UsesRegistry):
         dynamodb_client: Any | None = None,
         registry: Any | None = None,
         clock: Callable[[], float] = time.time,
+        workflows: Any | None = None,
     ) -> None:
         self._signing_secret = signing_secret
+        self.workflows = workflows  # the onboarding workflows (runtime/slack/workflows.py SlackWorkflows), if any
         self._notion = notion
         self.projects = projects
         self.queue = queue
@@ -203,6 +205,13 @@ class SlackIngress(UsesRegistry):
             return Answer("help", route.text)
         if isinstance(route, commands.NotUnderstood):
             return Answer("not_understood", f"{route.text} ({route.reason})")
+        if isinstance(route, (commands.Onboard, commands.Provision, commands.Resume)) or (
+                isinstance(route, (commands.Status, commands.Cancel)) and self.workflows is not None
+                and self.workflows.owns(route.workflow_id)):
+            if self.workflows is None:
+                return Answer("refused", "the onboarding workflows are not configured here")
+            status, text, fields = self.workflows.act(route, channel=channel, user=user)
+            return Answer(status, text, fields)
         if isinstance(route, commands.Status):
             return Answer("status", self.control.status_text(route.workflow_id))
         if isinstance(route, commands.Cancel):
@@ -251,6 +260,14 @@ class SlackIngress(UsesRegistry):
 
     def _interaction(self, request: dict) -> dict:
         action, user, value = request["action_id"], request["user"], request["value"]
+        if value.get("kind") == "provisioning" and self.workflows is not None:  # a change set's approval
+            answer = self.workflows.button(workflow_id=value["workflow_id"], approved=action == APPROVE_ACTION,
+                                           user=user)
+            notifier = self.notifier
+            if answer["status"] != "refused" and notifier is not None and request["channel"] and request["message_ts"]:
+                safe(notifier.update, request["channel"], request["message_ts"],
+                     decided(request.get("message_text", ""), action == APPROVE_ACTION, user))
+            return {"body": answer}
         project = self.projects.get(value["project_id"]) if value.get("project_id") else None
         approvers = project.approvers if project else []
         notifier = self.notifier

@@ -79,7 +79,7 @@ def synthetic_flow(sx: Synthetic):
 def synthetic_engine(retry: RetryPolicy | None = None, *, dynamodb: bool = True):
     """One local durable backend for many workflows, over the workflows table in moto (`dynamodb`) or the
     in-memory store (the properties' hundreds of examples; moto costs ~17 ms a call on these machines)."""
-    with mock_aws():
+    with mock_aws() if dynamodb else contextlib.nullcontext():  # no moto of its own otherwise (nested mocks share)
         if dynamodb:
             client = boto3.client("dynamodb", region_name="us-east-1")
             client.create_table(**WORKFLOWS.create_table_request("workflows-test"))

@@ -22,8 +22,6 @@ from runtime.onboarding.workflows.resilience import PermanentStepError, Workflow
 from runtime.onboarding.workflows.state import WorkflowRecord
 
 AGENT = "provisioning"
-APPROVE_ACTION = "workflow_approve"
-REJECT_ACTION = "workflow_reject"
 APPROVAL_DAYS = 7  # an unanswered approval times out (the workflow fails, resumable)
 
 
@@ -158,12 +156,17 @@ def _progress(runner: StepRunner, where: dict, stack: str) -> dict:
 def approval_blocks(workflow_id: str, text: str) -> list[dict]:
     """The preview message with Approve / Reject buttons (Block Kit); their value is the workflow id, and
     /slack/interactivity hands a click to the engine's `approve`."""
+    import json
+
+    from runtime.slack.messages import APPROVE_ACTION, REJECT_ACTION
+
+    value = json.dumps({"workflow_id": workflow_id, "kind": "provisioning", "step": "approval"})
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
         {"type": "actions", "block_id": f"approval-{workflow_id}", "elements": [
-            {"type": "button", "action_id": APPROVE_ACTION, "style": "primary", "value": workflow_id,
+            {"type": "button", "action_id": APPROVE_ACTION, "style": "primary", "value": value,
              "text": {"type": "plain_text", "text": "Approve and deploy"}},
-            {"type": "button", "action_id": REJECT_ACTION, "style": "danger", "value": workflow_id,
+            {"type": "button", "action_id": REJECT_ACTION, "style": "danger", "value": value,
              "text": {"type": "plain_text", "text": "Reject"}},
         ]},
     ]
@@ -255,23 +258,28 @@ def rollback(runner: StepRunner, error: ErrorContext) -> dict:
     touched = runner.context.step(lambda _c: _touched(store.get(wid)), name="rollback-plan")
     if not touched["templates"]:
         runner.notify("failure-notice", f"Provisioning failed at {error.step}: {error.message}. Nothing was deployed, "
-                                        f"so nothing to roll back. Fix it, then resume the workflow {wid}.")
+                                        f"so nothing to roll back. Fix it, then resume the workflow {wid}.", check_cancel=False)
         return {"rolled_back": []}
     runner.notify("rollback-notice", f"Provisioning failed at {error.step}: {error.message}. Rolling back "
-                                     f"{', '.join(touched['templates'])}.")
+                                     f"{', '.join(touched['templates'])}.", check_cancel=False)
     target, customer = touched["target"], touched["customer_id"]
     where = {"account_id": target["account_id"], "region": target["region"]}
+    previous = target.get("previous_version")
+    earlier: list[str] = []
+    if previous:  # the templates the previous version had: those stacks go back to it, the others are deleted
+        earlier = runner.run("rollback-previous", lambda: {"templates": runner.tool(
+            AGENT, "cfn_retrieve_package", {"customer_id": customer, "version": previous})["templates"]},
+            service="s3", check_cancel=False)["templates"]
     done = []
     for name in reversed(touched["templates"]):
         args = {**where, "customer_id": customer, "template": name}
-        previous = target.get("previous_version")
-        if previous and name in touched.get("previous_templates", [name]):
+        if previous and name in earlier:
             args["previous_version"] = previous
 
         def roll(args=args) -> dict:
             out = _approved_tool(runner, "cfn_rollback", args)
             return {"stack_name": out["stack_name"], "status": out["status"]}
-        result = runner.run(f"rollback:{name}", roll, service=TOOL_SERVICE["cfn_rollback"])
+        result = runner.run(f"rollback:{name}", roll, service=TOOL_SERVICE["cfn_rollback"], check_cancel=False)
 
         def verify(result=result, previous=args.get("previous_version")) -> dict:
             if result["status"] != "rolled_back":
@@ -284,10 +292,10 @@ def rollback(runner: StepRunner, error: ErrorContext) -> dict:
                     raise PermanentStepError(f"{result['stack_name']} still there after its rollback "
                                              f"({gone.content.get('stack_status')})", code="RollbackNotVerified")
             return {"stack_name": result["stack_name"], "verified": True}
-        runner.run(f"rollback-verified:{name}", verify, service="cloudformation")
+        runner.run(f"rollback-verified:{name}", verify, service="cloudformation", check_cancel=False)
         done.append(result["stack_name"])
     runner.notify("rollback-done", f"Rolled back and verified: {', '.join(done)}. The workflow {wid} is failed; "
-                                   "resume it after fixing the cause.")
+                                   "resume it after fixing the cause.", check_cancel=False)
     return {"rolled_back": done}
 
 
