@@ -122,11 +122,31 @@ def dev(
 
 
 def demo(
+    what: Annotated[str, typer.Argument(help="story (the default: one story through a chain) or onboarding (a "
+                                             "customer onboarded, provisioned, a failed deployment rolled back)")]
+    = "story",
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each step.")] = 180.0,
     keep: Annotated[bool, typer.Option(help="Keep the temporary state folder and print its path.")] = False,
     port: Annotated[int, typer.Option(help="Port of the stack's front door (0: any free port).")] = 0,
 ) -> None:
-    """Run one story through the local stack: prototype -> demo deck, then code; print artifacts and cost."""
+    """Run one story through the local stack: prototype -> demo deck, then code; print artifacts and cost.
+    `aidlc demo onboarding`: a customer from a Slack request to verified stacks, then a failed deployment rolled back
+    (runtime/onboarding/demo.py); prints the workflow's Slack thread."""
+    if what == "onboarding":
+        import logging
+
+        from runtime.onboarding.demo import run as run_onboarding
+
+        logging.getLogger("aws_durable_execution_sdk_python").setLevel(logging.CRITICAL)  # a failed step's traceback
+        try:
+            run_onboarding(typer.echo, timeout=timeout)
+        except Exception as exc:
+            _console().print(f"[red]demo failed:[/red] {type(exc).__name__}: {exc}")
+            raise typer.Exit(code=1) from None
+        return
+    if what != "story":
+        typer.echo(f"error: unknown demo {what!r}; choose story or onboarding", err=True)
+        raise typer.Exit(code=2)
     from runtime.local.stack import LocalStack, StackOptions
 
     console = _console()
