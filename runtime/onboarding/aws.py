@@ -26,6 +26,20 @@ from runtime.tools.audit import AuditSink
 DEFAULT_ACCESS_ROLE = "OrganizationAccountAccessRole"  # what Organizations creates in every account it makes
 ROLE_SESSION_NAME = "aidlc-onboarding"
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
+_loader: Any = None
+_loader_lock = threading.Lock()
+
+
+def shared_loader() -> Any:
+    """One botocore data loader (it caches the service models it reads) for every session made here: a session per
+    member account would otherwise read and parse each service's model again."""
+    global _loader
+    with _loader_lock:
+        if _loader is None:
+            from botocore.loaders import create_loader
+
+            _loader = create_loader()
+        return _loader
 
 
 class AccountClients:
@@ -59,6 +73,7 @@ class AccountClients:
                     sts_client, management.get_credentials(), self.role_arn,
                     extra_args={"RoleSessionName": self.owner.session_name})
                 core = botocore.session.Session()
+                core.register_component("data_loader", shared_loader())
                 core._credentials = DeferredRefreshableCredentials(  # botocore's documented refreshable pattern
                     refresh_using=fetcher.fetch_credentials, method="assume-role")
                 session = boto3.session.Session(botocore_session=core, region_name=self.owner.region)
@@ -111,6 +126,7 @@ class AwsClients:
                                            endpoint_url=endpoint_url, region=region, credentials=credentials)
 
     def _attach_management(self, session: Any, principal: str) -> None:
+        getattr(session, "_session", session).register_component("data_loader", shared_loader())
         self.hooks_for(lambda: self.identity()["Account"], lambda: self.identity()["Arn"]).attach(session, principal)
 
     def hooks_for(self, account: Any, principal: Any) -> SessionHooks:

@@ -119,6 +119,11 @@ class OrganizationService:
 
     def ensure_organization(self) -> OrganizationDescription:
         """The organisation (made with all features when there is none yet), with SCPs enabled on its root."""
+        self.ensure_root()
+        return self.describe()
+
+    def ensure_root(self) -> str:
+        """`ensure_organization` without the description: the root's id."""
         try:
             self.org.describe_organization()
         except Exception as exc:
@@ -136,7 +141,7 @@ class OrganizationService:
             except Exception as exc:
                 if _code(exc) != "PolicyTypeAlreadyEnabledException":
                     raise
-        return self.describe()
+        return root["Id"]
 
     def _root(self) -> dict[str, Any]:
         return self._pages("list_roots", "Roots")[0]
@@ -297,7 +302,7 @@ class OrganizationService:
               poll_seconds: float = 10.0) -> OrganizationResult:
         """Make (or find) everything `config` says: OUs parents first, accounts in their OUs (creation requests
         polled every `poll_seconds` until they finish), policies created and attached to their target OUs."""
-        root = self.ensure_organization().root_id
+        root = self.ensure_root()
         ou_ids: dict[str, str] = {}
         for ou in config.ou_order():
             ou_ids[ou.name] = self.ensure_ou(ou_ids[ou.parent] if ou.parent else root, ou.name)

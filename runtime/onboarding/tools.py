@@ -150,6 +150,9 @@ class PackageResult(_Result):
     package: dict[str, Any]
     digest: str
     templates: list[str] = Field(description="Template names in deployment order")
+    organization: dict[str, Any] | None = Field(default=None, description=(
+        "cfn_build_package: the OrganizationConfig the package was built for (the deterministic plan from the "
+        "requirements when none was given)"))
 
 
 class VersionResult(_Result):
@@ -220,7 +223,7 @@ def org_describe(context: ToolContext, args: NoArgs) -> dict:
 
 def org_create_ou(context: ToolContext, args: CreateOuArgs) -> dict:
     orgs = _orgs(context, "org_create_ou")
-    parent = args.parent_id or orgs.ensure_organization().root_id
+    parent = args.parent_id or orgs.ensure_root()
     return {"ou_id": orgs.ensure_ou(parent, args.name), "parent_id": parent, "name": args.name}
 
 
@@ -258,10 +261,11 @@ def cfn_build_package(context: ToolContext, args: BuildPackageArgs) -> dict:
     from runtime.onboarding.packages import build_package, content_digest
 
     requirements = CustomerRequirements.model_validate(args.requirements)
-    org = OrganizationConfig.model_validate(args.organization) if args.organization is not None else None
+    org = (OrganizationConfig.model_validate(args.organization) if args.organization is not None
+           else OrganizationConfig.from_requirements(requirements))
     package = build_package(requirements, org)
     return {"package": package.model_dump(mode="json"), "digest": content_digest(package),
-            "templates": [t.name for t in package.deployment_order()]}
+            "templates": [t.name for t in package.deployment_order()], "organization": org.model_dump(mode="json")}
 
 
 def cfn_validate_package(context: ToolContext, args: PackageArgs) -> dict:
