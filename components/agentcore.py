@@ -20,6 +20,9 @@ from components import iam
 from components.base import (PACKAGE, LambdaFunction, LambdaFunctionArgs, check_common, child, lambda_plugin_dirs,
                              require)
 from components.state import State
+from runtime.browser.agentcore import IAM_ACTIONS as BROWSER_ACTIONS
+from runtime.browser.agentcore import STREAM_ACTIONS as BROWSER_STREAM_ACTIONS
+from runtime.browser.agentcore import browser_arn
 from runtime.plugins import AgentSpec
 from runtime.sandbox.code_interpreter import IAM_ACTIONS as CODE_INTERPRETER_ACTIONS
 from runtime.sandbox.code_interpreter import interpreter_arn
@@ -120,6 +123,7 @@ class AgentCore(pulumi.ComponentResource):
             Env.GITHUB_REPO: args.github_repo,
             Env.PROTOTYPE_EXPIRY_DAYS: str(args.prototype_expiry_days),
             Env.PROTOTYPE_BASE_URL: args.prototype_base_url,
+            Env.BROWSER: "agentcore",  # prototype uploads are rendered in AgentCore Browser first (runtime/browser)
             Env.POWERTOOLS_SERVICE_NAME: "aidlc-tools",
             Env.KB_ID: args.knowledge_base_id,
             Env.PLUGIN_DIRS: lambda_plugin_dirs(args.plugin_dirs_in_bundle) if args.plugin_dirs_in_bundle else None,
@@ -151,6 +155,15 @@ class AgentCore(pulumi.ComponentResource):
             f"{name}-tools-code-interpreter", role=self.tool_function.role.id,
             policy=pulumi.Output.json_dumps(iam.document([iam.statement(
                 "RunSandboxInCodeInterpreter", CODE_INTERPRETER_ACTIONS, [interpreter_arn(region)])])),
+            opts=child(self))
+        # The browser check (prototype_upload, prototype_check) runs in this Lambda too and opens AgentCore Browser
+        # sessions from here; the actions and the browser's ARN are declared with the adapter.
+        self.browser_policy = aws.iam.RolePolicy(
+            f"{name}-tools-browser", role=self.tool_function.role.id,
+            policy=pulumi.Output.json_dumps(iam.document([
+                iam.statement("CheckPrototypesInAgentCoreBrowser", BROWSER_ACTIONS, [browser_arn(region)]),
+                iam.statement("ConnectAgentCoreBrowserStream", BROWSER_STREAM_ACTIONS, ["*"]),
+            ])),
             opts=child(self))
         agentcore_source_arn = pulumi.Output.format("arn:aws:bedrock-agentcore:{0}:{1}:*", region, account)
         self.gateway_role = aws.iam.Role(

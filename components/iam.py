@@ -23,6 +23,8 @@ from runtime.resources import TABLES, Function
 WILDCARD_RESOURCE_REASONS: dict[str, str] = {
     "cloudwatch:PutMetricData": "CloudWatch metrics have no ARN; the statement is narrowed by a cloudwatch:namespace "
     "condition instead",
+    "bedrock-agentcore:ConnectBrowserAutomationStream": "the Service Authorization Reference gives it no resource "
+    "type; the sessions it connects to are started on the one system browser's ARN (StartBrowserSession)",
 }
 
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")

@@ -39,7 +39,8 @@ BUNDLES: dict[str, tuple[str, ...]] = {
     "webhook": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py"),
     "pipeline": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py"),
     "slack": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py", "slack-sdk"),
-    "tools": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py", "cedarpy", "dulwich"),
+    # playwright: the browser check drives AgentCore Browser over CDP from the tool Lambda (runtime/browser)
+    "tools": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py", "cedarpy", "dulwich", "playwright"),
     "agent": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py", "cedarpy", "strands-agents", "mcp",
               "bedrock-agentcore", "starlette", "uvicorn"),
 }

@@ -118,6 +118,7 @@ class Env:
     API_ACCESS = "AIDLC_API_ACCESS"  # JSON {caller IAM principal ARN: [project ids]}: the internal API's tenants
     DEFER_SECONDS = "AIDLC_DEFER_SECONDS"  # JSON [first, max] seconds a waiting task is deferred; default 10, 900
     PROTOTYPE_EXPIRY_DAYS = "AIDLC_PROTOTYPE_EXPIRY_DAYS"
+    BROWSER = "AIDLC_BROWSER"  # the browser prototypes are rendered in before upload: agentcore | chromium | unset
     # The onboarding workflows (seed 003): the durable functions by workflow kind, and the role they assume in a
     # member account (Organizations makes OrganizationAccountAccessRole in every account it creates).
     WORKFLOW_FUNCTIONS = "AIDLC_WORKFLOW_FUNCTIONS"  # JSON {"onboarding": name or ARN, "provisioning": ...}
@@ -491,7 +492,7 @@ FUNCTIONS: tuple[Function, ...] = (
         secrets=("notion-token", "github-token", "tool-token-key"),
         buckets=("prototypes",),
         pipeline=False,
-        settings=(Env.NOTION_API_BASE, Env.PROTOTYPE_BASE_URL, Env.PROTOTYPE_EXPIRY_DAYS, Env.GITHUB_REPO,
+        settings=(Env.NOTION_API_BASE, Env.PROTOTYPE_BASE_URL, Env.PROTOTYPE_EXPIRY_DAYS, Env.BROWSER, Env.GITHUB_REPO,
                   Env.GITHUB_API_BASE, Env.LOCAL_GIT_REMOTE, Env.POLICY_DIRS, Env.KB_ID, Env.KB_LOCAL_INDEX),
         knowledge_base="retrieve",  # kb_retrieve
     ),

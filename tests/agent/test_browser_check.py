@@ -193,3 +193,48 @@ def test_the_agentcore_adapter_checks_over_cdp_and_always_stops_its_session(cdp_
         PageChecker(failing).check(f"{BASE}/{INVOCATION}/index.html", served.get)
     assert calls[-1] == ("stop",)  # the session is stopped even when the connection fails (no leaked billing)
     json.dumps(good.summary())  # what the tool returns is JSON
+
+
+def test_the_notion_comment_shows_the_screenshot():
+    from runtime.models import InvocationRecord, InvocationStatus, OutputArtifact, PrototypeMetadata, new_ulid
+    from runtime.pipeline.writeback import comment_text
+
+    url, shot = f"{BASE}/{INVOCATION}/index.html", f"{BASE}/{INVOCATION}/_aidlc/screenshots/index.html.png"
+    record = InvocationRecord(
+        invocation_id=new_ulid(), notion_page_id="p", workspace_id="w", project_id="proj", agent_type="mock",
+        status=InvocationStatus.COMPLETED, output_artifacts=[OutputArtifact(
+            type="prototype", url=url, title="Prototype: Ambulances",
+            metadata=PrototypeMetadata(s3_key=f"{INVOCATION}/index.html", cloudfront_url=url, expiry_days=7,
+                                       screenshot_url=shot))])
+    lines = comment_text(record).splitlines()
+    assert lines[lines.index(f"• Prototype: Ambulances: {url}") + 1] == f"  Screenshot: {shot}"
+
+
+def test_the_boto3_browser_client_speaks_the_botocore_model():
+    """The tool Lambda's bundle cannot carry bedrock-agentcore, so its sessions go through boto3 alone; Stubber
+    checks each request against botocore's model of the bedrock-agentcore API."""
+    from botocore.stub import Stubber
+
+    from runtime.browser.agentcore import Boto3BrowserClient
+
+    session = boto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", aws_session_token="tok",
+                            region_name="us-east-1")
+    client = session.client("bedrock-agentcore", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_response("start_browser_session", {"browserIdentifier": "aws.browser.v1", "sessionId": "s-1",
+                                                   "createdAt": "2026-12-02T00:00:00Z"},
+                         {"browserIdentifier": "aws.browser.v1", "name": "aidlc-prototype-check",
+                          "sessionTimeoutSeconds": 300, "viewPort": {"width": 1280, "height": 800}})
+    stubber.add_response("stop_browser_session", {"browserIdentifier": "aws.browser.v1", "sessionId": "s-1",
+                                                  "lastUpdatedAt": "2026-12-02T00:00:00Z"},
+                         {"browserIdentifier": "aws.browser.v1", "sessionId": "s-1"})
+    with stubber:
+        browser = Boto3BrowserClient("us-east-1", client=client, session=session)
+        browser.start(viewport={"width": 1280, "height": 800}, session_timeout_seconds=300)
+        url, headers = browser.generate_ws_headers()
+        assert url == f"wss://{client.meta.endpoint_url.split('//')[1]}/browser-streams/aws.browser.v1/sessions/s-1/automation"
+        assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+        assert "/us-east-1/bedrock-agentcore/aws4_request" in headers["Authorization"]
+        assert headers["X-Amz-Security-Token"] == "tok"
+        assert browser.stop()
+    stubber.assert_no_pending_responses()
