@@ -38,6 +38,7 @@ class ToolServices:
     policy: ToolPolicy | None = None
     audit: AuditSink | None = None  # the tool side of the one audit trail (runtime.tools.audit)
     sandbox: CodeSandbox | None = None  # None: runtime.sandbox.default_sandbox(github) (sandbox_run)
+    kb: Any | None = None  # the knowledge base's retriever (runtime.kb.retrieval.Retriever): kb_retrieve
     aws: AwsClients | None = None  # the onboarding tools' audited AWS clients (runtime/onboarding/aws.py)
     packages: PackageStore | None = None  # the CloudFormation package store (runtime/onboarding/package_store.py)
 
@@ -48,6 +49,7 @@ class ToolServices:
                 "notion": "set the Notion token (NOTION_TOKEN_SECRET) or run the local stack",
                 "github": "set AIDLC_GITHUB_REPO with a GitHub token, or AIDLC_LOCAL_GIT_REMOTE for a local remote",
                 "prototypes": "set PROTOTYPE_BUCKET and PROTOTYPE_BASE_URL",
+                "kb": "set AIDLC_KB_ID (the Bedrock knowledge base) or AIDLC_KB_LOCAL_INDEX (the local stack)",
                 "aws": "give the tools an AwsClients (runtime.onboarding.aws) for the organisation's management account",
                 "packages": "give the tools a PackageStore (runtime.onboarding.package_store) on the package bucket",
             }

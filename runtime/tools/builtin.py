@@ -12,7 +12,7 @@ from runtime.tools.spec import ToolSpec
 
 @hookimpl
 def register_tools() -> list[ToolSpec]:
-    from runtime.tools import analysis, github_tools, notion_tools, prototype_tools, repo_tools, sandbox_tools
+    from runtime.tools import analysis, github_tools, kb_tools, notion_tools, prototype_tools, repo_tools, sandbox_tools
 
     return [*notion_tools.TOOLS, *github_tools.TOOLS, *repo_tools.TOOLS, *sandbox_tools.TOOLS, *prototype_tools.TOOLS,
-            *analysis.TOOLS]
+            *analysis.TOOLS, *kb_tools.TOOLS]

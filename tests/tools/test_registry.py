@@ -19,7 +19,7 @@ BUILTIN_TOOL_NAMES = {
     "notion_create_database", "notion_create_comment", "github_create_branch", "github_commit_files",
     "github_create_pull_request", "github_read_file", "github_read_pull_request", "github_comment_pull_request",
     "prototype_upload", "prototype_check", "prototype_url", "feedback_statistics",
-    "repo_list_files", "repo_search_code", "repo_read_files", "repo_branch_diff", "sandbox_run",
+    "repo_list_files", "repo_search_code", "repo_read_files", "repo_branch_diff", "sandbox_run", "kb_retrieve",
 }
 
 
