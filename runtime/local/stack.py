@@ -553,6 +553,14 @@ class LocalStack:
 
         # The tool gateway's own clients: its prototype uploads are its calls.
         clients = self.clients_for("tool_gateway")
+        # Prototypes are rendered in headless Chromium before upload (AgentCore Browser in AWS); one browser for the
+        # stack, started on the first upload, stopped with the stack.
+        from runtime.browser import PageChecker
+        from runtime.browser.local import LocalChromium, chromium_available
+
+        browser = LocalChromium() if chromium_available() else None
+        if browser is not None:
+            self._exit.callback(browser.close)
         return ToolServices(
             notion=NotionAdapter(self.emulator.integration_token, base_url=self.settings[resources.Env.NOTION_API_BASE]),
             github=LocalGitBackend(self.git_remote, web_base_url=self.base_url),
@@ -561,6 +569,7 @@ class LocalStack:
                 self.settings[resources.Env.PROTOTYPE_BASE_URL],
                 s3_client=clients.client("s3"),
                 expiry_days=self.project.prototype_expiry_days,
+                checker=PageChecker(browser) if browser is not None else None,
             ),
             policy=ToolPolicy.load(),
             # the tool side of the audit trail, as the gateway Lambda writes it in AWS

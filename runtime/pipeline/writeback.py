@@ -191,6 +191,9 @@ def comment_text(record: InvocationRecord) -> str:
             lines.append(record.output_summary)
         for artifact in record.output_artifacts:
             lines.append(f"• {artifact.title}: {artifact.url}")
+            screenshot = getattr(artifact.metadata, "screenshot_url", None)  # a prototype the browser checked
+            if screenshot:
+                lines.append(f"  Screenshot: {screenshot}")
     else:
         lines.append(f"⚠️ {record.agent_type} {record.status.value} (invocation {record.invocation_id}).")
         if record.error_code:
