@@ -120,7 +120,7 @@ def register_agents():
             description="Generates an implementation draft with tests and opens a GitHub pull request.",
             triggers=["Generate Code"],
             tools=[
-                "notion_read_page",
+                "kb_retrieve", "notion_read_page",
                 "notion_search",
                 "github_read_file",
                 "repo_list_files",

@@ -54,7 +54,7 @@ def register_agents():
             description="Synthesises feedback into ratings statistics, themes, quotes and recommendations.",
             triggers=["Synthesize Feedback"],
             tools=[
-                "notion_read_page",
+                "kb_retrieve", "notion_read_page",
                 "notion_search",
                 "notion_query_data_source",
                 "feedback_statistics",

@@ -69,7 +69,7 @@ def register_agents():
             description="Reviews a pull request against the story's acceptance criteria and posts the review.",
             triggers=["Review Code"],
             tools=[
-                "notion_read_page",
+                "kb_retrieve", "notion_read_page",
                 "github_read_pull_request",
                 "github_read_file",
                 "repo_list_files",
