@@ -1,13 +1,37 @@
 """The code agent: a story becomes a GitHub pull request with an implementation draft and tests."""
 
 import json
+import re
 
-from runtime.plugins import OFFLINE_LABEL, AgentSpec, Limits, ToolCall, criteria, hookimpl, slug
+from runtime.plugins import (OFFLINE_LABEL, AgentSpec, Limits, MemoryStrategy, RunMemory, ToolCall, criteria, hookimpl,
+                             slug)
+
+MEMORY_STRATEGIES = [
+    MemoryStrategy(name="conventions", type="SEMANTIC",
+                   description="The repository's conventions: layout, naming, test style, frameworks."),
+    MemoryStrategy(name="review_feedback", type="USER_PREFERENCE",
+                   description="Past review feedback on this agent's pull requests, to follow next time."),
+]
+DEFAULT_SOURCE_DIR = "features"
+# What the offline script understands of a remembered convention (it reads no prose): "source files under `src/`".
+_SOURCE_DIR = re.compile(r"\b(?:source|code|module)s?(?: files?)? (?:go |belong )?(?:under|in|into) `?([a-z][a-z0-9_]*)/",
+                         re.IGNORECASE)
+
+
+def source_dir(memory: RunMemory | None) -> str:
+    """Where the source files go: the latest remembered convention or review feedback naming a folder, else
+    `features/`."""
+    if memory is not None:
+        for text in [*memory.records("review_feedback"), *memory.records("conventions")]:
+            match = _SOURCE_DIR.search(text)
+            if match:
+                return match.group(1)
+    return DEFAULT_SOURCE_DIR
 
 # --- offline: an implementation draft and its tests, rendered from the story ---------------------------------
 
 
-def code_files(request) -> dict[str, str]:
+def code_files(request, package: str = DEFAULT_SOURCE_DIR) -> dict[str, str]:
     name = slug(request.story.title, 30).replace("-", "_")
     items = criteria(request)
     checks = "\n".join(f"    {json.dumps(item)}," for item in items)
@@ -26,7 +50,7 @@ def criteria_status(done: set[int]) -> list[dict]:
     """Which acceptance criteria are met, given the indexes already done."""
     return [{{"criterion": text, "met": index in done}} for index, text in enumerate(ACCEPTANCE_CRITERIA)]
 '''
-    test = f'''from features.{name} import ACCEPTANCE_CRITERIA, criteria_status
+    test = f'''from {package}.{name} import ACCEPTANCE_CRITERIA, criteria_status
 
 
 def test_every_criterion_is_listed():
@@ -38,7 +62,7 @@ def test_status_marks_done_criteria():
     assert status[0]["met"] is True
     assert all(not row["met"] for row in status[1:])
 '''
-    return {f"features/{name}.py": module, f"tests/test_{name}.py": test, "features/__init__.py": ""}
+    return {f"{package}/{name}.py": module, f"tests/test_{name}.py": test, f"{package}/__init__.py": ""}
 
 
 TEST_COMMAND = "python -m pytest -q"
@@ -81,14 +105,14 @@ def pr_body(request, files: dict, runs: list = (), sandbox: str = "") -> str:
     )
 
 
-def offline(request):
+def offline(request, memory=None):
     yield ToolCall("notion_read_page", {"page_id": request.notion_page_id})
     # explore before writing: the layout, and where the existing tests are
     yield ToolCall("repo_list_files", {"depth": 2})
     yield ToolCall("repo_search_code", {"pattern": r"^\s*def test_", "path_glob": "*.py", "max_results": 20})
     branch = f"aidlc/{slug(request.story.title)}-{request.invocation_id[-6:].lower()}"
     yield ToolCall("github_create_branch", {"branch": branch})
-    files = code_files(request)
+    files = code_files(request, source_dir(memory))
     yield ToolCall(
         "github_commit_files",
         {"branch": branch, "message": f"Implement: {request.story.title}", "files": files},
@@ -134,7 +158,8 @@ def register_agents():
             ],
             outputs=["pull_request"],
             completion_status="Code Generated",
-            limits=Limits(max_tokens=400_000, timeout_seconds=2 * 3600, memory_mb=4096),
+            limits=Limits(max_tokens=400_000, timeout_seconds=2 * 3600, memory_mb=4096, uses_memory=True),
+            memory_strategies=MEMORY_STRATEGIES,
             offline=offline,
         )
     ]

@@ -1,6 +1,6 @@
 """The insight agent: a synthesis of the collected feedback, with statistics computed by a tool, not the model."""
 
-from runtime.plugins import OFFLINE_LABEL, AgentSpec, Limits, ToolCall, hookimpl, parent_context
+from runtime.plugins import OFFLINE_LABEL, AgentSpec, Limits, MemoryStrategy, ToolCall, hookimpl, parent_context
 
 
 def insight_markdown(request, stats: dict, quotes: list[str]) -> str:
@@ -62,7 +62,10 @@ def register_agents():
             ],
             outputs=["insight_report"],
             completion_status="Insights Ready",
-            limits=Limits(max_tokens=150_000, timeout_seconds=1800),
+            limits=Limits(max_tokens=150_000, timeout_seconds=1800, uses_memory=True),
+            memory_strategies=[MemoryStrategy(
+                name="findings", type="SEMANTIC", from_run_summary=True,
+                description="What earlier syntheses of this project's feedback found (each run's summary).")],
             offline=offline,
         )
     ]

@@ -89,6 +89,7 @@ class AgentCore(pulumi.ComponentResource):
     endpoints: dict[str, aws.bedrock.AgentcoreAgentRuntimeEndpoint]
     runtime_roles: dict[str, aws.iam.Role]
     memories: dict[str, aws.bedrock.AgentcoreMemory]
+    memory_strategies: dict[str, list[aws.bedrock.AgentcoreMemoryStrategy]]
     gateway: aws.bedrock.AgentcoreGateway
     gateway_target: aws.bedrock.AgentcoreGatewayTarget
     tool_function: LambdaFunction
@@ -204,6 +205,7 @@ class AgentCore(pulumi.ComponentResource):
 
         # --- one runtime per plugin --------------------------------------------------------------------------
         self.runtimes, self.endpoints, self.runtime_roles, self.memories = {}, {}, {}, {}
+        self.memory_strategies = {}
         for spec in args.agents:
             self._agent(name, prefix, spec, args, code_object_arn, agentcore_source_arn, tags)
 
@@ -231,8 +233,16 @@ class AgentCore(pulumi.ComponentResource):
         if spec.limits.uses_memory:
             memory = aws.bedrock.AgentcoreMemory(
                 f"{base}-memory", name=f"{rt_name}_memory"[:48], event_expiry_duration=MEMORY_EVENT_EXPIRY_DAYS,
-                description=f"aidlc {agent} agent memory", tags=tags, opts=child(self))
+                description=f"aidlc {agent} agent memory", tags={**tags, "aidlc:agent": agent}, opts=child(self))
             self.memories[agent] = memory
+            # The service extracts each strategy's records from the agent's events (runtime/agent/memory.py).
+            self.memory_strategies[agent] = [
+                aws.bedrock.AgentcoreMemoryStrategy(
+                    f"{base}-memory-{strategy.name.replace('_', '-')}", memory_id=memory.id, name=strategy.name,
+                    type=strategy.type, description=strategy.description,
+                    namespace_templates=[strategy.namespace_template], opts=child(self))
+                for strategy in spec.memory_strategies
+            ]
         model_ids = list(dict.fromkeys([*(args.model_ids or [args.model_id]),
                                         *([spec.limits.model_id] if spec.limits.model_id else [])]))
         statements = iam.agent_runtime_statements(
@@ -260,7 +270,7 @@ class AgentCore(pulumi.ComponentResource):
         if args.plugin_dirs_in_bundle:
             environment[Env.PLUGIN_DIRS] = ":".join(args.plugin_dirs_in_bundle)  # relative to the code root
         if memory is not None:
-            environment["AIDLC_MEMORY_ID"] = memory.id
+            environment[Env.MEMORY_ID] = memory.id
         runtime = aws.bedrock.AgentcoreAgentRuntime(
             f"{base}-runtime",
             agent_runtime_name=rt_name,

@@ -545,6 +545,20 @@ def _memory(r: RecordedResource, _: Recording) -> list[Request]:
         {k: v for k, v in r.inputs.items() if k not in ("region", "timeouts")})))]
 
 
+_STRATEGY_MEMBERS = {"SEMANTIC": "semanticMemoryStrategy", "USER_PREFERENCE": "userPreferenceMemoryStrategy",
+                     "SUMMARIZATION": "summaryMemoryStrategy", "EPISODIC": "episodicMemoryStrategy"}
+
+
+def _memory_strategy(r: RecordedResource, _: Recording) -> list[Request]:
+    """The provider adds a strategy with UpdateMemory's memoryStrategies.addMemoryStrategies (one built-in type)."""
+    i = r.inputs
+    member = _STRATEGY_MEMBERS.get(str(i.get("type")), f"<no request mapping for strategy type {i.get('type')!r}>")
+    strategy = _drop_none({"name": i.get("name"), "description": i.get("description"),
+                           "namespaceTemplates": i.get("namespaceTemplates"), "namespaces": i.get("namespaces")})
+    return [Request("bedrock-agentcore-control", "UpdateMemory", {
+        "memoryId": i.get("memoryId"), "memoryStrategies": {"addMemoryStrategies": [{member: strategy}]}})]
+
+
 def _credential_provider(r: RecordedResource, _: Recording) -> list[Request]:
     i = r.inputs
     return [Request("bedrock-agentcore-control", "CreateApiKeyCredentialProvider", _drop_none({
@@ -668,6 +682,7 @@ REQUESTS: dict[str, Callable[[RecordedResource, Recording], list[Request]]] = {
     "aws:bedrock/agentcoreGateway:AgentcoreGateway": _gateway,
     "aws:bedrock/agentcoreGatewayTarget:AgentcoreGatewayTarget": _gateway_target,
     "aws:bedrock/agentcoreMemory:AgentcoreMemory": _memory,
+    "aws:bedrock/agentcoreMemoryStrategy:AgentcoreMemoryStrategy": _memory_strategy,
     "aws:bedrock/agentcoreApiKeyCredentialProvider:AgentcoreApiKeyCredentialProvider": _credential_provider,
 }
 

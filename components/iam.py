@@ -37,10 +37,10 @@ QUEUE_CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVi
 LOG_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
 AGENT_INVOKE = ("bedrock-agentcore:InvokeAgentRuntime", "bedrock-agentcore:StopRuntimeSession")
 MODEL_INVOKE = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
+# What runtime/agent/memory.py calls (CreateEvent, ListEvents, RetrieveMemoryRecords), nothing more.
 MEMORY_USE = (
     "bedrock-agentcore:CreateEvent",
     "bedrock-agentcore:ListEvents",
-    "bedrock-agentcore:GetEvent",
     "bedrock-agentcore:RetrieveMemoryRecords",
 )
 METRICS_NAMESPACE = "aidlc"

@@ -181,6 +181,8 @@ def needs(call: Any, recording: Recording, arns: Mapping[tuple[str, str], str] |
                                  if secret.startswith("arn:") else secret)
     elif service == "bedrock-agentcore" and operation in ("InvokeAgentRuntime", "StopRuntimeSession"):
         resource = _runtime_arn(recording, str(params.get("agentRuntimeArn", "")))
+    elif service == "bedrock-agentcore" and "memoryId" in params:
+        resource = _memory_arn(recording, str(params["memoryId"]))
     elif service in ("cloudwatch", "monitoring") and operation == "PutMetricData":
         resource = "*"
         context["cloudwatch:namespace"] = params.get("Namespace", "")
@@ -205,6 +207,19 @@ def _runtime_arn(recording: Recording, arn_or_agent: str) -> str:
         if agent and (tail == agent or tail.endswith(f"_{agent}") or arn_or_agent == arn):
             return arn
     raise Unmapped(f"agent runtime {arn_or_agent!r} is no runtime the stack deploys")
+
+
+def _memory_arn(recording: Recording, memory_id: str) -> str:
+    """The stack's memory ARN for the agent a call's memory id names: AgentCore Memory ids are `<name>-<10 chars>`
+    and both the stack's names (`<prefix>_<agent>_memory`) and the local stand-in's (`aidlc_<agent>_memory`) end
+    with `_<agent>_memory`."""
+    name = memory_id.rsplit("/", 1)[-1].rsplit("-", 1)[0]
+    memories = {(r.inputs.get("tags") or {}).get("aidlc:agent"): r.state.get("arn")
+                for r in recording.of_type("aws:bedrock/agentcoreMemory:AgentcoreMemory")}
+    for agent, arn in sorted(memories.items(), key=lambda kv: -len(kv[0] or "")):
+        if agent and name.endswith(f"_{agent}_memory"):
+            return arn
+    raise Unmapped(f"memory {memory_id!r} is no memory the stack deploys")
 
 
 # --- policy evaluation -------------------------------------------------------------------------------------

@@ -79,6 +79,8 @@ def key_settings(r: RecordedResource) -> dict[str, Any]:
                 "propagated_headers": _get(i, "metadataConfiguration", "allowedRequestHeaders")}
     if kind == "AgentcoreMemory":
         return {"name": i.get("name"), "expiry_days": i.get("eventExpiryDuration")}
+    if kind == "AgentcoreMemoryStrategy":
+        return {"name": i.get("name"), "type": i.get("type"), "namespaces": i.get("namespaceTemplates")}
     if kind == "Key":
         return {"rotation": i.get("enableKeyRotation"), "deletion_window_days": i.get("deletionWindowInDays")}
     if kind == "Topic":

@@ -146,6 +146,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.typ == "aws:s3/bucket:Bucket":
             state["bucket"] = computed_outputs(args.typ, args.name, inputs)["bucket"]
         resource_id = f"{args.name}-id"
+        if args.typ == "aws:bedrock/agentcoreMemory:AgentcoreMemory":  # AgentCore ids: the name, a hyphen, 10 characters
+            resource_id = f"{inputs.get('name', args.name)}-mock000001"
         if args.typ == "aws:bedrock/agentKnowledgeBase:AgentKnowledgeBase":
             resource_id = MOCK_KB_ID
         with self._lock:

@@ -32,9 +32,9 @@ from collections.abc import Callable, Generator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runtime.hookspecs import hookimpl
 from runtime.models import (
@@ -47,7 +47,8 @@ from runtime.models import (
 )
 
 __all__ = [
-    "ARTIFACTS_KEY", "AgentSpec", "ChainRule", "Limits", "OFFLINE_LABEL", "OfflineScript", "ToolCall", "VARIANT_KEY",
+    "ARTIFACTS_KEY", "AgentSpec", "ChainRule", "Limits", "MemoryStrategy", "OFFLINE_LABEL", "OfflineScript", "RunMemory",
+    "ToolCall", "VARIANT_KEY",
     "chain_context", "chain_url_key", "chained_url", "criteria", "feedback_database_properties", "hookimpl",
     "parent_context", "slug",
 ]
@@ -101,7 +102,8 @@ class ToolCall(NamedTuple):
 
 
 # An offline script is a generator: it yields the tool calls a real model would make, receives each tool's
-# result (a dict) back from `yield`, and returns the run's summary text. The offline model drives it.
+# result (a dict) back from `yield`, and returns the run's summary text. The offline model drives it. A script that
+# also takes a `memory` keyword argument is given the run's `RunMemory` (agents with `Limits.uses_memory`).
 OfflineScript = Callable[[AgentRequest], Generator[ToolCall, dict[str, Any], str]]
 
 
@@ -131,7 +133,51 @@ class Limits(BaseModel):
     # BUDGET_EXCEEDED, keeping what it made (commits already on its branch, artifacts already recorded).
     max_turns: int = Field(default=100, ge=1, le=10_000)
     max_tool_calls: int = Field(default=300, ge=1, le=10_000)
-    uses_memory: bool = False  # ask for an AgentCore Memory resource
+    uses_memory: bool = False  # ask for an AgentCore Memory resource (its strategies: AgentSpec.memory_strategies)
+
+
+MemoryStrategyType = Literal["SEMANTIC", "USER_PREFERENCE", "SUMMARIZATION"]
+
+
+class MemoryStrategy(BaseModel):
+    """One long-term memory strategy of an agent with `Limits.uses_memory`: what AgentCore Memory extracts from the
+    agent's events into the project's namespace `/projects/{actorId}/<name>` (the actor is the project). In AWS it
+    becomes an `AgentcoreMemoryStrategy` of `type` (the service's own extraction, asynchronous); locally the stand-in
+    keeps the texts of events tagged with the strategy's name (runtime/local/agentcore_memory.py). At most one of each
+    type per agent (an AgentCore rule)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")
+    type: MemoryStrategyType = "SEMANTIC"
+    description: str = Field(min_length=1, max_length=4_096)
+    # True: each successful run's final summary is written for this strategy (e.g. what an insight run found).
+    from_run_summary: bool = False
+
+    @property
+    def namespace_template(self) -> str:
+        return f"/projects/{{actorId}}/{self.name}"
+
+    def namespace(self, actor_id: str) -> str:
+        return self.namespace_template.replace("{actorId}", actor_id)
+
+
+class RunMemory(BaseModel):
+    """What an agent remembers at the start of a run: the session's earlier turns (short-term) and, per strategy
+    name, the project's long-term records. An offline script that takes a `memory` keyword argument receives it;
+    a model reads it in the task prompt."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session: list[str] = Field(default_factory=list)
+    long_term: dict[str, list[str]] = Field(default_factory=dict)
+
+    def records(self, strategy: str) -> list[str]:
+        return list(self.long_term.get(strategy, []))
+
+    @property
+    def empty(self) -> bool:
+        return not self.session and not any(self.long_term.values())
 
 
 class AgentSpec(BaseModel):
@@ -152,9 +198,23 @@ class AgentSpec(BaseModel):
     failure_status: str = "Agent Failed"
     chains: list[ChainRule] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
+    # Long-term memory strategies (only with limits.uses_memory); see MemoryStrategy and the README's "Agent memory".
+    memory_strategies: list[MemoryStrategy] = Field(default_factory=list)
     offline: OfflineScript | None = Field(default=None, exclude=True)
     # Filled in by the registry: where the plugin came from.
     source: str = ""
+
+    @model_validator(mode="after")
+    def _memory_strategies_need_memory(self) -> "AgentSpec":
+        if self.memory_strategies and not self.limits.uses_memory:
+            raise ValueError("memory_strategies needs limits=Limits(uses_memory=True)")
+        names = [s.name for s in self.memory_strategies]
+        if len(set(names)) != len(names):
+            raise ValueError(f"memory_strategies: names must be unique, got {names}")
+        types = [s.type for s in self.memory_strategies]
+        if len(set(types)) != len(types):
+            raise ValueError(f"memory_strategies: AgentCore allows one strategy of each type per memory, got {types}")
+        return self
 
     @property
     def system_prompt(self) -> str:
@@ -185,6 +245,7 @@ class AgentSpec(BaseModel):
             "outputs": [output.value for output in self.outputs],
             "completion_status": self.completion_status,
             "limits": self.limits.model_dump(mode="json"),
+            "memory_strategies": [strategy.model_dump(mode="json") for strategy in self.memory_strategies],
             "offline": self.offline is not None,
             "source": self.source,
         }

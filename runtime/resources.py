@@ -104,6 +104,7 @@ class Env:
     AGENT_QUALIFIER = "AIDLC_AGENT_QUALIFIER"  # AgentCore endpoint qualifier, default DEFAULT
     GATEWAY_URL = "AIDLC_GATEWAY_URL"  # the MCP endpoint agents call tools through
     AGENT_NAME = "AIDLC_AGENT"  # which plugin an agent runtime is deployed as
+    MEMORY_ID = "AIDLC_MEMORY_ID"  # the agent runtime's AgentCore Memory id (plugins with Limits.uses_memory)
     MODEL_ID = "AIDLC_MODEL_ID"
     MODEL_PROVIDER = "AIDLC_MODEL"  # bedrock | offline
     MODEL_PRICES = "AIDLC_MODEL_PRICES"  # JSON {model_id: {input_per_million, output_per_million}}

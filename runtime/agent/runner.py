@@ -15,6 +15,7 @@ from typing import Any
 
 from runtime.agent.artifacts import ArtifactCollector, artifacts_from_calls
 from runtime.agent.completion import CompletionSink
+from runtime.agent.memory import memory_prompt
 from runtime.agent.hooks import ArtifactHook, AuditHook, BudgetHook, RunControl, usage_of
 from runtime.agent.offline_model import OfflineScriptError
 from runtime.agent.models import build_model, resolve_model_id  # the model choice and its strands Model
@@ -23,7 +24,7 @@ from runtime.cost import DEFAULT_MODEL_ID, OFFLINE_MODEL_ID, cost_usd
 from runtime.errors import ErrorCode
 from runtime.models import AgentRequest, CompletionEvent, TokenUsage
 from runtime.observe.trace import in_stage, model_call_hook
-from runtime.plugins import AgentSpec
+from runtime.plugins import AgentSpec, RunMemory
 from runtime.tools.audit import AuditSink, DynamoDbAuditSink, MemoryAuditSink
 from runtime.tools.base import raised_at
 
@@ -49,6 +50,7 @@ class RunOptions:
     audit: AuditSink | None = None
     registry: Any = None  # the AgentRegistry the agent and its tools' specs come from (default: the process one)
     tool_token: str | None = None  # the run's tool token, when not in the request (the local stack's MCP issues it)
+    memory: Any = None  # an AgentMemory (runtime/agent/memory.py); default: the runtime's own, for uses_memory agents
     control: RunControl = field(default_factory=RunControl)
 
 
@@ -100,8 +102,9 @@ def failure_detail(exc: BaseException) -> str:
     return f"{type(exc).__name__} at {raised_at(exc)}: {exc}"
 
 
-def task_prompt(request: AgentRequest) -> str:
-    """The first user message: everything the orchestrator sent, so the agent need not read Notion to start."""
+def task_prompt(request: AgentRequest, remembered: str = "") -> str:
+    """The first user message: everything the orchestrator sent, so the agent need not read Notion to start, and
+    what the agent remembers (`remembered`: runtime.agent.memory.memory_prompt)."""
     story = request.story
     parts = [
         f"Work on this Notion user story (page id {request.notion_page_id}, invocation {request.invocation_id}).",
@@ -116,6 +119,8 @@ def task_prompt(request: AgentRequest) -> str:
     parts.append("Project settings:\n" + request.project.model_dump_json(indent=2))
     if request.parent is not None:
         parts.append("This run follows another agent's run:\n" + request.parent.model_dump_json(indent=2))
+    if remembered:
+        parts.append(remembered)
     parts.append("Use your tools to produce your artifacts, then answer with a short summary with their links.")
     return "\n\n".join(parts)
 
@@ -134,6 +139,35 @@ def _limits(spec: AgentSpec, request: AgentRequest) -> tuple[int | None, Decimal
     tokens = [t for t in (spec.limits.max_tokens, request.budget.token_limit) if t is not None]
     costs = [c for c in (spec.limits.cost_limit_usd, request.budget.cost_limit_usd) if c is not None]
     return (min(tokens) if tokens else None, min(costs) if costs else None)
+
+
+def _recall(spec: AgentSpec, request: AgentRequest, settings: AgentSettings, options: RunOptions,
+            ) -> tuple[Any, RunMemory, AgentSpec]:
+    """The run's memory, what it remembers, and the spec to build the model from (its offline script given the
+    memory when it takes a `memory` argument). Memory helps a run but never stops one: a failure is logged."""
+    from runtime.agent.memory import build_memory, offline_takes_memory
+
+    memory = options.memory if options.memory is not None else build_memory(spec, settings.memory_id,
+                                                                            region=settings.region)
+    remembered = RunMemory()
+    if memory is not None and spec.limits.uses_memory:
+        try:
+            remembered = memory.recall(spec, request)
+        except Exception:
+            _run_logger().warning("agent memory not read; the run goes on without it", exc_info=True)
+    run_spec = spec
+    if spec.offline is not None and offline_takes_memory(spec.offline):
+        run_spec = spec.model_copy(update={"offline": functools.partial(spec.offline, memory=remembered)})
+    return (memory if spec.limits.uses_memory else None), remembered, run_spec
+
+
+def _record(memory: Any, spec: AgentSpec, request: AgentRequest, prompt: str, summary: str) -> None:
+    if memory is None:
+        return
+    try:
+        memory.record(spec, request, prompt=prompt, summary=summary)
+    except Exception:
+        _run_logger().warning("agent memory not written; the run's result stands", exc_info=True)
 
 
 def run_agent(request: AgentRequest, *, settings: AgentSettings, sink: CompletionSink,
@@ -167,6 +201,8 @@ def _run_agent(request: AgentRequest, *, settings: AgentSettings, sink: Completi
         if options.model is not None:
             model_id = str((options.model.get_config() or {}).get("model_id") or model_id)
         token_limit, cost_limit = _limits(spec, request)
+        memory, remembered, run_spec = _recall(spec, request, settings, options)
+        prompt = task_prompt(request, memory_prompt(remembered, spec))
         hooks = [  # no policy hook: the tool registry enforces the Cedar policy on every call (see hooks.py)
             AuditHook(options.audit or build_audit(settings), agent_type=spec.name,
                       invocation_id=request.invocation_id),
@@ -179,7 +215,7 @@ def _run_agent(request: AgentRequest, *, settings: AgentSettings, sink: Completi
         from strands import Agent
 
         agent = Agent(
-            model=options.model if options.model is not None else build_model(spec, request, settings),
+            model=options.model if options.model is not None else build_model(run_spec, request, settings),
             tools=(options.tools if options.tools is not None
                    else build_tools(spec, request, settings, options.tool_token)),
             system_prompt=spec.system_prompt,
@@ -187,7 +223,7 @@ def _run_agent(request: AgentRequest, *, settings: AgentSettings, sink: Completi
             callback_handler=None,
             name=spec.name,
         )
-        result = agent(task_prompt(request))
+        result = agent(prompt)
         usage = usage_of(agent)
         stopped = options.control.stopped
         if stopped is not None:
@@ -195,6 +231,7 @@ def _run_agent(request: AgentRequest, *, settings: AgentSettings, sink: Completi
             summary = f"Stopped: {stopped.detail}.{kept_work(collector)}"
         else:
             status, error_code, summary = "completed", None, str(result).strip()
+            _record(memory, spec, request, prompt, summary)
     except Exception as exc:  # any failure still ends the run with its one completion event
         logger.exception("agent run failed")
         if agent is not None:

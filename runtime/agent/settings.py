@@ -50,6 +50,7 @@ class AgentSettings:
     region: str | None = None
     completion_queue_url: str | None = None
     audit_table: str | None = None
+    memory_id: str | None = None  # the runtime's AgentCore Memory (plugins with Limits.uses_memory)
     prices: dict[str, ModelPrice] = field(default_factory=dict)
 
     @classmethod
@@ -77,5 +78,6 @@ class AgentSettings:
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             completion_queue_url=env.get(resources.COMPLETIONS.env_var) or None,
             audit_table=env.get(resources.AUDIT.env_var) or None,
+            memory_id=env.get(Env.MEMORY_ID) or None,
             prices=prices,
         )

@@ -61,13 +61,20 @@ def test_added_plugin_gets_its_runtime(changelog_plugin: Path) -> None:
     assert env["AIDLC_PLUGIN_DIRS"] == "plugins/0"  # the folder ships inside the agent bundle
     assert env["AIDLC_MODEL_ID"] == "us.anthropic.claude-opus-4-1-20250805-v1:0"
 
-    # Memory only for the plugin that asked for it, and its role may use exactly that memory.
-    memories = recording.of_type("aws:bedrock/agentcoreMemory:AgentcoreMemory")
-    assert [m.name for m in memories] == ["agents-changelog-memory"]
-    assert env["AIDLC_MEMORY_ID"] == memories[0].id
+    # Memory only for the plugins that asked for it (one each), and its role may use exactly its own memory.
+    memories = {m.inputs["tags"]["aidlc:agent"]: m
+                for m in recording.of_type("aws:bedrock/agentcoreMemory:AgentcoreMemory")}
+    assert set(memories) == {name for name in registry.agents if registry.get(name).limits.uses_memory}
+    assert "changelog" in memories and "mock" not in memories
+    assert env["AIDLC_MEMORY_ID"] == memories["changelog"].id
     statements = {st["Sid"]: st for st in json.loads(recording.named("agents-changelog-policy").inputs["policy"])
                   ["Statement"]}
-    assert statements["UseMemory"]["Resource"] == [memories[0].state["arn"]]
+    assert statements["UseMemory"]["Resource"] == [memories["changelog"].state["arn"]]
+    # One AgentCore memory strategy per declared strategy, on the agent's own memory.
+    strategies = recording.of_type("aws:bedrock/agentcoreMemoryStrategy:AgentcoreMemoryStrategy")
+    code_strategies = {s.inputs["name"]: s for s in strategies if s.inputs["memoryId"] == memories["code"].id}
+    assert set(code_strategies) == {s.name for s in registry.get("code").memory_strategies}
+    assert code_strategies["review_feedback"].inputs["namespaceTemplates"] == ["/projects/{actorId}/review_feedback"]
     # Its declared model is callable by its runtime only, not by the others.
     assert any("claude-opus-4-1" in arn for arn in statements["InvokeConfiguredModels"]["Resource"])
     code_models = next(st for st in json.loads(recording.named("agents-code-policy").inputs["policy"])["Statement"]
