@@ -26,8 +26,7 @@ FAILING_TEMPLATES = [
 def run(say: Callable[[str], None] = print, *, timeout: float = 300.0) -> dict[str, Any]:
     from runtime.local.slack_emulator import SlackEmulator
     from runtime.onboarding.workflows.engine import SlackThreadNotifier
-    from runtime.onboarding.workflows.local import LocalWorkflows
-    from runtime.registry import get_registry
+    from runtime.onboarding.workflows.local import LocalWorkflows, declared_agent_tools
     from runtime.slack import commands
     from runtime.slack.notifier import SlackNotifier, web_client
     from runtime.slack.workflows import SlackWorkflows
@@ -36,13 +35,7 @@ def run(say: Callable[[str], None] = print, *, timeout: float = 300.0) -> dict[s
     started = time.monotonic()
     with emulator.serve() as handle:
         bot = SlackNotifier(web_client(emulator.bot_token, handle.base_url + "/api/"))
-        registry = get_registry()
-        agent_tools = None
-        if "onboarding" not in registry or "provisioning" not in registry:
-            from runtime.onboarding.tools import TOOL_NAMES
-
-            agent_tools = {"onboarding": list(TOOL_NAMES), "provisioning": list(TOOL_NAMES)}
-        with LocalWorkflows.in_moto(notifier=SlackThreadNotifier(bot), agent_tools=agent_tools) as local:
+        with LocalWorkflows.in_moto(notifier=SlackThreadNotifier(bot), agent_tools=declared_agent_tools()) as local:
             slack = SlackWorkflows(lambda: local.engine, lambda: bot)
             person, approver = emulator.person.id, emulator.approver.id
 

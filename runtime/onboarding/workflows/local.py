@@ -26,6 +26,19 @@ REGION = "us-east-1"
 TERMINAL = (WorkflowStatus.SUCCEEDED, WorkflowStatus.FAILED, WorkflowStatus.CANCELLED)
 
 
+def declared_agent_tools() -> dict[str, list[str]] | None:
+    """None when the onboarding and provisioning agent plugins are registered (their declared tools apply);
+    otherwise each is given the onboarding tools explicitly, so the workflows run while a tree lacks the plugins."""
+    from runtime.registry import get_registry
+
+    registry = get_registry()
+    if "onboarding" in registry and "provisioning" in registry:
+        return None
+    from runtime.onboarding.tools import TOOL_NAMES
+
+    return {"onboarding": list(TOOL_NAMES), "provisioning": list(TOOL_NAMES)}
+
+
 @dataclass
 class LocalWorkflows:
     services: WorkflowServices
