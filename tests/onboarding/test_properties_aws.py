@@ -385,8 +385,7 @@ def test_property_21_every_aws_call_is_audited_once(calls):
     from moto.core import models as moto_models
 
     from runtime.onboarding.package_store import PackageStore, ensure_package_bucket
-    from runtime.policy import ToolPolicy
-    from runtime.tools.registry import ToolContext, ToolRegistry, ToolServices
+    from runtime.tools.registry import ToolContext, ToolServices
 
     with moto_session():
         sink = MemoryAuditSink()
