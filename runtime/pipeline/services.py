@@ -160,7 +160,14 @@ class PipelineServices:
             idempotency_table=self.settings.require("idempotency_table"),
             dynamodb_client=self.dynamodb,
             registry=self.registry,
+            kb_sync=self.kb_sync_request if self.settings.kb_sync_queue_url else None,
         )
+
+    def kb_sync_request(self, page_id: str) -> None:
+        """Ask the content sync for a page (runtime/kb/sync.py): one message on the kb-sync queue, nothing run here."""
+        from runtime.kb.sync import SqsSyncQueue, SyncMessage
+
+        SqsSyncQueue(self.settings.kb_sync_queue_url, self.sqs).send(SyncMessage(page_id=page_id))
 
     @cached_property
     def orchestrator(self):

@@ -25,6 +25,7 @@ class PipelineSettings:
     idempotency_table: str = ""
     task_queue_url: str = ""
     completion_queue_url: str = ""
+    kb_sync_queue_url: str = ""  # the content sync's queue: the webhook asks for a page's sync (runtime/kb/sync.py)
     notion_token_secret: str = ""
     webhook_secret: str = ""  # secret id holding Notion's verification_token
     automation_secret: str = ""  # secret id holding the automation shared secret
@@ -84,6 +85,7 @@ class PipelineSettings:
             idempotency_table=env.get(resources.IDEMPOTENCY.env_var, ""),
             task_queue_url=env.get(resources.TASKS.env_var, ""),
             completion_queue_url=env.get(resources.COMPLETIONS.env_var, ""),
+            kb_sync_queue_url=env.get(resources.KB_SYNC.env_var, ""),
             notion_token_secret=env.get(resources.NOTION_TOKEN.env_var, ""),
             webhook_secret=env.get(resources.WEBHOOK_VERIFICATION.env_var, ""),
             automation_secret=env.get(resources.AUTOMATION_SECRET.env_var, ""),
