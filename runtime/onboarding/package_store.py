@@ -137,8 +137,8 @@ class PackageStore:
         if numbers:  # repair a crash between a version's write and its digest marker
             latest = self.describe(customer, f"v{numbers[-1]}")
             if latest.digest == digest:
-                self._mark(customer, digest, latest.version)
-                return self.find(customer, digest) or latest
+                winner = self._mark(customer, digest, latest.version)
+                return latest if winner == latest.version else self.describe(customer, winner)
         n = (numbers[-1] if numbers else 0) + 1
         for _ in range(MAX_RACE_RETRIES):
             version = f"v{n}"
@@ -164,20 +164,27 @@ class PackageStore:
         """Write the digest marker; if one is there already, the version it names (the first writer's)."""
         if self._put_new(digest_key(customer, digest), version.encode(), {"version": version}) is not None:
             return version
-        return self.s3.get_object(Bucket=self.bucket, Key=digest_key(customer, digest))["Body"].read().decode()
+        return self._marked(customer, digest) or version
 
     # -- reading ---------------------------------------------------------------------------------------------------
 
     def find(self, customer_id: str, digest: str) -> StoredPackage | None:
         """The stored version with this content digest, if any."""
         customer = _check(_CUSTOMER, customer_id, "customer_id")
+        version = self._marked(customer, digest)
+        if version is None:
+            return None
+        # The marker is written only after its version object, which is never overwritten: no HEAD needed.
+        return StoredPackage(customer_id=customer, version=version, digest=digest, key=package_key(customer, version))
+
+    def _marked(self, customer: str, digest: str) -> str | None:
         try:
             marker = self.s3.get_object(Bucket=self.bucket, Key=digest_key(customer, digest))
         except Exception as exc:
             if _not_found(exc):
                 return None
             raise
-        return self.describe(customer, marker["Body"].read().decode())
+        return _check(_VERSION, marker["Body"].read().decode(), "digest marker")
 
     def describe(self, customer_id: str, version: str) -> StoredPackage:
         customer = _check(_CUSTOMER, customer_id, "customer_id")

@@ -279,7 +279,7 @@ def version_pool() -> list[CFNPackage]:
 
 
 @PROPERTY
-@given(sequence=st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=5))
+@given(sequence=st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=4))
 def test_property_9_same_content_same_version_new_content_new_version(world, sequence):
     """Feature: agent-onboarding-provisioning, Property 9: Package Versioning Uniqueness — for any validated
     CloudFormation package, versioning assigns a unique version identifier that is never reused for different
