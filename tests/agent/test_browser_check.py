@@ -173,6 +173,8 @@ def cdp_endpoint():
 
 
 def test_the_agentcore_adapter_checks_over_cdp_and_always_stops_its_session(cdp_endpoint):
+    # Over 10 s on a loaded machine (~5 s idle): a Playwright driver per check, three checks, as in AWS where each
+    # check is its own session; the third proves the session is stopped when the connection fails.
     calls: list = []
     browser = AgentCoreBrowser("us-east-1", client_factory=lambda region: FakeBrowserClient(cdp_endpoint, calls))
     checker = PageChecker(browser)
