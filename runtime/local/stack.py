@@ -365,6 +365,7 @@ class LocalStack:
         # 6. The functions, each with exactly its own environment; then the front door, then the webhook
         # subscription (the verification handshake goes through it).
         self._build_functions()
+        self._start_workflows()
         from runtime.local.dashboard import DashboardViews
         from runtime.local.gateway import create_gateway_app, loopback_hosts
 
@@ -425,6 +426,28 @@ class LocalStack:
             tables=self.aws.tables, queues=self.aws.queue_urls, secrets=self.aws.secrets,
             buckets={resources.PROTOTYPES.logical_name: self.aws.bucket}, settings=self.settings,
         )
+
+    def _start_workflows(self) -> None:
+        """The onboarding workflows (Lambda durable functions in AWS) in this process: the durable SDK's runner, this
+        stack's moto for AWS (Organizations, STS, CloudFormation, S3, DynamoDB), the Slack emulator for their threads;
+        the API and Slack functions get the engine (/workflows, /aidlc onboard ...)."""
+        from runtime.onboarding.workflows.engine import SlackThreadNotifier
+        from runtime.onboarding.workflows.local import LocalWorkflows, declared_agent_tools
+        from runtime.slack.notifier import SlackNotifier, web_client
+
+        clients = self.clients_for("onboarding_workflow")
+        self.workflows = LocalWorkflows.build(
+            dynamodb=clients.client("dynamodb"), s3=clients.client("s3"),
+            table=self.aws.tables[resources.WORKFLOWS.logical_name],
+            bucket=f"{self.aws.prefix}-{resources.PACKAGES.logical_name}", region=local_aws.LOCAL_REGION,
+            notifier=SlackThreadNotifier(SlackNotifier(web_client(self.slack.bot_token, self.slack_api_base))),
+            aws_options={"endpoint_url": self.aws.endpoint_url, "credentials": ("local", "local")},
+            agent_tools=declared_agent_tools())
+        self._exit.callback(self.workflows.close)
+        for name in ("api", "slack"):
+            if name in self.functions:
+                self.functions[name].services.workflows = self.workflows.engine
+        self._event("workflows onboarding and provisioning on the durable SDK's local runner")
 
     def _build_functions(self) -> None:
         """Every pipeline function as Lambda would run it: settings from its derived environment only, its own
