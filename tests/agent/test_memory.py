@@ -90,6 +90,8 @@ def run_code(env, request: AgentRequest, memory: AgentCoreMemory):
 
 
 def test_the_code_agents_second_run_follows_the_convention_its_first_runs_review_taught_it(memory_env):
+    # Over 10 s (~25 s on 2 loaded cores): two full code-agent runs, each running the branch's tests in the
+    # bubblewrap sandbox (sandbox_run) before opening its pull request; the convention must survive that real path.
     env = memory_env
     memory = env.memory_for("code")
     spec = env.registry.get("code")
