@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runtime.pipeline.project_sync import COST_PROPERTY, row_values
 from tests.pipeline.projects_fixtures import TEAM_B_TRIGGER, two_teams
@@ -184,3 +186,47 @@ def _sync(teams):
     from runtime.pipeline.project_sync import ProjectSync
 
     return ProjectSync(notion=teams.env.bot, projects=teams.pipeline.services.projects)
+
+
+_LOWER = "abcdefghijklmnopqrstuvwxyz0123456789"
+_REPO = _LOWER + "ABCDEFGHIJKLMNOPQRSTUVWXYZ_.-"
+_word = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ", min_size=1,
+                max_size=20).map(str.strip).filter(bool)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    project_id=st.builds(str.__add__, st.text(_LOWER, min_size=1, max_size=1), st.text(_LOWER + "-", max_size=30)),
+    repo=st.builds("{}/{}".format, st.text(_REPO, min_size=1, max_size=12), st.text(_REPO, min_size=1, max_size=12)),
+    triggers=st.dictionaries(_word, st.sampled_from(["code", "mock", "spec"]), max_size=4),
+    approvers=st.lists(st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=2, max_size=10).map("U".__add__),
+                       max_size=4),
+    paths=st.lists(_word.map(lambda w: w.replace(" ", "/") + "/**"), max_size=4),
+    expiry=st.integers(1, 365),
+    cents_per_run=st.integers(1, 100_00),
+)
+def test_a_row_written_from_settings_reads_back_as_those_settings(project_id, repo, triggers, approvers, paths,
+                                                                  expiry, cents_per_run):
+    """Property (Hypothesis): a Projects row written from settings (`row_properties`, as the set-up and a person
+    write it) reads back (`row_values`, on Notion's property shape) as the same settings, and the model accepts
+    them. A reader that lost a cell, split approvers or paths differently, took the trigger map's line apart at the
+    wrong colon or turned a USD figure into a float would fail it."""
+    from runtime.models import ProjectConfig
+    from runtime.pipeline.project_sync import row_properties
+
+    per_run = Decimal(cents_per_run) / 100
+    written = row_properties({
+        "Stories data source": "0123456789abcdef0123456789abcdef", "GitHub repo": repo,
+        "Trigger map": "\n".join(f"{value}: {agent}" for value, agent in triggers.items()),
+        "Approvers": ", ".join(approvers), "Protected paths": "\n".join(paths), "Expiry days": expiry,
+        "Cost limit per run (USD)": float(per_run), "Cost limit per month (USD)": float(per_run * 3),
+    })
+    written["Project"] = {"title": [{"type": "text", "text": {"content": project_id}}]}
+    page = {"id": "row", "properties": {name: {"type": next(iter(v)), **v} for name, v in written.items()}}
+    values, problems = row_values(page)
+    assert problems == []
+    config = ProjectConfig.model_validate(values)
+    assert (config.project_id, config.github_repo, config.prototype_expiry_days) == (project_id, repo, expiry)
+    assert config.notion_data_source_id == "01234567-89ab-cdef-0123-456789abcdef"
+    assert config.trigger_map == triggers and config.approvers == approvers and config.protected_paths == paths
+    assert (config.cost_limit_per_invocation, config.cost_limit_per_month) == (per_run, per_run * 3)
