@@ -1,5 +1,5 @@
 """AgentCore: one runtime per registered agent plugin (direct code deployment from an S3 zip), each with its own
-role and a pinned endpoint; one MCP gateway (semantic tool search, IAM auth) whose Lambda target serves the tool
+role and versioned endpoints (dev, staging, prod, and beta where configured: runtime/pipeline/endpoints.py); one MCP gateway (semantic tool search, IAM auth) whose Lambda target serves the tool
 registry (the tokens stay in Secrets Manager, read by that Lambda: one copy of each secret); memory for plugins
 that ask for it.
 
@@ -23,13 +23,16 @@ from components.state import State
 from runtime.browser.agentcore import IAM_ACTIONS as BROWSER_ACTIONS
 from runtime.browser.agentcore import STREAM_ACTIONS as BROWSER_STREAM_ACTIONS
 from runtime.browser.agentcore import browser_arn
+from runtime.pipeline.endpoints import BETA, STABLE_ENDPOINTS
 from runtime.plugins import AgentSpec
 from runtime.sandbox.code_interpreter import IAM_ACTIONS as CODE_INTERPRETER_ACTIONS
 from runtime.sandbox.code_interpreter import interpreter_arn
 from runtime.resources import (AGENT_APP_ENTRY_POINT, AUDIT, COMPLETIONS, FUNCTIONS_BY_NAME, PROTOTYPES, Env, Header,
                                PhysicalNames, function_environment)
 
-ENDPOINT_NAME = "live"  # the orchestrator invokes this qualifier; it pins the runtime version rolled out last
+# The endpoints every runtime has; `beta` only where aidlc:agentVersions gives the agent one. An endpoint whose
+# version is not configured serves the runtime's latest version.
+ENDPOINT_NAMES = STABLE_ENDPOINTS
 GATEWAY_TARGET_NAME = "aidlc-tools"  # tools reach the Lambda as "aidlc-tools___<tool>"
 MEMORY_EVENT_EXPIRY_DAYS = 30
 AGENT_RUNTIMES = ("PYTHON_3_10", "PYTHON_3_11", "PYTHON_3_12", "PYTHON_3_13", "PYTHON_3_14")
@@ -63,6 +66,8 @@ class AgentCoreArgs:
     # The knowledge base kb_retrieve reads (components/knowledge_base.py); None: the tool says it is not configured.
     knowledge_base_id: pulumi.Input[str] | None = None
     knowledge_base_arn: pulumi.Input[str] | None = None
+    # aidlc:agentVersions: {agent: {endpoint: runtime version}} (validated by runtime/stack_config.py)
+    agent_versions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         require("AgentCore", bool(self.agents), "no agent plugins registered; nothing to deploy")
@@ -73,6 +78,10 @@ class AgentCoreArgs:
         check_common("AgentCore", log_retention_days=self.log_retention_days, architecture=self.architecture)
         for spec in self.agents:
             runtime_name(self.name_prefix, spec.name)  # a clear error now rather than at CreateAgentRuntime
+        known = {spec.name for spec in self.agents}
+        for agent in self.agent_versions:
+            require("AgentCore", agent in known, f"aidlc:agentVersions.{agent}: no agent plugin named {agent!r} is "
+                    f"registered (registered: {', '.join(sorted(known))})")
 
 
 def runtime_name(prefix: str, agent: str) -> str:
@@ -86,7 +95,7 @@ def runtime_name(prefix: str, agent: str) -> str:
 
 class AgentCore(pulumi.ComponentResource):
     runtimes: dict[str, aws.bedrock.AgentcoreAgentRuntime]
-    endpoints: dict[str, aws.bedrock.AgentcoreAgentRuntimeEndpoint]
+    endpoints: dict[str, dict[str, aws.bedrock.AgentcoreAgentRuntimeEndpoint]]  # agent -> endpoint name -> endpoint
     runtime_roles: dict[str, aws.iam.Role]
     memories: dict[str, aws.bedrock.AgentcoreMemory]
     memory_strategies: dict[str, list[aws.bedrock.AgentcoreMemoryStrategy]]
@@ -94,6 +103,7 @@ class AgentCore(pulumi.ComponentResource):
     gateway_target: aws.bedrock.AgentcoreGatewayTarget
     tool_function: LambdaFunction
     runtime_arns: pulumi.Output[dict[str, str]]
+    endpoint_versions: pulumi.Output[dict[str, dict[str, str]]]  # agent -> endpoint -> version it serves
     gateway_url: pulumi.Output[str]
 
     def __init__(self, name: str, args: AgentCoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -211,9 +221,13 @@ class AgentCore(pulumi.ComponentResource):
 
         self.runtime_arns = pulumi.Output.all(
             **{agent: runtime.agent_runtime_arn for agent, runtime in self.runtimes.items()})
+        self.endpoint_versions = pulumi.Output.all(**{
+            agent: pulumi.Output.all(**{n: e.agent_runtime_version for n, e in endpoints.items()})
+            for agent, endpoints in self.endpoints.items()})
         self.gateway_url = self.gateway.gateway_url
         self.register_outputs({
             "runtime_arns": self.runtime_arns,
+            "endpoint_versions": self.endpoint_versions,
             "gateway_url": self.gateway_url,
             "tool_function": self.tool_function.name,
         })
@@ -292,12 +306,20 @@ class AgentCore(pulumi.ComponentResource):
         )
         self.runtime_roles[agent] = role
         self.runtimes[agent] = runtime
-        self.endpoints[agent] = aws.bedrock.AgentcoreAgentRuntimeEndpoint(
-            f"{base}-endpoint",
-            name=ENDPOINT_NAME,
-            agent_runtime_id=runtime.agent_runtime_id,
-            agent_runtime_version=runtime.agent_runtime_version,
-            description=f"aidlc {agent}: the version the orchestrator invokes",
-            tags=tags,
-            opts=child(self),
-        )
+        configured = dict(args.agent_versions.get(agent) or {})
+        names = [*ENDPOINT_NAMES, *([BETA] if BETA in configured else [])]
+        self.endpoints[agent] = {
+            endpoint: aws.bedrock.AgentcoreAgentRuntimeEndpoint(
+                f"{base}-endpoint-{endpoint}",
+                name=endpoint,
+                agent_runtime_id=runtime.agent_runtime_id,
+                # a configured version (a rollback is an earlier one), else the version this update rolled out
+                agent_runtime_version=configured.get(endpoint) or runtime.agent_runtime_version,
+                description=f"aidlc {agent}: the {endpoint} endpoint"
+                            + (f", pinned to version {configured[endpoint]}" if endpoint in configured else
+                               ", the latest version"),
+                tags={**tags, "aidlc:agent": agent, "aidlc:endpoint": endpoint},
+                opts=child(self),
+            )
+            for endpoint in names
+        }

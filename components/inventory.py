@@ -69,7 +69,7 @@ def key_settings(r: RecordedResource) -> dict[str, Any]:
                 "python": code.get("runtime"), "entry": code.get("entryPoints"),
                 "code": _get(code, "code", "s3", "prefix")}
     if kind == "AgentcoreAgentRuntimeEndpoint":
-        return {"name": i.get("name"), "runtime": i.get("agentRuntimeId")}
+        return {"name": i.get("name"), "runtime": i.get("agentRuntimeId"), "version": i.get("agentRuntimeVersion")}
     if kind == "AgentcoreGateway":
         return {"protocol": i.get("protocolType"), "search": _get(i, "protocolConfiguration", "mcp", "searchType"),
                 "auth": i.get("authorizerType")}

@@ -13,7 +13,6 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
-from components.agentcore import ENDPOINT_NAME
 from components.base import PACKAGE, LambdaFunction, LambdaFunctionArgs, check_common, child, lambda_plugin_dirs, require
 from components.state import State
 from runtime.resources import COMPLETIONS, FUNCTIONS, TASKS, Env, Function, PhysicalNames, function_environment
@@ -29,6 +28,8 @@ class OrchestrationArgs:
     code: Mapping[str, pulumi.Input[pulumi.Archive]]  # function logical name -> code archive
     agent_runtime_arns: pulumi.Input[Mapping[str, str]]  # agent name -> runtime ARN
     project_config_json: pulumi.Input[str]
+    # agent -> endpoint -> runtime version (AgentCore.endpoint_versions); the orchestrator picks an endpoint per run
+    agent_endpoint_versions: pulumi.Input[Mapping[str, Mapping[str, str]]] | None = None
     model_prices_json: str = "{}"
     prototype_base_url: pulumi.Input[str] | None = None
     plugin_dirs_in_bundle: Sequence[str] = ()  # extra plugin folders inside the bundle (relative to its root)
@@ -70,7 +71,8 @@ class Orchestration(pulumi.ComponentResource):
             Env.MODEL_PRICES: args.model_prices_json,
             Env.POWERTOOLS_METRICS_NAMESPACE: iam.METRICS_NAMESPACE,
             Env.AGENT_RUNTIMES: pulumi.Output.json_dumps(runtime_arns),
-            Env.AGENT_QUALIFIER: ENDPOINT_NAME,
+            Env.AGENT_ENDPOINTS: (pulumi.Output.json_dumps(args.agent_endpoint_versions)
+                                  if args.agent_endpoint_versions is not None else None),
             # Belt and braces behind the routes' AWS_IAM auth: the handler refuses calls with no IAM identity.
             Env.API_REQUIRE_IAM: "true",
             Env.PROTOTYPE_BASE_URL: args.prototype_base_url,

@@ -156,11 +156,13 @@ def build_stack(
         tags=tags,
         knowledge_base_id=knowledge_base.knowledge_base_id,
         knowledge_base_arn=knowledge_base.knowledge_base_arn,
+        agent_versions=config.agent_versions,
     ))
     orchestration = Orchestration("pipeline", OrchestrationArgs(
         state=state,
         code={f.logical_name: function_code[f.logical_name] for f in PIPELINE_FUNCTIONS},
         agent_runtime_arns=agents.runtime_arns,
+        agent_endpoint_versions=agents.endpoint_versions,
         project_config_json=project_config_json(config),
         model_prices_json=config.model_prices_json(),
         prototype_base_url=hosting.base_url,
@@ -199,6 +201,7 @@ def export(stack: Stack, registry: AgentRegistry) -> None:
     pulumi.export("prototype_base_url", stack.hosting.base_url)
     pulumi.export("gateway_url", stack.agents.gateway_url)
     pulumi.export("agent_runtime_arns", stack.agents.runtime_arns)
+    pulumi.export("agent_endpoint_versions", stack.agents.endpoint_versions)
     pulumi.export("task_queue_url", stack.orchestration.task_queue_url)
     pulumi.export("completion_queue_url", stack.orchestration.completion_queue_url)
     pulumi.export("alarm_topic_arn", stack.monitoring.topic_arn)

@@ -257,6 +257,9 @@ class InvocationRecord(Strict):
     error_code: ErrorCode | None = None
     error_detail: str | None = None
     delivery_status: Literal["pending", "delivered", "failed"] = "pending"
+    # The AgentCore endpoint and runtime version that ran it (runtime/pipeline/endpoints.py); None: not started.
+    agent_endpoint: str | None = None
+    agent_version: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
     @classmethod
@@ -302,6 +305,10 @@ class ProjectConfig(Strict):
     cost_limit_per_month: Usd = Decimal("200")
     month_to_date_cost: Usd = Decimal("0")
     concurrency_limit: int = Field(default=5, ge=1)
+    # The agent endpoint this project's runs use (dev | staging | prod), and the share of them a `beta` endpoint
+    # takes when the stack gives an agent a beta version (runtime/pipeline/endpoints.py).
+    agent_endpoint: Literal["dev", "staging", "prod"] = "prod"
+    beta_share: float = Field(default=0.0, ge=0, le=1)
     knowledge_base_id: str | None = None
     # Slack user ids who may press Approve / Reject (and cancel others' runs) for this project's workflows.
     approvers: list[str] = Field(default_factory=list)
@@ -468,6 +475,8 @@ class AgentRequest(Strict):
     # and invocation; the agent sends it with every tool call. None: the run's tools refuse it (or the runtime is
     # handed one another way, as the local stack does).
     tool_token: str | None = Field(default=None, repr=False)
+    # The AgentCore endpoint (the invoke qualifier) the orchestrator chose; None: the invoker's default.
+    endpoint: str | None = None
 
 
 class CompletionEvent(Strict):

@@ -101,7 +101,9 @@ class Env:
     NOTION_API_BASE = "NOTION_API_BASE"  # unset in AWS: notion-client's default
     PROTOTYPE_BASE_URL = "PROTOTYPE_BASE_URL"  # CloudFront (AWS) or the local stack's /prototypes
     AGENT_RUNTIMES = "AIDLC_AGENT_RUNTIMES"  # JSON {agent_type: runtime ARN or loopback URL}
-    AGENT_QUALIFIER = "AIDLC_AGENT_QUALIFIER"  # AgentCore endpoint qualifier, default DEFAULT
+    # JSON {agent_type: {endpoint: runtime version}}: the versioned endpoints (dev, staging, prod, beta) the
+    # orchestrator chooses from (runtime/pipeline/endpoints.py); unset: the invoker's DEFAULT endpoint
+    AGENT_ENDPOINTS = "AIDLC_AGENT_ENDPOINTS"
     GATEWAY_URL = "AIDLC_GATEWAY_URL"  # the MCP endpoint agents call tools through
     AGENT_NAME = "AIDLC_AGENT"  # which plugin an agent runtime is deployed as
     MEMORY_ID = "AIDLC_MEMORY_ID"  # the agent runtime's AgentCore Memory id (plugins with Limits.uses_memory)
@@ -388,7 +390,7 @@ class Function:
             if self.invokes_agents:
                 names.append(Env.INVOKE_RETRY_DELAYS)
             if self.invokes_agents or self.stops_agents:
-                names += [Env.AGENT_RUNTIMES, Env.AGENT_QUALIFIER]
+                names += [Env.AGENT_RUNTIMES, Env.AGENT_ENDPOINTS]
             if any(route.auth == "iam" for route in self.routes):
                 names += [Env.API_REQUIRE_IAM, Env.API_ACCESS]
         if self.starts_workflows or self.durable:

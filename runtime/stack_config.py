@@ -23,6 +23,7 @@ from pydantic.alias_generators import to_camel
 
 from runtime.cost import DEFAULT_MODEL_ID, ModelPrice
 from runtime.models import AgentName, BranchStrategy, ChainTemplate, ProjectConfig
+from runtime.pipeline.endpoints import BETA, EndpointName, EndpointVersions
 
 NAMESPACE = "aidlc"
 SECRET_KEYS: tuple[str, ...] = ("notionToken", "githubToken", "automationSecret", "slackSigningSecret",
@@ -82,6 +83,12 @@ class StackConfig(BaseModel):
     api_throttle_burst: int = Field(default=40, ge=1)
     agent_runtime: str = Field(default="PYTHON_3_12", pattern=r"^PYTHON_3_1[2-4]$")
     lambda_architecture: str = Field(default="arm64", pattern=r"^(arm64|x86_64)$")
+    # Versioned agent endpoints (runtime/pipeline/endpoints.py): {agent: {dev|staging|prod|beta: runtime version}};
+    # an endpoint left out serves the runtime's latest version, `beta` exists only where given. A rollback is an
+    # earlier version here. The default project's endpoint, and the share of its runs a beta endpoint takes.
+    agent_versions: EndpointVersions = Field(default_factory=dict)
+    agent_endpoint: EndpointName = "prod"
+    agent_beta_share: float = Field(default=0.0, ge=0, le=1)
     tags: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("log_retention_days")
@@ -130,6 +137,13 @@ class StackConfig(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _beta_share_has_a_beta(self) -> "StackConfig":
+        if self.agent_beta_share > 0 and not any(BETA in v for v in self.agent_versions.values()):
+            raise ValueError(f"aidlc:agentBetaShare is {self.agent_beta_share} but no agent has a {BETA!r} version in "
+                             "aidlc:agentVersions: add one (e.g. {code: {beta: \"4\"}}) or set the share to 0")
+        return self
+
+    @model_validator(mode="after")
     def _month_covers_invocation(self) -> "StackConfig":
         if self.cost_limit_per_month < self.cost_limit_per_invocation:
             raise ValueError("costLimitPerMonth is below costLimitPerInvocation: no invocation could ever run")
@@ -162,6 +176,8 @@ class StackConfig(BaseModel):
             cost_limit_per_invocation=self.cost_limit_per_invocation,
             cost_limit_per_month=self.cost_limit_per_month,
             concurrency_limit=self.concurrency_limit,
+            agent_endpoint=self.agent_endpoint,
+            beta_share=self.agent_beta_share,
             projects_data_source_id=self.notion_projects_data_source_id or None,
         )
 

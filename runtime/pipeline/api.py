@@ -184,8 +184,18 @@ class ApiService(UsesRegistry):
             "month_to_date_usd": str(budget.month_to_date),
             "reserved_usd": str(budget.reserved),
             "by_agent_usd": {agent: str(cost) for agent, cost in sorted(budget.by_agent.items())},
+            # agent -> "endpoint:version" -> cost: a beta version's spend beside the one it is compared with
+            "by_version_usd": _by_version(budget.by_version),
             "limit_usd": str(limit),
             "remaining_usd": str(remaining),
             "share_used": float(budget.month_to_date / limit) if limit else None,
             "running": self.projects.running(project_id),
         }
+
+
+def _by_version(costs: dict[str, Decimal]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for key, cost in sorted(costs.items()):
+        agent, _, version = key.partition("@")
+        out.setdefault(agent, {})[version] = str(cost)
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -38,6 +38,7 @@ from runtime.pipeline.state.invocations import (
     StoredInvocation,
     record_fields,
 )
+from runtime.pipeline.endpoints import choose_endpoint
 from runtime.pipeline.ports import AgentInvoker, InvokeError, InvokeUnanswered, TransientInvokeError
 from runtime.pipeline.state.ledger import RunLedger
 from runtime.pipeline.state.projects import ProjectRepository, budget_month, projects_read_once
@@ -114,6 +115,7 @@ class OrchestratorService(UsesRegistry):
         sleep: Callable[[float], None] = time.sleep,
         notices: Any | None = None,
         tool_tokens: Callable[[], Any] = lambda: None,
+        endpoints: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.invocations = invocations
         self.projects = projects
@@ -128,6 +130,8 @@ class OrchestratorService(UsesRegistry):
         # -> runtime.tools.identity.ToolTokens (the tool-token key) or None: each run's signed tool token, so the
         # tool gateway serves its calls as this agent and invocation and nothing else
         self._tool_tokens = tool_tokens
+        # {agent: {endpoint: version}} as deployed (Env.AGENT_ENDPOINTS); empty: one unversioned endpoint (local)
+        self.endpoints = dict(endpoints or {})
 
     def process(self, message: QueueMessage) -> Outcome:
         with projects_read_once():  # one message reads its project once, however many steps ask
@@ -162,14 +166,20 @@ class OrchestratorService(UsesRegistry):
                 return outcome
 
         session_id = session_id_for(message.invocation_id)
-        if not self.invocations.transition(
-            message.invocation_id, [InvocationStatus.QUEUED],
-            {"status": InvocationStatus.RUNNING.value, "session_id": session_id, "started_at": _now().isoformat()},
-        ):
+        # Fixed by the invocation id, so a redelivered message is sent to the same endpoint and version.
+        choice = choose_endpoint(self.endpoints, message.agent_type, message.invocation_id,
+                                 endpoint=project.agent_endpoint, beta_share=project.beta_share)
+        started = {"status": InvocationStatus.RUNNING.value, "session_id": session_id,
+                   "started_at": _now().isoformat(), "agent_endpoint": choice.endpoint}
+        if choice.version is not None:
+            started["agent_version"] = choice.version
+        if not self.invocations.transition(message.invocation_id, [InvocationStatus.QUEUED], started):
             return Outcome(message.invocation_id, "duplicate", "another worker started it")
         if self.notices is not None:  # before the invoke: a quick agent's result must not precede it
             self.notices.started(stored.record)
         request = self._request(message, project, spec, session_id, reserved)
+        if self.endpoints:
+            request = request.model_copy(update={"endpoint": choice.endpoint})
         try:
             self._invoke(request)
         except InvokeError as exc:

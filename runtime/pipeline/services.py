@@ -140,8 +140,7 @@ class PipelineServices:
             if self._invoker is None:
                 from runtime.pipeline.adapters.invoker import invoker_for
 
-                self._invoker = invoker_for(self.settings.agent_runtimes, self.settings.agent_qualifier,
-                                            clients=self.clients)
+                self._invoker = invoker_for(self.settings.agent_runtimes, clients=self.clients)
             return self._invoker
 
     # --- services ------------------------------------------------------------------------------------------
@@ -183,6 +182,7 @@ class PipelineServices:
             sleep=self.sleep,
             notices=self.slack_notices if self.settings.slack_bot_token_secret else None,
             tool_tokens=self.tool_tokens,
+            endpoints=self.settings.agent_endpoints,
         )
 
     def tool_tokens(self):

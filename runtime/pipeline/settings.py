@@ -35,7 +35,7 @@ class PipelineSettings:
     tool_token_key_secret: str = ""  # secret id of the tool-token key (runtime/tools/identity.py): runs' tokens
     slack_api_base: str | None = None  # the local Slack emulator; unset in AWS
     agent_runtimes: dict[str, str] = field(default_factory=dict)  # agent -> runtime ARN or loopback URL
-    agent_qualifier: str = "DEFAULT"
+    agent_endpoints: dict[str, dict[str, str]] = field(default_factory=dict)  # agent -> {endpoint: version}
     default_project: ProjectConfig | None = None
     # Invoke retries: 30 s then 60 s in AWS (the seed's backoff); tests pass zeros.
     invoke_retry_delays: tuple[float, ...] = (30.0, 60.0)
@@ -95,7 +95,7 @@ class PipelineSettings:
             tool_token_key_secret=env.get(resources.TOOL_TOKEN_KEY.env_var, ""),
             slack_api_base=env.get(resources.Env.SLACK_API_BASE) or None,
             agent_runtimes=json_env(resources.Env.AGENT_RUNTIMES, {}),
-            agent_qualifier=env.get(resources.Env.AGENT_QUALIFIER) or "DEFAULT",
+            agent_endpoints=_agent_endpoints(env.get(resources.Env.AGENT_ENDPOINTS)),
             default_project=default_project,
             invoke_retry_delays=tuple(delays) if delays is not None else (30.0, 60.0),
             writeback_retry_delays=tuple(wb_delays) if wb_delays is not None else (2.0, 8.0, 30.0),
@@ -128,6 +128,15 @@ def _model_prices(raw: Any) -> dict[str, Any] | None:
         return {model: ModelPrice.model_validate(price) for model, price in raw.items()}
     except (ValueError, AttributeError) as exc:
         raise SettingsError(f"{resources.Env.MODEL_PRICES} is not valid: {exc}") from None
+
+
+def _agent_endpoints(raw: str | None) -> dict[str, dict[str, str]]:
+    from runtime.pipeline.endpoints import parse_endpoint_map
+
+    try:
+        return parse_endpoint_map(raw, resources.Env.AGENT_ENDPOINTS)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _api_access(raw) -> dict[str, tuple[str, ...]] | None:

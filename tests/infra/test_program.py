@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.agentcore import ENDPOINT_NAME
+from components.agentcore import ENDPOINT_NAMES
 from components.ingress import INTERNAL_ROUTES, WEBHOOK_ROUTE
 from runtime.resources import ROUTES
 from components.mockrun import Recording
@@ -173,14 +173,18 @@ def test_one_runtime_per_plugin_wired_to_gateway_queue_and_audit(dev_stack: Reco
         assert code["code"]["s3"]["prefix"] == dev_stack.named("agents-agent-zip").inputs["key"]
         role = dev_stack.named(f"agents-{agent.replace('_', '-')}-role")
         assert runtime.inputs["roleArn"] == role.state["arn"]
-        endpoint = dev_stack.named(f"agents-{agent.replace('_', '-')}-endpoint")
-        assert endpoint.inputs["name"] == ENDPOINT_NAME
-        assert endpoint.inputs["agentRuntimeId"] == runtime.state["agentRuntimeId"]
+        for name in ENDPOINT_NAMES:  # dev, staging, prod; the dev stack pins none, so each serves the latest
+            endpoint = dev_stack.named(f"agents-{agent.replace('_', '-')}-endpoint-{name}")
+            assert endpoint.inputs["name"] == name
+            assert endpoint.inputs["agentRuntimeId"] == runtime.state["agentRuntimeId"]
+            assert endpoint.inputs["agentRuntimeVersion"] == runtime.state["agentRuntimeVersion"]
     # The orchestrator knows every runtime and may invoke exactly those.
     orchestrator_env = dev_stack.named("pipeline-orchestrator-fn").inputs["environment"]["variables"]
     arns = json.loads(orchestrator_env["AIDLC_AGENT_RUNTIMES"])
     assert arns == {agent: r.state["agentRuntimeArn"] for agent, r in runtimes.items()}
-    assert orchestrator_env["AIDLC_AGENT_QUALIFIER"] == ENDPOINT_NAME
+    versions = json.loads(orchestrator_env["AIDLC_AGENT_ENDPOINTS"])  # the one env var with the endpoint map
+    assert versions == {agent: {name: r.state["agentRuntimeVersion"] for name in ENDPOINT_NAMES}
+                        for agent, r in runtimes.items()}
     invoke = [st for st in _policy(dev_stack, "pipeline-orchestrator-policy") if st["Sid"] == "InvokeAgentRuntimes"]
     assert set(invoke[0]["Resource"]) >= set(arns.values())
 

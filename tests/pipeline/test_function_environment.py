@@ -65,7 +65,7 @@ def deployment(notion_env, agent_endpoint, monkeypatch):
                 resources.Env.PROJECT_CONFIG: project.model_dump_json(),
                 resources.Env.NOTION_API_BASE: notion_env.base_url,
                 resources.Env.AGENT_RUNTIMES: json.dumps({"mock": agent_endpoint.base_url}),
-                resources.Env.AGENT_QUALIFIER: "DEFAULT",
+                resources.Env.AGENT_ENDPOINTS: "{}",
                 resources.Env.API_REQUIRE_IAM: "true",
                 resources.Env.MODEL_PRICES: "{}",
                 resources.Env.INVOKE_RETRY_DELAYS: "[0]",

@@ -64,7 +64,7 @@ class AgentCoreInvoker:
         try:
             response = self.client.invoke_agent_runtime(
                 agentRuntimeArn=self._arn(request.agent_type),
-                qualifier=self.qualifier,
+                qualifier=request.endpoint or self.qualifier,  # the versioned endpoint the orchestrator chose
                 runtimeSessionId=request.session_id,
                 contentType="application/json",
                 accept="application/json",

@@ -44,6 +44,7 @@ class RunLedger:
             cost=cost,
             agent_type=record.agent_type,
             release_slot=stored.holds_slot,
+            version=_version(record),
         )
         if not stored.holds_slot and cost:
             # A run that never reserved (failed before the orchestrator got to it) still pays for what it used.
@@ -51,7 +52,7 @@ class RunLedger:
 
             settle = self.projects.settle_items(
                 record.project_id, budget_month(), reserved=Decimal("0"), cost=cost,
-                agent_type=record.agent_type, release_slot=False,
+                agent_type=record.agent_type, release_slot=False, version=_version(record),
             )
         try:
             transact(self.invocations.client, [{"Update": update}, *({"Update": item} for item in settle)])
@@ -82,3 +83,12 @@ class RunLedger:
             return True
         except client.exceptions.ConditionalCheckFailedException:
             return False
+
+
+def _version(record: Any) -> str | None:
+    """The cost ledger's name for the agent version that ran the record (None: it never started on an endpoint)."""
+    from runtime.pipeline.endpoints import version_key
+
+    if record.agent_endpoint is None:
+        return None
+    return version_key(record.agent_type, record.agent_endpoint, record.agent_version)

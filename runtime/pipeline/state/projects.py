@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -55,6 +55,7 @@ class BudgetState:
     reserved: Decimal
     by_agent: dict[str, Decimal]
     alerts: set[str]
+    by_version: dict[str, Decimal] = field(default_factory=dict)  # "code@prod:3" -> cost
 
 
 class ProjectRepository:
@@ -206,15 +207,19 @@ class ProjectRepository:
         cost: Decimal,
         agent_type: str,
         release_slot: bool,
+        version: str | None = None,
     ) -> list[dict]:
-        """Updates for a transaction: add the real cost, drop the reservation, give the slot back."""
+        """Updates for a transaction: add the real cost (to the month, the agent and the agent version that ran it:
+        `version:code@prod:3`), drop the reservation, give the slot back."""
         items: list[dict] = []
         if month is not None:
+            names = {"#agent": f"agent:{agent_type}", **({"#version": f"version:{version}"} if version else {})}
             items.append({
                 "TableName": self.table_name,
                 "Key": self._budget_key(project_id, month),
-                "UpdateExpression": "ADD month_to_date :cost, committed :delta, reserved :release, #agent :cost",
-                "ExpressionAttributeNames": {"#agent": f"agent:{agent_type}"},
+                "UpdateExpression": "ADD month_to_date :cost, committed :delta, reserved :release, #agent :cost"
+                                    + (", #version :cost" if version else ""),
+                "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": {
                     ":cost": to_value(cost), ":delta": to_value(cost - reserved), ":release": to_value(-reserved),
                 },
@@ -241,6 +246,7 @@ class ProjectRepository:
             reserved=Decimal(str(data.get("reserved", 0))),
             by_agent={k.split(":", 1)[1]: Decimal(str(v)) for k, v in data.items() if k.startswith("agent:")},
             alerts={k for k in ("alert_80", "alert_100") if k in data},
+            by_version={k.split(":", 1)[1]: Decimal(str(v)) for k, v in data.items() if k.startswith("version:")},
         )
 
     def running(self, project_id: str) -> int:
