@@ -116,7 +116,7 @@ class AgentStandIn:
                                 summary=f"{request.agent_type} done", token_usage=usage, model_id=OFFLINE_MODEL_ID)
         self.sqs.send_message(QueueUrl=self.completions_url, MessageBody=event.model_dump_json())
 
-    def stop(self, agent_type: str, session_id: str) -> None:
+    def stop(self, agent_type: str, session_id: str, endpoint: str | None = None) -> None:
         return None
 
 

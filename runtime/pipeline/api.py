@@ -159,7 +159,7 @@ class ApiService(UsesRegistry):
             raise AidlcError(ErrorCode.INVALID_REQUEST, "invocation finished while being cancelled",
                              invocation_id=invocation_id, remediation="Nothing to do: it already finished.")
         if record.status == InvocationStatus.RUNNING and record.session_id:
-            self._invoker().stop(record.agent_type, record.session_id)
+            self._invoker().stop(record.agent_type, record.session_id, endpoint=record.agent_endpoint)
         return self.get(invocation_id)
 
     def list(self, project_id: str, *, status: str | None, agent_type: str | None, limit: int,

@@ -40,7 +40,7 @@ class AgentInvoker(Protocol):
     session. Errors: `TransientInvokeError` (worth retrying), `InvokeError` (not)."""
 
     def invoke(self, request: AgentRequest) -> None: ...
-    def stop(self, agent_type: str, session_id: str) -> None: ...
+    def stop(self, agent_type: str, session_id: str, endpoint: str | None = None) -> None: ...  # endpoint: the run's
 
 
 class NotionPort(Protocol):

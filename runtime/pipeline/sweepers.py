@@ -239,7 +239,7 @@ class Sweepers(UsesRegistry):
             timed_out.append(record.invocation_id)
             if record.session_id:
                 try:
-                    self._invoker().stop(record.agent_type, record.session_id)
+                    self._invoker().stop(record.agent_type, record.session_id, endpoint=record.agent_endpoint)
                 except Exception as exc:  # noqa: BLE001 - the run is already failed; a session left is AgentCore's to end
                     log.warning("could not stop session: %s", exc, extra={"invocation_id": record.invocation_id})
             project = self.projects.get(record.project_id)

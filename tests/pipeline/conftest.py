@@ -26,6 +26,7 @@ class RecordingInvoker:
     def __init__(self) -> None:
         self.requests: list[AgentRequest] = []
         self.stopped: list[tuple[str, str]] = []
+        self.stopped_endpoints: list[str | None] = []  # the endpoint each stop named (versioned endpoints)
         self.failures: list[Exception] = []
         self.lock = threading.Lock()
 
@@ -35,8 +36,9 @@ class RecordingInvoker:
                 raise self.failures.pop(0)
             self.requests.append(request)
 
-    def stop(self, agent_type: str, session_id: str) -> None:
+    def stop(self, agent_type: str, session_id: str, endpoint: str | None = None) -> None:
         self.stopped.append((agent_type, session_id))
+        self.stopped_endpoints.append(endpoint)
 
 
 def create_aws() -> dict[str, Any]:

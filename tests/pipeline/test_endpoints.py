@@ -139,3 +139,37 @@ def test_new_invocation_ids_are_spread_over_both_sides() -> None:
     fractions = [beta_fraction(new_ulid()) for _ in range(200)]
     assert all(0 <= f < 1 for f in fractions)
     assert min(fractions) < 0.5 < max(fractions)
+
+
+def test_agentcore_invoker_sends_the_chosen_endpoint_as_qualifier_and_stops_the_session_there() -> None:
+    """Against bedrock-agentcore's service model (Stubber checks the params too)."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from runtime.pipeline.adapters.invoker import AgentCoreInvoker
+    from tests.pipeline.test_invoker import ARN, Payload, accepted, request
+
+    client = boto3.client("bedrock-agentcore", region_name="us-east-1")
+    req = request().model_copy(update={"endpoint": BETA})
+    with Stubber(client) as stubber:
+        stubber.add_response("invoke_agent_runtime", accepted(req.session_id), {
+            "agentRuntimeArn": ARN, "qualifier": BETA, "runtimeSessionId": req.session_id,
+            "contentType": "application/json", "accept": "application/json", "payload": Payload(req)})
+        stubber.add_response("stop_runtime_session", {"runtimeSessionId": req.session_id, "statusCode": 200},
+                             {"agentRuntimeArn": ARN, "qualifier": BETA, "runtimeSessionId": req.session_id})
+        invoker = AgentCoreInvoker({"mock": ARN}, client=client)
+        invoker.invoke(req)
+        invoker.stop("mock", req.session_id, endpoint=BETA)
+        stubber.assert_no_pending_responses()
+
+
+def test_a_cancel_stops_the_session_on_the_endpoint_the_run_started_on(aws_names):
+    p = _pipeline(aws_names, agent_endpoint="dev")
+    try:
+        message = task(p)
+        p.drain()
+        status, _ = p.api("POST", f"/invocation/{message.invocation_id}/cancel")
+        assert status == 200
+        assert p.invoker.stopped_endpoints == ["dev"]
+    finally:
+        set_services(None)

@@ -93,12 +93,14 @@ class AgentCoreInvoker:
         if body is not None and hasattr(body, "read"):
             body.read()  # the "accepted" answer; drain the stream so the connection is reused
 
-    def stop(self, agent_type: str, session_id: str) -> None:
+    def stop(self, agent_type: str, session_id: str, endpoint: str | None = None) -> None:
+        """`endpoint`: the one the run was started on (InvocationRecord.agent_endpoint); its session lives there."""
         from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
         try:
             self.client.stop_runtime_session(
-                agentRuntimeArn=self._arn(agent_type), qualifier=self.qualifier, runtimeSessionId=session_id
+                agentRuntimeArn=self._arn(agent_type), qualifier=endpoint or self.qualifier,
+                runtimeSessionId=session_id,
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
@@ -151,7 +153,7 @@ class HttpAgentInvoker:
         if response.status_code >= 400:
             raise InvokeError(f"agent answered {response.status_code}: {response.text[:200]}")
 
-    def stop(self, agent_type: str, session_id: str) -> None:
+    def stop(self, agent_type: str, session_id: str, endpoint: str | None = None) -> None:
         # The local agent app has no stop endpoint (nor has BedrockAgentCoreApp); a cancelled run's completion event
         # is ignored by the completion step's conditional update.
         return None
