@@ -1,4 +1,4 @@
-"""A plugin dropped into a plugin folder gets its own AgentCore runtime, role, endpoint (and memory when it asks),
+"""A plugin dropped into a plugin folder gets its own AgentCore runtime, role, endpoints (and memory when it asks),
 with no infrastructure change."""
 
 from __future__ import annotations
@@ -87,7 +87,10 @@ def test_added_plugin_gets_its_runtime(changelog_plugin: Path) -> None:
     # The Lambdas load it too: the webhook needs its trigger, the completion step its chains, the gateway its tools.
     for function in ("pipeline-webhook-fn", "pipeline-completion-fn", "agents-tools-fn"):
         assert recording.named(function).inputs["environment"]["variables"]["AIDLC_PLUGIN_DIRS"] == "/var/task/plugins/0"
-    assert recording.named("agents-changelog-endpoint").inputs["agentRuntimeId"] == changelog.state["agentRuntimeId"]
+    for endpoint in ("dev", "staging", "prod"):  # its versioned endpoints, each on its latest version
+        made = recording.named(f"agents-changelog-endpoint-{endpoint}")
+        assert made.inputs["agentRuntimeId"] == changelog.state["agentRuntimeId"]
+        assert made.inputs["agentRuntimeVersion"] == changelog.state["agentRuntimeVersion"]
 
 
 def test_plugin_folder_changes_the_bundle_hash(changelog_plugin: Path) -> None:
