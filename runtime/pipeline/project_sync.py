@@ -82,6 +82,12 @@ PROJECT_PROPERTIES: tuple[ProjectProperty, ...] = (
                     "repository path globs agents must not change, one per line (e.g. 'infra/**')"),
     ProjectProperty("Owner", "people", "owner_user_id", "who is told about budget alerts (the first person)"),
     ProjectProperty("Knowledge base", "rich_text", "knowledge_base_id", "optional: a Bedrock Knowledge Base id"),
+    ProjectProperty("Agent endpoint", "select", "agent_endpoint",
+                    "optional: which agent versions the project runs, one of dev, staging, prod (default prod)",
+                    ("dev", "staging", "prod")),
+    ProjectProperty("Beta share", "number", "beta_share",
+                    "optional: the share of runs (0 to 1, e.g. 0.1) sent to an agent's beta version where the "
+                    "deployment has one"),
     ProjectProperty(COST_PROPERTY, "number", None, "written by aidlc: what the project spent this month"),
 )
 _BY_FIELD = {p.field: p for p in PROJECT_PROPERTIES if p.field}
@@ -203,6 +209,8 @@ def row_values(page: dict) -> tuple[dict[str, Any], list[str]]:
                 problems.append(f"{prop.name}: {value} is not a whole number ({prop.help})")
                 continue
             value = int(value)
+        elif prop.field == "beta_share":
+            value = float(value)
         elif prop.kind == "number":
             value = Decimal(str(value))
         values[prop.field] = value

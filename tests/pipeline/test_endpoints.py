@@ -173,3 +173,31 @@ def test_a_cancel_stops_the_session_on_the_endpoint_the_run_started_on(aws_names
         assert p.invoker.stopped_endpoints == ["dev"]
     finally:
         set_services(None)
+
+
+def test_a_notion_projects_row_chooses_its_endpoint_and_beta_share() -> None:
+    """A row of the Projects data source sets agent_endpoint and beta_share; a bad endpoint is named by its
+    property (as the comment on the row would say)."""
+    from pydantic import ValidationError
+
+    from runtime.models import ProjectConfig
+    from runtime.pipeline.project_sync import describe_errors, row_values
+
+    def row(endpoint: str, share: float) -> dict:  # a page as Notion returns it
+        return {"id": "r", "properties": {
+            "Project": {"type": "title", "title": [{"plain_text": "team-b"}]},
+            "Stories data source": {"type": "rich_text",
+                                    "rich_text": [{"plain_text": "0123456789abcdef0123456789abcdef"}]},
+            "Agent endpoint": {"type": "select", "select": {"name": endpoint}},
+            "Beta share": {"type": "number", "number": share},
+        }}
+
+    values, problems = row_values(row("staging", 0.25))
+    assert problems == []
+    config = ProjectConfig(**values)
+    assert (config.agent_endpoint, config.beta_share) == ("staging", 0.25)
+    values, _ = row_values(row("qa", 2))
+    with pytest.raises(ValidationError) as caught:
+        ProjectConfig(**values)
+    named = [p.split(":")[0] for p in describe_errors(caught.value)]
+    assert named == ["Agent endpoint", "Beta share"]
