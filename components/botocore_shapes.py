@@ -443,6 +443,13 @@ def _bucket_encryption(r: RecordedResource, recording: Recording) -> list[Reques
                                                   "ServerSideEncryptionConfiguration": {"Rules": rules}})]
 
 
+def _bucket_versioning(r: RecordedResource, recording: Recording) -> list[Request]:
+    config = r.inputs.get("versioningConfiguration") or {}
+    return [Request("s3", "PutBucketVersioning", {
+        "Bucket": _bucket_name(recording, r.inputs.get("bucket")),
+        "VersioningConfiguration": _drop_none({"Status": config.get("status"), "MFADelete": config.get("mfaDelete")})})]
+
+
 def _lifecycle(r: RecordedResource, recording: Recording) -> list[Request]:
     rules = []
     for rule in r.inputs.get("rules") or []:
@@ -668,6 +675,7 @@ REQUESTS: dict[str, Callable[[RecordedResource, Recording], list[Request]]] = {
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _public_access_block,
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": _bucket_encryption,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _lifecycle,
+    "aws:s3/bucketVersioning:BucketVersioning": _bucket_versioning,
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _ownership,
     "aws:s3/bucketObjectv2:BucketObjectv2": _object,
     "aws:cloudfront/distribution:Distribution": _distribution,

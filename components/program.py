@@ -23,6 +23,7 @@ from components.hosting import PrototypeHosting, PrototypeHostingArgs
 from components.ingress import Ingress, IngressArgs
 from components.knowledge_base import KnowledgeBase, KnowledgeBaseArgs
 from components.monitoring import Monitoring, MonitoringArgs
+from components.onboarding import Onboarding, OnboardingArgs
 from components.orchestration import PIPELINE_FUNCTIONS, Orchestration, OrchestrationArgs, project_config_json
 from components.state import State, StateArgs
 from runtime.tools.schemas import gateway_inline_payloads
@@ -45,6 +46,7 @@ class Stack:
     monitoring: Monitoring
     knowledge_base: KnowledgeBase
     bundles: dict[str, packaging.BundlePlan]
+    onboarding: Onboarding | None = None  # the onboarding workflows' package bucket (seed 003)
 
 
 def running_under_mocks() -> bool:
@@ -192,7 +194,8 @@ def build_stack(
         account_id=account,
         tags=tags,
     ))
-    return Stack(state, ingress, orchestration, hosting, agents, monitoring, knowledge_base, plans)
+    onboarding = Onboarding("onboarding", OnboardingArgs(tags=tags))
+    return Stack(state, ingress, orchestration, hosting, agents, monitoring, knowledge_base, plans, onboarding)
 
 
 def export(stack: Stack, registry: AgentRegistry) -> None:
@@ -202,6 +205,8 @@ def export(stack: Stack, registry: AgentRegistry) -> None:
     pulumi.export("gateway_url", stack.agents.gateway_url)
     pulumi.export("agent_runtime_arns", stack.agents.runtime_arns)
     pulumi.export("agent_endpoint_versions", stack.agents.endpoint_versions)
+    if stack.onboarding is not None:
+        pulumi.export("package_bucket", stack.onboarding.bucket_name)
     pulumi.export("task_queue_url", stack.orchestration.task_queue_url)
     pulumi.export("completion_queue_url", stack.orchestration.completion_queue_url)
     pulumi.export("alarm_topic_arn", stack.monitoring.topic_arn)

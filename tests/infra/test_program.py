@@ -15,7 +15,8 @@ from runtime.resources import FUNCTIONS, QUEUES, SECRETS, TABLES
 from runtime.stack_config import load_stack_config
 from tests.infra.conftest import PROJECT_ROOT, TEST_SECRETS, run_dev
 
-COMPONENT_TYPES = ("State", "Ingress", "Orchestration", "PrototypeHosting", "AgentCore", "Monitoring", "KnowledgeBase")
+COMPONENT_TYPES = ("State", "Ingress", "Orchestration", "PrototypeHosting", "AgentCore", "Monitoring", "KnowledgeBase",
+                   "Onboarding")
 
 
 def plain(value):
