@@ -9,7 +9,7 @@ from components.mockrun import Recording
 
 def test_the_package_bucket_is_versioned_kms_encrypted_private_and_kept(dev_stack: Recording) -> None:
     bucket = dev_stack.named("onboarding-packages")
-    assert not bucket.inputs.get("forceDestroy")  # every package version is kept, even by `pulumi destroy`
+    assert not bucket.inputs.get("forceDestroy")  # no force-destroy: `pulumi destroy` cannot delete a bucket that still holds packages
     key = dev_stack.named("onboarding-packages-key")
     assert key.inputs["enableKeyRotation"] is True and key.inputs["deletionWindowInDays"] == 30
     versioning = dev_stack.named("onboarding-packages-versioning")
