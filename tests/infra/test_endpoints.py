@@ -32,7 +32,8 @@ def _stack_root(tmp_path: Path, changes: dict) -> Path:
 
 
 def test_inventory_shows_each_endpoints_version_and_a_rollback_is_a_config_change(tmp_path: Path) -> None:
-    # One mock run of the whole program (~15 s): the endpoints, the orchestrator's env var and every check.
+    # Over 10 s (~17 s): two mock runs of the whole program through the CLI (JSON, then the table), because the
+    # inventory must be read as a user runs it; the endpoints, the orchestrator's env var and every check.
     root = _stack_root(tmp_path, {"aidlc:agentVersions": {"code": {"prod": "2", "staging": "3", "beta": "4"}},
                                   "aidlc:agentBetaShare": 0.1})
     result = CliRunner().invoke(app, ["infra", "inventory", "--stack", "versions", "--root", str(root), "--json"])
