@@ -91,6 +91,11 @@ class KbServices:
             return self._notion
 
     @cached_property
+    def sqs(self) -> Any:
+        """This function's SQS client (what an event source mapping uses: the local stack's poller)."""
+        return self.clients.client("sqs")
+
+    @cached_property
     def sink(self) -> Any:
         if self._sink is not None:
             return self._sink

@@ -325,6 +325,8 @@ class LocalStack:
             resources.Env.POWERTOOLS_METRICS_DISABLED: "true",
             # The local gateway has no SigV4 verifier to stand behind (AWS_IAM auth on the routes in AWS).
             resources.Env.API_REQUIRE_IAM: "false",
+            # The knowledge base: an SQLite FTS5 index in the state folder stands in for Bedrock's (runtime/kb).
+            resources.Env.KB_LOCAL_INDEX: str(self.state_dir / "kb-index.sqlite3"),
         }
 
         # 4. Tools: the local MCP gateway over the tool registry.
@@ -424,7 +426,10 @@ class LocalStack:
     def physical_names(self) -> resources.PhysicalNames:
         return resources.PhysicalNames(
             tables=self.aws.tables, queues=self.aws.queue_urls, secrets=self.aws.secrets,
-            buckets={resources.PROTOTYPES.logical_name: self.aws.bucket}, settings=self.settings,
+            buckets={resources.PROTOTYPES.logical_name: self.aws.bucket,
+                     # named for the sync function's environment; never written locally (the local index is)
+                     resources.KB_DOCUMENTS.logical_name: f"{self.aws.prefix}-{resources.KB_DOCUMENTS.logical_name}"},
+            settings=self.settings,
         )
 
     def _start_workflows(self) -> None:
@@ -465,6 +470,19 @@ class LocalStack:
             module, name = function.handler.rsplit(".", 1)
             handler = partial(getattr(importlib.import_module(module), name), services=services)
             self.functions[function.logical_name] = LocalFunction(function, environment, services, handler)
+        self._build_kb_sync(names)
+
+    def _build_kb_sync(self, names: resources.PhysicalNames) -> None:
+        """The knowledge base's sync function (its own services, runtime.kb.services), from its derived environment
+        like the others: the webhook's page events and POST /sync/* reach it through its queue and its routes."""
+        from runtime.handlers.sync import handler as sync_handler
+        from runtime.kb.services import KbServices, KbSettings
+
+        function = resources.FUNCTIONS_BY_NAME["sync"]
+        environment = resources.function_environment(function, names)
+        services = KbServices(KbSettings.from_env(environment), clients=self.clients_for(function.logical_name))
+        self.functions[function.logical_name] = LocalFunction(
+            function, environment, services, partial(sync_handler, services=services))
 
     def _agent_app(self, name: str):
         """One agent runtime: the agent app with the settings AgentCore would give it, its completion queue and
@@ -568,6 +586,7 @@ class LocalStack:
 
     def tool_services(self):
         from runtime.github import LocalGitBackend
+        from runtime.kb.retrieval import retriever_for
         from runtime.notion.adapter import NotionAdapter
         from runtime.policy import ToolPolicy
         from runtime.prototypes import PrototypeStore
@@ -595,6 +614,7 @@ class LocalStack:
                 checker=PageChecker(browser) if browser is not None else None,
             ),
             policy=ToolPolicy.load(),
+            kb=retriever_for(None, self.settings[resources.Env.KB_LOCAL_INDEX]),  # kb_retrieve: the local index
             # the tool side of the audit trail, as the gateway Lambda writes it in AWS
             audit=DynamoDbAuditSink(self.aws.tables[resources.AUDIT.logical_name], client=clients.client("dynamodb")),
         )

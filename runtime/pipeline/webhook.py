@@ -215,7 +215,11 @@ class WebhookService(UsesRegistry):
             return error_reply(401, ErrorCode.INVALID_WEBHOOK, "bad X-Notion-Signature")
         payload = validated(IntegrationEvent, load_json(body), "the Notion event")
         event_type = payload.type
-        if self.kb_sync is not None and event_type in KB_SYNC_EVENT_TYPES and payload.entity is not None \
+        bot_id = self.notion.me().get("id")
+        # Our own edits (write-backs, agents' pages) ask for no content sync: they would double the Notion traffic
+        # (3 requests a second for everything) to re-read what we wrote; POST /sync/* syncs such a page on request.
+        ours = bool(payload.authors) and all(same_id(author.id, bot_id) for author in payload.authors)
+        if self.kb_sync is not None and not ours and event_type in KB_SYNC_EVENT_TYPES and payload.entity is not None \
                 and payload.entity.type == "page" and payload.page_id():
             self._ask_kb_sync(str(payload.page_id()))
         if event_type not in ACCEPTED_EVENT_TYPES or payload.entity is None or payload.entity.type != "page":
@@ -224,10 +228,9 @@ class WebhookService(UsesRegistry):
         page_id = payload.page_id()
         if page_id is None:
             raise InputRejected(422, "entity.id is not a Notion page id (32 hexadecimal digits)")
-        bot_id = self.notion.me().get("id")
         # Notion aggregates edits made close together into one event with several authors: drop it only when every
         # author is this integration, or a person's trigger inside the same event would be lost.
-        if payload.authors and all(same_id(author.id, bot_id) for author in payload.authors):
+        if ours:
             log.info("ignoring an event our own integration caused")
             return HttpReply(200, {"status": "ignored", "reason": "caused by this integration"})
         # Typed by IntegrationEvent (parent ids are strings, updated_properties a list of them).

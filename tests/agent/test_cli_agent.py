@@ -20,7 +20,9 @@ def test_agent_run_writes_a_spec_for_a_new_story():
     [artifact] = event["artifacts"]
     assert artifact["type"] == "notion_page"
     assert artifact["title"] == "Technical specification: Warehouse manager sees low stock"
-    assert [(r["tool"], r["outcome"]) for r in out["audit"]] == [("notion_read_page", "ok"),
+    # it reads the story, explores the repository (its layout, code that mentions the story's terms), then writes
+    assert [(r["tool"], r["outcome"]) for r in out["audit"]] == [("notion_read_page", "ok"), ("repo_list_files", "ok"),
+                                                                ("repo_search_code", "ok"),
                                                                 ("notion_create_page", "ok")]
 
 

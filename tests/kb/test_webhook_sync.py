@@ -35,6 +35,7 @@ def test_page_events_ask_the_sync_for_the_page_and_the_sync_ingests_it(aws_names
     p = kb_pipeline(aws_names, notion_env)
     try:
         story = new_story(notion_env, "Export the ledger as CSV", status="Backlog")
+        notion_env.bot.me()  # the integration's own user, looked up once per process (to skip our own edits)
         requests = notion_env.bot.stats.requests
         body = event_body(story, event_type="page.content_updated", env=notion_env)
         status, answer = p.webhook(body, signed(body))
@@ -68,5 +69,24 @@ def test_without_a_knowledge_base_the_webhook_sends_nothing_more(aws_names, noti
         body = event_body(story, event_type="page.content_updated", env=notion_env)
         assert p.webhook(body, signed(body))[0] == 200
         assert p.queue_depth("kb-sync") == 0
+    finally:
+        set_services(None)
+
+
+def test_our_own_edits_ask_for_no_sync(aws_names, notion_env):
+    """A page event whose only author is this integration (a write-back, an agent's page) sends nothing to the
+    sync: it would re-read what we wrote, at Notion's 3 requests a second. A person's edit of the same page does."""
+    from runtime.pipeline.services import set_services
+
+    p = kb_pipeline(aws_names, notion_env)
+    try:
+        story = new_story(notion_env, "Edited by the bot", status="Backlog")
+        bot = {"id": notion_env.bot.me()["id"], "type": "bot"}
+        ours = event_body(story, event_type="page.content_updated", env=notion_env, author=bot)
+        assert p.webhook(ours, signed(ours))[0] == 200
+        assert p.queue_depth("kb-sync") == 0
+        theirs = event_body(story, event_type="page.content_updated", env=notion_env)
+        assert p.webhook(theirs, signed(theirs))[0] == 200
+        assert p.queue_depth("kb-sync") == 1
     finally:
         set_services(None)

@@ -139,7 +139,9 @@ def test_every_pipeline_handler_runs_with_exactly_its_derived_environment(deploy
     assert "TASK_QUEUE_URL" not in resources.function_environment(functions["timeouts"], physical)
     assert call(functions["timeouts"], scheduled, services["timeouts"]) == {"timed_out": []}
     assert call(functions["budget_alerts"], scheduled, services["budget_alerts"]) == {"sent": []}
-    assert call(functions["reconcile"], scheduled, services["reconcile"])["enqueued"] == []
+    # the running story is not enqueued again (the session's Notion emulator may hold other files' waiting stories)
+    swept = call(functions["reconcile"], scheduled, services["reconcile"])
+    assert invocation_id not in swept["enqueued"], swept
 
     # completion: the agent reports
     completed = CompletionEvent(invocation_id=invocation_id, agent_type="mock", status="completed", summary="done",
