@@ -36,6 +36,7 @@ PER_RUN: dict[str, list[tuple[str, str, str]]] = {
         ("aws dynamodb.PutItem", "1", "idempotency record in progress (Powertools), before anything is sent"),
         ("aws dynamodb.UpdateItem", "1", "idempotency record completed, so a re-delivery gets the same answer"),
         ("aws sqs.SendMessage", "1", "the task onto the FIFO queue"),
+        ("aws sqs.SendMessage", "1", "the page's content sync asked for (the knowledge base: a person edited it)"),
     ],
     "orchestrator": [
         ("aws dynamodb.GetItem", "1", "the project's config (limits, chain template)"),
