@@ -107,7 +107,10 @@ def test_a_dropped_in_plugin_works_in_the_local_stack(stack):
     page_id = create_story(stack, "Release notes for the invoice filter", ["Mention the new filter"])
     set_status(stack, page_id, "Write Changelog")
     runs = wait_for_agents(stack, page_id, ["changelog"])
-    assert runs[0]["output_artifacts"][0]["type"] == "notion_page"
+    # The completed run (under a loaded machine a second run of the story has been seen in flight beside it: the
+    # closing note of stop 19 records it as a suspected reconcile race, to look into).
+    [done] = [r for r in runs if r["status"] == "completed"]
+    assert done["output_artifacts"][0]["type"] == "notion_page"
 
 
 def test_bad_webhook_input_is_refused_and_nothing_runs(stack):
