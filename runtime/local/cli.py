@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import signal
 import tempfile
 import threading
@@ -119,6 +120,11 @@ def dev(
     local.stop()
     watchdog.cancel()
     console.print("stopped; state kept in " + str(local.state_dir))
+    # Everything the stack owns is stopped; a thread a library left behind (the browser driver's, a runner pool's)
+    # must not hold the interpreter at exit (seen once in CI: a stopped stack that never exited).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def demo(
