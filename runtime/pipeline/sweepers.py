@@ -283,13 +283,33 @@ class Sweepers(UsesRegistry):
 
 def record_heartbeat(invocations: InvocationRepository, beat: Heartbeat) -> bool:
     """Note that a running run's agent is alive. Only the session the orchestrator started is believed; a beat
-    for a run that is no longer running changes nothing. False: not recorded."""
-    stored = invocations.get(beat.invocation_id)
-    if stored is None or stored.record.status != InvocationStatus.RUNNING:
-        return False
-    if beat.session_id is not None and stored.record.session_id not in (None, beat.session_id):
-        return False
-    return invocations.transition(beat.invocation_id, [InvocationStatus.RUNNING], {HEARTBEAT_AT: beat.at.isoformat()})
+    for a run that is no longer running changes nothing. False: not recorded.
+
+    One conditional UpdateItem (no read first): the condition is the whole check (running, and the beat's session
+    the record's or the record has none), so a beat costs the pipeline one DynamoDB request."""
+    return heartbeat_update(invocations, beat) is not None
+
+
+def heartbeat_update(invocations: InvocationRepository, beat: Heartbeat,
+                     fields: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """`record_heartbeat`'s write, with `fields` set beside heartbeat_at; returns the record as it now is (the
+    UpdateItem's ALL_NEW, so whoever needs the story or the project reads nothing more), None when not recorded."""
+    from runtime.pipeline.state.dynamo import Expr, from_item, update_expression
+
+    expr = Expr()
+    sets, removes = expr.set_clause({HEARTBEAT_AT: beat.at.isoformat(), **(fields or {})})
+    condition = f"{expr.name('status')} = {expr.value(InvocationStatus.RUNNING.value)}"
+    if beat.session_id is not None:
+        session = expr.name("session_id")
+        condition += f" AND (attribute_not_exists({session}) OR {session} = {expr.value(beat.session_id)})"
+    client = invocations.client
+    try:
+        answer = client.update_item(TableName=invocations.table_name, Key=invocations.key(beat.invocation_id),
+                                    UpdateExpression=update_expression(sets, removes), ConditionExpression=condition,
+                                    ReturnValues="ALL_NEW", **expr.kwargs())
+    except client.exceptions.ConditionalCheckFailedException:
+        return None
+    return from_item(answer.get("Attributes") or {})
 
 
 # A waiting task is deferred at most 15 minutes at a time (runtime.pipeline.deferral); queued longer than twice
