@@ -63,9 +63,12 @@ PER_RUN: dict[str, list[tuple[str, str, str]]] = {
     "chain": [
         ("aws sqs.SendMessage", "next", "one per next step the plugins' chain rules name"),
     ],
-    "heartbeat": [  # per beat: a running agent beats at once, then every 30 s (runtime/agent/app.py)
+    "heartbeat": [  # per beat: at once, then on progress (5 s apart at most) or every 30 s (runtime/agent/app.py)
         ("aws sqs.SendMessage", "beats", "the agent's beat onto the completion queue"),
-        ("aws dynamodb.UpdateItem", "beats", "heartbeat_at on the record, conditional on the run still running"),
+        ("aws dynamodb.UpdateItem", "beats", "heartbeat_at and the progress on the record, conditional on the run "
+                                             "still running under its session (no read first: it answers ALL_NEW)"),
+        ("notion PATCH /v1/pages/{id}", "beats", "the story's live progress property: each beat carries it, and "
+                                                 "the agent paces beats to one per 5 s at most (BeatPacer)"),
     ],
 }
 # Paid once per process (a warm container pays none): counted in the floor once when the stage made them.

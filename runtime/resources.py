@@ -121,6 +121,8 @@ class Env:
     API_ACCESS = "AIDLC_API_ACCESS"  # JSON {caller IAM principal ARN: [project ids]}: the internal API's tenants
     DEFER_SECONDS = "AIDLC_DEFER_SECONDS"  # JSON [first, max] seconds a waiting task is deferred; default 10, 900
     PROTOTYPE_EXPIRY_DAYS = "AIDLC_PROTOTYPE_EXPIRY_DAYS"
+    # The least seconds between two progress beats of a run (runtime/agent/app.py; default 5): each one Notion write
+    PROGRESS_SECONDS = "AIDLC_PROGRESS_SECONDS"
     BROWSER = "AIDLC_BROWSER"  # the browser prototypes are rendered in before upload: agentcore | chromium | unset
     # The onboarding workflows (seed 003): the durable functions by workflow kind, and the role they assume in a
     # member account (Organizations makes OrganizationAccountAccessRole in every account it creates).

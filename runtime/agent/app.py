@@ -48,6 +48,53 @@ SESSION_HEADER = Header.AGENTCORE_SESSION
 FINISHED_MEMORY = 1_000  # how many finished invocation ids a runtime remembers, to refuse redeliveries
 # A running run tells the pipeline it is alive this often (the liveness sweeper fails a run silent for 120 s).
 HEARTBEAT_SECONDS = 30.0
+# Between those, a beat goes as soon as the run's progress moved, but at most this often: each beat is one write of
+# the story's progress property, and Notion allows an integration 3 requests a second (Env.PROGRESS_SECONDS).
+PROGRESS_SECONDS = 5.0
+
+
+class BeatPacer:
+    """When the next beat is due: the first at once (a hung start is told from a slow one); then whenever the run's
+    progress moved (`changes`, runtime.agent.hooks.ProgressTracker) and `progress_seconds` passed since the last
+    beat; and every `heartbeat_seconds` whatever happened. So a story's progress is written at most once per
+    `progress_seconds`, and a run that is quietly busy still shows it is alive."""
+
+    def __init__(self, *, heartbeat_seconds: float = HEARTBEAT_SECONDS, progress_seconds: float = PROGRESS_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.heartbeat_seconds = heartbeat_seconds
+        self.progress_seconds = progress_seconds
+        self.clock = clock
+        self._last_sent: float | None = None
+        self._last_changes = -1
+
+    @property
+    def tick(self) -> float:
+        """How long the beat loop sleeps between looks."""
+        return min(self.heartbeat_seconds, self.progress_seconds)
+
+    def due(self, changes: int) -> bool:
+        if self._last_sent is None:
+            return True
+        since = self.clock() - self._last_sent
+        return since >= self.heartbeat_seconds or (changes != self._last_changes and since >= self.progress_seconds)
+
+    def sent(self, changes: int) -> None:
+        self._last_sent, self._last_changes = self.clock(), changes
+
+
+def progress_seconds_from_env() -> float:
+    import os
+
+    from runtime.resources import Env
+
+    text = os.environ.get(Env.PROGRESS_SECONDS, "").strip()
+    try:
+        seconds = float(text) if text else PROGRESS_SECONDS
+    except ValueError:
+        raise ValueError(f"{Env.PROGRESS_SECONDS}={text!r}: give a number of seconds") from None
+    if seconds <= 0:
+        raise ValueError(f"{Env.PROGRESS_SECONDS}={text!r}: give a positive number of seconds")
+    return seconds
 
 
 def _error(status: int, code: ErrorCode, message: str, invocation_id: str | None = None) -> JSONResponse:
@@ -62,11 +109,14 @@ def create_app(
     options_factory: Callable[[AgentRequest], Any] | None = None,
     shutdown_grace_seconds: float = 20.0,
     heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    progress_seconds: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> BedrockAgentCoreApp:
     """Build the app. Everything not given is resolved from the environment at the first invocation.
 
     `options_factory(request) -> runtime.agent.runner.RunOptions` lets the local stack and tests supply the model,
-    tools, audit sink or policy for each run."""
+    tools, audit sink or policy for each run. `progress_seconds`: the least time between two progress beats (None:
+    env AIDLC_PROGRESS_SECONDS, else PROGRESS_SECONDS); `clock`: the pacer's."""
     state: dict[str, Any] = {"settings": settings, "sink": sink}
     lock = threading.Lock()
     running: dict[str, Any] = {}  # invocation id -> RunControl
@@ -106,34 +156,39 @@ def create_app(
                 state["sink"] = SqsCompletionSink(queue_url)
             return state["settings"], state["sink"]
 
-    async def beat_while_running(request: AgentRequest, sink: Any) -> None:
-        """Heartbeats on the completion sink while the run lasts; the first at once (a hung start is told from a
-        slow one). A sink without `beat` (a test's) sends none."""
+    async def beat_while_running(request: AgentRequest, sink: Any, control: Any) -> None:
+        """Heartbeats on the completion sink while the run lasts, each carrying the run's progress, paced by
+        `BeatPacer`. A sink without `beat` (a test's) sends none."""
         from runtime.models import Heartbeat
         from runtime.observe.trace import in_stage
 
         beat = getattr(sink, "beat", None)
         if beat is None:
             return
+        pacer = BeatPacer(heartbeat_seconds=heartbeat_seconds, clock=clock,
+                          progress_seconds=progress_seconds or progress_seconds_from_env())
 
         def send() -> None:
             with in_stage("heartbeat", request.invocation_id):  # counted apart (bench/bench_round_trips.py)
                 beat(Heartbeat(kind="heartbeat", invocation_id=request.invocation_id, agent_type=request.agent_type,
-                               session_id=request.session_id))
+                               session_id=request.session_id, progress=control.progress.snapshot()))
 
         while True:
-            try:
-                await asyncio.to_thread(send)
-            except Exception as exc:  # noqa: BLE001 - a lost beat is replaced by the next; the run goes on
-                log.warning("heartbeat not sent: %s", exc, extra={"invocation_id": request.invocation_id})
-            await asyncio.sleep(heartbeat_seconds)
+            changes = control.progress.changes
+            if pacer.due(changes):
+                pacer.sent(changes)
+                try:
+                    await asyncio.to_thread(send)
+                except Exception as exc:  # noqa: BLE001 - a lost beat is replaced by the next; the run goes on
+                    log.warning("heartbeat not sent: %s", exc, extra={"invocation_id": request.invocation_id})
+            await asyncio.sleep(pacer.tick)
 
     @app.async_task
     async def run_in_background(request: AgentRequest, options: Any) -> None:
         from runtime.agent.runner import run_agent
 
         settings, sink = resolved()
-        beats = asyncio.create_task(beat_while_running(request, sink))
+        beats = asyncio.create_task(beat_while_running(request, sink, options.control))
         try:
             await asyncio.to_thread(run_agent, request, settings=settings, sink=sink, options=options)
         finally:

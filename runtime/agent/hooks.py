@@ -32,7 +32,7 @@ from runtime.agent.artifacts import ArtifactCollector, bare_tool_name
 from runtime.agent.offline_model import parse_tool_result
 from runtime.cost import ModelPrice, cost_usd
 from runtime.errors import ErrorCode
-from runtime.models import TokenUsage
+from runtime.models import RunProgress, TokenUsage
 from runtime.tools.audit import AuditRecord, AuditSink, Outcome
 
 log = logging.getLogger("aidlc.agent")
@@ -45,12 +45,41 @@ class StopReason:
     detail: str
 
 
-class RunControl:
-    """Shared by the hooks and the runner: why the run stopped early, if it did, and the stop request flag."""
+class ProgressTracker:
+    """What the run is doing, for its heartbeats (runtime/agent/app.py): the budget hook moves it on each model
+    turn and tool call; `changes` counts the moves, so the beat loop can tell that something new happened."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._started = clock()
+        self._lock = threading.Lock()
+        self.step = "starting"
+        self.tool_calls = 0
+        self.cost_usd = Decimal("0")
+        self.changes = 0
+
+    def update(self, *, step: str | None = None, tool_calls: int | None = None,
+               cost_usd: Decimal | None = None) -> None:
+        with self._lock:
+            self.step = step[:200] if step is not None else self.step
+            self.tool_calls = tool_calls if tool_calls is not None else self.tool_calls
+            self.cost_usd = cost_usd if cost_usd is not None else self.cost_usd
+            self.changes += 1
+
+    def snapshot(self) -> RunProgress:
+        with self._lock:
+            return RunProgress(step=self.step, tool_calls=self.tool_calls, cost_usd=self.cost_usd,
+                               elapsed_seconds=max(0, int(self._clock() - self._started)))
+
+
+class RunControl:
+    """Shared by the hooks and the runner: why the run stopped early, if it did, the stop request flag, and the
+    run's progress."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.stop_requested = threading.Event()
         self.stopped: StopReason | None = None
+        self.progress = ProgressTracker(clock)
 
     def stop(self, reason: StopReason) -> None:
         if self.stopped is None:
@@ -152,12 +181,18 @@ class BudgetHook(HookProvider):
         registry.add_callback(BeforeToolCallEvent, self.before_tool_call)
 
     def before_model_call(self, event: BeforeModelCallEvent) -> None:
-        reason = self.check(usage_of(event.agent), event.projected_input_tokens or 0)
+        used = usage_of(event.agent)
+        reason = self.check(used, event.projected_input_tokens or 0)
         if reason is not None:
             self.control.stop(reason)
             event.cancel = reason.detail
             return
         self.turns += 1
+        try:
+            spent: Decimal | None = cost_usd(used, self.model_id, self.prices)
+        except KeyError:  # an unpriced model: the run reports that at its end; progress shows no cost meanwhile
+            spent = None
+        self.control.progress.update(step=f"model turn {self.turns}", cost_usd=spent)
 
     def before_tool_call(self, event: BeforeToolCallEvent) -> None:
         if self.control.stopped is not None:  # stopping: the rest of this turn's calls do not run either
@@ -170,6 +205,8 @@ class BudgetHook(HookProvider):
             event.cancel_tool = f"not run: {reason.detail}; the run stops here, keeping what it made"
             return
         self.tool_calls += 1
+        self.control.progress.update(step=f"calling {bare_tool_name(event.tool_use['name'])}",
+                                     tool_calls=self.tool_calls)
 
     def check(self, used: TokenUsage, projected_input_tokens: int) -> StopReason | None:
         if self.control.stop_requested.is_set():

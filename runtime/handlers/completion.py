@@ -30,7 +30,8 @@ def record_handler(record: SQSRecord, services: Any = None) -> dict[str, Any]:
         except ValidationError:
             raise not_an_event from None  # neither: the completion event's own errors say what is wrong
         with in_stage("heartbeat", beat.invocation_id):  # counted apart: a run beats as long as it runs
-            return {"invocation_id": beat.invocation_id, "heartbeat": record_heartbeat(services.invocations, beat)}
+            return {"invocation_id": beat.invocation_id,
+                    "heartbeat": record_heartbeat(services.invocations, beat, services.writeback)}
     logger.set_correlation_id(event.invocation_id)
     outcome = services.completion.process(event)
     logger.info("completion handled", extra={"recorded": outcome.recorded, "delivered": outcome.delivered,

@@ -15,6 +15,9 @@ BASE_STATUS_VALUES = ("Backlog", "Ready")
 FINAL_STATUS_VALUES = ("Done",)
 
 INVOCATION_STATUS_VALUES = ("queued", "running", "completed", "failed", "cancelled")
+# The story's live progress while an agent runs on it (step, tool calls, elapsed time, cost), then how it ended;
+# written from the run's heartbeats (runtime/pipeline/writeback.py). A workspace without it just shows none.
+PROGRESS_PROPERTY = "Agent Progress"
 
 
 def story_status_values(registry: Any | None = None) -> list[str]:
@@ -70,6 +73,7 @@ def story_properties(status_values: Iterable[str]) -> dict[str, dict[str, Any]]:
         "Owner": {"people": {}},
         "Pull Request": {"url": {}},
         "Prototype URL": {"url": {}},
+        PROGRESS_PROPERTY: {"rich_text": {}},
     }
 
 

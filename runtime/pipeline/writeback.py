@@ -14,7 +14,7 @@ from typing import Any
 from tenacity import Retrying, retry_if_exception
 
 from runtime.errors import DEFAULT_REMEDIATION
-from runtime.models import InvocationRecord, InvocationStatus, ProjectConfig
+from runtime.models import InvocationRecord, InvocationStatus, ProjectConfig, RunProgress
 from runtime.notion.adapter import plain_properties, property_value
 from runtime.notion.errors import NotionError
 from runtime.pipeline.common import retrying_after
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 OWNER_PROPERTY = "Owner"
 _SCHEMAS_LOCK = threading.Lock()  # schema caches may be shared between write-backs (see NotionWriteBack)
+_NO_PROGRESS_PROPERTY: set[str] = set()  # stories whose data source has no progress property (this process)
 
 
 @dataclass
@@ -127,6 +128,28 @@ class NotionWriteBack:
         )
         return WriteBackOutcome(delivered=not errors, errors=errors)
 
+    def progress(self, page_id: str, progress: RunProgress) -> bool:
+        """The story's live progress property (runtime/notion/schema.py PROGRESS_PROPERTY), from a run's beat. One
+        attempt: the next beat carries newer progress anyway. False when not written (a workspace whose stories
+        lack the property is asked once per story and process, then left alone)."""
+        from runtime.notion.errors import NotionValidation
+        from runtime.notion.schema import PROGRESS_PROPERTY
+
+        if page_id in _NO_PROGRESS_PROPERTY:
+            return False
+        try:
+            self.notion.update_properties(page_id, {PROGRESS_PROPERTY: property_value("rich_text",
+                                                                                      progress_text(progress))})
+            return True
+        except NotionValidation as exc:
+            if PROGRESS_PROPERTY in str(exc):
+                with self._lock:
+                    _NO_PROGRESS_PROPERTY.add(page_id)
+            log.warning("story progress not written: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - progress is a courtesy; the run goes on, the next beat tries again
+            log.warning("story progress not written: %s: %s", type(exc).__name__, exc)
+        return False
+
     # --- the execution dashboard ---------------------------------------------------------------------------
 
     def _schema(self, data_source_id: str) -> dict:
@@ -172,6 +195,20 @@ class NotionWriteBack:
             properties=properties,
             title_property=title_name,
         )
+
+
+def _duration(seconds: int) -> str:
+    minutes, seconds = divmod(max(0, int(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+def progress_text(progress: RunProgress) -> str:
+    """What the story's progress property says while its run goes: step, tool calls, elapsed time, cost."""
+    calls = "1 tool call" if progress.tool_calls == 1 else f"{progress.tool_calls} tool calls"
+    return f"Running: {progress.step} · {calls} · {_duration(progress.elapsed_seconds)} · ${progress.cost_usd:.2f}"
 
 
 def can_succeed_later(error: BaseException) -> bool:
