@@ -428,6 +428,9 @@ class QueueMessage(Strict):
     chain_context: dict[str, Any] = Field(default_factory=dict)
     slack: SlackOrigin | None = None  # asked for from Slack (the chain's runs inherit it)
     enqueued_at: datetime = Field(default_factory=utcnow)
+    # When the story in page_snapshot was read from Notion (None: not read for this message): a re-trigger is told
+    # from a late report of the same edit by it (orchestrator.is_retrigger), not by when the message was sent.
+    story_read_at: datetime | None = None
 
 
 class AgentProjectSettings(BaseModel):
@@ -502,16 +505,6 @@ class CompletionEvent(Strict):
         return self
 
 
-class RunProgress(Strict):
-    """How far a running run has got, as its heartbeats carry it: the story's live progress property shows it
-    (runtime/notion/schema.py PROGRESS_PROPERTY, written by runtime/pipeline/writeback.py)."""
-
-    step: str = Field(max_length=200)  # what it is doing now: "calling github_commit_files", "model turn 3"
-    tool_calls: int = Field(default=0, ge=0)
-    elapsed_seconds: int = Field(default=0, ge=0)
-    cost_usd: Usd = Decimal("0")
-
-
 class Heartbeat(Strict):
     """What a running agent sends to the completion queue every few seconds: it is alive. A run with none for a
     while is failed by the liveness sweeper (runtime.pipeline.sweepers), not left to its hours-long timeout."""
@@ -521,4 +514,3 @@ class Heartbeat(Strict):
     agent_type: AgentName
     session_id: str | None = None
     at: datetime = Field(default_factory=utcnow)
-    progress: RunProgress | None = None

@@ -40,10 +40,10 @@ from runtime.pipeline.state.invocations import (
 )
 from runtime.pipeline.endpoints import choose_endpoint
 from runtime.pipeline.ports import AgentInvoker, InvokeError, InvokeUnanswered, TransientInvokeError
-from runtime.pipeline.state.ledger import RunLedger
+from runtime.pipeline.state.ledger import DELIVERY_CLAIM, RunLedger
 from runtime.pipeline.state.projects import ProjectRepository, budget_month, projects_read_once
 from runtime.pipeline.writeback import NotionWriteBack
-from runtime.pipeline.common import UsesRegistry, retrying_after
+from runtime.pipeline.common import UsesRegistry, parse_time, retrying_after
 from runtime.observe.trace import bind_invocation
 
 log = logging.getLogger(__name__)
@@ -71,17 +71,21 @@ class Outcome:
     detail: str = ""
 
 
-def is_retrigger(existing: InvocationRecord, message: QueueMessage) -> bool:
-    """A story trigger that names a run which had already finished before it was sent: a person set the trigger
-    again within the minute of the last write-back (Notion rounds `last_edited_time` to the minute, so the edit
-    looks the same and so does the id derived from it). A redelivered or duplicate message was sent before the run
-    it names finished, and stays a duplicate."""
-    return (
-        message.parent_invocation_id is None
-        and existing.status in (InvocationStatus.COMPLETED, InvocationStatus.FAILED, InvocationStatus.CANCELLED)
-        and existing.completed_at is not None
-        and message.enqueued_at > existing.completed_at
-    )
+def is_retrigger(existing: InvocationRecord, message: QueueMessage, written_back_at: datetime | None = None) -> bool:
+    """A story trigger that names a run which had already finished, and been written back, before its story was
+    read: a person set the trigger again within the minute of the last write-back (Notion rounds
+    `last_edited_time` to the minute, so the edit looks the same and so does the id derived from it).
+
+    A duplicate report of the edit that started the run (Notion's page.created and page.properties_updated for a
+    story created straight into its trigger status, a database automation beside the integration's webhook)
+    read the story before the write-back moved it out of its trigger status, however late its message was sent
+    (reading the page's blocks waits on Notion's rate limit), and stays a duplicate. `written_back_at`: when the
+    write-back was claimed (its first step sets the status); None: the run's `completed_at`."""
+    if (message.parent_invocation_id is not None or existing.completed_at is None
+            or existing.status not in (InvocationStatus.COMPLETED, InvocationStatus.FAILED, InvocationStatus.CANCELLED)):
+        return False
+    read_at = message.story_read_at or message.enqueued_at
+    return read_at > max(existing.completed_at, written_back_at or existing.completed_at)
 
 
 def retrigger_id(message: QueueMessage) -> str:
@@ -146,7 +150,8 @@ class OrchestratorService(UsesRegistry):
             stored: StoredInvocation | None = StoredInvocation(record_fields(record))  # just written: no re-read
         else:  # redelivered, or created by POST /invoke: carry on from what is stored
             stored = self.invocations.get(message.invocation_id)
-            if stored is not None and is_retrigger(stored.record, message):
+            if stored is not None and is_retrigger(stored.record, message,
+                                                   parse_time(stored.raw.get(DELIVERY_CLAIM))):
                 return self.process(message.model_copy(update={"invocation_id": retrigger_id(message)}))
         assert stored is not None
         if stored.record.status != InvocationStatus.QUEUED:

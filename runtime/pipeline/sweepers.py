@@ -39,7 +39,6 @@ ALERT_LEVELS = ((Decimal("1"), "alert_100"), (Decimal("0.8"), "alert_80"))
 # The agent app beats every 30 s (runtime.agent.app); four missed beats in a row is a dead or hung agent.
 SILENT_AFTER = timedelta(seconds=120)
 HEARTBEAT_AT = "heartbeat_at"
-PROGRESS = "progress"  # the last progress a running run's beat carried (runtime.models.RunProgress)
 
 
 # Reconcile is for webhooks that never came. Notion delivers within seconds, usually; a story edited less than this
@@ -83,6 +82,8 @@ class Sweepers(UsesRegistry):
         for project in self.projects.all():
             if not project.notion_data_source_id:
                 continue
+            # Wall time, not self.clock: it is compared with the runs' own times (orchestrator.is_retrigger).
+            read_at = datetime.now(timezone.utc)
             for page in notion.query_data_source(project.notion_data_source_id):
                 checked += 1
                 invocation_id = self._missed(page, project, bot_id)
@@ -97,6 +98,7 @@ class Sweepers(UsesRegistry):
                     snapshot=notion.page_snapshot(page),
                     invocation_id=invocation_id,
                     page_id=page["id"],
+                    story_read_at=read_at,
                 )
                 self._queue().publish(message)
                 enqueued.append(invocation_id)
@@ -196,6 +198,11 @@ class Sweepers(UsesRegistry):
         latest = self.invocations.latest_for_page(page["id"])
         if latest is not None and (edited_at is None or latest.created_at >= edited_at):
             return None
+        if latest is not None and latest.trigger_value == trigger and \
+                (not latest.status.is_final or latest.delivery_status == "pending"):
+            # The story sits in this trigger because its run is still going (or not yet written back): a later
+            # edit of another property is no missed trigger (the webhook drops those: `_trigger_changed`).
+            return None
         return invocation_id
 
     # --- timeouts ------------------------------------------------------------------------------------------
@@ -282,23 +289,13 @@ class Sweepers(UsesRegistry):
         notion.create_comment(row["id"], text, mention_user_ids=[project.owner_user_id] if project.owner_user_id else [])
 
 
-def record_heartbeat(invocations: InvocationRepository, beat: Heartbeat,
-                     writeback: Callable[[], NotionWriteBack | None] | None = None) -> bool:
+def record_heartbeat(invocations: InvocationRepository, beat: Heartbeat) -> bool:
     """Note that a running run's agent is alive. Only the session the orchestrator started is believed; a beat
     for a run that is no longer running changes nothing. False: not recorded.
 
     One conditional UpdateItem (no read first): the condition is the whole check (running, and the beat's session
-    the record's or the record has none), so a beat costs the pipeline one DynamoDB request. A beat that carries
-    the run's progress (the agent paces them: runtime.agent.app.BeatPacer) is kept on the record and, with a
-    `writeback`, shown on the story: one Notion request more, for the page the update answered with."""
-    fields = {PROGRESS: beat.progress.model_dump(mode="json")} if beat.progress is not None else None
-    item = heartbeat_update(invocations, beat, fields)
-    if item is None:
-        return False
-    notion = writeback() if writeback is not None and beat.progress is not None else None
-    if notion is not None and item.get("notion_page_id"):
-        notion.progress(str(item["notion_page_id"]), beat.progress)  # type: ignore[arg-type]
-    return True
+    the record's or the record has none), so a beat costs the pipeline one DynamoDB request."""
+    return heartbeat_update(invocations, beat) is not None
 
 
 def heartbeat_update(invocations: InvocationRepository, beat: Heartbeat,

@@ -201,8 +201,9 @@ class WebhookService(UsesRegistry):
         validated(AutomationEvent, payload, "the automation event")
         from runtime.notion.errors import NotionError
 
-        try:
-            return self.from_page(payload["data"], event_id=str((payload.get("source") or {}).get("event_id") or ""))
+        try:  # Notion read the page before it sent it; its arrival is the latest that read can have been
+            return self.from_page(payload["data"], event_id=str((payload.get("source") or {}).get("event_id") or ""),
+                                  read_at=datetime.now(timezone.utc))
         except NotionError as exc:
             if exc.status not in (400, 403, 404):
                 raise
@@ -264,6 +265,7 @@ class WebhookService(UsesRegistry):
     def _handle_integration_event(self, event: dict) -> dict:
         from runtime.notion.errors import NotionError
 
+        read_at = datetime.now(timezone.utc)  # before the request: the page is as it was at this instant or later
         try:
             page = self.notion.retrieve_page(event["page_id"])
         except NotionError as exc:
@@ -275,7 +277,7 @@ class WebhookService(UsesRegistry):
         if "updated_properties" in event and not self._trigger_changed(page, event["updated_properties"]):
             # Another property of a story sitting in a trigger status changed: that starts no second run.
             return {"status_code": 200, "body": {"status": "ignored", "reason": "the trigger property did not change"}}
-        reply = self.from_page(page, event_id=event["event_id"])
+        reply = self.from_page(page, event_id=event["event_id"], read_at=read_at)
         return {"status_code": reply.status, "body": reply.body}
 
     def _trigger_changed(self, page: dict, updated_properties: list[str]) -> bool:
@@ -289,9 +291,9 @@ class WebhookService(UsesRegistry):
 
     # --- from a page to a task (shared with the reconcile sweeper) ------------------------------------------
 
-    def from_page(self, page: dict, *, event_id: str = "") -> HttpReply:
+    def from_page(self, page: dict, *, event_id: str = "", read_at: datetime | None = None) -> HttpReply:
         """The task for `page`, if its trigger status starts one; `event_id` names the Notion event that said so
-        (see `invocation_id_for`)."""
+        (see `invocation_id_for`), `read_at` when `page` was read (see `orchestrator.is_retrigger`)."""
         page_id = page["id"]
         if same_id(parent_ids(page)[0], self.projects.projects_data_source_id):
             # A Projects row: its configuration is synced whoever edited last (the sync compares content, and
@@ -321,6 +323,7 @@ class WebhookService(UsesRegistry):
                 "trigger": trigger,
                 "last_edited_time": page.get("last_edited_time") or "",
                 "event_id": event_id,
+                "read_at": read_at.isoformat() if read_at else "",
                 "agent_type": spec.name,
                 "project_id": project.project_id,
                 "page": page,
@@ -340,6 +343,7 @@ class WebhookService(UsesRegistry):
             snapshot=self.notion.page_snapshot(story["page"]),
             invocation_id=invocation_id,
             page_id=story["page_id"],
+            story_read_at=parse_time(story.get("read_at")),
         )
         self.queue.publish(message)
         log.info("enqueued %s for page %s", message.agent_type, message.notion_page_id,
@@ -357,6 +361,7 @@ def build_message(
     page_id: str,
     parent_invocation_id: str | None = None,
     chain_context: dict | None = None,
+    story_read_at: datetime | None = None,
 ) -> QueueMessage:
     if not snapshot.page_id:
         snapshot = snapshot.model_copy(update={"page_id": page_id})
@@ -370,4 +375,5 @@ def build_message(
         page_snapshot=snapshot,
         parent_invocation_id=parent_invocation_id,
         chain_context=chain_context or {},
+        story_read_at=story_read_at,
     )
