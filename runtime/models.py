@@ -505,6 +505,16 @@ class CompletionEvent(Strict):
         return self
 
 
+class RunProgress(Strict):
+    """How far a running run has got, as its heartbeats carry it: the story's live progress property shows it
+    (runtime/notion/schema.py PROGRESS_PROPERTY, written by runtime/pipeline/writeback.py)."""
+
+    step: str = Field(max_length=200)  # what it is doing now: "calling github_commit_files", "model turn 3"
+    tool_calls: int = Field(default=0, ge=0)
+    elapsed_seconds: int = Field(default=0, ge=0)
+    cost_usd: Usd = Decimal("0")
+
+
 class Heartbeat(Strict):
     """What a running agent sends to the completion queue every few seconds: it is alive. A run with none for a
     while is failed by the liveness sweeper (runtime.pipeline.sweepers), not left to its hours-long timeout."""
@@ -514,3 +524,4 @@ class Heartbeat(Strict):
     agent_type: AgentName
     session_id: str | None = None
     at: datetime = Field(default_factory=utcnow)
+    progress: RunProgress | None = None

@@ -39,6 +39,7 @@ ALERT_LEVELS = ((Decimal("1"), "alert_100"), (Decimal("0.8"), "alert_80"))
 # The agent app beats every 30 s (runtime.agent.app); four missed beats in a row is a dead or hung agent.
 SILENT_AFTER = timedelta(seconds=120)
 HEARTBEAT_AT = "heartbeat_at"
+PROGRESS = "progress"  # the last progress a running run's beat carried (runtime.models.RunProgress)
 
 
 # Reconcile is for webhooks that never came. Notion delivers within seconds, usually; a story edited less than this
@@ -289,13 +290,23 @@ class Sweepers(UsesRegistry):
         notion.create_comment(row["id"], text, mention_user_ids=[project.owner_user_id] if project.owner_user_id else [])
 
 
-def record_heartbeat(invocations: InvocationRepository, beat: Heartbeat) -> bool:
+def record_heartbeat(invocations: InvocationRepository, beat: Heartbeat,
+                     writeback: Callable[[], NotionWriteBack | None] | None = None) -> bool:
     """Note that a running run's agent is alive. Only the session the orchestrator started is believed; a beat
     for a run that is no longer running changes nothing. False: not recorded.
 
     One conditional UpdateItem (no read first): the condition is the whole check (running, and the beat's session
-    the record's or the record has none), so a beat costs the pipeline one DynamoDB request."""
-    return heartbeat_update(invocations, beat) is not None
+    the record's or the record has none), so a beat costs the pipeline one DynamoDB request. A beat that carries
+    the run's progress (the agent paces them: runtime.agent.app.BeatPacer) is kept on the record and, with a
+    `writeback`, shown on the story: one Notion request more, for the page the update answered with."""
+    fields = {PROGRESS: beat.progress.model_dump(mode="json")} if beat.progress is not None else None
+    item = heartbeat_update(invocations, beat, fields)
+    if item is None:
+        return False
+    notion = writeback() if writeback is not None and beat.progress is not None else None
+    if notion is not None and item.get("notion_page_id"):
+        notion.progress(str(item["notion_page_id"]), beat.progress)  # type: ignore[arg-type]
+    return True
 
 
 def heartbeat_update(invocations: InvocationRepository, beat: Heartbeat,
