@@ -42,15 +42,19 @@ class AwsClients:
 
     def _session_locked(self) -> Any:
         if self._session is None:
-            import boto3
-
-            key, secret = self.credentials or (None, None)
-            session = boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret,
-                                            region_name=self.region)
+            session = self._new_session()
             if self.recorder is not None:
                 self.recorder.attach(session, self.principal)
             self._session = session
         return self._session
+
+    def _new_session(self) -> Any:
+        """The principal's boto3 session (called once, under the lock); a subclass whose credentials are not a static
+        key pair (an assumed role) overrides only this."""
+        import boto3
+
+        key, secret = self.credentials or (None, None)
+        return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=self.region)
 
     def client(self, service: str, region: str | None = None, *, config: Any | None = None) -> Any:
         """The cached client for `service` (`config`: a botocore `Config`, part of the cache key)."""

@@ -9,8 +9,8 @@ cached per service/region), with the audit hook (runtime/onboarding/aws_audit.py
 `CallRecorder`, when one is given, attached to that session before any client exists. A member account's session uses
 botocore's own assume-role credential fetcher (`AssumeRoleCredentialFetcher` + `DeferredRefreshableCredentials`:
 assumed on first use, refreshed before expiry; the AssumeRole call itself is made by an audited management client),
-and gets the same hooks. The base class takes only static key pairs, which assumed credentials are not, hence the
-member session here. Nothing is created at import or construction.
+and gets the same hooks. `AccountClients` is that same class with only its session's making overridden (assumed
+credentials are not a static key pair). Nothing is created at import or construction.
 """
 
 from __future__ import annotations
@@ -42,55 +42,37 @@ def shared_loader() -> Any:
         return _loader
 
 
-class AccountClients:
-    """The clients of one member account, as the organisation's access role there."""
+class AccountClients(PrincipalClients):
+    """The clients of one member account, as the organisation's access role there: the base class's cached session
+    and clients, with a session whose credentials come from assuming the role."""
 
     def __init__(self, owner: "AwsClients", account_id: str) -> None:
         self.owner = owner
         self.account_id = account_id
         self.role_arn = f"arn:aws:iam::{account_id}:role/{owner.access_role_name}"
         # the ARN STS gives an assumed-role session (documented format), so records need no extra call
-        self.principal = f"arn:aws:sts::{account_id}:assumed-role/{owner.access_role_name}/{owner.session_name}"
-        self._session: Any = None
-        self._clients: dict[tuple, Any] = {}
-        self._lock = threading.Lock()
+        principal = f"arn:aws:sts::{account_id}:assumed-role/{owner.access_role_name}/{owner.session_name}"
+        super().__init__(principal, recorder=owner.hooks_for(account_id, principal),
+                         endpoint_url=owner.endpoint_url, region=owner.region)
 
-    @property
-    def session(self) -> Any:
-        with self._lock:
-            if self._session is None:
-                import boto3
-                import botocore.session
-                from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
+    def _new_session(self) -> Any:
+        import boto3
+        import botocore.session
+        from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 
-                management = self.owner.management.session
+        management = self.owner.management.session
 
-                def sts_client(service: str, **kwargs: Any) -> Any:
-                    return management.client(service, region_name=self.owner.region,
-                                             endpoint_url=self.owner.endpoint_url, **kwargs)
+        def sts_client(service: str, **kwargs: Any) -> Any:
+            return management.client(service, region_name=self.region, endpoint_url=self.endpoint_url, **kwargs)
 
-                fetcher = AssumeRoleCredentialFetcher(
-                    sts_client, management.get_credentials(), self.role_arn,
-                    extra_args={"RoleSessionName": self.owner.session_name})
-                core = botocore.session.Session()
-                core.register_component("data_loader", shared_loader())
-                core._credentials = DeferredRefreshableCredentials(  # botocore's documented refreshable pattern
-                    refresh_using=fetcher.fetch_credentials, method="assume-role")
-                session = boto3.session.Session(botocore_session=core, region_name=self.owner.region)
-                self.owner.hooks_for(self.account_id, self.principal).attach(session, self.principal)
-                self._session = session
-            return self._session
-
-    def client(self, service: str, region: str | None = None) -> Any:
-        key = (service, region)
-        session = self.session
-        with self._lock:
-            found = self._clients.get(key)
-            if found is None:
-                found = session.client(service, region_name=region or self.owner.region,
-                                       endpoint_url=self.owner.endpoint_url)
-                self._clients[key] = found
-            return found
+        fetcher = AssumeRoleCredentialFetcher(
+            sts_client, management.get_credentials(), self.role_arn,
+            extra_args={"RoleSessionName": self.owner.session_name})
+        core = botocore.session.Session()
+        core.register_component("data_loader", shared_loader())
+        core._credentials = DeferredRefreshableCredentials(  # botocore's documented refreshable pattern
+            refresh_using=fetcher.fetch_credentials, method="assume-role")
+        return boto3.session.Session(botocore_session=core, region_name=self.region)
 
 
 class AwsClients:
