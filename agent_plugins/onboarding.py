@@ -2,14 +2,14 @@
 CloudFormation package, made through the org_* and cfn_* package tools (the onboarding workflow runs the same tools
 step by step, as this agent's principal, so the Cedar policy in runtime/policies/onboarding.cedar applies).
 
-Not started from a Notion story: the workflows call its tools with `agent_type="onboarding"`. `triggers` must be
-non-empty, so it declares "Onboarding Workflow", a Status no built-in step uses; a story set to it needs a
-"Requirements" property holding the CustomerRequirements JSON (or a chained run passing `requirements`).
+Not started from a Notion story: the workflows call its tools with `agent_type="onboarding"` (`workflow_agent`: its
+trigger is "Onboarding Workflow"); a story set to that Status needs a "Requirements" property holding the
+CustomerRequirements JSON (or a chained run passing `requirements`).
 """
 
 import json
 
-from runtime.plugins import AgentSpec, Limits, ToolCall, hookimpl, parent_context
+from runtime.plugins import Limits, ToolCall, hookimpl, parent_context, workflow_agent
 
 TOOLS = ["org_describe", "org_create_ou", "org_create_account", "org_account_status", "org_create_policy",
          "org_attach_policy", "cfn_build_package", "cfn_validate_package", "cfn_version_package",
@@ -84,16 +84,9 @@ def offline(request):
 
 @hookimpl
 def register_agents():
-    return [
-        AgentSpec(
-            name="onboarding",
-            description="Turns customer requirements into an AWS organisation (OUs, accounts, SCPs) and a validated, "
-                        "versioned CloudFormation package.",
-            triggers=["Onboarding Workflow"],
-            tools=TOOLS,
-            outputs=["cfn_package"],
-            completion_status="Onboarded",
-            limits=Limits(max_tokens=100_000, timeout_seconds=3600),
-            offline=offline,
-        )
-    ]
+    return [workflow_agent(
+        "onboarding",
+        description="Turns customer requirements into an AWS organisation (OUs, accounts, SCPs) and a validated, "
+                    "versioned CloudFormation package.",
+        tools=TOOLS, outputs=["cfn_package"], completion_status="Onboarded",
+        limits=Limits(max_tokens=100_000, timeout_seconds=3600), offline=offline)]

@@ -3,12 +3,12 @@ after reading the stack's status and events through the cfn_* tools; the provisi
 rolls back through the same tools as this agent's principal (runtime/policies/onboarding.cedar: no stacks in the
 management account, a stack delete needs an approval).
 
-Not started from a Notion story: `triggers` must be non-empty, so it declares "Provisioning Workflow", a Status no
-built-in step uses; the workflow passes `error` (an ErrorContext), `account_id`, `stack_name` and `resources_failed`
-(from the DeploymentResult) in the run's context.
+Not started from a Notion story (`workflow_agent`: its trigger is "Provisioning Workflow"): the workflow passes
+`error` (an ErrorContext), `account_id`, `stack_name` and `resources_failed` (from the DeploymentResult) in the run's
+context.
 """
 
-from runtime.plugins import AgentSpec, Limits, ToolCall, hookimpl, parent_context
+from runtime.plugins import Limits, ToolCall, hookimpl, parent_context, workflow_agent
 
 TOOLS = ["cfn_retrieve_package", "cfn_create_change_set", "cfn_deploy", "cfn_stack_status", "cfn_stack_events",
          "cfn_verify_resources", "cfn_rollback"]
@@ -56,16 +56,9 @@ def offline(request):
 
 @hookimpl
 def register_agents():
-    return [
-        AgentSpec(
-            name="provisioning",
-            description="Explains a failed CloudFormation deployment (from its error context, status and events) "
-                        "and says how to fix it.",
-            triggers=["Provisioning Workflow"],
-            tools=TOOLS,
-            outputs=["deployment_report"],
-            completion_status="Provisioned",
-            limits=Limits(max_tokens=60_000, timeout_seconds=1800),
-            offline=offline,
-        )
-    ]
+    return [workflow_agent(
+        "provisioning",
+        description="Explains a failed CloudFormation deployment (from its error context, status and events) and says "
+                    "how to fix it.",
+        tools=TOOLS, outputs=["deployment_report"], completion_status="Provisioned",
+        limits=Limits(max_tokens=60_000, timeout_seconds=1800), offline=offline)]

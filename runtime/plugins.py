@@ -14,7 +14,9 @@ the run's summary. The helpers the built-ins share:
 - `slug(text)`: lower-case words joined by hyphens, for branch and file names;
 - `OFFLINE_LABEL`: the sentence every artifact made offline carries, so no one mistakes it for a model's work;
 - `feedback_database_properties(stories_data_source_id)`: the feedback database's Notion schema (seed 2.3), which
-  the `feedback_statistics` tool reads.
+  the `feedback_statistics` tool reads;
+- `workflow_agent(name, ...)`: the `AgentSpec` of an agent that a workflow runs rather than a story's Status (the
+  onboarding and provisioning agents), with its one trigger `"<Name> Workflow"`.
 
 The chain context: when a chain rule starts a run, `request.parent.context` carries what the finished run passed
 on (built by `chain_context`, read with `parent_context` / `chained_url`):
@@ -50,7 +52,7 @@ __all__ = [
     "ARTIFACTS_KEY", "AgentSpec", "ChainRule", "Limits", "MemoryStrategy", "OFFLINE_LABEL", "OfflineScript", "RunMemory",
     "ToolCall", "VARIANT_KEY",
     "chain_context", "chain_url_key", "chained_url", "criteria", "feedback_database_properties", "hookimpl",
-    "parent_context", "slug",
+    "parent_context", "slug", "workflow_agent",
 ]
 
 OFFLINE_LABEL = "Made offline by aidlc's deterministic offline model (no LLM was called)."
@@ -249,3 +251,11 @@ class AgentSpec(BaseModel):
             "offline": self.offline is not None,
             "source": self.source,
         }
+
+
+def workflow_agent(name: str, **fields: Any) -> AgentSpec:
+    """An agent that a workflow runs (calling its tools with its `agent_type`, or starting it with a context), not a
+    story's Status: `triggers` must be non-empty, so it gets `"<Name> Workflow"`, a Status no built-in step uses (a
+    story set to it starts the agent as any trigger does). Every other field is `AgentSpec`'s."""
+    fields.setdefault("triggers", [f"{name.replace('_', ' ').title()} Workflow"])
+    return AgentSpec(name=name, **fields)
