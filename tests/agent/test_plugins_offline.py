@@ -9,7 +9,6 @@ import html
 import re
 from decimal import Decimal
 
-import boto3
 import pytest
 from starlette.testclient import TestClient
 
@@ -20,7 +19,6 @@ from runtime.agent.settings import AgentSettings
 from runtime.cost import cost_usd
 from runtime.models import (
     FEEDBACK_DATABASE_PROPERTIES,
-    AgentProjectSettings,
     AgentRequest,
     CompletionEvent,
     ParentContext,
@@ -29,63 +27,19 @@ from runtime.models import (
 from runtime.plugins import OFFLINE_LABEL
 
 from tests.agent.conftest import receive_all, wait_for
-
-BUCKET = "aidlc-test-prototypes"
+from tests.agent.wire import s3_text, story_request, tool_gateway  # noqa: F401  (tool_gateway is a fixture)
 
 
 @pytest.fixture
-def stand_ins(aws, tmp_path):
-    from runtime.github.local import LocalGitBackend
-    from runtime.local.notion_emulator import NotionEmulator
-    from runtime.local.server import serve
-    from runtime.notion.adapter import NotionAdapter
-    from runtime.notion.throttle import Throttle
-    from runtime.policy import ToolPolicy
-    from runtime.prototypes import PrototypeStore
-    from runtime.tools.base import ToolServices
-    from runtime.tools.mcp_server import serve_mcp
-    from runtime.tools.registry import ToolRegistry
-
-    boto3.client("s3").create_bucket(Bucket=BUCKET)
-    emulator = NotionEmulator(tmp_path / "notion")
-    notion_server = serve(emulator.app)
-    from runtime.notion.schema import workspace_schema
-
-    seed = emulator.seed_workspace(workspace_schema())
-    notion = NotionAdapter(emulator.integration_token, base_url=notion_server.base_url,
-                           throttle=Throttle(rate_per_second=1000, burst=1000))
-    git = LocalGitBackend(tmp_path / "remote.git")
-    tools = ToolRegistry.default()
-    services = ToolServices(notion=notion, github=git, policy=ToolPolicy.load(),
-                            prototypes=PrototypeStore(BUCKET, "http://127.0.0.1:9/prototypes"))
-    mcp = serve_mcp(tools, services)
-    settings = AgentSettings(model_provider="offline", gateway_url=mcp.url, completion_queue_url=aws.queue_url,
-                             audit_table=aws.audit_table, region="us-east-1")
-    app = create_app(settings=settings, sink=SqsCompletionSink(aws.queue_url))  # serves any agent (local stack)
-    try:
-        with TestClient(app) as client:
-            yield type("StandIns", (), dict(aws=aws, seed=seed, notion=notion, git=git, client=client,
-                                            tools=tools, services=services, tokens=mcp.tokens))
-    finally:
-        mcp.stop()
-        notion_server.stop()
-
-
-def story_request(env, agent_type: str, *, page_id: str | None = None, parent: ParentContext | None = None,
-                  extra_properties: dict | None = None) -> AgentRequest:
-    page_id = page_id or env.seed.story_page_ids[0]
-    snapshot = env.notion.page_snapshot(page_id)
-    if extra_properties:
-        snapshot = snapshot.model_copy(update={"properties": {**snapshot.properties, **extra_properties}})
-    invocation_id = new_ulid()
-    return AgentRequest(
-        invocation_id=invocation_id, session_id="session-" + new_ulid(), agent_type=agent_type, project_id="proj-1",
-        notion_page_id=page_id, story=snapshot,
-        project=AgentProjectSettings(project_id="proj-1", github_repo="local/app",
-                                     stories_data_source_id=env.seed.stories_data_source_id),
-        parent=parent,
-        tool_token=env.tokens.issue(agent_type, invocation_id),  # as the orchestrator signs it
-    )
+def stand_ins(tool_gateway):
+    """The tool gateway (tests/agent/wire.py) with the agent app in front of it, as the local stack runs it."""
+    env = tool_gateway
+    settings = AgentSettings(model_provider="offline", gateway_url=env.url, completion_queue_url=env.aws.queue_url,
+                             audit_table=env.aws.audit_table, region="us-east-1")
+    app = create_app(settings=settings, sink=SqsCompletionSink(env.aws.queue_url))  # serves any agent (local stack)
+    with TestClient(app) as client:
+        env.client = client
+        yield env
 
 
 def run_over_http(env, request: AgentRequest) -> CompletionEvent:
@@ -101,10 +55,6 @@ def run_over_http(env, request: AgentRequest) -> CompletionEvent:
     assert audit and all(record.outcome == "ok" for record in audit), audit
     assert audit[0].tool == "notion_read_page" and {r.agent_type for r in audit} == {request.agent_type}
     return event
-
-
-def s3_text(key: str) -> str:
-    return boto3.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
 
 
 def test_mock_hosts_a_page_that_renders_the_criteria(stand_ins):

@@ -270,10 +270,13 @@ BUCKET = "aidlc-test-prototypes"
 
 @pytest.fixture
 def tool_gateway(aws, tmp_path):
-    """The local MCP server over the real tools, backed by the Notion emulator and moto's S3."""
+    """The local MCP server over the real tools, backed by the Notion emulator, moto's S3 and a local bare git remote:
+    `url` and `tokens` (the gateway), `notion`, `seed`, `git`, `tools` and `services` (what the tools run on), `aws`."""
+    from runtime.github.local import LocalGitBackend
     from runtime.local.notion_emulator import NotionEmulator
     from runtime.local.server import serve
     from runtime.notion.adapter import NotionAdapter
+    from runtime.notion.schema import workspace_schema
     from runtime.notion.throttle import Throttle
     from runtime.policy import ToolPolicy
     from runtime.prototypes import PrototypeStore
@@ -284,30 +287,36 @@ def tool_gateway(aws, tmp_path):
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     emulator = NotionEmulator(tmp_path / "notion")
     notion_server = serve(emulator.app)
-    from runtime.notion.schema import workspace_schema
-
     seed = emulator.seed_workspace(workspace_schema())
     notion = NotionAdapter(emulator.integration_token, base_url=notion_server.base_url,
                            throttle=Throttle(rate_per_second=1000, burst=1000))
-    services = ToolServices(notion=notion, policy=ToolPolicy.load(),
+    git = LocalGitBackend(tmp_path / "remote.git")
+    tools = ToolRegistry.default()
+    services = ToolServices(notion=notion, github=git, policy=ToolPolicy.load(),
                             prototypes=PrototypeStore(BUCKET, "http://127.0.0.1:9/prototypes"))
-    mcp = serve_mcp(ToolRegistry.default(), services)
+    mcp = serve_mcp(tools, services)
     try:
-        yield type("ToolGateway", (), dict(url=mcp.url, notion=notion, seed=seed, tokens=mcp.tokens))
+        yield type("ToolGateway", (), dict(url=mcp.url, tokens=mcp.tokens, notion=notion, seed=seed, git=git,
+                                           tools=tools, services=services, aws=aws))
     finally:
         mcp.stop()
         notion_server.stop()
 
 
-def story_request(gateway: Any, agent_type: str = "mock"):
-    """A request for the emulator's first seeded story, as the orchestrator would send it."""
+def story_request(gateway: Any, agent_type: str = "mock", *, page_id: str | None = None, parent: Any = None,
+                  extra_properties: dict | None = None):
+    """A request for a seeded story (the emulator's first by default), as the orchestrator would send it; `parent`:
+    a chained run's ParentContext; `extra_properties`: more story properties (e.g. the review's "Pull Request")."""
     from runtime.models import AgentProjectSettings, AgentRequest, new_ulid
 
-    page_id = gateway.seed.story_page_ids[0]
+    page_id = page_id or gateway.seed.story_page_ids[0]
+    snapshot = gateway.notion.page_snapshot(page_id)
+    if extra_properties:
+        snapshot = snapshot.model_copy(update={"properties": {**snapshot.properties, **extra_properties}})
     invocation_id = new_ulid()
     return AgentRequest(
         invocation_id=invocation_id, session_id="session-" + new_ulid(), agent_type=agent_type, project_id="proj-1",
-        notion_page_id=page_id, story=gateway.notion.page_snapshot(page_id),
+        notion_page_id=page_id, story=snapshot, parent=parent,
         project=AgentProjectSettings(project_id="proj-1", github_repo="local/app",
                                      stories_data_source_id=gateway.seed.stories_data_source_id),
         tool_token=gateway.tokens.issue(agent_type, invocation_id),  # as the orchestrator signs it
