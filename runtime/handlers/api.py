@@ -142,7 +142,8 @@ def _app_for(services: Any) -> tuple[APIGatewayHttpResolver, threading.Lock]:
             app = create_app(services.api)
             from runtime.handlers.workflows import engine_for, register_routes
 
-            register_routes(app, lambda: engine_for(services))  # /workflows (runtime/handlers/workflows.py)
+            # /workflows (runtime/handlers/workflows.py), under the same project access map as the routes above
+            register_routes(app, lambda: engine_for(services), lambda: services.api)
             found = _apps[services] = (app, threading.Lock())
         return found
 

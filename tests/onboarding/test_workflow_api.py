@@ -126,3 +126,79 @@ def test_resume_and_cancel_of_a_failed_workflow(api, sx):
     sx.wait(other)
     status, reply = api("POST", f"/workflows/{other}/cancel")
     assert status == 200 and reply["status"] == "cancelled"
+
+
+# --- tenancy: the /workflows routes under the API's project access map (as /invoke and /invocation/{id}) -------
+
+ALICE, BOB, OPS = ("arn:aws:iam::111111111111:role/alice", "arn:aws:iam::111111111111:role/bob",
+                   "arn:aws:iam::111111111111:role/ops")
+
+
+@pytest.fixture
+def tenants(sx):
+    """The API function's services with a real ApiService: two projects in moto's projects table, an access map
+    giving alice project-a, bob project-b, ops every project; requests signed as API Gateway's IAM authorizer
+    hands them over (requestContext.authorizer.iam.userArn)."""
+    import boto3
+
+    from runtime.handlers import api as api_handler
+    from runtime.local.lambda_shim import LocalLambdaContext, http_api_event
+    from runtime.models import ProjectConfig
+    from runtime.pipeline.api import ApiService
+    from runtime.pipeline.state.invocations import InvocationRepository
+    from runtime.pipeline.state.projects import ProjectRepository
+    from runtime.resources import INVOCATIONS, PROJECTS
+
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    for table, name in ((PROJECTS, "projects-tenancy"), (INVOCATIONS, "invocations-tenancy")):
+        if name not in client.list_tables()["TableNames"]:
+            client.create_table(**table.create_table_request(name))
+    projects = ProjectRepository("projects-tenancy", client)
+    for project_id in ("project-a", "project-b"):
+        projects.save(ProjectConfig(project_id=project_id, workspace_id="ws"))
+    service = ApiService(invocations=InvocationRepository("invocations-tenancy", client), projects=projects,
+                         queue=None, invoker=lambda: None,
+                         access={ALICE: ["project-a"], BOB: ["project-b"], OPS: ["*"]})
+    services = _Services(settings=SimpleNamespace(require_iam_auth=True), api=service, workflows=sx.engine)
+
+    def call(caller: str, method: str, path: str, body=None) -> tuple[int, dict]:
+        event = http_api_event(method, path, headers={"content-type": "application/json"},
+                               body=json.dumps(body).encode() if body is not None else b"")
+        event["requestContext"]["authorizer"] = {"iam": {"userArn": caller, "accountId": "111111111111"}}
+        result = api_handler.handler(event, LocalLambdaContext(function_name="api"), services=services)
+        return result["statusCode"], json.loads(result["body"]) if result.get("body") else {}
+
+    return call
+
+
+def _start(tenants, caller, project_id, customer="tenant-co"):
+    body = {"kind": "onboarding", "project_id": project_id,
+            "input": {"requirements": {**REQUIREMENTS, "customer_id": customer}}}
+    if project_id is None:
+        del body["project_id"]
+    return tenants(caller, "POST", "/workflows", body)
+
+
+def test_a_workflow_is_seen_and_steered_only_by_callers_of_its_project(tenants, sx):
+    status, reply = _start(tenants, ALICE, "project-a")
+    assert status == 202 and reply["project_id"] == "project-a", reply
+    workflow_id = reply["workflow_id"]
+    sx.wait(workflow_id)
+    for method, suffix in [("GET", ""), ("POST", "/resume"), ("POST", "/cancel"), ("POST", "/approve")]:
+        status, reply = tenants(BOB, method, f"/workflows/{workflow_id}{suffix}")
+        assert status == 403 and reply["error"]["code"] == "FORBIDDEN", (suffix, reply)
+        assert "project-a" in reply["error"]["message"]
+    assert sx.store.get(workflow_id).state.status == WorkflowStatus.SUCCEEDED  # bob's cancel did nothing
+    assert tenants(ALICE, "GET", f"/workflows/{workflow_id}")[0] == 200
+    assert tenants(OPS, "GET", f"/workflows/{workflow_id}")[0] == 200  # "*": every project
+
+
+def test_a_start_for_another_project_or_none_is_refused_and_records_nothing(tenants, sx):
+    before = len(sx.store.for_customer("refused-co"))
+    status, reply = _start(tenants, ALICE, "project-b", "refused-co")
+    assert status == 403 and reply["error"]["code"] == "FORBIDDEN", reply
+    status, reply = _start(tenants, ALICE, None, "refused-co")  # no project: only a caller of every project may
+    assert status == 403, reply
+    status, reply = _start(tenants, OPS, "project-zzz", "refused-co")
+    assert status == 404 and "project-zzz" in reply["error"]["message"], reply
+    assert len(sx.store.for_customer("refused-co")) == before

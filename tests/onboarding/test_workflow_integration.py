@@ -218,3 +218,48 @@ def test_the_onboarding_killed_at_a_step_resumes_with_no_completed_step_run_agai
     assert all(runs[step] == 1 for step in before), runs
     assert runs[killed] == 2
     assert set(record.state.completed_steps()) >= before | {killed, "package_versioned", "notified"}
+
+
+class CancelDuring:
+    """The tool registry, with a cancel requested (as an operator's POST /workflows/{id}/cancel would) while the
+    first `tool` call runs: the call itself completes, the workflow sees the cancel at the next step boundary."""
+
+    def __init__(self, tools, tool: str, engine) -> None:
+        self.tools, self.tool, self.engine, self.cancelled = tools, tool, engine, False
+
+    def call(self, name, args, context):
+        result = self.tools.call(name, args, context)
+        if name == self.tool and not self.cancelled:
+            self.cancelled = True
+            self.engine.cancel(context.invocation_id)
+        return result
+
+
+def test_a_cancel_during_the_deploy_rolls_back_what_was_deployed_then_ends_cancelled(local, onboarded):
+    second = {"name": "second", "depends_on": ["queue"], "body": {"Resources": {"Queue": {
+        "Type": "AWS::SQS::Queue", "Properties": {"QueueName": "acme-second", "SqsManagedSseEnabled": True}}}}}
+    queue = {**QUEUE, "body": {**QUEUE["body"], "Resources": {"Queue": {
+        "Type": "AWS::SQS::Queue", "Properties": {"QueueName": "acme-cancelled", "SqsManagedSseEnabled": True}}}}}
+    version = local.services.tool_services.packages.put(CFNPackage(
+        customer_id="acme-co", templates=[queue, second], requirements_digest="sha256:" + "1" * 64)).version
+    workflow_id = _provision(local, onboarded, version)
+    local.wait_for(workflow_id, WorkflowStatus.WAITING_APPROVAL)
+    real = local.services.tools
+    local.services.tools = CancelDuring(real, "cfn_deploy", local.engine)
+    try:
+        local.engine.approve(workflow_id, by="U0APPROVER")
+        record = local.wait(workflow_id)
+    finally:
+        local.services.tools = real
+    assert record.state.status == WorkflowStatus.CANCELLED, record.state.error
+    done = record.state.completed_steps()
+    assert "deploy:queue" in done and "deploy:second" not in done  # stopped at the step after the deploy
+    assert {"rollback:queue", "rollback-verified:queue", "rollback-done", "notify-cancelled"} <= set(done)
+    assert done.index("rollback-verified:queue") < done.index("notify-cancelled")
+    cfn = local.services.tool_services.aws.for_account(record.completed("target").result["account_id"]).client(
+        "cloudformation")
+    left = {s["StackName"] for s in cfn.describe_stacks()["Stacks"] if s["StackStatus"] != "DELETE_COMPLETE"}
+    assert "aidlc-acme-co-queue" not in left and "aidlc-acme-co-second" not in left
+    assert "aidlc-acme-co-network" in left  # the first provisioning's verified stacks are untouched
+    posted = [text for _, text in local.services.notifier.posted]
+    assert any(t.startswith("Rolled back and verified: aidlc-acme-co-queue") and "is cancelled" in t for t in posted)

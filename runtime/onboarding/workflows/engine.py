@@ -281,19 +281,38 @@ def _error_context(step: str, exc: StepFailure) -> ErrorContext:
 
 def run_workflow(context: Any, services: WorkflowServices, workflow_id: str,
                  flow: Callable[[StepRunner, WorkflowRecord], dict],
-                 on_failure: Callable[[StepRunner, ErrorContext], dict] | None = None) -> dict:
+                 on_failure: Callable[[StepRunner, ErrorContext], dict] | None = None,
+                 on_cancel: Callable[[StepRunner, ErrorContext], dict] | None = None) -> dict:
     """The common frame of both workflows: the flow, then its outcome (succeeded / cancelled / failed, with the
-    critical halt and alert, and the workflow's own compensation `on_failure`)."""
+    critical halt and alert, and the workflow's own compensation: `on_failure`, and `on_cancel` for a cancel that
+    leaves work to undo, e.g. stacks half deployed)."""
     runner = StepRunner(context, services, workflow_id)
     record = runner.record()
     try:
         result = flow(runner, record)
     except DurableOperationError as exc:
         if is_cancel(exc) or is_cancel(exc.__cause__ or exc):
-            runner.notify("notify-cancelled", f"Workflow {workflow_id} cancelled: {getattr(exc, 'message', '') or exc}.",
-                          check_cancel=False)
+            reason = str(getattr(exc, "message", "") or exc)
+            undone: dict = {}
+            if on_cancel is not None:
+                step = context.step(lambda _c: runner.record().state.current_step or "?", name="cancelled-at")
+                try:
+                    undone = on_cancel(runner, ErrorContext(step=step, error_class=ErrorClass.PERMANENT,
+                                                             code="Cancelled", message=reason))
+                except DurableOperationError as compensation:  # what was deployed is still there: not "cancelled"
+                    failed = runner.failure_context(compensation)
+                    error = ErrorContext(step=failed.step, error_class=ErrorClass.PERMANENT, code="Cancelled",
+                                         message=f"cancelled, then the rollback failed: {failed.message}",
+                                         details={"compensation_failed": {"step": failed.step, "code": failed.code}})
+                    runner.notify("compensation-failed", f"Workflow {workflow_id} was cancelled but the rollback "
+                                  f"failed at {failed.step}: {failed.message}. A person must look at it.",
+                                  check_cancel=False)
+                    runner.finish(WorkflowStatus.FAILED, error=error)
+                    return {"workflow_id": workflow_id, "status": str(WorkflowStatus.FAILED),
+                            "error": error.model_dump(mode="json"), "compensation_failed": failed.step}
+            runner.notify("notify-cancelled", f"Workflow {workflow_id} cancelled: {reason}.", check_cancel=False)
             runner.finish(WorkflowStatus.CANCELLED)
-            return {"workflow_id": workflow_id, "status": str(WorkflowStatus.CANCELLED)}
+            return {"workflow_id": workflow_id, "status": str(WorkflowStatus.CANCELLED), **undone}
         error = runner.failure_context(exc)
         outcome: dict = {}
         if error.error_class == ErrorClass.CRITICAL:
@@ -411,15 +430,16 @@ class WorkflowEngine:
         return self.services.store
 
     def start(self, kind: str, payload: Mapping[str, Any], *, thread: dict | None = None,
-              workflow_id: str | None = None) -> WorkflowRecord:
-        """Validate the input (a pydantic `ValidationError` names the field), record the workflow, start it."""
+              workflow_id: str | None = None, project_id: str = "") -> WorkflowRecord:
+        """Validate the input (a pydantic `ValidationError` names the field), record the workflow (for `project_id`:
+        whose callers may see it, whose approvers approve it), start it."""
         from runtime.onboarding.workflows.inputs import parse_input
 
         workflow_kind = WorkflowKind(kind)
         parsed = parse_input(workflow_kind, payload)
         state = WorkflowState(workflow_id=workflow_id or new_ulid(), kind=workflow_kind,
                               customer_id=parsed["customer_id"], input=parsed, thread=thread)
-        record = self.store.create(state)
+        record = self.store.create(state, project_id=project_id)
         return self.launch(record)
 
     def status(self, workflow_id: str) -> WorkflowRecord:
@@ -471,7 +491,21 @@ class WorkflowEngine:
         # The workflow itself records what follows (the callback's result is its next step's input): writing the
         # status here would race with a workflow that has already moved on.
         self.backend.send_callback(record.callback_id, {"approved": bool(approved), "by": by})
+        self.audit_decision(workflow_id, by=by, outcome="ok", detail="approved" if approved else "rejected")
         return record
+
+    def audit_decision(self, workflow_id: str, *, by: str, outcome: str, detail: str) -> None:
+        """A change-set decision (or a refused attempt at one) in the one audit trail, beside the workflow's tool
+        calls (invocation id: the workflow id)."""
+        audit = getattr(self.services.tool_services, "audit", None)
+        if audit is None:
+            return
+        from runtime.tools.audit import AuditRecord
+
+        audit.record(AuditRecord.of_call(
+            source="tool", tool="workflow_approval", args={"workflow_id": workflow_id, "by": by},
+            outcome=outcome, duration_s=0.0, agent_type="provisioning", invocation_id=workflow_id,
+            detail=f"{by or 'an API caller'}: {detail}"))
 
     def launch(self, record: WorkflowRecord) -> WorkflowRecord:
         """A new durable execution for a recorded workflow (its name: the workflow id and a count)."""

@@ -117,7 +117,7 @@ def onboarding_flow(runner: StepRunner, record: WorkflowRecord) -> dict[str, Any
                  "account_id": accounts.get(target.name) if target else None,
                  "environment": target.environment if target else None, "region": regions[0],
                  "parent_workflow_id": record.workflow_id},
-                thread=runner.record().state.thread)
+                thread=runner.record().state.thread, project_id=record.project_id)
             return {"workflow_id": child.workflow_id}
 
         result["provisioning_workflow_id"] = runner.run("provisioning_started", start_provisioning)["workflow_id"]

@@ -250,18 +250,21 @@ def _decode(raw: Any) -> dict:
     return raw if isinstance(raw, dict) else {}
 
 
-def rollback(runner: StepRunner, error: ErrorContext) -> dict:
-    """Compensation after a failed step: every stack a deploy step touched, last first, deleted (a new one) or
-    returned to the previous version (an updated one), then checked; the thread told either way."""
+def rollback(runner: StepRunner, error: ErrorContext, *, cancelled: bool = False) -> dict:
+    """Compensation after a failed step (or a cancel, `cancelled`): every stack a deploy step touched, last first,
+    deleted (a new one) or returned to the previous version (an updated one), then checked; the thread told."""
     wid = runner.workflow_id
     store = runner.store
     touched = runner.context.step(lambda _c: _touched(store.get(wid)), name="rollback-plan")
     if not touched["templates"]:
+        if cancelled:  # cancelled before any deploy: nothing to undo (the cancel notice follows)
+            return {"rolled_back": []}
         runner.notify("failure-notice", f"Provisioning failed at {error.step}: {error.message}. Nothing was deployed, "
                                         f"so nothing to roll back. Fix it, then resume the workflow {wid}.", check_cancel=False)
         return {"rolled_back": []}
-    runner.notify("rollback-notice", f"Provisioning failed at {error.step}: {error.message}. Rolling back "
-                                     f"{', '.join(touched['templates'])}.", check_cancel=False)
+    why = (f"Provisioning cancelled after {error.step} ({error.message})" if cancelled
+           else f"Provisioning failed at {error.step}: {error.message}")
+    runner.notify("rollback-notice", f"{why}. Rolling back {', '.join(touched['templates'])}.", check_cancel=False)
     target, customer = touched["target"], touched["customer_id"]
     where = {"account_id": target["account_id"], "region": target["region"]}
     previous = target.get("previous_version")
@@ -294,9 +297,16 @@ def rollback(runner: StepRunner, error: ErrorContext) -> dict:
             return {"stack_name": result["stack_name"], "verified": True}
         runner.run(f"rollback-verified:{name}", verify, service="cloudformation", check_cancel=False)
         done.append(result["stack_name"])
-    runner.notify("rollback-done", f"Rolled back and verified: {', '.join(done)}. The workflow {wid} is failed; "
-                                   "resume it after fixing the cause.", check_cancel=False)
+    runner.notify("rollback-done", f"Rolled back and verified: {', '.join(done)}. " + (
+        f"The workflow {wid} is cancelled." if cancelled
+        else f"The workflow {wid} is failed; resume it after fixing the cause."), check_cancel=False)
     return {"rolled_back": done}
+
+
+def cancel_rollback(runner: StepRunner, error: ErrorContext) -> dict:
+    """A cancel while (or after) stacks deploy: what was deployed is rolled back and verified before the workflow
+    ends cancelled; a cancel before any deploy undoes nothing."""
+    return rollback(runner, error, cancelled=True)
 
 
 def _touched(record: WorkflowRecord) -> dict:
@@ -333,7 +343,8 @@ def _approved_tool(runner: StepRunner, name: str, args: dict) -> dict:
 def make_handler(services: WorkflowServices):
     @durable_execution
     def handler(event: dict, context: Any) -> dict:
-        return run_workflow(context, services, event["workflow_id"], provisioning_flow, on_failure=rollback)
+        return run_workflow(context, services, event["workflow_id"], provisioning_flow, on_failure=rollback,
+                            on_cancel=cancel_rollback)
 
     return handler
 
@@ -343,4 +354,5 @@ def handler(event: dict, context: Any) -> dict:
     """Lambda's entry point (a durable function): services from this function's environment."""
     from runtime.onboarding.workflows.wiring import services_from_env
 
-    return run_workflow(context, services_from_env(), event["workflow_id"], provisioning_flow, on_failure=rollback)
+    return run_workflow(context, services_from_env(), event["workflow_id"], provisioning_flow, on_failure=rollback,
+                        on_cancel=cancel_rollback)

@@ -36,6 +36,7 @@ class WorkflowRecord:
     cancel_requested: bool = False
     executions: list[str] = field(default_factory=list)  # durable execution names started for it, oldest first
     version: int = 0
+    project_id: str = ""  # the project it was started for: whose API callers may see it, whose approvers approve
 
     @property
     def workflow_id(self) -> str:
@@ -56,6 +57,7 @@ class WorkflowRecord:
         body["awaiting_approval"] = self.callback_id is not None and self.state.status == WorkflowStatus.WAITING_APPROVAL
         body["cancel_requested"] = self.cancel_requested
         body["executions"] = list(self.executions)
+        body["project_id"] = self.project_id or None
         return body
 
 
@@ -104,8 +106,8 @@ class WorkflowStore:
 
     # --- writing -----------------------------------------------------------------------------------------------
 
-    def create(self, state: WorkflowState) -> WorkflowRecord:
-        record = WorkflowRecord(state=state)
+    def create(self, state: WorkflowState, *, project_id: str = "") -> WorkflowRecord:
+        record = WorkflowRecord(state=state, project_id=project_id)
         self._put(record, expect=None)
         return record
 
@@ -228,6 +230,8 @@ def _item(record: WorkflowRecord) -> dict[str, Any]:
     }
     if record.callback_id:
         item["callback_id"] = {"S": record.callback_id}
+    if record.project_id:
+        item["project_id"] = {"S": record.project_id}
     return item
 
 
@@ -238,4 +242,5 @@ def _record(item: dict[str, Any]) -> WorkflowRecord:
         cancel_requested=bool((item.get("cancel_requested") or {}).get("BOOL", False)),
         executions=json.loads((item.get("executions") or {}).get("S", "[]")),
         version=int(item["version"]["N"]),
+        project_id=(item.get("project_id") or {}).get("S", ""),
     )
