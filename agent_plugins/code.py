@@ -4,7 +4,7 @@ import json
 import re
 
 from runtime.plugins import (OFFLINE_LABEL, AgentSpec, Limits, MemoryStrategy, RunMemory, ToolCall, criteria, hookimpl,
-                             slug)
+                             parent_context, slug)
 
 MEMORY_STRATEGIES = [
     MemoryStrategy(name="conventions", type="SEMANTIC",
@@ -105,7 +105,43 @@ def pr_body(request, files: dict, runs: list = (), sandbox: str = "") -> str:
     )
 
 
+def feedback_notes(request, feedback: dict) -> str:
+    """What the offline follow-up commits: the feedback, recorded beside the code (a model would change the code)."""
+    where = f" on `{feedback['path']}`" + (f" line {feedback['line']}" if feedback.get("line") else "") \
+        if feedback.get("path") else ""
+    return "\n".join([
+        f"# Feedback on '{request.story.title}'", "",
+        f"From {feedback.get('author') or 'a reviewer'} ({feedback['source']}, comment {feedback['comment_id']}){where}:",
+        "", *[f"> {line}" for line in feedback["text"].splitlines()], "",
+        f"_{OFFLINE_LABEL} It records the feedback; a model would change the code to address it._", ""])
+
+
+def follow_up(request, feedback: dict, memory=None):
+    """A re-run with feedback on a pull request: commit to ITS branch (never a new PR), run the tests, reply."""
+    pr = feedback["pull_request"]
+    branch = pr["branch"]
+    yield ToolCall("notion_read_page", {"page_id": request.notion_page_id})  # the story as it is now
+    yield ToolCall("github_read_pull_request", {"number": pr["number"]})
+    yield ToolCall("repo_branch_diff", {"branch": branch})
+    name = slug(request.story.title, 30).replace("-", "_")
+    notes = f"{source_dir(memory)}/{name}_feedback_{slug(str(feedback['comment_id']), 40)}.md"
+    first_line = (feedback["text"].strip().splitlines() or ["feedback"])[0][:60]
+    commit = yield ToolCall("github_commit_files", {
+        "branch": branch, "message": f"Address feedback: {first_line}",
+        "files": {notes: feedback_notes(request, feedback)}})
+    suite = yield ToolCall("sandbox_run", {"branch": branch, "commands": [TEST_COMMAND]})
+    verdict = "the tests pass" if suite["passed"] else "the tests FAIL"
+    yield ToolCall("github_comment_pull_request", {"number": pr["number"], "body": "\n".join([
+        f"Addressed in {commit['sha'][:7]} on `{branch}`:", "", f"> {first_line}", "",
+        *test_results(list(suite["runs"]), suite["sandbox"]), "", f"_{OFFLINE_LABEL}_"])})
+    return (f"Pushed follow-up commit {commit['sha'][:7]} to pull request #{pr['number']} ({pr.get('url') or branch}) "
+            f"for the feedback; {verdict}.")
+
+
 def offline(request, memory=None):
+    feedback = parent_context(request).get("feedback")
+    if feedback and feedback.get("pull_request"):
+        return (yield from follow_up(request, feedback, memory))
     yield ToolCall("notion_read_page", {"page_id": request.notion_page_id})
     # explore before writing: the layout, and where the existing tests are
     yield ToolCall("repo_list_files", {"depth": 2})
@@ -155,6 +191,9 @@ def register_agents():
                 "github_commit_files",
                 "sandbox_run",
                 "github_create_pull_request",
+                # feedback on its pull request (runtime/pipeline/feedback.py): read it, answer on it
+                "github_read_pull_request",
+                "github_comment_pull_request",
             ],
             outputs=["pull_request"],
             completion_status="Code Generated",

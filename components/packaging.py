@@ -47,6 +47,7 @@ BUNDLES: dict[str, tuple[str, ...]] = {
 # Lambda function (runtime/resources.py FUNCTIONS) -> bundle; functions sharing a bundle share one zip.
 FUNCTION_BUNDLES: dict[str, str] = {
     "webhook": "webhook",
+    "github_webhook": "webhook",  # the same light bundle: no strands, mcp or agentcore
     "orchestrator": "pipeline",
     "completion": "pipeline",
     "api": "pipeline",

@@ -29,7 +29,7 @@ from components.state import State, StateArgs
 from runtime.tools.schemas import gateway_inline_payloads
 from runtime.registry import AgentRegistry
 from runtime.resources import (
-    AUTOMATION_SECRET, FUNCTIONS, GITHUB_TOKEN, NOTION_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,
+    AUTOMATION_SECRET, FUNCTIONS, GITHUB_TOKEN, GITHUB_WEBHOOK_SECRET, NOTION_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,
     TOOL_TOKEN_KEY, WEBHOOK_VERIFICATION, Env,
 )
 from runtime.stack_config import StackConfig
@@ -113,6 +113,8 @@ def build_stack(
             NOTION_TOKEN.logical_name: secrets.get("notionToken"),
             GITHUB_TOKEN.logical_name: secrets.get("githubToken"),
             AUTOMATION_SECRET.logical_name: secrets.get("automationSecret"),
+            # the secret typed into the repository's webhook settings; until set, every delivery is refused (401)
+            GITHUB_WEBHOOK_SECRET.logical_name: secrets.get("githubWebhookSecret"),
             SLACK_SIGNING_SECRET.logical_name: secrets.get("slackSigningSecret"),
             SLACK_BOT_TOKEN.logical_name: secrets.get("slackBotToken"),
             # at least 32 bytes, e.g. `openssl rand -hex 32`; until set, every tool call is refused (default deny)

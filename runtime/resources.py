@@ -146,6 +146,9 @@ class Header:
 
     NOTION_SIGNATURE = "X-Notion-Signature"  # Notion's webhook HMAC: "sha256=<hex>"
     AUTOMATION_SECRET = "X-Aidlc-Automation-Secret"  # the shared secret a Notion automation's webhook action sends
+    GITHUB_SIGNATURE = "X-Hub-Signature-256"  # GitHub's webhook HMAC-SHA256 of the body: "sha256=<hex>"
+    GITHUB_EVENT = "X-GitHub-Event"  # the webhook's event name, e.g. "pull_request_review_comment"
+    GITHUB_DELIVERY = "X-GitHub-Delivery"  # a GUID per delivery, the same on a redelivery: deduplicates them
     AGENT = "X-Aidlc-Agent"  # which agent calls a tool (the Cedar principal); propagated by the AgentCore Gateway
     INVOCATION_ID = "X-Aidlc-Invocation-Id"  # which run calls a tool (audit, artifacts)
     TOOL_TOKEN = "X-Aidlc-Tool-Token"  # the signed proof of AGENT and INVOCATION_ID (runtime/tools/identity.py)
@@ -190,6 +193,8 @@ def _path_pattern(template: str) -> re.Pattern[str]:
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/webhook/notion", "webhook", "none"),  # Notion cannot sign SigV4; the handler checks its HMAC
+    # Review comments on the agents' pull requests (runtime/pipeline/feedback.py); GitHub signs X-Hub-Signature-256.
+    Route("POST", "/webhook/github", "github_webhook", "none"),
     # The internal API (ARCHITECTURE.md "The flow").
     Route("POST", "/invoke", "api", "iam"),
     Route("GET", "/invocation/{id}", "api", "iam"),
@@ -321,8 +326,12 @@ TOOL_TOKEN_KEY = Secret(
     "tool-token-key", "TOOL_TOKEN_KEY_SECRET",
     "the HMAC key of tool tokens: the orchestrator signs each run's, the tool gateway verifies (no agent reads it)",
 )
+GITHUB_WEBHOOK_SECRET = Secret(
+    "github-webhook-secret", "GITHUB_WEBHOOK_SECRET",
+    "the GitHub webhook's secret (the X-Hub-Signature-256 HMAC key), set in the repository's webhook settings",
+)
 SECRETS: tuple[Secret, ...] = (NOTION_TOKEN, GITHUB_TOKEN, WEBHOOK_VERIFICATION, AUTOMATION_SECRET,
-                               SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN, TOOL_TOKEN_KEY)
+                               SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN, TOOL_TOKEN_KEY, GITHUB_WEBHOOK_SECRET)
 KB_DOCUMENTS = Bucket(
     logical_name="kb-documents",
     env_var="KB_DOCUMENTS_BUCKET",
@@ -416,9 +425,18 @@ FUNCTIONS: tuple[Function, ...] = (
         "webhook",
         "runtime.handlers.webhook.handler",
         timeout_seconds=15,
-        tables=("idempotency", "projects"),
+        # invocations: a comment on a story re-runs the story's last run (runtime/pipeline/feedback.py)
+        tables=("idempotency", "projects", "invocations"),
         queues_send=("tasks", "kb-sync"),  # kb-sync: a page event asks for the page's sync, never runs it here
         secrets=("notion-token", "webhook-verification-token", "automation-secret"),
+    ),
+    Function(
+        "github_webhook",
+        "runtime.handlers.github_webhook.handler",
+        timeout_seconds=15,  # GitHub gives up on a delivery after 10 s; the agent's work leaves through the queue
+        tables=("idempotency", "projects", "invocations"),  # deliveries seen; the PR's run and its story
+        queues_send=("tasks",),
+        secrets=("github-webhook-secret",),
     ),
     Function(
         "orchestrator",

@@ -27,7 +27,7 @@ from runtime.pipeline.endpoints import BETA, EndpointName, EndpointVersions
 
 NAMESPACE = "aidlc"
 SECRET_KEYS: tuple[str, ...] = ("notionToken", "githubToken", "automationSecret", "slackSigningSecret",
-                                "slackBotToken", "toolTokenKey")
+                                "slackBotToken", "toolTokenKey", "githubWebhookSecret")
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                       3288, 3653)

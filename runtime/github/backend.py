@@ -7,6 +7,8 @@ Every method returns a plain dict shaped like the matching tool's result model i
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import hmac
 import re
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
@@ -78,6 +80,25 @@ class GitHubBackend(Protocol):
     def export_tree(self, ref: str, max_bytes: int) -> dict[str, Any]:
         """The files at `ref` for a sandbox checkout -> {ref, sha, files: [(path, mode, bytes)]}; more than
         `max_bytes` in all raises GitHubError (413) rather than give a partial checkout."""
+
+
+# Which run opened a pull request: the PR tool appends it to the body (an HTML comment, invisible on GitHub), so a
+# review on the PR re-runs that run (runtime/pipeline/feedback.py) with no index from pull requests to runs.
+_PR_MARKER = re.compile(r"<!--\s*aidlc-invocation:\s*([0-9A-HJKMNP-TV-Z]{26})\s*-->")
+
+
+def pr_marker(invocation_id: str) -> str:
+    return f"<!-- aidlc-invocation: {invocation_id} -->"
+
+
+def invocation_of_pr_body(body: str | None) -> str | None:
+    found = _PR_MARKER.search(body or "")
+    return found.group(1) if found else None
+
+
+def hub_signature(body: bytes, secret: str) -> str:
+    """The `X-Hub-Signature-256` GitHub sends with a webhook delivery: HMAC-SHA256 of the exact body bytes."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def check_repo_path(path: str) -> str:

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import time
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -198,6 +199,50 @@ class LocalGitBackend:
             record["comments"].append({"id": comment_id, "body": body, "created_at": time.time()})
             self._write_record(record)
         return {"comment_id": comment_id, "url": f"{record['url']}#comment-{comment_id}"}
+
+    # --- review comments: a person's review on a PR, sent to the GitHub webhook as GitHub would ---------------
+
+    def add_review_comment(self, number: int, body: str, *, path: str | None = None, line: int | None = None,
+                           user: str = "reviewer", webhook: tuple[str, str] | None = None) -> dict[str, Any]:
+        """Record a review comment on PR `number` (on `path` at `line`, or on its first changed file) and, with
+        `webhook` = (url, secret), deliver GitHub's `pull_request_review_comment` event for it, signed with
+        `X-Hub-Signature-256` -> {comment, delivery, status}: the comment, the delivery id, the webhook's answer."""
+        if not body.strip():
+            raise GitHubError("the review comment is empty", status=400)
+        with self._locked() as repo:
+            record = self._record(number)
+            head_sha = self._branch_sha(repo, record["branch"]).decode()
+            review_comments = record.setdefault("review_comments", [])
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            comment_id = 1000 * int(number) + len(review_comments) + 1  # unique in this remote, like GitHub's ids
+            comment = {
+                "id": comment_id, "pull_request_review_id": comment_id, "body": body,
+                "path": path or (record["files"][0] if record["files"] else "README.md"), "line": line,
+                "side": "RIGHT", "commit_id": head_sha, "original_commit_id": head_sha, "diff_hunk": "",
+                "user": _user(user), "author_association": "OWNER", "created_at": now, "updated_at": now,
+                "html_url": f"{record['url']}#discussion_r{comment_id}",
+            }
+            review_comments.append(comment)
+            self._write_record(record)
+        if webhook is None:
+            return {"comment": comment, "delivery": None, "status": None}
+        payload = {"action": "created", "comment": comment, "pull_request": self._pr_payload(record, head_sha),
+                   "repository": self._repository_payload(), "sender": _user(user)}
+        delivery, status = deliver_webhook(webhook[0], webhook[1], "pull_request_review_comment", payload)
+        return {"comment": comment, "delivery": delivery, "status": status}
+
+    def _pr_payload(self, record: dict[str, Any], head_sha: str) -> dict[str, Any]:
+        """The `pull_request` object of a webhook payload: the fields GitHub sends that a receiver reads."""
+        return {
+            "number": record["number"], "title": record["title"], "body": record["body"], "state": record["state"],
+            "draft": record["draft"], "html_url": record["url"], "user": _user("aidlc-agent"),
+            "head": {"ref": record["branch"], "sha": head_sha, "label": f"local:{record['branch']}"},
+            "base": {"ref": record["base"], "sha": record["base_sha"], "label": f"local:{record['base']}"},
+        }
+
+    def _repository_payload(self) -> dict[str, Any]:
+        return {"name": self.repo, "full_name": self.repo, "default_branch": self.default_branch,
+                "owner": _user("local"), "private": True}
 
     # --- exploring (runtime/tools/repo_tools.py) ------------------------------------------------------------
 
@@ -423,6 +468,29 @@ class LocalGitBackend:
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
         os.replace(tmp, path)  # atomic: a reader never sees half a record
+
+
+def _user(login: str) -> dict[str, Any]:
+    return {"login": login, "id": zlib.crc32(login.encode()) % 10**8, "type": "User"}
+
+
+def deliver_webhook(url: str, secret: str, event: str, payload: dict[str, Any]) -> tuple[str, int]:
+    """POST `payload` to `url` as GitHub delivers a webhook (JSON, `X-GitHub-Event`, a fresh `X-GitHub-Delivery`,
+    `X-Hub-Signature-256` over the exact bytes) -> (delivery id, HTTP status)."""
+    import uuid
+
+    import httpx
+
+    from runtime.github.backend import hub_signature
+    from runtime.resources import Header
+
+    body = json.dumps(payload).encode()
+    delivery = str(uuid.uuid4())
+    response = httpx.post(url, content=body, timeout=10.0, headers={
+        "Content-Type": "application/json", "User-Agent": "GitHub-Hookshot/aidlc-local",
+        Header.GITHUB_EVENT: event, Header.GITHUB_DELIVERY: delivery,
+        Header.GITHUB_SIGNATURE: hub_signature(body, secret)})
+    return delivery, response.status_code
 
 
 def _head_ref(branch: str) -> bytes:

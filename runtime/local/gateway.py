@@ -35,6 +35,8 @@ class GatewayBackends:
     pull_request_view: Callable[[int], dict | None]
     notion_page_view: Callable[[str], dict | None]  # {title, markdown}
     invocation_steps: Callable[[str], list[dict]] = lambda invocation_id: []  # a run's tool calls (the audit trail)
+    # (number, body, path, line) -> {comment, delivery, status}: a person's review comment, delivered as GitHub would
+    review_pull_request: Callable[..., dict] | None = None
 
 
 async def _lambda_response(request: Request, handler: Callable, function_name: str, route_key: str,
@@ -186,6 +188,25 @@ def create_gateway_app(backends: GatewayBackends, allowed_hosts: frozenset[str] 
             f"<h2>Diff</h2><pre>{html.escape(str(record.get('diff', '')))}</pre>"
         )
 
+    async def review(request: Request) -> Response:
+        """`POST /dev/git/pr/<n>/review` {"body", "path"?, "line"?}: review the local remote's PR as a person."""
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            payload = await request.json()
+            assert isinstance(payload, dict) and isinstance(payload.get("body"), str) and payload["body"].strip()
+        except Exception:
+            return JSONResponse({"error": 'send {"body": "<the review comment>", "path"?: ..., "line"?: ...}'},
+                                status_code=400)
+        if backends.review_pull_request is None:
+            return JSONResponse({"error": "this gateway has no local git remote"}, status_code=404)
+        try:
+            result = await run_in_threadpool(backends.review_pull_request, int(request.path_params["number"]),
+                                             payload["body"], payload.get("path"), payload.get("line"))
+        except Exception as exc:  # no such PR, an empty comment: the backend's message says which
+            return JSONResponse({"error": str(exc)}, status_code=getattr(exc, "status", 400))
+        return JSONResponse(result)
+
     async def notion_page(request: Request) -> Response:
         from starlette.concurrency import run_in_threadpool
 
@@ -209,6 +230,7 @@ def create_gateway_app(backends: GatewayBackends, allowed_hosts: frozenset[str] 
         Route("/dev/api/stories/{page_id}/status", story_status, methods=["POST"]),
         Route("/dev/api/invocations/{invocation_id}/steps", steps),
         Route("/dev/git/pr/{number:int}", pull_request),
+        Route("/dev/git/pr/{number:int}/review", review, methods=["POST"]),
         Route("/dev/notion/{page_id}", notion_page),
         *(Route(path, function_route, methods=sorted(methods)) for path, methods in declared.items()),
     ]

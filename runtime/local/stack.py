@@ -89,6 +89,10 @@ class DevInfo:
     projects_data_source_id: str = ""  # the Projects rows: one more project each (runtime/pipeline/project_sync.py)
     example_project_id: str = ""  # the second team's project, from its Projects row
     example_stories_data_source_id: str = ""
+    # GitHub's webhook (review comments on PRs, runtime/pipeline/feedback.py): where the local remote delivers, and
+    # the secret it signs X-Hub-Signature-256 with (POST /dev/git/pr/<n>/review does both)
+    github_webhook_url: str = ""
+    github_webhook_secret: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -256,6 +260,7 @@ class LocalStack:
         # their own (kept in the state folder: the journal names its tables), and are deleted on stop (after the
         # snapshot), so a stopped stack leaves nothing behind.
         prefix = local_secrets.setdefault("aws_prefix", f"aidlc-{opts.stack}-{secrets.token_hex(3)}")
+        local_secrets.setdefault("github_webhook_secret", secrets.token_urlsafe(24))  # a state folder from before it
         (self.state_dir / "secrets.json").write_text(json.dumps(local_secrets))
         self.aws = local_aws.create_resources(endpoint, prefix, {"automation-secret": local_secrets["automation_secret"]})
         self._exit.callback(local_aws.delete_resources, self.aws)
@@ -298,6 +303,8 @@ class LocalStack:
         self.slack_api_base = slack_server.base_url + "/api/"
         self._put_secret(resources.SLACK_SIGNING_SECRET, slack.signing_secret)
         self._put_secret(resources.SLACK_BOT_TOKEN, slack.bot_token)
+        # The GitHub webhook's secret, as typed into a repository's webhook settings; the local remote signs with it.
+        self._put_secret(resources.GITHUB_WEBHOOK_SECRET, local_secrets["github_webhook_secret"])
         self._event(f"slack     emulator on {slack_server.base_url} (channel view {slack_server.base_url}/)")
 
         # 3. The project, configured from Pulumi.<stack>.yaml where it applies, and the deployment-wide settings
@@ -419,6 +426,8 @@ class LocalStack:
             slack_events_url=f"{base_url}/slack/events",
             slack_commands_url=f"{base_url}/slack/commands",
             slack_interactivity_url=f"{base_url}/slack/interactivity",
+            github_webhook_url=f"{base_url}/webhook/github",
+            github_webhook_secret=local_secrets["github_webhook_secret"],
         )
         self._event(f"ready     dashboard {base_url}/")
         return self.info
@@ -707,6 +716,7 @@ class LocalStack:
             pull_request_view=self.dashboard.pull_request,
             notion_page_view=self.dashboard.notion_page,
             invocation_steps=self.dashboard.steps,
+            review_pull_request=self.review_pull_request,
         )
 
     def read_prototype(self, key: str) -> tuple[bytes, str] | None:
@@ -736,6 +746,15 @@ class LocalStack:
 
     def set_story_status(self, page_id: str, status: str) -> None:
         self.user_notion().set_status(page_id, self.project.trigger_property, status)
+
+    def review_pull_request(self, number: int, body: str, path: str | None = None,
+                            line: int | None = None) -> dict[str, Any]:
+        """A person's review comment on a PR of the local remote, sent signed to this stack's GitHub webhook, as
+        GitHub would (`POST /dev/git/pr/<number>/review`, tests) -> {comment, delivery, status}."""
+        from runtime.github import LocalGitBackend
+
+        return LocalGitBackend(self.git_remote, web_base_url=self.base_url).add_review_comment(
+            number, body, path=path, line=line, webhook=(self.info.github_webhook_url, self.info.github_webhook_secret))
 
     # --- waiting (demo, tests) -----------------------------------------------------------------------------
 

@@ -378,14 +378,20 @@ class NotionAdapter:
 
     # --- comments, search --------------------------------------------------------------------------------------
 
-    def create_comment(self, page_id: str, text: str, *, mention_user_ids: Sequence[str] = ()) -> dict:
+    def create_comment(self, page_id: str, text: str, *, mention_user_ids: Sequence[str] = (),
+                       discussion_id: str | None = None) -> dict:
+        """A comment on the page, or, with `discussion_id`, a reply in that discussion (Notion takes one or the
+        other)."""
         rich_text: list[dict] = []
         for user_id in mention_user_ids:
             rich_text.append({"type": "mention", "mention": {"type": "user", "user": {"id": user_id}}})
             rich_text.append({"type": "text", "text": {"content": " "}})
         rich_text = cap_rich_text(rich_text + split_rich_text(text, max_items=None))  # mentions kept, text capped
         return self._request(
-            lambda: self._client.comments.create(parent={"page_id": page_id}, rich_text=rich_text), idempotent=False
+            lambda: self._client.comments.create(
+                **({"discussion_id": discussion_id} if discussion_id else {"parent": {"page_id": page_id}}),
+                rich_text=rich_text),
+            idempotent=False,
         )
 
     def list_comments(self, page_id: str) -> list[dict]:

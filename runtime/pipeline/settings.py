@@ -29,6 +29,7 @@ class PipelineSettings:
     notion_token_secret: str = ""
     webhook_secret: str = ""  # secret id holding Notion's verification_token
     automation_secret: str = ""  # secret id holding the automation shared secret
+    github_webhook_secret: str = ""  # secret id holding the GitHub webhook's secret (X-Hub-Signature-256 key)
     notion_api_base: str | None = None
     slack_signing_secret: str = ""  # secret id holding the Slack app's signing secret
     slack_bot_token_secret: str = ""  # secret id holding the Slack bot token; unset: no Slack notifications
@@ -89,6 +90,7 @@ class PipelineSettings:
             notion_token_secret=env.get(resources.NOTION_TOKEN.env_var, ""),
             webhook_secret=env.get(resources.WEBHOOK_VERIFICATION.env_var, ""),
             automation_secret=env.get(resources.AUTOMATION_SECRET.env_var, ""),
+            github_webhook_secret=env.get(resources.GITHUB_WEBHOOK_SECRET.env_var, ""),
             notion_api_base=env.get(resources.Env.NOTION_API_BASE) or None,
             slack_signing_secret=env.get(resources.SLACK_SIGNING_SECRET.env_var, ""),
             slack_bot_token_secret=env.get(resources.SLACK_BOT_TOKEN.env_var, ""),

@@ -31,6 +31,7 @@ from runtime.pipeline.input_limits import (
     AutomationEvent,
     InputRejected,
     IntegrationEvent,
+    NotionIdCheck,
     VerificationRequest,
     load_json,
     validated,
@@ -46,6 +47,7 @@ from runtime.observe.trace import bind_invocation
 log = logging.getLogger(__name__)
 
 ACCEPTED_EVENT_TYPES = frozenset({"page.properties_updated", "page.created"})
+NOTION_COMMENT_EVENT = "comment.created"  # feedback on a story (runtime/pipeline/feedback.py)
 # Page events the content sync hears about (a deleted page leaves the knowledge base when its sync finds it gone).
 KB_SYNC_EVENT_TYPES = frozenset({"page.created", "page.properties_updated", "page.content_updated", "page.moved",
                                  "page.deleted", "page.undeleted"})
@@ -115,8 +117,10 @@ class WebhookService(UsesRegistry):
         dynamodb_client: Any | None = None,
         registry: Any | None = None,
         kb_sync: Callable[[str], None] | None = None,
+        invocations: Any | None = None,
     ) -> None:
         self._notion_factory = notion
+        self.invocations = invocations  # a comment re-runs the story's last run; None: comments start nothing
         self.kb_sync = kb_sync  # asks the content sync for a page (runtime/kb/sync.py); None: no knowledge base
         self._notion: NotionPort | None = None
         self.projects = projects
@@ -223,6 +227,8 @@ class WebhookService(UsesRegistry):
         if self.kb_sync is not None and not ours and event_type in KB_SYNC_EVENT_TYPES and payload.entity is not None \
                 and payload.entity.type == "page" and payload.page_id():
             self._ask_kb_sync(str(payload.page_id()))
+        if event_type == NOTION_COMMENT_EVENT and self.invocations is not None:
+            return self._comment(payload, ours)
         if event_type not in ACCEPTED_EVENT_TYPES or payload.entity is None or payload.entity.type != "page":
             log.debug("ignoring Notion event of type %s", event_type)
             return HttpReply(200, {"status": "ignored", "reason": f"event type {event_type!r} starts nothing"})
@@ -253,6 +259,27 @@ class WebhookService(UsesRegistry):
         result = self._once_per_event(event=event)
         return HttpReply(result["status_code"], result["body"])
 
+    def _comment(self, payload: IntegrationEvent, ours: bool) -> HttpReply:
+        """A comment on a story: feedback for its last run when it mentions the integration (the rules are in
+        runtime/pipeline/feedback.py); once per event, like a page event."""
+        page_id = str((payload.data.model_dump() if payload.data else {}).get("page_id") or "")
+        if ours or payload.entity is None or payload.entity.type != "comment":
+            return HttpReply(200, {"status": "ignored", "reason": "not a person's comment"})
+        try:
+            NotionIdCheck.model_validate({"id": page_id})
+        except ValueError:
+            raise InputRejected(422, "data.page_id is not a Notion page id (32 hexadecimal digits)") from None
+        result = self._once_per_event(event={"event_id": payload.id, "comment_id": payload.entity.id,
+                                             "page_id": page_id})
+        return HttpReply(result["status_code"], result["body"])
+
+    @property
+    def feedback(self):
+        from runtime.pipeline.feedback import FeedbackService
+
+        return FeedbackService(invocations=self.invocations, projects=self.projects, queue=self.queue,
+                               registry=self.registry, notion=lambda: self.notion)
+
     def _ask_kb_sync(self, page_id: str) -> None:
         """One message on the kb-sync queue (the sync function fetches and compares; nothing runs in the webhook's
         3 s). Whatever our own integration edited too: the knowledge base should hold the write-back. A failure is
@@ -265,6 +292,8 @@ class WebhookService(UsesRegistry):
     def _handle_integration_event(self, event: dict) -> dict:
         from runtime.notion.errors import NotionError
 
+        if "comment_id" in event:
+            return self.feedback.notion_comment(event)
         read_at = datetime.now(timezone.utc)  # before the request: the page is as it was at this instant or later
         try:
             page = self.notion.retrieve_page(event["page_id"])

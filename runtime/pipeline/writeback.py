@@ -83,7 +83,7 @@ class NotionWriteBack:
             "comment",
             exists=lambda: self._has_comment(record),
             create=lambda: self.notion.create_comment(record.notion_page_id, comment_text(record),
-                                                      mention_user_ids=mentions),
+                                                      mention_user_ids=mentions, **_in_discussion(record)),
             errors=errors, repeat=repeat,
         )
         if project.dashboard_data_source_id:
@@ -218,6 +218,14 @@ def can_succeed_later(error: BaseException) -> bool:
     if isinstance(error, NotionError):
         return not 400 <= error.status < 500
     return not isinstance(error, TypeError | ValueError | KeyError)
+
+
+def _in_discussion(record: InvocationRecord) -> dict[str, str]:
+    """A re-run a Notion comment asked for answers in that comment's discussion (runtime/pipeline/feedback.py)."""
+    from runtime.pipeline.feedback import discussion_of
+
+    discussion_id = discussion_of(record)
+    return {"discussion_id": discussion_id} if discussion_id else {}
 
 
 def comment_text(record: InvocationRecord) -> str:

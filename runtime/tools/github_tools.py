@@ -111,8 +111,12 @@ def commit_files(context: ToolContext, args: CommitFilesArgs) -> dict[str, Any]:
 
 
 def create_pull_request(context: ToolContext, args: CreatePullRequestArgs) -> dict[str, Any]:
+    from runtime.github.backend import pr_marker
+
     github = context.services.require("github", "github_create_pull_request")
-    return github.create_pull_request(args.branch, args.title, args.body, args.base, args.draft)
+    # which run opened it, so a review on it re-runs that run (runtime/pipeline/feedback.py)
+    body = f"{args.body}\n\n{pr_marker(context.invocation_id)}" if context.invocation_id else args.body
+    return github.create_pull_request(args.branch, args.title, body, args.base, args.draft)
 
 
 def read_file(context: ToolContext, args: ReadFileArgs) -> dict[str, Any]:

@@ -111,14 +111,18 @@ def test_functions_get_their_handlers_schedules_and_resource_names(dev_stack: Re
 def test_routes_webhook_public_internal_api_signed(dev_stack: Recording) -> None:
     routes = {r.inputs["routeKey"]: r for r in dev_stack.of_type("aws:apigatewayv2/route:Route")}
     slack_routes = {"POST /slack/events", "POST /slack/commands", "POST /slack/interactivity"}
-    assert set(routes) == {WEBHOOK_ROUTE, *INTERNAL_ROUTES, *slack_routes}
+    github_route = "POST /webhook/github"  # GitHub signs X-Hub-Signature-256; it cannot sign SigV4 either
+    assert set(routes) == {WEBHOOK_ROUTE, github_route, *INTERNAL_ROUTES, *slack_routes}
     assert routes[WEBHOOK_ROUTE].inputs["authorizationType"] == "NONE"
+    assert routes[github_route].inputs["authorizationType"] == "NONE"
     # Slack signs its requests (the handler checks X-Slack-Signature); it cannot sign SigV4.
     assert all(routes[key].inputs["authorizationType"] == "NONE" for key in slack_routes)
     assert all(routes[key].inputs["authorizationType"] == "AWS_IAM" for key in INTERNAL_ROUTES)
     integrations = {f"integrations/{r.id}": r.inputs["integrationUri"]
                     for r in dev_stack.of_type("aws:apigatewayv2/integration:Integration")}
     assert integrations[routes[WEBHOOK_ROUTE].inputs["target"]] == dev_stack.named("pipeline-webhook-fn").state["arn"]
+    assert integrations[routes[github_route].inputs["target"]] == \
+        dev_stack.named("pipeline-github_webhook-fn").state["arn"]
     api_arn = dev_stack.named("pipeline-api-fn").state["arn"]
     sync_routes = {r.key for r in ROUTES if r.function == "sync"}
     assert sync_routes == {"POST /sync/page", "POST /sync/database", "GET /sync/status/{job_id}"}
@@ -258,6 +262,7 @@ def test_secret_values_only_from_pulumi_secrets_and_placeholders_otherwise(dev_s
         "state-slack-signing-secret-value": ("secret", TEST_SECRETS["slackSigningSecret"]),
         "state-slack-bot-token-value": ("secret", TEST_SECRETS["slackBotToken"]),
         "state-tool-token-key-value": ("secret", TEST_SECRETS["toolTokenKey"]),
+        "state-github-webhook-secret-value": ("secret", TEST_SECRETS["githubWebhookSecret"]),
         "state-webhook-verification-token-placeholder": ("secret", UNSET),  # the webhook writes the real one
     }
 
