@@ -40,9 +40,10 @@ BUNDLES: dict[str, tuple[str, ...]] = {
     "pipeline": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py"),
     "slack": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py", "slack-sdk"),
     # playwright: the browser check drives AgentCore Browser over CDP from the tool Lambda (runtime/browser)
-    "tools": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py", "cedarpy", "dulwich", "playwright"),
-    "agent": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py", "cedarpy", "strands-agents", "mcp",
-              "bedrock-agentcore", "starlette", "uvicorn"),
+    "tools": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py", "cedarpy", "pathspec", "dulwich",
+              "playwright"),
+    "agent": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py", "cedarpy", "pathspec", "strands-agents",
+              "mcp", "bedrock-agentcore", "starlette", "uvicorn"),
 }
 # Lambda function (runtime/resources.py FUNCTIONS) -> bundle; functions sharing a bundle share one zip.
 FUNCTION_BUNDLES: dict[str, str] = {

@@ -444,6 +444,7 @@ class AgentProjectSettings(BaseModel):
     prototype_expiry_days: int = 7
     stories_data_source_id: str = ""
     dashboard_data_source_id: str | None = None
+    protected_paths: list[str] = Field(default_factory=list)  # globs the agent must never change (Cedar enforces)
 
 
 class Budget(BaseModel):

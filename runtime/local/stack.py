@@ -531,7 +531,8 @@ class LocalStack:
                           options_factory=lambda request: RunOptions(
                               audit=audit, registry=self.registry, memory=memory,
                               # bound to this app's agent, whatever the request claims (the app refuses others)
-                              tool_token=self.tool_tokens.issue(name, request.invocation_id)))
+                              tool_token=self.tool_tokens.issue(name, request.invocation_id,
+                                                                protected_paths=request.project.protected_paths)))
 
     def stop(self) -> None:
         """Stop within seconds: the pollers are told to stop all at once and waited for together (each finishes the

@@ -286,12 +286,14 @@ class OrchestratorService(UsesRegistry):
                 prototype_expiry_days=project.prototype_expiry_days,
                 stories_data_source_id=project.notion_data_source_id,
                 dashboard_data_source_id=project.dashboard_data_source_id,
+                protected_paths=project.protected_paths,
             ),
             parent=parent,
             budget=Budget(cost_limit_usd=reserved or project.cost_limit_per_invocation,
                           token_limit=spec.limits.max_tokens),
             model_id=spec.limits.model_id,
-            tool_token=tokens.issue(message.agent_type, message.invocation_id) if tokens is not None else None,
+            tool_token=tokens.issue(message.agent_type, message.invocation_id,
+                                    protected_paths=project.protected_paths) if tokens is not None else None,
         )
 
     def _fail(

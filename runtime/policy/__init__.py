@@ -81,10 +81,18 @@ class ToolPolicy:
         default_branch: str = "main",
         approved: bool = False,
         management_account: str = "",
+        changed_paths: Sequence[str] = (),
+        protected_paths: Sequence[str] = (),
     ) -> Decision:
+        """`changed_paths`: the repository files the call would change (the tool's `changed_paths`);
+        `protected_paths`: the project's globs of files no agent may change (gitignore syntax). Cedar compares
+        strings, not globs, so the match is made here: `context.protected_changes` holds the changed paths a
+        protected glob matches, and the default policy refuses any call where it is not empty."""
         import cedarpy
 
         protected = sorted({"main", default_branch})
+        changed = sorted({normal_path(p) for p in changed_paths})
+        protected_changes = matching_paths(changed, protected_paths)
         entities = [
             {"uid": {"type": "Agent", "id": agent_type}, "attrs": {"tools": sorted(set(allowed_tools or ()))}, "parents": []},
             {"uid": {"type": "Tool", "id": tool}, "attrs": {"name": tool, "target": tool_group or ""}, "parents": []},
@@ -106,6 +114,8 @@ class ToolPolicy:
                 "protected_branches": protected,
                 "approved": bool(approved),
                 "management_account": management_account,
+                "changed_paths": [p[:_MAX_CONTEXT_STRING] for p in changed],
+                "protected_changes": [p[:_MAX_CONTEXT_STRING] for p in protected_changes],
             },
         }
         result = cedarpy.is_authorized(request, self.text, entities)
@@ -125,9 +135,34 @@ class ToolPolicy:
             )
         else:
             reasons = "no policy permits this call"
+        if protected_changes and PROTECTED_PATHS_POLICY in ids:  # say which files, so the model can leave them
+            reasons += f"; protected files in this call: {', '.join(protected_changes)}"
         if errors:
             reasons += f" [policy evaluation errors: {'; '.join(errors)}]"
         return Decision(False, f"denied by tool policy: {reasons}", ids, errors)
+
+
+PROTECTED_PATHS_POLICY = "no-protected-path-changes"  # its id in defaults.cedar
+
+
+def normal_path(path: str) -> str:
+    """A repository path as the globs see it: "./infra//a.tf" and "/infra/a.tf" are "infra/a.tf" (so a spelling
+    does not slip past a glob); a path climbing out of the repository stays as it is, refused by its tool."""
+    import posixpath
+
+    cleaned = posixpath.normpath(path).lstrip("/")
+    return cleaned if cleaned not in ("", ".") else path
+
+
+def matching_paths(paths: Iterable[str], globs: Sequence[str]) -> list[str]:
+    """The paths any of `globs` matches, in .gitignore syntax (pathspec): "infra/**", "*.lock", "/Makefile",
+    "!infra/README.md" (an exception), blank lines and "#" comments ignored."""
+    if not globs:
+        return []
+    import pathspec
+
+    spec = pathspec.PathSpec.from_lines("gitignore", globs)
+    return [p for p in paths if spec.match_file(p)]
 
 
 def _cedar_value(value: Any) -> Any:

@@ -68,6 +68,9 @@ class ToolContext:
     # A person approved this call (the workflow's approval step): the policy's `context.approved`, which deletes
     # and account closure need (runtime/policies/onboarding.cedar).
     approved: bool = False
+    # The project's protected path globs (ProjectConfig.protected_paths), from the caller's signed tool token: the
+    # files no agent may change (runtime/policies/defaults.cedar, no-protected-path-changes).
+    protected_paths: Sequence[str] = ()
 
 
 @dataclass

@@ -149,7 +149,8 @@ TOOLS = [
     ToolSpec("github_create_branch", "Create a branch in the project's repository from the default branch "
              "(or from_branch).", "github", CreateBranchArgs, create_branch, result_model=CreateBranchResult),
     ToolSpec("github_commit_files", "Commit one or more files (path -> full content) to a branch in a single commit.",
-             "github", CommitFilesArgs, commit_files, result_model=CommitFilesResult),
+             "github", CommitFilesArgs, commit_files, result_model=CommitFilesResult,
+             changed_paths=lambda args: list(args.files)),
     ToolSpec("github_create_pull_request", "Open a pull request from a branch into the default branch (or base).",
              "github", CreatePullRequestArgs, create_pull_request, result_model=CreatePullRequestResult,
              artifact=pull_request_artifact),

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,7 @@ class IdentityRefused(Exception):
 class Caller:
     agent_type: str
     invocation_id: str
+    protected_paths: tuple[str, ...] = ()  # the run's project's protected path globs, signed with the rest
 
 
 class ToolTokens:
@@ -75,9 +76,15 @@ class ToolTokens:
             client = default_clients().client("secretsmanager")
         return cls(client.get_secret_value(SecretId=secret_id)["SecretString"], **kwargs)
 
-    def issue(self, agent_type: str, invocation_id: str, *, issued_at: float | None = None) -> str:
+    def issue(self, agent_type: str, invocation_id: str, *, issued_at: float | None = None,
+              protected_paths: Sequence[str] = ()) -> str:
+        """`protected_paths`: the run's project's globs of files no agent may change; in the signed claims (`pp`),
+        so the tool side enforces them without a look-up and no agent can drop them."""
         now = int(time.time() if issued_at is None else issued_at)
-        claims = {"sub": agent_type, "inv": invocation_id, "aud": AUDIENCE, "iat": now, "exp": now + self.ttl_seconds}
+        claims: dict[str, Any] = {"sub": agent_type, "inv": invocation_id, "aud": AUDIENCE, "iat": now,
+                                  "exp": now + self.ttl_seconds}
+        if protected_paths:
+            claims["pp"] = list(protected_paths)
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Caller:
@@ -88,7 +95,10 @@ class ToolTokens:
             raise IdentityRefused("the tool token has expired") from None
         except jwt.InvalidTokenError as exc:
             raise IdentityRefused(f"the tool token does not verify ({exc})") from None
-        return Caller(agent_type=str(claims["sub"]), invocation_id=str(claims["inv"]))
+        paths = claims.get("pp") or []
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise IdentityRefused("the tool token's protected paths are not a list of globs")
+        return Caller(agent_type=str(claims["sub"]), invocation_id=str(claims["inv"]), protected_paths=tuple(paths))
 
     def authenticate(self, headers: Mapping[str, str]) -> Caller:
         """The proven caller of a request with these headers (names compared lower-cased)."""
@@ -124,4 +134,4 @@ def call_as_caller(tools: "ToolRegistry", tokens: ToolTokens, name: str, args: A
                               invocation_id=lowered.get(Header.INVOCATION_ID.lower()), services=services)
         return tools.refuse(name, args, context, f"refused: {exc}")
     return tools.call(name, args, ToolContext(agent_type=caller.agent_type, invocation_id=caller.invocation_id,
-                                              services=services))
+                                              services=services, protected_paths=caller.protected_paths))

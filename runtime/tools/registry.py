@@ -123,6 +123,8 @@ class ToolRegistry:
                 default_branch=_default_branch(context.services),
                 approved=context.approved,
                 management_account=_management_account(context.services, tool.target),
+                changed_paths=tool.changed_paths(parsed) if tool.changed_paths is not None else (),
+                protected_paths=context.protected_paths,
             )
             if not decision.allowed:
                 return ToolResult(False, {"policy": list(decision.policy_ids)}, decision.reason, denied=True)

@@ -103,6 +103,9 @@ class ToolSpec:
         after each successful call: the artifact this call produced for the run (a prototype, a PR, a page...).
         It is kept only when its type is one of the calling agent's declared `outputs`. The artifact's `type` may
         be a type of the plugin's own (any lower_snake_case name), with metadata of its own.
+    changed_paths: optional `changed_paths(args) -> paths`: the repository files this call would change. The
+        policy is given them (`context.changed_paths`, and `context.protected_changes`: those matching the
+        project's protected path globs), so a commit that touches a protected file is refused before it runs.
     """
 
     name: str
@@ -112,6 +115,7 @@ class ToolSpec:
     func: Callable[..., dict[str, Any]]
     result_model: type[BaseModel] | None = None
     artifact: ArtifactHook | None = field(default=None, compare=False)
+    changed_paths: Callable[[Any], list[str]] | None = field(default=None, compare=False)
 
     def input_schema(self) -> dict[str, Any]:
         return self.args_model.model_json_schema()
