@@ -109,6 +109,8 @@ class SlackEmulator:
         self.channel_id = channel.id
         self.app = AppEndpoints()
         self.calls: list[tuple[str, dict]] = []  # (method, arguments), for tests
+        self.ephemeral: list[dict] = []  # chat.postEphemeral messages: each seen only by its `user`, never stored
+        self.user_groups: dict[str, list[str]] = {}  # user group (subteam) id -> its members' ids
         self._rate_limits: dict[str, list[int]] = {}  # method -> Retry-After values of the next calls
         self._clock = itertools.count(1)
         self._lock = threading.RLock()
@@ -166,7 +168,8 @@ class SlackEmulator:
         handlers = {
             "auth.test": self._auth_test, "chat.postMessage": self._post_message, "chat.update": self._update,
             "conversations.replies": self._replies, "users.info": self._users_info,
-            "reactions.add": self._reactions_add,
+            "reactions.add": self._reactions_add, "chat.postEphemeral": self._post_ephemeral,
+            "usergroups.users.list": self._usergroup_users,
         }
         if method not in handlers:
             raise _SlackError("unknown_method", status=404)
@@ -231,6 +234,29 @@ class SlackEmulator:
             channel.messages.append(message)
         self._emit_message(channel, message)
         return {"channel": channel.id, "ts": message["ts"], "message": _public(message)}
+
+    def _post_ephemeral(self, user: _User, args: dict) -> dict:
+        """Slack's chat.postEphemeral: to one member of the channel, not kept in its history; `message_ts`."""
+        channel = self._channel(args)
+        target = str(args.get("user") or "")
+        if target not in self.users:
+            raise _SlackError("user_not_found")
+        text = args.get("text") or ""
+        if not text and not args.get("blocks"):
+            raise _SlackError("no_text")
+        with self._lock:
+            message = {"channel": channel.id, "user": target, "text": str(text), "ts": self._new_ts(),
+                       "thread_ts": args.get("thread_ts") or None, "from": user.id}
+            self.ephemeral.append(message)
+        return {"message_ts": message["ts"]}
+
+    def _usergroup_users(self, user: _User, args: dict) -> dict:
+        group = str(args.get("usergroup") or "")
+        if not group:
+            raise _SlackError("invalid_arguments")
+        if group not in self.user_groups:
+            raise _SlackError("no_such_subteam")
+        return {"users": list(self.user_groups[group])}
 
     def _update(self, user: _User, args: dict) -> dict:
         channel = self._channel(args)

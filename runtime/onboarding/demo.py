@@ -36,8 +36,9 @@ def run(say: Callable[[str], None] = print, *, timeout: float = 300.0) -> dict[s
     with emulator.serve() as handle:
         bot = SlackNotifier(web_client(emulator.bot_token, handle.base_url + "/api/"))
         with LocalWorkflows.in_moto(notifier=SlackThreadNotifier(bot), agent_tools=declared_agent_tools()) as local:
-            slack = SlackWorkflows(lambda: local.engine, lambda: bot)
             person, approver = emulator.person.id, emulator.approver.id
+            # the project's approvers, as `aidlc dev` configures them (runtime/local/stack.py): the emulator's Sam
+            slack = SlackWorkflows(lambda: local.engine, lambda: bot, approvers=lambda _record: [approver])
 
             say(f"/aidlc onboard {CUSTOMER} ops@acme.example us-east-1 s3,sqs dev   (as {person})")
             _, text, fields = slack.act(commands.Onboard(CUSTOMER, "ops@acme.example", ("us-east-1",), ("s3", "sqs"),
@@ -48,6 +49,10 @@ def run(say: Callable[[str], None] = print, *, timeout: float = 300.0) -> dict[s
             _check(onboarding.state.status == WorkflowStatus.SUCCEEDED, f"onboarding {onboarding.state.error}")
             provisioning_id = local.provisioning_of(onboarding_id)
             local.wait_for(provisioning_id, WorkflowStatus.WAITING_APPROVAL, timeout=timeout)
+            say(f"{person} clicks Approve on the change set (not an approver)")
+            refused = slack.button(workflow_id=provisioning_id, approved=True, user=person)
+            _check(refused["status"] == "refused", f"a non-approver decided the change set: {refused}")
+            say(f"{refused}; {person} was told: {emulator.ephemeral[-1]['text'] if emulator.ephemeral else '-'}")
             say(f"{approver} clicks Approve on the change set")
             say(str(slack.button(workflow_id=provisioning_id, approved=True, user=approver)))
             provisioning = local.wait(provisioning_id, timeout=timeout)

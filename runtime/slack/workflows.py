@@ -1,12 +1,18 @@
 """The onboarding workflows from Slack: `/aidlc onboard`, `/aidlc provision`, `status|cancel|resume <workflow id>`
 for a workflow id, and the change-set preview's Approve / Reject buttons (their value names the workflow, kind
 "provisioning"). Each answer is one line for the person who asked; the workflow posts its steps in its own thread,
-which the command opens."""
+which the command opens.
+
+Only the approvers of the workflow's project decide a change set (`ProjectConfig.approvers`: Slack user ids, or a
+user group's id `S…` whose members are asked of Slack with `usergroups.users.list`); anyone else who presses a
+button gets an ephemeral message saying so (`chat.postEphemeral`), nothing is decided, and the attempt is in the
+audit trail beside the decisions. A workflow started from Slack belongs to the deployment's default project."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Collection
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,10 +26,21 @@ def _problems(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:4])
 
 
+_USER_GROUP = re.compile(r"^S[A-Z0-9]{2,20}$")  # a Slack user group (subteam) id; user ids start with U or W
+
+
 class SlackWorkflows:
-    def __init__(self, engine: Callable[[], Any], notifier: Callable[[], Any]) -> None:
+    """`projects()`: the ProjectRepository whose projects' approvers decide change sets (its default project owns
+    what Slack starts); `approvers(record)`: the Slack ids allowed, when given instead (the demo). Neither: nobody
+    may decide from Slack (the API's approve remains)."""
+
+    def __init__(self, engine: Callable[[], Any], notifier: Callable[[], Any], *,
+                 projects: Callable[[], Any] | None = None,
+                 approvers: Callable[[Any], Collection[str]] | None = None) -> None:
         self._engine = engine
         self._notifier = notifier
+        self._projects = projects
+        self._approvers = approvers
 
     def owns(self, workflow_id: str) -> bool:
         """Whether the id is an onboarding workflow's (else it is a pipeline run's)."""
@@ -81,19 +98,73 @@ class SlackWorkflows:
                 thread["ts"] = ts
             except Exception as exc:  # the workflow opens its thread with its first notice instead
                 log.warning("could not open the workflow's thread: %s", exc)
-        record = engine.start(kind, payload, thread=thread)
+        record = engine.start(kind, payload, thread=thread, project_id=self._default_project_id())
         return ("started", f"Started {kind} of `{route.customer_id}` — workflow `{record.workflow_id}`; follow it "
                            "in the thread.", {"workflow_id": record.workflow_id, "thread_ts": thread.get("ts")})
 
     def button(self, *, workflow_id: str, approved: bool, user: str) -> dict:
-        """A click on the change set's Approve / Reject."""
+        """A click on the change set's Approve / Reject: decided only by one of the project's approvers."""
         from runtime.onboarding.workflows.engine import WorkflowError
 
+        engine = self._engine()
         try:
-            self._engine().approve(workflow_id, approved=approved, by=user)
+            record = engine.status(workflow_id)
+            allowed = self.approvers_of(record)
+            if user not in allowed:
+                engine.audit_decision(workflow_id, by=user, outcome="denied",
+                                      detail=f"pressed {'Approve' if approved else 'Reject'}, not an approver")
+                self._tell(record, user, f"Only an approver of this workflow's project may decide its change set "
+                                         f"({', '.join(f'<@{a}>' for a in sorted(allowed)) or 'none is configured'}"
+                                         "); nothing was decided.")
+                return {"status": "refused", "reason": "not an approver"}
+            engine.approve(workflow_id, approved=approved, by=user)
         except WorkflowError as exc:
             return {"status": "refused", "reason": exc.message}
         return {"status": "approved" if approved else "rejected", "workflow_id": workflow_id}
+
+    def approvers_of(self, record: Any) -> set[str]:
+        """The Slack user ids who may decide this workflow's change set (user groups expanded)."""
+        if self._approvers is not None:
+            configured = list(self._approvers(record))
+        else:
+            project = self._project(record.project_id)
+            configured = list(project.approvers) if project is not None else []
+        users = {a for a in configured if not _USER_GROUP.match(a)}
+        groups = [a for a in configured if _USER_GROUP.match(a)]
+        notifier = self._notifier() if groups else None
+        for group in groups:
+            if notifier is None:
+                log.warning("approver group %s cannot be expanded without the Slack bot", group)
+                continue
+            try:
+                users |= set(notifier.client.usergroups_users_list(usergroup=group).get("users") or [])
+            except Exception as exc:  # a group Slack will not list approves nobody (refusing is the safe side)
+                log.warning("could not list approver group %s: %s", group, exc)
+        return users
+
+    def _project(self, project_id: str) -> Any:
+        repository = self._projects() if self._projects is not None else None
+        if repository is None:
+            return None
+        return repository.get(project_id) if project_id else getattr(repository, "default_project", None)
+
+    def _default_project_id(self) -> str:
+        project = self._project("")
+        return getattr(project, "project_id", "") or ""
+
+    def _tell(self, record: Any, user: str, text: str) -> None:
+        """An ephemeral message, seen only by `user`, in the workflow's thread (where the buttons are)."""
+        notifier = self._notifier()
+        thread = record.state.thread or {}
+        if notifier is None or not thread.get("channel"):
+            return
+        kwargs: dict[str, Any] = {"channel": thread["channel"], "user": user, "text": text}
+        if thread.get("ts"):
+            kwargs["thread_ts"] = thread["ts"]
+        try:
+            notifier.client.chat_postEphemeral(**kwargs)
+        except Exception as exc:  # the refusal stands; only the message is lost
+            log.warning("could not tell %s they may not approve: %s", user, exc)
 
 
 def status_text(record: Any) -> str:

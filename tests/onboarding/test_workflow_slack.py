@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
@@ -28,7 +29,7 @@ def sx():
 @pytest.fixture
 def wdoor(door, sx):  # noqa: F811
     notifier = door.ingress.notifier
-    door.ingress.workflows = SlackWorkflows(lambda: sx.engine, lambda: notifier)
+    door.ingress.workflows = SlackWorkflows(lambda: sx.engine, lambda: notifier, projects=lambda: door.projects)
     return door
 
 
@@ -90,28 +91,91 @@ def _click(door, workflow_id: str, action: str, user: str):  # noqa: F811
     return door.signed("interactivity", urlencode({"payload": json.dumps(payload)}).encode())
 
 
-class RecordingEngine:
+class RecordingBackend:
+    """The durable service's side of an approval: the callbacks sent to it."""
+
     def __init__(self) -> None:
-        self.approvals: list[tuple] = []
+        self.callbacks: list[tuple[str, dict]] = []
 
-    def approve(self, workflow_id, *, approved=True, by=""):
-        self.approvals.append((workflow_id, approved, by))
+    def start(self, kind, workflow_id, execution_name):
+        return execution_name
+
+    def send_callback(self, callback_id, result):
+        self.callbacks.append((callback_id, result))
 
 
-def test_the_change_set_buttons_approve_or_reject_through_the_engine(wdoor, sx):
-    engine = RecordingEngine()
-    wdoor.ingress.workflows = SlackWorkflows(lambda: engine, lambda: None)
-    workflow_id = new_ulid()
-    approved = _click(wdoor, workflow_id, APPROVE_ACTION, wdoor.slack.approver.id)
-    assert approved.status == 200 and approved.body == {"status": "approved", "workflow_id": workflow_id}
-    rejected = _click(wdoor, workflow_id, REJECT_ACTION, wdoor.slack.person.id)
-    assert rejected.body["status"] == "rejected"
-    assert engine.approvals == [(workflow_id, True, wdoor.slack.approver.id),
-                                (workflow_id, False, wdoor.slack.person.id)]
+@pytest.fixture
+def waiting(wdoor):
+    """A real engine over the in-memory store, its backend recording callbacks, and a provisioning workflow of
+    project "acme" (the door's project; approvers: the emulator's Sam) waiting for its change set's approval."""
+    from runtime.onboarding.models import WorkflowKind, WorkflowState
+    from runtime.onboarding.workflows.engine import WorkflowEngine, WorkflowServices
+    from runtime.onboarding.workflows.state import MemoryWorkflowStore
+    from runtime.tools.audit import MemoryAuditSink
+
+    audit, backend = MemoryAuditSink(), RecordingBackend()
+    services = WorkflowServices(store=MemoryWorkflowStore(), tools=None, tool_services=SimpleNamespace(audit=audit))
+    services.alerts.metrics_enabled = False
+    engine = WorkflowEngine(services, backend)
+    thread_ts = wdoor.ingress.notifier.open_thread(wdoor.slack.channel_id, "provisioning of acme-co")
+    record = services.store.create(WorkflowState(kind=WorkflowKind.PROVISIONING, customer_id="acme-co",
+                                                 thread={"channel": wdoor.slack.channel_id, "ts": thread_ts}),
+                                   project_id="acme")
+
+    def wait(r) -> None:
+        r.state.status, r.callback_id = WorkflowStatus.WAITING_APPROVAL, "cb-" + r.workflow_id
+    services.store.update(record.workflow_id, wait)
+    notifier = wdoor.ingress.notifier
+    wdoor.ingress.workflows = SlackWorkflows(lambda: engine, lambda: notifier, projects=lambda: wdoor.projects)
+    return SimpleNamespace(id=record.workflow_id, engine=engine, backend=backend, audit=audit, thread_ts=thread_ts)
+
+
+def test_a_person_who_is_not_an_approver_cannot_decide_the_change_set(wdoor, waiting):
+    person, approver = wdoor.slack.person.id, wdoor.slack.approver.id
+    for action in (APPROVE_ACTION, REJECT_ACTION):
+        reply = _click(wdoor, waiting.id, action, person)
+        assert reply.status == 200 and reply.body == {"status": "refused", "reason": "not an approver"}
+    assert waiting.backend.callbacks == []  # nothing decided
+    told = [m for m in wdoor.slack.ephemeral if m["thread_ts"] == waiting.thread_ts]  # the module shares Slack
+    assert len(told) == 2 and {m["user"] for m in told} == {person}
+    assert "Only an approver" in told[0]["text"] and f"<@{approver}>" in told[0]["text"]
+    assert all(m["text"] != told[0]["text"] for m in wdoor.slack.thread(waiting.thread_ts))  # not in the thread
+    denied = [r for r in waiting.audit.records if r.tool == "workflow_approval"]
+    assert [(r.outcome, r.invocation_id) for r in denied] == [("denied", waiting.id)] * 2
+    assert person in denied[0].detail
+
+
+def test_the_projects_approver_decides_and_the_decision_is_audited(wdoor, waiting):
+    approver = wdoor.slack.approver.id
+    reply = _click(wdoor, waiting.id, APPROVE_ACTION, approver)
+    assert reply.body == {"status": "approved", "workflow_id": waiting.id}
+    assert waiting.backend.callbacks == [("cb-" + waiting.id, {"approved": True, "by": approver})]
+    assert not [m for m in wdoor.slack.ephemeral if m["thread_ts"] == waiting.thread_ts]
+    decided = [r for r in waiting.audit.records if r.tool == "workflow_approval"]
+    assert [(r.outcome, r.agent_type) for r in decided] == [("ok", "provisioning")]
+    assert approver in decided[0].detail and "approved" in decided[0].detail
+
+
+def test_an_approver_group_is_expanded_through_slack(wdoor, waiting):
+    """`S…` in the approvers: a user group, its members listed by usergroups.users.list at the click."""
+    wdoor.projects.projects["acme"] = wdoor.projects.projects["acme"].model_copy(update={"approvers": ["S0LEADS01"]})
+    wdoor.slack.user_groups["S0LEADS01"] = [wdoor.slack.person.id]
+    reply = _click(wdoor, waiting.id, REJECT_ACTION, wdoor.slack.person.id)
+    assert reply.body["status"] == "rejected"
+    assert waiting.backend.callbacks == [("cb-" + waiting.id, {"approved": False, "by": wdoor.slack.person.id})]
+    assert ("usergroups.users.list", {"usergroup": "S0LEADS01"}) in [
+        (m, {k: v for k, v in a.items() if k == "usergroup"}) for m, a in wdoor.slack.calls]
+    reply = _click(wdoor, waiting.id, APPROVE_ACTION, wdoor.slack.approver.id)  # no longer an approver
+    assert reply.body == {"status": "refused", "reason": "not an approver"}
+    del wdoor.slack.user_groups["S0LEADS01"]  # the emulator is the module's
 
 
 def test_a_button_of_a_workflow_not_waiting_is_refused(wdoor, sx):
     done = sx.start(1)
     sx.wait(done)
+
+    def of_acme(r) -> None:
+        r.project_id = "acme"
+    sx.store.update(done, of_acme)
     reply = _click(wdoor, done, APPROVE_ACTION, wdoor.slack.approver.id)
     assert reply.body["status"] == "refused" and "not waiting for an approval" in reply.body["reason"]

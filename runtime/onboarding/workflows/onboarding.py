@@ -96,7 +96,7 @@ def onboarding_flow(runner: StepRunner, record: WorkflowRecord) -> dict[str, Any
         f"Onboarded {config.customer_id}: organisation {org['id']}, {len(ou_ids)} OUs, "
         f"{len(accounts)} accounts ({', '.join(f'{n} {a}' for n, a in accounts.items())}), "
         f"{len(policies)} SCPs attached, package {version['version']} ({len(package['templates'])} templates, "
-        f"validated)."))
+        f"validated). OUs: {', '.join(ou_ids)}; SCPs: {', '.join(policies)}."))
 
     result: dict[str, Any] = {"customer_id": config.customer_id, "organization_id": org["id"], "ou_ids": ou_ids,
                               "accounts": accounts, "policies": policies, "package_version": version["version"]}
