@@ -160,7 +160,19 @@ class PipelineServices:
             dynamodb_client=self.dynamodb,
             registry=self.registry,
             kb_sync=self.kb_sync_request if self.settings.kb_sync_queue_url else None,
+            invocations=self.invocations if self.settings.invocations_table else None,
         )
+
+    @cached_property
+    def github_webhook(self):
+        from runtime.pipeline.feedback import FeedbackService, GitHubWebhookService
+
+        feedback = FeedbackService(invocations=self.invocations, projects=self.projects, queue=self.queue,
+                                   registry=self.registry)
+        return GitHubWebhookService(feedback=feedback, secrets=self.secrets,
+                                    secret_id=self.settings.require("github_webhook_secret"),
+                                    idempotency_table=self.settings.require("idempotency_table"),
+                                    dynamodb_client=self.dynamodb)
 
     def kb_sync_request(self, page_id: str) -> None:
         """Ask the content sync for a page (runtime/kb/sync.py): one message on the kb-sync queue, nothing run here."""
