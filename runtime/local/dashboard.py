@@ -10,6 +10,7 @@ from typing import Any
 # A running run silent this long is shown as stuck (the liveness sweeper fails it at its own, longer, threshold).
 STUCK_AFTER_SECONDS = 60
 STEPS_SHOWN = 200  # the newest tool calls of one run the dashboard lists
+SLACK_THREADS_SHOWN = 8  # the newest threads of the Slack channel the dashboard shows (each a workflow's, mostly)
 
 
 class DashboardViews:
@@ -52,7 +53,34 @@ class DashboardViews:
             "invocations": invocations,
             "cost": cost,
             "plugins": registry.describe(),
+            "slack": self.slack_channel(),
         }
+
+    def slack_channel(self) -> dict[str, Any] | None:
+        """The Slack channel as its person sees it (the emulator's Web API with the user's token): the newest
+        threads, oldest first, each message with its author's name and its buttons' labels; a workflow's steps
+        are its thread's replies. None when the stack has no Slack or it does not answer."""
+        from slack_sdk.errors import SlackApiError, SlackClientError
+
+        from runtime.slack.notifier import web_client
+
+        slack = getattr(self.stack, "slack", None)
+        if slack is None or not getattr(self.stack, "slack_api_base", ""):
+            return None
+        client = web_client(slack.user_token, self.stack.slack_api_base, rate_limit_retries=0)
+        try:
+            top = client.conversations_history(channel=slack.channel_id, limit=SLACK_THREADS_SHOWN)["messages"]
+            names = {u.id: u.real_name for u in slack.users.values()}
+            threads = []
+            for parent in reversed(top):
+                replies = (client.conversations_replies(channel=slack.channel_id, ts=parent["ts"])["messages"][1:]
+                           if parent.get("reply_count") else [])
+                threads.append({**_slack_message(parent, names),
+                                "replies": [_slack_message(m, names) for m in replies]})
+        except (SlackApiError, SlackClientError, OSError):
+            return None
+        return {"channel": {"id": slack.channel_id, "name": slack.channels[slack.channel_id].name,
+                            "url": getattr(self.stack.info, "slack_channel_url", "")}, "threads": threads}
 
     @staticmethod
     def _remediation(code: str | None) -> str:
@@ -159,3 +187,10 @@ class DashboardViews:
         lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
         return {"title": title, "markdown": f"{len(rows)} entries\n\n" + "\n".join(lines)}
+
+
+def _slack_message(message: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    buttons = [element.get("text", {}).get("text", "") for block in message.get("blocks") or []
+               if block.get("type") == "actions" for element in block.get("elements") or []]
+    return {"ts": message["ts"], "user": names.get(message.get("user", ""), message.get("user", "")),
+            "text": message.get("text", ""), "buttons": buttons, "edited": "edited" in message}

@@ -167,7 +167,8 @@ class SlackEmulator:
     def call(self, method: str, args: dict[str, Any], token: str, *, http_verb: str = "POST") -> dict[str, Any]:
         handlers = {
             "auth.test": self._auth_test, "chat.postMessage": self._post_message, "chat.update": self._update,
-            "conversations.replies": self._replies, "users.info": self._users_info,
+            "conversations.replies": self._replies, "conversations.history": self._history,
+            "users.info": self._users_info,
             "reactions.add": self._reactions_add, "chat.postEphemeral": self._post_ephemeral,
             "usergroups.users.list": self._usergroup_users,
         }
@@ -293,6 +294,22 @@ class SlackEmulator:
             page = thread[start:start + limit]
             more = start + limit < len(thread)
             messages = [_public(m, with_metadata) for m in page]
+        return {"messages": messages, "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
+    def _history(self, user: _User, args: dict) -> dict:
+        """Slack's conversations.history: the channel's top-level messages (a thread's replies are not in it: a
+        parent carries reply_count), newest first, paged by cursor."""
+        channel = self._channel(args)
+        with self._lock:
+            top = [m for m in reversed(channel.messages) if m.get("thread_ts") in (None, m["ts"])]
+            try:
+                limit = max(1, min(int(args.get("limit") or 100), 999))
+                start = int(args.get("cursor") or 0)
+            except ValueError:
+                raise _SlackError("invalid_cursor") from None
+            more = start + limit < len(top)
+            messages = [_public(m) for m in top[start:start + limit]]
         return {"messages": messages, "has_more": more,
                 "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
