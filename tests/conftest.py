@@ -3,6 +3,8 @@
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from hypothesis import settings
@@ -61,6 +63,26 @@ def notion_contract():
     stop()
     if checker.problems and not checker.allowed:
         pytest.fail("requests Notion would refuse:\n" + "\n".join(checker.problems[:10]), pytrace=False)
+
+
+@contextmanager
+def declared_aws(prefix: str, **subset) -> Iterator:
+    """moto in-process holding the resources runtime/resources.py declares, made by the local stack's own builder
+    (`runtime.local.aws.create_declared`: tables with their TTL, queues with their DLQ and redrive, the bucket, the
+    secrets), yielding its `LocalAws` (names and URLs by logical name). `subset`: create_declared's `tables`,
+    `queues`, `secrets`, `bucket`. The process's default boto3 clients are forgotten on the way in and out, so none
+    outlives the backend. Every test fixture that builds AWS resources builds them here."""
+    from moto import mock_aws
+
+    from runtime.aws_clients import default_clients
+    from runtime.local.aws import create_declared
+
+    with mock_aws():
+        default_clients().reset()
+        try:
+            yield create_declared(default_clients().client, prefix, **subset)
+        finally:
+            default_clients().reset()
 
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package, installed by .ci/setup; Playwright's own download cannot work here

@@ -23,6 +23,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -218,15 +219,30 @@ def _session(endpoint_url: str):
 
 
 def create_resources(endpoint_url: str, prefix: str, secret_values: dict[str, str]) -> LocalAws:
-    """Create every declared table, queue (with its DLQ and redrive), the bucket and the secrets."""
+    """Create every declared table, queue (with its DLQ and redrive), the bucket and the secrets at `endpoint_url`."""
     session, url = _session(endpoint_url)
-    dynamodb = session.client("dynamodb", endpoint_url=url)
-    sqs = session.client("sqs", endpoint_url=url)
-    s3 = session.client("s3", endpoint_url=url)
-    secrets = session.client("secretsmanager", endpoint_url=url)
-    local = LocalAws(endpoint_url=endpoint_url, prefix=prefix)
+    return create_declared(lambda service: session.client(service, endpoint_url=url), prefix, secret_values,
+                           endpoint_url=endpoint_url)
 
-    for table in resources.TABLES:
+
+def create_declared(
+    client: Callable[[str], Any],
+    prefix: str,
+    secret_values: Mapping[str, str] | None = None,
+    *,
+    endpoint_url: str = "",
+    tables: Iterable[resources.Table] = resources.TABLES,
+    queues: Iterable[resources.Queue] = resources.QUEUES,
+    secrets: Iterable[resources.Secret] = resources.SECRETS,
+    bucket: bool = True,
+) -> LocalAws:
+    """Create the declared resources (runtime/resources.py) through `client(service)`, named as the local stack names
+    them (`<prefix>-<logical name>`): each table with its TTL, each queue with its DLQ and redrive, the prototypes
+    bucket and the secrets (`secret_values` by logical name, else "unset"). The one builder of the local stack, the
+    load bench and the tests' moto fixtures; `tables`/`queues`/`secrets`/`bucket` choose a subset."""
+    local = LocalAws(endpoint_url=endpoint_url, prefix=prefix)
+    dynamodb = client("dynamodb")
+    for table in tables:
         name = f"{prefix}-{table.logical_name}"
         dynamodb.create_table(**table.create_table_request(name))
         if table.ttl_attribute:
@@ -235,7 +251,9 @@ def create_resources(endpoint_url: str, prefix: str, secret_values: dict[str, st
             )
         local.tables[table.logical_name] = name
 
-    for queue in resources.QUEUES:
+    queues = list(queues)
+    sqs = client("sqs") if queues else None
+    for queue in queues:
         fifo = {"FifoQueue": "true"} if queue.fifo else {}
         dlq_url = sqs.create_queue(QueueName=queue.dlq_name(prefix), Attributes=fifo)["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -250,13 +268,16 @@ def create_resources(endpoint_url: str, prefix: str, secret_values: dict[str, st
         )["QueueUrl"]
         local.dlq_urls[queue.logical_name] = dlq_url
 
-    local.bucket = f"{prefix}-{resources.PROTOTYPES.logical_name}"
-    s3.create_bucket(Bucket=local.bucket)
+    if bucket:
+        local.bucket = f"{prefix}-{resources.PROTOTYPES.logical_name}"
+        client("s3").create_bucket(Bucket=local.bucket)
 
-    for secret in resources.SECRETS:
+    secrets = list(secrets)
+    manager = client("secretsmanager") if secrets else None
+    for secret in secrets:
         name = f"{prefix}/{secret.logical_name}"
-        value = secret_values.get(secret.logical_name, "")
-        secrets.create_secret(Name=name, SecretString=value or "unset")
+        value = (secret_values or {}).get(secret.logical_name, "")
+        manager.create_secret(Name=name, SecretString=value or "unset")
         local.secrets[secret.logical_name] = name
     return local
 

@@ -21,7 +21,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from runtime import resources
 from runtime.cost import OFFLINE_MODEL_ID, cost_usd
 
 PREFIX = "load"
@@ -120,30 +119,6 @@ class AgentStandIn:
         return None
 
 
-def _create_aws() -> dict[str, Any]:
-    from runtime.pipeline.adapters import aws
-
-    ddb, sqs, sm = aws.client("dynamodb"), aws.client("sqs"), aws.client("secretsmanager")
-    names: dict[str, Any] = {"tables": {}, "queues": {}, "dlqs": {}, "secrets": {}}
-    for table in resources.TABLES:
-        name = f"{PREFIX}-{table.logical_name}"
-        ddb.create_table(**table.create_table_request(name))
-        names["tables"][table.logical_name] = name
-    for queue in resources.QUEUES:
-        fifo = {"FifoQueue": "true"} if queue.fifo else {}
-        dlq = sqs.create_queue(QueueName=queue.dlq_name(PREFIX), Attributes=fifo)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        names["queues"][queue.logical_name] = sqs.create_queue(QueueName=queue.physical_name(PREFIX), Attributes={
-            **fifo, "VisibilityTimeout": "5",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": queue.max_receive_count}),
-        })["QueueUrl"]
-        names["dlqs"][queue.logical_name] = dlq
-    for secret in resources.SECRETS:
-        sm.create_secret(Name=f"{PREFIX}/{secret.logical_name}", SecretString="unset")
-        names["secrets"][secret.logical_name] = f"{PREFIX}/{secret.logical_name}"
-    return names
-
-
 class _Consumer:
     """One event source mapping: polls its queue in a thread until stopped."""
 
@@ -198,6 +173,7 @@ def run_load(stories: int, *, cap: int = 3, pollers: int = 2, timeout_seconds: f
 def _run(n: int, cap: int, pollers: int, timeout_seconds: float, defer_seconds: tuple[float, float],
          state_dir: Path) -> LoadResult:
     from runtime.handlers import completion, orchestrator, webhook
+    from runtime.local.aws import create_declared
     from runtime.local.lambda_shim import LocalLambdaContext, SqsPoller, http_api_event
     from runtime.local.notion_emulator import NotionEmulator
     from runtime.local.server import serve
@@ -211,7 +187,7 @@ def _run(n: int, cap: int, pollers: int, timeout_seconds: float, defer_seconds: 
     from runtime.pipeline.webhook import notion_signature
     from runtime.registry import get_registry
 
-    names = _create_aws()
+    local = create_declared(aws.client, PREFIX, bucket=False)  # what the stack declares, in moto
     sqs = aws.client("sqs")
     emulator = NotionEmulator(state_dir / "notion")
     seed = emulator.seed_workspace(workspace_schema())  # the plugins' statuses
@@ -228,25 +204,25 @@ def _run(n: int, cap: int, pollers: int, timeout_seconds: float, defer_seconds: 
         agent_chain_template="story-to-mock-to-deck", concurrency_limit=cap, cost_limit_per_invocation=Decimal("5"),
         cost_limit_per_month=Decimal("100000"),
     )
-    agent = AgentStandIn(sqs, names["queues"]["completions"])
+    agent = AgentStandIn(sqs, local.queue_urls["completions"])
     settings = PipelineSettings(
-        invocations_table=names["tables"]["invocations"], projects_table=names["tables"]["projects"],
-        idempotency_table=names["tables"]["idempotency"], task_queue_url=names["queues"]["tasks"],
-        completion_queue_url=names["queues"]["completions"], notion_token_secret=names["secrets"]["notion-token"],
-        webhook_secret=names["secrets"]["webhook-verification-token"],
-        automation_secret=names["secrets"]["automation-secret"], default_project=project,
+        invocations_table=local.tables["invocations"], projects_table=local.tables["projects"],
+        idempotency_table=local.tables["idempotency"], task_queue_url=local.queue_urls["tasks"],
+        completion_queue_url=local.queue_urls["completions"], notion_token_secret=local.secrets["notion-token"],
+        webhook_secret=local.secrets["webhook-verification-token"],
+        automation_secret=local.secrets["automation-secret"], default_project=project,
         invoke_retry_delays=(0.1,), writeback_retry_delays=(0.2, 0.5), defer_seconds=defer_seconds,
         metrics_disabled=True,
     )
     services = PipelineServices(settings, notion=bot, invoker=agent)
     set_services(services)
     sm = aws.client("secretsmanager")
-    sm.put_secret_value(SecretId=names["secrets"]["webhook-verification-token"], SecretString=WEBHOOK_TOKEN)
-    sm.put_secret_value(SecretId=names["secrets"]["notion-token"], SecretString=emulator.integration_token)
+    sm.put_secret_value(SecretId=local.secrets["webhook-verification-token"], SecretString=WEBHOOK_TOKEN)
+    sm.put_secret_value(SecretId=local.secrets["notion-token"], SecretString=emulator.integration_token)
     # Short polls and a short nap when a queue is empty: moto's in-process SQS holds a queue's lock through a long
     # poll, which would hold up every send to that queue for the poll's whole wait.
     consumers = [
-        _Consumer(SqsPoller(f"{name}-{i}", names["queues"][queue], handler, sqs_client=sqs, wait_seconds=0))
+        _Consumer(SqsPoller(f"{name}-{i}", local.queue_urls[queue], handler, sqs_client=sqs, wait_seconds=0))
         for i in range(pollers)
         for name, queue, handler in (("orchestrator", "tasks", orchestrator.handler),
                                      ("completion", "completions", completion.handler))
@@ -334,7 +310,7 @@ def _run(n: int, cap: int, pollers: int, timeout_seconds: float, defer_seconds: 
             stories=n, cap=cap, drain_seconds=drain, runs_by_agent=runs, completed_by_agent=completed,
             rows_by_agent=rows, duplicate_rows=sum(1 for c in rows_per_run.values() if c > 1),
             month_to_date=budget.month_to_date, sum_of_records=sum((r.cost_usd for r in records), Decimal("0")),
-            expected_cost=expected, dead_lettered={q: _depth(sqs, url) for q, url in names["dlqs"].items()},
+            expected_cost=expected, dead_lettered={q: _depth(sqs, url) for q, url in local.dlq_urls.items()},
             stories_written_back=written_back, running_after=services.projects.running(project.project_id),
             reserved_after=budget.reserved, problems=problems,
         )

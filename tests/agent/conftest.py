@@ -16,6 +16,8 @@ from runtime import resources
 from runtime.agent.settings import AgentSettings
 from runtime.models import AgentProjectSettings, AgentRequest, Budget, PageSnapshot, new_ulid
 
+from tests.conftest import declared_aws
+
 
 def make_request(agent_type: str = "mock", *, title: str = "Export invoices as CSV", criteria=None,
                  body: str = "Finance wants invoices in their spreadsheet.", budget: Budget | None = None,
@@ -96,17 +98,13 @@ def last_tool_result(model: ScriptedModel) -> dict:
 
 @pytest.fixture
 def aws():
-    """moto in-process, with the completion queue and audit table of runtime.resources."""
+    """moto in-process, with the completion queue and audit table of runtime.resources (tests/conftest.py)."""
     import boto3
-    from moto import mock_aws
 
-    with mock_aws():
-        sqs = boto3.client("sqs")
-        queue_url = sqs.create_queue(QueueName="aidlc-test-completions")["QueueUrl"]
-        ddb = boto3.client("dynamodb")
-        table = "aidlc-test-audit"
-        ddb.create_table(**resources.AUDIT.create_table_request(table))
-        yield type("Aws", (), {"queue_url": queue_url, "audit_table": table, "sqs": sqs, "ddb": ddb})
+    with declared_aws("aidlc-test", tables=[resources.AUDIT], queues=[resources.COMPLETIONS], secrets=[],
+                      bucket=False) as local:
+        yield type("Aws", (), {"queue_url": local.queue_urls["completions"], "audit_table": local.tables["audit"],
+                               "sqs": boto3.client("sqs"), "ddb": boto3.client("dynamodb")})
 
 
 def receive_all(sqs, queue_url: str, *, heartbeats: bool = False) -> list[dict]:

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
 from runtime import resources
+
+from tests.conftest import declared_aws
 
 PREFIX = "kbt"
 
@@ -91,14 +92,10 @@ def aws():
     own, and `drain` empties the queue."""
     from runtime.aws_clients import AwsClients
 
-    with mock_aws():
-        clients = AwsClients("sync", region="us-east-1")
-        ddb, sqs = clients.client("dynamodb"), clients.client("sqs")
-        names: dict[str, Any] = {"clients": clients}
-        for table in (resources.KB_SYNC_STATE, resources.PROJECTS):
-            ddb.create_table(**table.create_table_request(f"{PREFIX}-{table.logical_name}"))
-        names["queue_url"] = sqs.create_queue(QueueName=resources.KB_SYNC.physical_name(PREFIX))["QueueUrl"]
-        yield names
+    with declared_aws(PREFIX, tables=[resources.KB_SYNC_STATE, resources.PROJECTS], queues=[resources.KB_SYNC],
+                      secrets=[], bucket=False) as local:
+        yield {"clients": AwsClients("sync", region="us-east-1"),
+               "queue_url": local.queue_urls[resources.KB_SYNC.logical_name]}
 
 
 @pytest.fixture

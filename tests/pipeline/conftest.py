@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
-from runtime import resources
+from runtime.local.aws import create_declared
 from runtime.models import AgentRequest, CompletionEvent, ProjectConfig
+
+from tests.conftest import declared_aws
 
 PREFIX = "t"
 
@@ -42,23 +43,15 @@ class RecordingInvoker:
 
 
 def create_aws() -> dict[str, Any]:
+    """Every declared resource in the current moto backend, by the local stack's builder (tests/conftest.py
+    `declared_aws`), as the names the pipeline tests index: {"tables"|"queues"|"dlqs"|"secrets": {logical: name}}."""
     from runtime.pipeline.adapters import aws
 
-    ddb, sqs, sm = aws.client("dynamodb"), aws.client("sqs"), aws.client("secretsmanager")
-    names: dict[str, Any] = {"tables": {}, "queues": {}, "secrets": {}}
-    for table in resources.TABLES:
-        name = f"{PREFIX}-{table.logical_name}"
-        ddb.create_table(**table.create_table_request(name))
-        names["tables"][table.logical_name] = name
-    for queue in resources.QUEUES:
-        attributes = {"FifoQueue": "true"} if queue.fifo else {}
-        names["queues"][queue.logical_name] = sqs.create_queue(
-            QueueName=queue.physical_name(PREFIX), Attributes=attributes
-        )["QueueUrl"]
-    for secret in resources.SECRETS:
-        sm.create_secret(Name=f"{PREFIX}/{secret.logical_name}", SecretString="unset")
-        names["secrets"][secret.logical_name] = f"{PREFIX}/{secret.logical_name}"
-    return names
+    return names_of(create_declared(aws.client, PREFIX))
+
+
+def names_of(local: Any) -> dict[str, Any]:
+    return {"tables": local.tables, "queues": local.queue_urls, "dlqs": local.dlq_urls, "secrets": local.secrets}
 
 
 @dataclass
@@ -213,13 +206,10 @@ def build_pipeline(names, project: ProjectConfig, *, notion=None, invoker=None, 
 @pytest.fixture
 def aws_names():
     from runtime.local.atomic_dynamodb import make_dynamodb_atomic
-    from runtime.pipeline.adapters import aws
 
     make_dynamodb_atomic()  # as the local stack does: moto's cancelled transactions lose concurrent writes
-    with mock_aws():
-        aws.reset_clients()
-        yield create_aws()
-    aws.reset_clients()
+    with declared_aws(PREFIX) as local:
+        yield names_of(local)
 
 
 @pytest.fixture

@@ -11,11 +11,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
 from runtime import resources
 from runtime.local.slack_emulator import SlackEmulator, sign
 from runtime.models import PageSnapshot, ProjectConfig, QueueMessage
+
+from tests.conftest import declared_aws
 
 DATA_SOURCE = "ds000000000000000000000000000001"
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -98,12 +99,11 @@ def slack():
 
 @pytest.fixture
 def dynamodb():
-    with mock_aws():
-        import boto3
+    """moto with the idempotency table, `t-idempotency` (tests/conftest.py)."""
+    import boto3
 
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(**resources.IDEMPOTENCY.create_table_request("t-idempotency"))
-        yield client
+    with declared_aws("t", tables=[resources.IDEMPOTENCY], queues=[], secrets=[], bucket=False):
+        yield boto3.client("dynamodb", region_name="us-east-1")
 
 
 @dataclass
