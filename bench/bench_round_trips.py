@@ -37,6 +37,8 @@ PER_RUN: dict[str, list[tuple[str, str, str]]] = {
         ("aws dynamodb.UpdateItem", "1", "idempotency record completed, so a re-delivery gets the same answer"),
         ("aws sqs.SendMessage", "1", "the task onto the FIFO queue"),
         ("aws sqs.SendMessage", "1", "the page's content sync asked for (the knowledge base: a person edited it)"),
+        ("aws dynamodb.Query", "1", "the story's latest run: a person's status change away from its trigger "
+                                    "cancels it (runtime/pipeline/cancellation.py)"),
     ],
     "orchestrator": [
         ("aws dynamodb.GetItem", "1", "the project's config (limits, chain template)"),

@@ -101,6 +101,10 @@ def _function_capabilities(recording: Recording) -> list[Violation]:
         if not (function.invokes_agents or function.stops_agents) and any(AGENT_ACTION.match(a) for a in actions):
             out.append(Violation("least_privilege", resource.name,
                                  f"{logical} may invoke agent runtimes but its declaration does not need to"))
+        elif function.stops_agents and not function.invokes_agents and \
+                "bedrock-agentcore:InvokeAgentRuntime" in actions:
+            out.append(Violation("least_privilege", resource.name,
+                                 f"{logical} may invoke agent runtimes but its declaration only stops them"))
         if not function.buckets and any(S3_ACTION.match(a) for a in actions):
             out.append(Violation("least_privilege", resource.name, f"{logical} has S3 access it does not need"))
         if not function.secrets and any(a.startswith("secretsmanager:") for a in actions):

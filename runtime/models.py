@@ -314,6 +314,10 @@ class ProjectConfig(Strict):
     approvers: list[str] = Field(default_factory=list)
     # Globs of repository paths agents must not change (recorded here; enforced by the code tools' policy).
     protected_paths: list[str] = Field(default_factory=list)
+    # Cancel by status change (runtime/pipeline/cancellation.py): a person moving a story out of its run's trigger
+    # status cancels the run (off: only `cancel_status` does); moving it to `cancel_status` always cancels.
+    cancel_on_status_change: bool = True
+    cancel_status: str | None = None
     # The Notion "Projects" row this project is configured from (runtime/pipeline/project_sync.py); None: the
     # stack configuration's default project.
     notion_config_page_id: str | None = None

@@ -429,6 +429,7 @@ FUNCTIONS: tuple[Function, ...] = (
         tables=("idempotency", "projects", "invocations"),
         queues_send=("tasks", "kb-sync"),  # kb-sync: a page event asks for the page's sync, never runs it here
         secrets=("notion-token", "webhook-verification-token", "automation-secret"),
+        stops_agents=True,  # a person moving a story out of its trigger status cancels its run
     ),
     Function(
         "github_webhook",

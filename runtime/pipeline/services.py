@@ -161,6 +161,7 @@ class PipelineServices:
             registry=self.registry,
             kb_sync=self.kb_sync_request if self.settings.kb_sync_queue_url else None,
             invocations=self.invocations if self.settings.invocations_table else None,
+            invoker=self.invoker,
         )
 
     @cached_property

@@ -118,9 +118,11 @@ class WebhookService(UsesRegistry):
         registry: Any | None = None,
         kb_sync: Callable[[str], None] | None = None,
         invocations: Any | None = None,
+        invoker: Callable[[], Any] | None = None,
     ) -> None:
         self._notion_factory = notion
         self.invocations = invocations  # a comment re-runs the story's last run; None: comments start nothing
+        self._invoker = invoker  # stops a run a status change cancels (runtime/pipeline/cancellation.py)
         self.kb_sync = kb_sync  # asks the content sync for a page (runtime/kb/sync.py); None: no knowledge base
         self._notion: NotionPort | None = None
         self.projects = projects
@@ -306,7 +308,8 @@ class WebhookService(UsesRegistry):
         if "updated_properties" in event and not self._trigger_changed(page, event["updated_properties"]):
             # Another property of a story sitting in a trigger status changed: that starts no second run.
             return {"status_code": 200, "body": {"status": "ignored", "reason": "the trigger property did not change"}}
-        reply = self.from_page(page, event_id=event["event_id"], read_at=read_at)
+        reply = self.from_page(page, event_id=event["event_id"], read_at=read_at,
+                               status_changed="updated_properties" in event)
         return {"status_code": reply.status, "body": reply.body}
 
     def _trigger_changed(self, page: dict, updated_properties: list[str]) -> bool:
@@ -320,15 +323,21 @@ class WebhookService(UsesRegistry):
 
     # --- from a page to a task (shared with the reconcile sweeper) ------------------------------------------
 
-    def from_page(self, page: dict, *, event_id: str = "", read_at: datetime | None = None) -> HttpReply:
+    def from_page(self, page: dict, *, event_id: str = "", read_at: datetime | None = None,
+                  status_changed: bool = False) -> HttpReply:
         """The task for `page`, if its trigger status starts one; `event_id` names the Notion event that said so
-        (see `invocation_id_for`), `read_at` when `page` was read (see `orchestrator.is_retrigger`)."""
+        (see `invocation_id_for`), `read_at` when `page` was read (see `orchestrator.is_retrigger`).
+        `status_changed`: a person's event said the trigger property changed, which may cancel the story's run."""
         page_id = page["id"]
         if same_id(parent_ids(page)[0], self.projects.projects_data_source_id):
             # A Projects row: its configuration is synced whoever edited last (the sync compares content, and
             # our own month-to-date cost write may follow a person's edit within the minute).
             outcome = self.project_sync.sync_row(page)
             return HttpReply(200, outcome.as_dict())
+        if status_changed:
+            # Before the last-editor check: the event's authors were people, and our own progress writes to the
+            # story may have come after their edit.
+            self._cancel_on_status_change(page)
         if same_id(last_editor_id(page), self.notion.me().get("id")):
             log.info("ignoring page %s: last edited by this integration", page_id)
             return HttpReply(200, {"status": "ignored", "reason": "last edited by this integration"})
@@ -359,6 +368,17 @@ class WebhookService(UsesRegistry):
             }
         )
         return HttpReply(200, {"status": "enqueued", **result})
+
+    def _cancel_on_status_change(self, page: dict) -> None:
+        if self.invocations is None:
+            return
+        from runtime.pipeline.cancellation import Cancellation
+
+        project = self.projects.resolve(*parent_ids(page))
+        if project is None:
+            return
+        Cancellation(invocations=self.invocations, projects=self.projects, invoker=self._invoker).on_status_change(
+            page["id"], choice_value(page, project.trigger_property), project)
 
     def _enqueue(self, story: dict) -> dict:
         project = self.projects.get(story["project_id"])
