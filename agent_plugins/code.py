@@ -111,7 +111,8 @@ def feedback_notes(request, feedback: dict) -> str:
         if feedback.get("path") else ""
     return "\n".join([
         f"# Feedback on '{request.story.title}'", "",
-        f"From {feedback.get('author') or 'a reviewer'} ({feedback['source']}, comment {feedback['comment_id']}){where}:",
+        f"From {feedback.get('author') or 'a reviewer'} ({feedback['source']}, "
+        f"comment {feedback['comment_id']}){where}:",
         "", *[f"> {line}" for line in feedback["text"].splitlines()], "",
         f"_{OFFLINE_LABEL} It records the feedback; a model would change the code to address it._", ""])
 
@@ -131,9 +132,12 @@ def follow_up(request, feedback: dict, memory=None):
         "files": {notes: feedback_notes(request, feedback)}})
     suite = yield ToolCall("sandbox_run", {"branch": branch, "commands": [TEST_COMMAND]})
     verdict = "the tests pass" if suite["passed"] else "the tests FAIL"
-    yield ToolCall("github_comment_pull_request", {"number": pr["number"], "body": "\n".join([
+    reply = {"number": pr["number"], "body": "\n".join([
         f"Addressed in {commit['sha'][:7]} on `{branch}`:", "", f"> {first_line}", "",
-        *test_results(list(suite["runs"]), suite["sandbox"]), "", f"_{OFFLINE_LABEL}_"])})
+        *test_results(list(suite["runs"]), suite["sandbox"]), "", f"_{OFFLINE_LABEL}_"])}
+    if feedback["source"] == "github_review_comment" and str(feedback["comment_id"]).isdigit():
+        reply["in_reply_to"] = int(feedback["comment_id"])  # in the review comment's own thread on the diff
+    yield ToolCall("github_comment_pull_request", reply)
     return (f"Pushed follow-up commit {commit['sha'][:7]} to pull request #{pr['number']} ({pr.get('url') or branch}) "
             f"for the feedback; {verdict}.")
 

@@ -60,6 +60,9 @@ class GitHubBackend(Protocol):
     def comment_pull_request(self, number: int, body: str) -> dict[str, Any]:
         """-> {comment_id, url}."""
 
+    def reply_to_review_comment(self, number: int, comment_id: int, body: str) -> dict[str, Any]:
+        """A reply in the thread of review comment `comment_id` on PR `number` -> {comment_id, url}."""
+
     # --- exploring the repository (runtime/tools/repo_tools.py; the tools truncate, the backends do not) -----
 
     def list_files(self, ref: str | None = None) -> dict[str, Any]:

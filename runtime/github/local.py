@@ -231,6 +231,23 @@ class LocalGitBackend:
         delivery, status = deliver_webhook(webhook[0], webhook[1], "pull_request_review_comment", payload)
         return {"comment": comment, "delivery": delivery, "status": status}
 
+    def reply_to_review_comment(self, number: int, comment_id: int, body: str) -> dict[str, Any]:
+        if not body.strip():
+            raise GitHubError("the reply is empty", status=400)
+        with self._locked():
+            record = self._record(number)
+            thread = record.setdefault("review_comments", [])
+            original = next((c for c in thread if c["id"] == int(comment_id)), None)
+            if original is None:
+                raise GitHubNotFound(f"no review comment {comment_id} on pull request #{number}")
+            reply_id = 1000 * int(number) + len(thread) + 1
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            thread.append({"id": reply_id, "in_reply_to_id": original["id"], "body": body, "path": original["path"],
+                           "line": original.get("line"), "user": _user("aidlc-agent"), "created_at": now,
+                           "updated_at": now, "html_url": f"{record['url']}#discussion_r{reply_id}"})
+            self._write_record(record)
+        return {"comment_id": reply_id, "url": f"{record['url']}#discussion_r{reply_id}"}
+
     def _pr_payload(self, record: dict[str, Any], head_sha: str) -> dict[str, Any]:
         """The `pull_request` object of a webhook payload: the fields GitHub sends that a receiver reads."""
         return {

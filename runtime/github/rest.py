@@ -180,6 +180,16 @@ class GitHubRestBackend:
         ).json()
         return {"comment_id": comment["id"], "url": comment["html_url"]}
 
+    def reply_to_review_comment(self, number: int, comment_id: int, body: str) -> dict[str, Any]:
+        if not body.strip():
+            raise GitHubError("the reply is empty", status=400)
+        # GitHub's "create a reply for a review comment": the reply joins the comment's thread on the diff
+        reply = self._request(
+            "POST", f"/repos/{self.repo}/pulls/{int(number)}/comments/{int(comment_id)}/replies", json={"body": body},
+            not_found=f"no review comment {comment_id} on pull request #{number}",
+        ).json()
+        return {"comment_id": reply["id"], "url": reply["html_url"]}
+
     # --- exploring (runtime/tools/repo_tools.py) ------------------------------------------------------------
     # Search goes through the git trees API and the blobs, not GitHub's code search: code search indexes only the
     # default branch (an agent works on its own branch), ignores files over 384 KB and has no regular expressions.

@@ -11,7 +11,8 @@ re-run's parent is the run it follows, so its artifacts (the pull request) come 
 second webhook path names the same run and the orchestrator's put-if-absent starts it once.
 
 A pull request aidlc opened says which run opened it in a marker the PR tool writes into its body
-(`runtime.github.backend.pr_marker`, written by runtime/tools/github_tools.py); the webhook needs no index from pull requests to runs.
+(`runtime.github.backend.pr_marker`, written by runtime/tools/github_tools.py); the webhook needs no index from
+pull requests to runs.
 """
 
 from __future__ import annotations
@@ -205,7 +206,8 @@ class FeedbackService(UsesRegistry):
         feedback = Feedback(source=source, text=text[:MAX_FEEDBACK_CHARS], comment_id=str(item["id"]),
                             author=str((item.get("user") or {}).get("login") or ""), pull_request=ref, **extra)
         story = (last.input_context.get("story") or opener.input_context.get("story") or {})
-        snapshot = PageSnapshot.model_validate(story) if story else PageSnapshot(page_id=opener.notion_page_id, title="(story)")
+        snapshot = (PageSnapshot.model_validate(story) if story
+                    else PageSnapshot(page_id=opener.notion_page_id, title="(story)"))
         # The PR's own agent (the code agent) again, whatever ran on the story since (a review, a deck).
         return self._enqueue(opener, feedback, snapshot, when=str(when or ""))
 

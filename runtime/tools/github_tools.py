@@ -46,6 +46,8 @@ class ReadPullRequestArgs(_Args):
 class CommentPullRequestArgs(_Args):
     number: int = Field(ge=1, description="Pull request number")
     body: str = Field(min_length=1, description="Comment text (markdown)")
+    in_reply_to: int | None = Field(default=None, ge=1, description="A review comment's id: reply in its thread on "
+                                                                    "the diff instead of commenting on the PR")
 
 
 # --- results (both backends, runtime/github/local.py and rest.py, answer in these shapes) ---------------------
@@ -129,6 +131,8 @@ def read_pull_request(context: ToolContext, args: ReadPullRequestArgs) -> dict[s
 
 def comment_pull_request(context: ToolContext, args: CommentPullRequestArgs) -> dict[str, Any]:
     github = context.services.require("github", "github_comment_pull_request")
+    if args.in_reply_to is not None:
+        return github.reply_to_review_comment(args.number, args.in_reply_to, args.body)
     return github.comment_pull_request(args.number, args.body)
 
 

@@ -51,8 +51,10 @@ def test_feedback_on_a_pr_becomes_a_follow_up_commit_on_the_same_pr(agent):
     assert invocation_of_pr_body(opened["body"]) == first_request.invocation_id
     commits_before = len(agent.git.log(branch))
 
+    review = agent.git.add_review_comment(number, "Name the module after the story, not 'features'.", line=3)
+    comment_id = review["comment"]["id"]
     feedback = Feedback(source="github_review_comment", text="Name the module after the story, not 'features'.",
-                        author="octocat", comment_id="1234567", path=opened["files"][0], line=3,
+                        author="reviewer", comment_id=str(comment_id), path=opened["files"][0], line=3,
                         pull_request=PullRequestRef(repo=pr.metadata.repo, number=number, branch=branch, url=pr.url))
     parent = ParentContext(invocation_id=first_request.invocation_id, agent_type="code", artifacts=first.artifacts,
                            context={**chain_context(first.artifacts), "feedback": feedback.model_dump(mode="json")})
@@ -62,8 +64,11 @@ def test_feedback_on_a_pr_becomes_a_follow_up_commit_on_the_same_pr(agent):
     log = agent.git.log(branch)
     assert len(log) == commits_before + 1 and log[0]["message"].startswith("Address feedback: Name the module")
     record = agent.git.pull_request_record(number)
-    assert any("1234567" in path for path in record["files"])  # the follow-up's change is in the same PR's diff
-    [reply] = record["comments"]
+    assert any(str(comment_id) in path for path in record["files"])  # the follow-up is in the same PR's diff
+    # the answer is in the review comment's thread on the diff (GitHub's replies endpoint), not a PR comment
+    assert record["comments"] == []
+    [_, reply] = record["review_comments"]
+    assert reply["in_reply_to_id"] == comment_id
     assert reply["body"].startswith(f"Addressed in {log[0]['sha'][:7]}") and "Tests run in the sandbox" in reply["body"]
     assert f"#{number}" in follow_up.summary and follow_up.artifacts == []
 

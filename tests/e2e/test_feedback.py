@@ -72,7 +72,10 @@ def test_a_story_comment_and_a_pr_review_each_yield_a_follow_up_commit_on_the_sa
     assert len(log) == commits + 2 and log[0]["message"].strip() == "Address feedback: Sort by distance, not by id"
     assert len(git.list_pull_requests()) == pulls_before  # the same PR, never a second one
     record = git.pull_request_record(number)
-    assert [c["body"].split("\n")[0] for c in record["comments"]][-1].startswith("Addressed in")
+    # the Notion comment's follow-up answered on the PR; the review comment's, in the review comment's thread
+    assert record["comments"][-1]["body"].startswith("Addressed in")
+    review, reply = record["review_comments"]
+    assert reply["in_reply_to_id"] == review["id"] and reply["body"].startswith("Addressed in")
 
     # a forged delivery is refused at the door
     forged = httpx.post(f"{stack.info.api_base}/webhook/github", content=b"{}", timeout=30, headers={

@@ -26,6 +26,7 @@ class FakeGitHub:
         self.refs = {"main": "c0"}
         self.pulls: dict[int, dict] = {}
         self.comments: list[dict] = []
+        self.review_comments: set[tuple[int, int]] = set()  # (pull number, review comment id) people wrote
         self.requests: list[tuple[str, str]] = []
         self.fail_next: list[int] = []  # statuses to answer before handling
 
@@ -100,6 +101,13 @@ class FakeGitHub:
             if match[1] not in tree:
                 return httpx.Response(404, json={"message": "Not Found"})
             return httpx.Response(200, json={"type": "file", "content": base64.b64encode(tree[match[1]].encode()).decode()})
+        if m == "POST" and (match := re.fullmatch(r"/pulls/(\d+)/comments/(\d+)/replies", path)):
+            # GitHub answers 404 for a review comment it does not have on that pull request
+            if (int(match[1]), int(match[2])) not in self.review_comments:
+                return httpx.Response(404, json={"message": "Not Found"})
+            self.comments.append({"number": int(match[1]), "in_reply_to": int(match[2]), "body": body["body"]})
+            return httpx.Response(201, json={"id": 700 + len(self.comments), "in_reply_to_id": int(match[2]),
+                                             "html_url": f"https://github.com/r/{len(self.comments)}"})
         if m == "POST" and (match := re.fullmatch(r"/issues/(\d+)/comments", path)):
             self.comments.append({"number": int(match[1]), "body": body["body"]})
             return httpx.Response(201, json={"id": 900 + len(self.comments), "html_url": f"https://github.com/c/{len(self.comments)}"})
@@ -137,6 +145,13 @@ def test_branch_commit_pull_request_read_and_comment(backend, fake):
     assert backend.read_file("src/cart.py", ref="aidlc/cart")["content"] == "x = 1\n"
     assert backend.comment_pull_request(1, "LGTM") == {"comment_id": 901, "url": "https://github.com/c/1"}
     assert fake.comments == [{"number": 1, "body": "LGTM"}]
+    # a reply in a review comment's thread (POST /pulls/{n}/comments/{id}/replies); an unknown comment is a 404
+    fake.review_comments.add((1, 55))
+    assert backend.reply_to_review_comment(1, 55, "Done in abc1234") == {"comment_id": 702,
+                                                                          "url": "https://github.com/r/2"}
+    assert fake.comments[-1] == {"number": 1, "in_reply_to": 55, "body": "Done in abc1234"}
+    with pytest.raises(GitHubNotFound):
+        backend.reply_to_review_comment(1, 56, "no such thread")
 
 
 def test_errors_are_typed_and_readable(backend, fake):
