@@ -207,8 +207,9 @@ def test_settings_reach_only_the_functions_that_read_them():
         return {function for function, environment in env.items() if name in environment}
 
     # (functions added later, such as the Slack front door, declare their own needs: checked by name here)
-    assert {"orchestrator", "api", "timeouts"} <= given(resources.Env.AGENT_RUNTIMES)
-    assert not {"webhook", "completion", "reconcile", "budget_alerts", "tool_gateway"} & given(resources.Env.AGENT_RUNTIMES)
+    # the webhook stops a run a person's status change cancels (runtime/pipeline/cancellation.py)
+    assert {"orchestrator", "api", "timeouts", "webhook"} <= given(resources.Env.AGENT_RUNTIMES)
+    assert not {"completion", "reconcile", "budget_alerts", "tool_gateway"} & given(resources.Env.AGENT_RUNTIMES)
     assert given(resources.Env.API_REQUIRE_IAM) == {"api", "sync"}  # the functions behind IAM-auth routes
     assert given(resources.Env.MODEL_PRICES) == {"completion"}
     assert given(resources.PROTOTYPES.env_var) == {"tool_gateway"}
