@@ -181,11 +181,28 @@ def create_gateway_app(backends: GatewayBackends, allowed_hosts: frozenset[str] 
             return PlainTextResponse("no such pull request", status_code=404)
         if "application/json" in request.headers.get("accept", ""):
             return JSONResponse(record)
+        number = int(record.get("number") or 0)
+        comments = "".join(
+            f"<li><b>{html.escape(str((c.get('user') or {}).get('login') or 'aidlc'))}</b>"
+            f"{' on ' + html.escape(str(c['path'])) if c.get('path') else ''}: "
+            f"<pre style='white-space:pre-wrap'>{html.escape(str(c.get('body', '')))}</pre></li>"
+            for c in [*record.get("comments", []), *record.get("review_comments", [])])
+        # Review as a person: the local remote delivers it to the GitHub webhook, signed, as GitHub would.
+        review_form = (
+            "<h2>Review</h2><form id='review'><textarea name='body' rows='3' cols='80' required></textarea><br>"
+            "<button>Add review comment</button> <span id='review-status'></span></form><script>"
+            "document.getElementById('review').onsubmit = async (event) => { event.preventDefault();"
+            f" const r = await fetch('/dev/git/pr/{number}/review', {{method: 'POST',"
+            " headers: {'Content-Type': 'application/json'},"
+            " body: JSON.stringify({body: event.target.body.value})});"
+            " document.getElementById('review-status').textContent = r.ok ? 'sent: the code agent will follow up'"
+            " : 'refused: ' + (await r.text()); };</script>")
         return HTMLResponse(
             f"<!doctype html><title>PR #{record.get('number')}</title><h1>PR #{record.get('number')}: "
             f"{html.escape(str(record.get('title', '')))}</h1><p>{html.escape(str(record.get('branch', '')))} &rarr; "
             f"{html.escape(str(record.get('base', '')))}</p><pre>{html.escape(str(record.get('body', '')))}</pre>"
             f"<h2>Diff</h2><pre>{html.escape(str(record.get('diff', '')))}</pre>"
+            f"<h2>Comments</h2><ul>{comments or '<li>none yet</li>'}</ul>{review_form}"
         )
 
     async def review(request: Request) -> Response:

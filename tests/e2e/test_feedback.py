@@ -77,6 +77,13 @@ def test_a_story_comment_and_a_pr_review_each_yield_a_follow_up_commit_on_the_sa
     review, reply = record["review_comments"]
     assert reply["in_reply_to_id"] == review["id"] and reply["body"].startswith("Addressed in")
 
+    # the PR page shows the thread and the form a person reviews with; bad review requests say what is wrong
+    page = httpx.get(f"{stack.info.api_base}/dev/git/pr/{number}", timeout=30).text
+    assert "Sort by distance, not by id" in page and "Add review comment" in page
+    assert httpx.post(f"{stack.info.api_base}/dev/git/pr/{number}/review", json={}, timeout=30).status_code == 400
+    assert httpx.post(f"{stack.info.api_base}/dev/git/pr/9999/review", json={"body": "x"},
+                      timeout=30).status_code == 404
+
     # a forged delivery is refused at the door
     forged = httpx.post(f"{stack.info.api_base}/webhook/github", content=b"{}", timeout=30, headers={
         "X-GitHub-Event": "pull_request_review_comment", "X-GitHub-Delivery": "x", "X-Hub-Signature-256": "sha256=0"})
