@@ -123,6 +123,7 @@ class NotionAdapter:
         self._stats_lock = threading.Lock()
         self._me: dict | None = None
         self._property_types: dict[tuple[str, str], str] = {}
+        self._typed_pages: set[str] = set()  # pages whose property types are all in _property_types
 
     def close(self) -> None:
         self._client.close()
@@ -259,23 +260,41 @@ class NotionAdapter:
             lambda: self._client.pages.update(page_id, properties=properties), idempotent=True
         )
 
-    def set_status(self, page_id: str, property_name: str, value: str) -> dict:
-        """Set a Status property, whether the workspace made it a `status` or a `select` property."""
+    def set_status(self, page_id: str, property_name: str, value: str, *, more: dict | None = None) -> dict:
+        """Set a Status property, whether the workspace made it a `status` or a `select` property. `more`: other
+        Notion-shaped property values for the same PATCH, each sent only if the page has that property (one
+        request for the story's status and the rest; a workspace without an optional property still works)."""
         kind = self._property_type(page_id, property_name)
-        return self.update_properties(page_id, {property_name: {kind: {"name": value}}})
+        properties = {property_name: {kind: {"name": value}}}
+        properties.update({name: shaped for name, shaped in (more or {}).items() if self._has_property(page_id, name)})
+        return self.update_properties(page_id, properties)
 
     def _property_type(self, page_id: str, property_name: str) -> str:
         key = (page_id, property_name)
         if key not in self._property_types:
             page = self.retrieve_page(page_id)
-            prop = page.get("properties", {}).get(property_name)
-            if prop is None:
+            for name, prop in (page.get("properties") or {}).items():  # the page's every type, from one read
+                self._property_types[(page_id, name)] = prop["type"]
+            self._typed_pages.add(page_id)
+            if key not in self._property_types:
                 known = ", ".join(sorted(page.get("properties", {}))) or "none"
                 raise error_for_status(
                     400, "validation_error", f"{property_name} is not a property that exists (page has: {known})."
                 )
-            self._property_types[key] = prop["type"]
         return self._property_types[key]
+
+    def _has_property(self, page_id: str, property_name: str) -> bool:
+        if (page_id, property_name) in self._property_types:
+            return True
+        if page_id in self._typed_pages:
+            return False
+        try:
+            self._property_type(page_id, property_name)
+            return True
+        except NotionError as exc:
+            if exc.status != 400:
+                raise
+            return False
 
     def trash_page(self, page_id: str) -> dict:
         return self._request(lambda: self._client.pages.update(page_id, in_trash=True), idempotent=True)

@@ -72,12 +72,19 @@ class NotionWriteBack:
     ) -> WriteBackOutcome:
         """`repeat`: a re-delivery of a report that failed before, so what it creates may already be there."""
         errors: list[str] = []
+        from runtime.notion.schema import PROGRESS_PROPERTY
+
+        final = {PROGRESS_PROPERTY: property_value("rich_text", final_progress_text(record))}
         if status_value:
+            # the story's live progress says how the run ended, in the status's own PATCH (if the story has it)
             self._step(
                 "status",
-                lambda: self.notion.set_status(record.notion_page_id, project.trigger_property, status_value),
+                lambda: self.notion.set_status(record.notion_page_id, project.trigger_property, status_value,
+                                               more=final),
                 errors,
             )
+        elif record.status == InvocationStatus.CANCELLED:  # no status of ours to set: the progress alone, once
+            self.progress(record.notion_page_id, final_progress_text(record))
         mentions = list(dict.fromkeys(owner_ids or ([project.owner_user_id] if project.owner_user_id else [])))
         self._create_once(
             "comment",
@@ -128,7 +135,7 @@ class NotionWriteBack:
         )
         return WriteBackOutcome(delivered=not errors, errors=errors)
 
-    def progress(self, page_id: str, progress: RunProgress) -> bool:
+    def progress(self, page_id: str, progress: RunProgress | str) -> bool:
         """The story's live progress property (runtime/notion/schema.py PROGRESS_PROPERTY), from a run's beat. One
         attempt: the next beat carries newer progress anyway. False when not written (a workspace whose stories
         lack the property is asked once per story and process, then left alone)."""
@@ -138,8 +145,8 @@ class NotionWriteBack:
         if page_id in _NO_PROGRESS_PROPERTY:
             return False
         try:
-            self.notion.update_properties(page_id, {PROGRESS_PROPERTY: property_value("rich_text",
-                                                                                      progress_text(progress))})
+            text = progress if isinstance(progress, str) else progress_text(progress)
+            self.notion.update_properties(page_id, {PROGRESS_PROPERTY: property_value("rich_text", text)})
             return True
         except NotionValidation as exc:
             if PROGRESS_PROPERTY in str(exc):
@@ -209,6 +216,14 @@ def progress_text(progress: RunProgress) -> str:
     """What the story's progress property says while its run goes: step, tool calls, elapsed time, cost."""
     calls = "1 tool call" if progress.tool_calls == 1 else f"{progress.tool_calls} tool calls"
     return f"Running: {progress.step} · {calls} · {_duration(progress.elapsed_seconds)} · ${progress.cost_usd:.2f}"
+
+
+def final_progress_text(record: InvocationRecord) -> str:
+    """What the story's progress property says once its run has ended: how, in how long, for how much."""
+    took = ""
+    if record.started_at and record.completed_at:
+        took = f" in {_duration(int((record.completed_at - record.started_at).total_seconds()))}"
+    return f"Finished: {record.status.value}{took} · ${record.cost_usd:.2f} · {record.token_usage.total_tokens} tokens"
 
 
 def can_succeed_later(error: BaseException) -> bool:

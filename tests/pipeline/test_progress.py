@@ -118,3 +118,35 @@ def test_a_story_without_the_property_is_asked_once(notion_pipeline, notion_requ
     assert writeback.progress(page["id"], progress) is False
     assert writeback.progress(page["id"], progress) is False
     assert len(notion_requests) == 1
+
+
+def test_the_runs_end_is_shown_in_the_status_patch_itself(notion_pipeline, notion_requests):
+    """The write-back's one PATCH sets the status and says how the run ended in the progress property; a story
+    whose data source lacks the property gets the status alone, in one PATCH all the same."""
+    from runtime.models import CompletionEvent
+
+    p = notion_pipeline
+    story = new_story(p.notion_env, "Finished story")
+    record = running(p, story["id"])
+    notion_requests.clear()
+    p.run_completion([CompletionEvent(invocation_id=record.invocation_id, agent_type=record.agent_type,
+                                      session_id=record.session_id, status="completed", summary="made it",
+                                      cost_usd=Decimal("0.12"))])
+    patches = [r for r in notion_requests if r == f"PATCH /v1/pages/{story['id']}"]
+    assert len(patches) == 1
+    shown = plain_properties(p.notion_env.user.retrieve_page(story["id"]))
+    from runtime.registry import get_registry
+
+    assert shown["Status"] == get_registry().get(record.agent_type).completion_status
+    assert shown[PROGRESS_PROPERTY].startswith("Finished: completed in ")
+
+
+def test_set_status_sends_only_the_properties_the_page_has(notion_env, notion_requests):
+    page = notion_env.user.create_page(parent_data_source_id=notion_env.seed.stories_data_source_id, title="S")
+    notion_requests.clear()
+    notion_env.bot.set_status(page["id"], "Status", "Backlog", more={
+        PROGRESS_PROPERTY: {"rich_text": [{"type": "text", "text": {"content": "Finished"}}]},
+        "No Such Column": {"rich_text": []}})
+    assert notion_requests == [f"GET /v1/pages/{page['id']}", f"PATCH /v1/pages/{page['id']}"]
+    shown = plain_properties(notion_env.user.retrieve_page(page["id"]))
+    assert shown["Status"] == "Backlog" and shown[PROGRESS_PROPERTY] == "Finished"
