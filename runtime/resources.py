@@ -464,7 +464,8 @@ FUNCTIONS: tuple[Function, ...] = (
         "slack",
         "runtime.handlers.slack.handler",
         timeout_seconds=15,  # Slack wants its answer in 3 s; the agent's work leaves through the task queue
-        tables=("idempotency", "projects", "invocations", "workflows"),
+        # audit: a change-set decision, and a refused attempt at one, in the audit trail (runtime/slack/workflows.py)
+        tables=("idempotency", "projects", "invocations", "workflows", "audit"),
         queues_send=("tasks",),
         secrets=("notion-token", "slack-signing-secret", "slack-bot-token"),
         stops_agents=True,  # /aidlc cancel stops the agent session
@@ -475,7 +476,7 @@ FUNCTIONS: tuple[Function, ...] = (
         "api",
         "runtime.handlers.api.handler",
         timeout_seconds=30,
-        tables=("invocations", "projects", "workflows"),
+        tables=("invocations", "projects", "workflows", "audit"),  # audit: POST /workflows/{id}/approve's decision
         queues_send=("tasks",),
         stops_agents=True,  # POST /invocation/{id}/cancel stops the agent session
         starts_workflows=True,  # POST /workflows and the approve / cancel / resume routes

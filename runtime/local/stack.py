@@ -437,31 +437,48 @@ class LocalStack:
             tables=self.aws.tables, queues=self.aws.queue_urls, secrets=self.aws.secrets,
             buckets={resources.PROTOTYPES.logical_name: self.aws.bucket,
                      # named for the sync function's environment; never written locally (the local index is)
-                     resources.KB_DOCUMENTS.logical_name: f"{self.aws.prefix}-{resources.KB_DOCUMENTS.logical_name}"},
+                     resources.KB_DOCUMENTS.logical_name: f"{self.aws.prefix}-{resources.KB_DOCUMENTS.logical_name}",
+                     resources.PACKAGES.logical_name: f"{self.aws.prefix}-{resources.PACKAGES.logical_name}"},
             settings=self.settings,
         )
 
     def _start_workflows(self) -> None:
-        """The onboarding workflows (Lambda durable functions in AWS) in this process: the durable SDK's runner, this
-        stack's moto for AWS (Organizations, STS, CloudFormation, S3, DynamoDB), the Slack emulator for their threads;
-        the API and Slack functions get the engine (/workflows, /aidlc onboard ...)."""
-        from runtime.onboarding.workflows.engine import SlackThreadNotifier
-        from runtime.onboarding.workflows.local import LocalWorkflows, declared_agent_tools
-        from runtime.slack.notifier import SlackNotifier, web_client
+        """The onboarding workflows (Lambda durable functions in AWS) in this process, on the durable SDK's runner:
+        each workflow function as Lambda would run it, its services from exactly its derived environment and its
+        AWS calls made as its own principal against this stack's moto (Organizations, STS, CloudFormation, S3,
+        DynamoDB; the IAM coverage check reads them), its steps posted to the Slack emulator; the API and Slack
+        functions get an engine from their own environment (/workflows, /aidlc onboard ...)."""
+        from runtime.onboarding.package_store import ensure_package_bucket
+        from runtime.onboarding.workflows import onboarding, provisioning
+        from runtime.onboarding.workflows.engine import LocalBackend, WorkflowEngine
+        from runtime.onboarding.workflows.local import declared_agent_tools
+        from runtime.onboarding.workflows.wiring import engine_from_environment, services_from_environment
 
-        clients = self.clients_for("onboarding_workflow")
-        self.workflows = LocalWorkflows.build(
-            dynamodb=clients.client("dynamodb"), s3=clients.client("s3"),
-            table=self.aws.tables[resources.WORKFLOWS.logical_name],
-            bucket=f"{self.aws.prefix}-{resources.PACKAGES.logical_name}", region=local_aws.LOCAL_REGION,
-            notifier=SlackThreadNotifier(SlackNotifier(web_client(self.slack.bot_token, self.slack_api_base))),
-            aws_options={"endpoint_url": self.aws.endpoint_url, "credentials": ("local", "local")},
-            agent_tools=declared_agent_tools())
-        self._exit.callback(self.workflows.close)
+        names = self.physical_names()
+        ensure_package_bucket(self.clients_for("local").client("s3"),
+                              names.buckets[resources.PACKAGES.logical_name], local_aws.LOCAL_REGION)
+        agent_tools = declared_agent_tools()
+        services = {}
+        for function in resources.WORKFLOW_FUNCTIONS:
+            environment = resources.function_environment(function, names)
+            services[function.logical_name] = services_from_environment(
+                environment, clients=self.clients_for(function.logical_name), agent_tools=agent_tools,
+                aws_options={"principal": function.logical_name, "recorder": self.calls,
+                             "endpoint_url": self.aws.endpoint_url, "region": local_aws.LOCAL_REGION,
+                             "credentials": ("local", "local")})
+        for_kind = {kind: services[function] for kind, function in resources.WORKFLOW_FUNCTION_FOR.items()}
+        backend = LocalBackend({"onboarding": onboarding.make_handler(for_kind["onboarding"]),
+                                "provisioning": provisioning.make_handler(for_kind["provisioning"])})
+        self._exit.callback(backend.close)
+        for each in services.values():
+            WorkflowEngine(each, backend)  # an onboarding starts its provisioning through it
         for name in ("api", "slack"):
             if name in self.functions:
-                self.functions[name].services.workflows = self.workflows.engine
-        self._event("workflows onboarding and provisioning on the durable SDK's local runner")
+                function = self.functions[name]
+                function.services.workflows = engine_from_environment(
+                    function.environment, clients=self.clients_for(name), backend=backend)
+        self._event("workflows onboarding and provisioning on the durable SDK's local runner, each with its own "
+                    "environment")
 
     def _build_functions(self) -> None:
         """Every pipeline function as Lambda would run it: settings from its derived environment only, its own

@@ -55,37 +55,48 @@ def services_from_env(environ: Mapping[str, str] | None = None) -> WorkflowServi
     with _lock:
         if "services" in _cached:
             return _cached["services"]
-        import boto3
+        from runtime.aws_clients import AwsClients
 
-        from runtime.onboarding.aws import AwsClients
-        from runtime.onboarding.package_store import PackageStore
-        from runtime.tools.audit import DynamoDbAuditSink
-        from runtime.tools.registry import ToolRegistry
-
-        table = _require(env, resources.WORKFLOWS.env_var)
-        dynamodb = boto3.client("dynamodb")
-        audit = DynamoDbAuditSink(_require(env, resources.AUDIT.env_var), client=dynamodb)
-        aws = AwsClients(audit=audit, access_role_name=env.get(resources.Env.ACCESS_ROLE_NAME) or
-                         "OrganizationAccountAccessRole")
-        packages = PackageStore(aws.client("s3"), _require(env, resources.PACKAGES.env_var))
-        notifier = None
-        secret = env.get(resources.SLACK_BOT_TOKEN.env_var)
-        if secret:
-            token = boto3.client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"]
-            notifier = slack_notifier(token, env.get(resources.Env.SLACK_API_BASE))
-        services = build_services(dynamodb=dynamodb, table=table, tools=ToolRegistry.default(),
-                                  tool_services=tool_services(aws=aws, packages=packages, audit=audit),
-                                  notifier=notifier)
+        services = services_from_environment(env, clients=AwsClients("workflow"), metrics=True)
         WorkflowEngine(services, lambda_backend(env))  # onboarding starts provisioning through it
         _cached["services"] = services
         return services
 
 
-def lambda_backend(environ: Mapping[str, str]) -> LambdaBackend:
+def services_from_environment(env: Mapping[str, str], *, clients: Any, aws_options: dict | None = None,
+                              metrics: bool = False, **options: Any) -> WorkflowServices:
+    """A workflow function's services from exactly its environment, its AWS calls through `clients` (a
+    runtime.aws_clients.AwsClients: the Lambda role's in AWS; in `aidlc dev` the function's own principal against
+    moto, so its calls are attributed to it) and the onboarding's clients made with `aws_options` (principal,
+    recorder, endpoint_url, region, credentials). `metrics`: critical alerts as metrics too (AWS)."""
+    from runtime.onboarding.aws import AwsClients as OnboardingClients
+    from runtime.onboarding.package_store import PackageStore
+    from runtime.tools.audit import DynamoDbAuditSink
+    from runtime.tools.registry import ToolRegistry
+
+    table = _require(env, resources.WORKFLOWS.env_var)
+    dynamodb = clients.client("dynamodb")
+    audit = DynamoDbAuditSink(_require(env, resources.AUDIT.env_var), client=dynamodb)
+    aws = OnboardingClients(audit=audit, access_role_name=env.get(resources.Env.ACCESS_ROLE_NAME) or
+                            "OrganizationAccountAccessRole", **(aws_options or {}))
+    packages = PackageStore(aws.client("s3"), _require(env, resources.PACKAGES.env_var))
+    notifier = None
+    secret = env.get(resources.SLACK_BOT_TOKEN.env_var)
+    if secret:
+        token = clients.client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"]
+        notifier = slack_notifier(token, env.get(resources.Env.SLACK_API_BASE))
+    services = build_services(dynamodb=dynamodb, table=table, tools=ToolRegistry.default(),
+                              tool_services=tool_services(aws=aws, packages=packages, audit=audit),
+                              notifier=notifier, **options)
+    services.alerts.metrics_enabled = metrics
+    return services
+
+
+def lambda_backend(environ: Mapping[str, str], client: Any = None) -> LambdaBackend:
     import boto3
 
     raw = environ.get(resources.Env.WORKFLOW_FUNCTIONS) or "{}"
-    return LambdaBackend(boto3.client("lambda"), json.loads(raw))
+    return LambdaBackend(client if client is not None else boto3.client("lambda"), json.loads(raw))
 
 
 def engine_from_env(environ: Mapping[str, str] | None = None) -> WorkflowEngine:
@@ -93,12 +104,26 @@ def engine_from_env(environ: Mapping[str, str] | None = None) -> WorkflowEngine:
     env = os.environ if environ is None else environ
     with _lock:
         if "engine" not in _cached:
-            import boto3
+            from runtime.aws_clients import AwsClients
 
-            store = WorkflowStore(_require(env, resources.WORKFLOWS.env_var), boto3.client("dynamodb"))
-            services = WorkflowServices(store=store, tools=None, tool_services=None)
-            _cached["engine"] = WorkflowEngine(services, lambda_backend(env))
+            _cached["engine"] = engine_from_environment(env, clients=AwsClients("workflow-starter"))
         return _cached["engine"]
+
+
+def engine_from_environment(env: Mapping[str, str], *, clients: Any, backend: Any = None) -> WorkflowEngine:
+    """The API's or the Slack function's engine from its environment: the workflows table, the audit trail (the
+    change-set decisions and refused attempts at one) when the function has it, and `backend` (locally the durable
+    SDK's runner) or the durable functions through Lambda."""
+    from runtime.tools.audit import DynamoDbAuditSink
+    from runtime.tools.base import ToolServices
+
+    dynamodb = clients.client("dynamodb")
+    store = WorkflowStore(_require(env, resources.WORKFLOWS.env_var), dynamodb)
+    audit_table = env.get(resources.AUDIT.env_var)
+    audit = ToolServices(audit=DynamoDbAuditSink(audit_table, client=dynamodb)) if audit_table else None
+    services = WorkflowServices(store=store, tools=None, tool_services=audit)
+    services.alerts.metrics_enabled = False  # this engine runs no step: nothing to alert on
+    return WorkflowEngine(services, backend if backend is not None else lambda_backend(env, clients.client("lambda")))
 
 
 def reset() -> None:
