@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import hmac
 import logging
+from datetime import datetime
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from runtime.errors import ErrorCode
 from runtime.github.backend import hub_signature, invocation_of_pr_body
 from runtime.models import InvocationRecord, InvocationStatus, PageSnapshot
 from runtime.pipeline.common import UsesRegistry
-from runtime.pipeline.input_limits import InputRejected, load_json
+from runtime.pipeline.input_limits import InputRejected, ShortText, load_json, validated
 from runtime.pipeline.ports import NotionPort, SecretStore, TaskPublisher, same_id
 from runtime.pipeline.state.invocations import InvocationRepository
 from runtime.pipeline.state.projects import ProjectRepository
@@ -110,6 +111,60 @@ def _reply(status: str, reason: str = "", status_code: int = 200, **extra: Any) 
     return {"status_code": status_code, "body": body}
 
 
+# --- the GitHub payload fields read (GitHub's webhook docs, octokit's webhooks schema); others are kept -------
+
+
+class _Gh(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _GhUser(_Gh):
+    login: ShortText | None = None
+    type: ShortText | None = None
+
+
+class _GhComment(_Gh):
+    id: StrictInt
+    body: str | None = None
+    path: str | None = Field(default=None, max_length=4096)
+    line: StrictInt | None = None
+    original_line: StrictInt | None = None
+    diff_hunk: str | None = None
+    created_at: datetime | None = None
+    user: _GhUser | None = None
+
+
+class _GhReview(_Gh):
+    id: StrictInt
+    body: str | None = None
+    state: ShortText | None = None
+    submitted_at: datetime | None = None
+    user: _GhUser | None = None
+
+
+class _GhRef(_Gh):
+    ref: str | None = Field(default=None, max_length=1000)
+
+
+class _GhPull(_Gh):
+    number: StrictInt
+    body: str | None = None
+    head: _GhRef | None = None
+
+
+class _GhRepo(_Gh):
+    full_name: ShortText | None = None
+
+
+class GitHubReviewEvent(_Gh):
+    action: ShortText
+    comment: _GhComment | None = None
+    review: _GhReview | None = None
+    pull_request: _GhPull | None = None
+    repository: _GhRepo | None = None
+    sender: _GhUser | None = None
+
+
 class FeedbackService(UsesRegistry):
     """From a comment to the re-run's task message (both webhooks call it after their signature and dedup)."""
 
@@ -173,43 +228,44 @@ class FeedbackService(UsesRegistry):
             return _reply("pong")
         wanted = GITHUB_FEEDBACK_ACTIONS.get(event_name)
         if wanted is None or payload.get("action") != wanted:
-            return _reply("ignored", f"{event_name} {payload.get('action')!r} carries no feedback")
-        if ((payload.get("sender") or {}).get("type")) == "Bot":
+            return _reply("ignored", f"{event_name} {str(payload.get('action'))[:50]!r} carries no feedback")
+        event = validated(GitHubReviewEvent, dict(payload), f"the {event_name} event")
+        if event.sender is not None and event.sender.type == "Bot":
             return _reply("ignored", "written by a bot")
-        pr = payload.get("pull_request") or {}
         if event_name == "pull_request_review_comment":
-            item = payload.get("comment") or {}
+            item: _GhComment | _GhReview | None = event.comment
             source = "github_review_comment"
-            extra = {"path": item.get("path"), "line": item.get("line") or item.get("original_line"),
-                     "diff_hunk": (item.get("diff_hunk") or "")[-2000:] or None}
-            when = item.get("created_at")
+            extra = {"path": event.comment.path, "line": event.comment.line or event.comment.original_line,
+                     "diff_hunk": (event.comment.diff_hunk or "")[-2000:] or None} if event.comment else {}
+            when = event.comment.created_at if event.comment else None
         else:
-            item = payload.get("review") or {}
-            if str(item.get("state") or "").lower() not in _REVIEW_STATES:
-                return _reply("ignored", f"a review that is {item.get('state')!r} asks for no change")
-            source, extra, when = "github_review", {}, item.get("submitted_at")
-        text = str(item.get("body") or "").strip()
-        if not text or item.get("id") is None:
+            item = event.review
+            if item is None or (item.state or "").lower() not in _REVIEW_STATES:
+                return _reply("ignored", f"a review that is {(item.state if item else None)!r} asks for no change")
+            source, extra, when = "github_review", {}, item.submitted_at
+        text = (item.body or "").strip() if item is not None else ""
+        if not text or event.pull_request is None:
             return _reply("ignored", "no comment text")
-        opener_id = invocation_of_pr_body(pr.get("body"))
+        pr = event.pull_request
+        opener_id = invocation_of_pr_body(pr.body)
         stored = self.invocations.get(opener_id) if opener_id else None
         opener = stored.record if stored is not None else None
         ref = pull_request_of(opener) if opener is not None else None
-        repo = str((payload.get("repository") or {}).get("full_name") or "")
-        if ref is None or ref.number != pr.get("number") or ref.repo.lower() != repo.lower():
+        repo = (event.repository.full_name if event.repository else None) or ""
+        if opener is None or ref is None or ref.number != pr.number or ref.repo.lower() != repo.lower():
             # Someone's marker copied into another PR, or another repository's: not a PR this run opened.
             return _reply("ignored", "not a pull request aidlc opened")
         last = self.invocations.latest_for_page(opener.notion_page_id) or opener
         if last.status in _BUSY:
             return _reply("ignored", "the story's last run is still going")
-        ref = ref.model_copy(update={"branch": str((pr.get("head") or {}).get("ref") or ref.branch)})
-        feedback = Feedback(source=source, text=text[:MAX_FEEDBACK_CHARS], comment_id=str(item["id"]),
-                            author=str((item.get("user") or {}).get("login") or ""), pull_request=ref, **extra)
+        ref = ref.model_copy(update={"branch": (pr.head.ref if pr.head else None) or ref.branch})
+        feedback = Feedback(source=source, text=text[:MAX_FEEDBACK_CHARS], comment_id=str(item.id),
+                            author=(item.user.login if item.user else None) or "", pull_request=ref, **extra)
         story = (last.input_context.get("story") or opener.input_context.get("story") or {})
         snapshot = (PageSnapshot.model_validate(story) if story
                     else PageSnapshot(page_id=opener.notion_page_id, title="(story)"))
         # The PR's own agent (the code agent) again, whatever ran on the story since (a review, a deck).
-        return self._enqueue(opener, feedback, snapshot, when=str(when or ""))
+        return self._enqueue(opener, feedback, snapshot, when=when.isoformat() if when else "")
 
     # --- both ------------------------------------------------------------------------------------------------
 

@@ -1,0 +1,82 @@
+"""Fuzz: malformed or hostile deliveries to `POST /webhook/github` (validly signed review events with a value of
+the wrong type at any path, hostile bodies, forged signatures and missing headers): never a 5xx, always the error
+shape for a refusal, and nothing enqueued (no run opened the PR the events name, so none has a reason to)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from runtime.github.backend import hub_signature, pr_marker
+from tests.pipeline.conftest import build_pipeline, make_project
+from tests.pipeline.fuzzing import header_values, hostile_bodies, mutations
+
+SECRET = "gh-fuzz-secret"
+EXAMPLES = 400
+USER = {"login": "octocat", "id": 1, "type": "User"}
+REVIEW_COMMENT = {
+    "action": "created",
+    "comment": {"id": 11, "body": "Rename this", "path": "a.py", "line": 3, "diff_hunk": "@@ -1 +1 @@",
+                "created_at": "2026-12-02T07:00:00Z", "user": USER},
+    "pull_request": {"number": 7, "body": "PR\n\n" + pr_marker("01KB00000000000000000000AA"),
+                     "head": {"ref": "aidlc/x", "sha": "a" * 40}},
+    "repository": {"full_name": "acme/app"},
+    "sender": USER,
+}
+REVIEW = {**{k: v for k, v in REVIEW_COMMENT.items() if k != "comment"}, "action": "submitted",
+          "review": {"id": 12, "body": "Please change", "state": "changes_requested",
+                     "submitted_at": "2026-12-02T07:00:00Z", "user": USER}}
+
+
+@pytest.fixture
+def fuzzed(aws_names):
+    from runtime.pipeline.services import set_services
+
+    p = build_pipeline(aws_names, make_project(github_repo="acme/app"),
+                       github_webhook_secret=aws_names["secrets"]["github-webhook-secret"])
+    p.put_secret("github-webhook-secret", SECRET)
+    published = []
+    p.services.queue.publish = published.append  # every enqueue, counted
+    p.published = published
+    set_services(p.services)
+    yield p
+    set_services(None)
+
+
+def signed(event: str):
+    return lambda body: (body, {"x-github-event": event, "x-github-delivery": str(uuid.uuid4()),
+                                "x-hub-signature-256": hub_signature(body, SECRET)})
+
+
+deliveries = st.one_of(
+    st.builds(signed("pull_request_review_comment"), mutations(REVIEW_COMMENT)),
+    st.builds(signed("pull_request_review"), mutations(REVIEW)),
+    st.builds(signed("pull_request_review_comment"), hostile_bodies),
+    # forged or missing signatures, odd headers
+    st.builds(lambda b, v: (b, {"x-github-event": "pull_request_review_comment", "x-github-delivery": "d",
+                                "x-hub-signature-256": v}), mutations(REVIEW_COMMENT), header_values),
+    st.builds(lambda b, e, d: (b, {"x-github-event": e, "x-github-delivery": d,
+                                   "x-hub-signature-256": hub_signature(b, SECRET)}),
+              mutations(REVIEW_COMMENT), header_values, header_values),
+    st.builds(lambda b: (b, {}), hostile_bodies),
+)
+
+
+# No shrinking, as in test_fuzz_webhook.py: a failure prints its input.
+@settings(max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.data_too_large])
+@given(delivery=deliveries)
+def test_no_malformed_github_delivery_gets_a_5xx_or_enqueues_anything(fuzzed, delivery):
+    from runtime.handlers import github_webhook
+
+    body, headers = delivery
+    status, reply = fuzzed.http(github_webhook.handler, "POST", "/webhook/github", body=body, headers=headers)
+    assert status < 500, (status, reply, body[:300], headers)
+    if status >= 400:
+        assert set(reply) == {"error"} and reply["error"]["code"] and reply["error"]["message"], reply
+    assert fuzzed.published == []
