@@ -179,3 +179,18 @@ def test_a_button_of_a_workflow_not_waiting_is_refused(wdoor, sx):
     sx.store.update(done, of_acme)
     reply = _click(wdoor, done, APPROVE_ACTION, wdoor.slack.approver.id)
     assert reply.body["status"] == "refused" and "not waiting for an approval" in reply.body["reason"]
+
+
+def test_the_change_set_message_is_block_kit_as_slack_sdk_models_it():
+    """The preview's blocks parse into slack_sdk's Block Kit models and validate (section text at most 3000
+    characters, button values at most 2000, action ids at most 255), with nothing dropped in the round trip."""
+    from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, SectionBlock
+
+    blocks = approval_blocks(new_ulid(), "a long preview " * 400)  # longer than a section may hold: cut
+    parsed = [Block.parse(b) for b in blocks]
+    for block in parsed:
+        block.validate_json()
+    assert isinstance(parsed[0], SectionBlock) and isinstance(parsed[1], ActionsBlock)
+    assert all(isinstance(b, ButtonElement) for b in parsed[1].elements)
+    assert [b.to_dict() for b in parsed] == blocks
+    assert [b.action_id for b in parsed[1].elements] == [APPROVE_ACTION, REJECT_ACTION]
