@@ -1,6 +1,6 @@
 """The A/B test agent: variant prototypes of one story; a demo deck follows for each variant."""
 
-from agent_plugins.mock import check_sentence, prototype_html  # the mock agent's offline page, one per variant
+from agent_plugins.mock import check_sentence, upload_prototype  # the mock agent's offline page, one per variant
 from runtime.plugins import AgentSpec, ChainRule, Limits, ToolCall, hookimpl
 
 VARIANTS = ("A", "B")
@@ -10,14 +10,7 @@ def offline(request):
     yield ToolCall("notion_read_page", {"page_id": request.notion_page_id})
     urls, checks = [], []
     for variant in VARIANTS:
-        upload = yield ToolCall(
-            "prototype_upload",
-            {
-                "invocation_id": request.invocation_id,
-                "variant": variant,
-                "files": {f"{variant.lower()}/index.html": prototype_html(request, variant=variant)},
-            },
-        )
+        upload = yield from upload_prototype(request, variant)
         urls.append(f"{variant}: {upload['url']}")
         checks.append(f"Variant {variant}: {check_sentence(upload)}")
     return (f"{len(VARIANTS)} prototype variants for '{request.story.title}': " + "; ".join(urls) + ". "

@@ -510,12 +510,19 @@ def prototype_html(request, variant: str | None = None) -> str:
 """
 
 
+def upload_prototype(request, variant: str | None = None):
+    """Upload the offline page (a variant's under `<variant>/`) with `prototype_upload`; returns the tool's result.
+    In an offline script: `upload = yield from upload_prototype(request)`."""
+    folder = f"{variant.lower()}/" if variant else ""
+    args = {"invocation_id": request.invocation_id, "files": {folder + "index.html": prototype_html(request, variant)}}
+    if variant:
+        args["variant"] = variant
+    return (yield ToolCall("prototype_upload", args))
+
+
 def offline(request):
     yield ToolCall("notion_read_page", {"page_id": request.notion_page_id})
-    upload = yield ToolCall(
-        "prototype_upload",
-        {"invocation_id": request.invocation_id, "files": {"index.html": prototype_html(request)}},
-    )
+    upload = yield from upload_prototype(request)
     return f"Prototype for '{request.story.title}' is live at {upload['url']}. " + check_sentence(upload)
 
 
