@@ -12,6 +12,7 @@ from runtime.plugins import (
     feedback_database_properties,
     hookimpl,
     parent_context,
+    story_page,
 )
 
 # The seed's page sequence: problem -> solution -> prototype (with its screenshot) -> call to action.
@@ -79,11 +80,8 @@ def offline(request):
     prototype_url = chained_url(request, "prototype") or request.story.properties.get("Prototype URL")
     variant = parent_context(request).get("variant")
     suffix = f" (Variant {variant})" if variant else ""
-    deck = yield ToolCall(
-        "notion_create_page",
-        {"parent_page_id": request.notion_page_id, "title": f"Demo deck: {request.story.title}{suffix}",
-         "markdown": deck_cover(request, prototype_url)},
-    )
+    deck = yield from story_page(request, f"Demo deck: {request.story.title}{suffix}",
+                                 deck_cover(request, prototype_url))
     for title, markdown in deck_pages(request, prototype_url, chained_screenshot(request)):
         yield ToolCall("notion_create_page", {"parent_page_id": deck["page_id"], "title": title, "markdown": markdown})
     feedback = yield ToolCall(

@@ -1,6 +1,7 @@
 """The insight agent: a synthesis of the collected feedback, with statistics computed by a tool, not the model."""
 
-from runtime.plugins import OFFLINE_LABEL, AgentSpec, Limits, MemoryStrategy, ToolCall, hookimpl, parent_context
+from runtime.plugins import (OFFLINE_LABEL, AgentSpec, Limits, MemoryStrategy, ToolCall, hookimpl, parent_context,
+                             story_page)
 
 
 def insight_markdown(request, stats: dict, quotes: list[str]) -> str:
@@ -35,14 +36,8 @@ def offline(request):
         for row in rows["results"]
         if row["properties"].get("Open Feedback")
     ]
-    report = yield ToolCall(
-        "notion_create_page",
-        {
-            "parent_page_id": request.notion_page_id,
-            "title": f"Feedback synthesis: {request.story.title}",
-            "markdown": insight_markdown(request, stats, quotes),
-        },
-    )
+    report = yield from story_page(request, f"Feedback synthesis: {request.story.title}",
+                                   insight_markdown(request, stats, quotes))
     return f"Synthesised {stats['count']} feedback entries for '{request.story.title}': {report['url']}."
 
 

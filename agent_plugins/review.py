@@ -2,7 +2,7 @@
 
 import re
 
-from runtime.plugins import OFFLINE_LABEL, AgentSpec, Limits, ToolCall, chained_url, criteria, hookimpl
+from runtime.plugins import OFFLINE_LABEL, AgentSpec, Limits, ToolCall, chained_url, criteria, hookimpl, story_page
 
 
 def review_markdown(request, pull_request: dict, sources: dict | None = None) -> str:
@@ -54,10 +54,7 @@ def offline(request):
         sources = yield ToolCall("repo_read_files", {"paths": changed, "ref": pull_request["branch"]})
     review = review_markdown(request, pull_request, sources)
     yield ToolCall("github_comment_pull_request", {"number": pull_request["number"], "body": review})
-    page = yield ToolCall(
-        "notion_create_page",
-        {"parent_page_id": request.notion_page_id, "title": f"Code review: {request.story.title}", "markdown": review},
-    )
+    page = yield from story_page(request, f"Code review: {request.story.title}", review)
     return f"Reviewed pull request #{pull_request['number']} against the acceptance criteria: {page['url']}."
 
 

@@ -2,7 +2,7 @@
 
 import re
 
-from runtime.plugins import OFFLINE_LABEL, AgentSpec, ChainRule, Limits, ToolCall, criteria, hookimpl
+from runtime.plugins import OFFLINE_LABEL, AgentSpec, ChainRule, Limits, ToolCall, criteria, hookimpl, story_page
 
 _STOPWORDS = {"should", "their", "there", "these", "which", "about", "after", "before", "would", "could", "within"}
 
@@ -64,14 +64,8 @@ def offline(request):
     found = None
     if terms:
         found = yield ToolCall("repo_search_code", {"pattern": "(?i)(" + "|".join(terms) + ")", "max_results": 20})
-    page = yield ToolCall(
-        "notion_create_page",
-        {
-            "parent_page_id": request.notion_page_id,
-            "title": f"Technical specification: {request.story.title}",
-            "markdown": spec_markdown(request, tree, found),
-        },
-    )
+    page = yield from story_page(request, f"Technical specification: {request.story.title}",
+                                 spec_markdown(request, tree, found))
     return f"Specification for '{request.story.title}' written at {page['url']}."
 
 

@@ -15,6 +15,8 @@ the run's summary. The helpers the built-ins share:
 - `OFFLINE_LABEL`: the sentence every artifact made offline carries, so no one mistakes it for a model's work;
 - `feedback_database_properties(stories_data_source_id)`: the feedback database's Notion schema (seed 2.3), which
   the `feedback_statistics` tool reads;
+- `story_page(request, title, markdown)`: the `notion_create_page` call for a page under the story (`page = yield
+  from story_page(...)` returns the tool's result: `page_id`, `url`);
 - `workflow_agent(name, ...)`: the `AgentSpec` of an agent that a workflow runs rather than a story's Status (the
   onboarding and provisioning agents), with its one trigger `"<Name> Workflow"`.
 
@@ -52,7 +54,7 @@ __all__ = [
     "ARTIFACTS_KEY", "AgentSpec", "ChainRule", "Limits", "MemoryStrategy", "OFFLINE_LABEL", "OfflineScript", "RunMemory",
     "ToolCall", "VARIANT_KEY",
     "chain_context", "chain_url_key", "chained_url", "criteria", "feedback_database_properties", "hookimpl",
-    "parent_context", "slug", "workflow_agent",
+    "parent_context", "slug", "story_page", "workflow_agent",
 ]
 
 OFFLINE_LABEL = "Made offline by aidlc's deterministic offline model (no LLM was called)."
@@ -101,6 +103,13 @@ class ToolCall(NamedTuple):
 
     name: str
     args: dict[str, Any]
+
+
+def story_page(request: AgentRequest, title: str, markdown: str) -> Generator[ToolCall, dict[str, Any], dict[str, Any]]:
+    """In an offline script, `page = yield from story_page(request, title, markdown)`: the page an agent writes
+    under the story's own page (`notion_create_page`); returns the tool's result (`page_id`, `url`)."""
+    return (yield ToolCall("notion_create_page", {"parent_page_id": request.notion_page_id, "title": title,
+                                                  "markdown": markdown}))
 
 
 # An offline script is a generator: it yields the tool calls a real model would make, receives each tool's

@@ -1,5 +1,6 @@
-"""`runtime.plugins.workflow_agent`: the declaration of an agent a workflow runs, which the onboarding and
-provisioning built-ins (and any plugin) use instead of choosing a trigger each."""
+"""`runtime.plugins.workflow_agent`, the declaration of an agent a workflow runs, which the onboarding and
+provisioning built-ins (and any plugin) use instead of choosing a trigger each; and `story_page`, the page an
+offline script writes under the story."""
 
 from __future__ import annotations
 
@@ -43,3 +44,17 @@ def test_a_plugin_can_declare_one(tmp_path):
 
     registry = load_registry(extra_plugins=[Plugin], builtin_agents=False, entry_points=False)
     assert registry.agent_for_trigger("Audit Workflow").name == "audit"
+
+
+def test_story_page_yields_the_page_under_the_story_and_returns_the_tools_result():
+    from runtime.plugins import ToolCall, story_page
+
+    from tests.agent.conftest import make_request
+
+    request = make_request("spec")
+    script = story_page(request, "Spec: x", "# x")
+    assert next(script) == ToolCall("notion_create_page", {"parent_page_id": request.notion_page_id,
+                                                           "title": "Spec: x", "markdown": "# x"})
+    with pytest.raises(StopIteration) as done:
+        script.send({"page_id": "p1", "url": "https://www.notion.so/p1"})
+    assert done.value.value == {"page_id": "p1", "url": "https://www.notion.so/p1"}
