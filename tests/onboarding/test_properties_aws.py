@@ -5,13 +5,13 @@ example empties it first (`fresh_aws()`, moto's own reset, ~25 ms against ~50 ms
 mock). Properties 11-14 are about the stacks in a member account: the organisation and that account are made once
 per test (`member_account`, with the clients and assumed role) and every other service is emptied per example.
 Generated configs and templates are small and of the resource kinds moto creates in milliseconds (SQS queues, S3
-buckets, DynamoDB tables). The seed is Hypothesis' (`--hypothesis-seed`), the example count 100
-(1,000 under HYPOTHESIS_PROFILE=nightly).
+buckets, DynamoDB tables). The seed is Hypothesis' (`--hypothesis-seed`), the example count 100 (1,000 under
+HYPOTHESIS_PROFILE=nightly).
 
-Each test here takes 5-25 s (100 examples of 20-60 moto calls, ~5-8 ms a call on an idle core). Measured with
-`time pytest -n 0 --durations=8` on this file (both versions side by side on the 2-core machine): 234 s, 206 s of CPU, before the shared moto (property 14 alone 62 s: moto's EC2 backend built
-its ~1,300 default AMIs twice per example; 12: 49 s; 11: 39 s); 102 s, 88 s of CPU, after (21: 26 s, 11: 22 s,
-the rest 7-13 s).
+Each test here takes 5-25 s (100 examples of 20-60 moto calls, ~5-8 ms a call on an idle core). Measured with `time
+pytest -n 0 --durations=8` on this file (both versions side by side on the 2-core machine): 234 s, 206 s of CPU,
+before the shared moto (property 14 alone 62 s: moto's EC2 backend built its ~1,300 default AMIs twice per example;
+12: 49 s; 11: 39 s); 102 s, 88 s of CPU, after (21: 26 s, 11: 22 s, the rest 7-13 s).
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from tests.onboarding.conftest import fresh_aws
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # moto: "error code does not match an error shape"
 
-# 100 examples a property in CI (issue 13's floor); HYPOTHESIS_PROFILE=nightly (tests/conftest.py) runs ten times as many.
+# 100 examples a property in CI (issue 13's floor); HYPOTHESIS_PROFILE=nightly (tests/conftest.py) runs ten times
+# as many.
 EXAMPLES = 1000 if settings.get_current_profile_name() == "nightly" else 100
 PROPERTY = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Properties 11-14 share one organisation and member account per test (the `member_account` fixture: the examples are

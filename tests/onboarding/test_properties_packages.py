@@ -47,7 +47,8 @@ def world():
         yield type("World", (), {"s3": s3, "kms": kms, "keys": keys})
 
 
-# 100 examples a property in CI (issue 13's floor); HYPOTHESIS_PROFILE=nightly (tests/conftest.py) runs ten times as many.
+# 100 examples a property in CI (issue 13's floor); HYPOTHESIS_PROFILE=nightly (tests/conftest.py) runs ten times
+# as many.
 EXAMPLES = 1000 if settings.get_current_profile_name() == "nightly" else 100
 PROPERTY = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DIGEST = "sha256:" + "ab" * 32
