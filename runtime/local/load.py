@@ -72,6 +72,33 @@ class LoadResult:
         return failed
 
 
+def completed_event(request: Any, usage: Any) -> Any:
+    """The completion event a finished mock or demo deck run sends for `request` (an AgentRequest): its artifacts (a
+    prototype; a deck page and its feedback database) and `usage` (TokenUsage) at the offline model's price."""
+    from runtime.models import (
+        CompletionEvent,
+        NotionDatabaseMetadata,
+        NotionPageMetadata,
+        OutputArtifact,
+        PrototypeMetadata,
+    )
+
+    if request.agent_type == "mock":
+        url = f"https://prototypes.local/{request.invocation_id}/index.html"
+        artifacts = [OutputArtifact(type="prototype", url=url, title="Prototype", metadata=PrototypeMetadata(
+            s3_key=f"{request.invocation_id}/index.html", cloudfront_url=url, expiry_days=7))]
+    else:
+        artifacts = [
+            OutputArtifact(type="notion_page", url="https://www.notion.so/deck", title="Demo deck",
+                           metadata=NotionPageMetadata(page_id="deck-page", page_type="demo_deck")),
+            OutputArtifact(type="notion_database", url="https://www.notion.so/feedback", title="Feedback",
+                           metadata=NotionDatabaseMetadata(database_id="feedback-db")),
+        ]
+    return CompletionEvent(invocation_id=request.invocation_id, agent_type=request.agent_type,
+                           session_id=request.session_id, status="completed", artifacts=artifacts,
+                           summary=f"{request.agent_type} done", token_usage=usage, model_id=OFFLINE_MODEL_ID)
+
+
 class AgentStandIn:
     """The agent boundary: each started run reports completion at once, with tokens that vary per story."""
 
@@ -88,31 +115,10 @@ class AgentStandIn:
         return TokenUsage(input_tokens=5_000 + seed % 40_000, output_tokens=1_000 + seed % 9_000)
 
     def invoke(self, request: Any) -> None:
-        from runtime.models import (
-            CompletionEvent,
-            NotionDatabaseMetadata,
-            NotionPageMetadata,
-            OutputArtifact,
-            PrototypeMetadata,
-        )
-
-        if request.agent_type == "mock":
-            url = f"https://prototypes.local/{request.invocation_id}/index.html"
-            artifacts = [OutputArtifact(type="prototype", url=url, title="Prototype", metadata=PrototypeMetadata(
-                s3_key=f"{request.invocation_id}/index.html", cloudfront_url=url, expiry_days=7))]
-        else:
-            artifacts = [
-                OutputArtifact(type="notion_page", url="https://www.notion.so/deck", title="Demo deck",
-                               metadata=NotionPageMetadata(page_id="deck-page", page_type="demo_deck")),
-                OutputArtifact(type="notion_database", url="https://www.notion.so/feedback", title="Feedback",
-                               metadata=NotionDatabaseMetadata(database_id="feedback-db")),
-            ]
         usage = self.usage_for(request.invocation_id)
         with self.lock:
             self.usages[request.invocation_id] = usage
-        event = CompletionEvent(invocation_id=request.invocation_id, agent_type=request.agent_type,
-                                session_id=request.session_id, status="completed", artifacts=artifacts,
-                                summary=f"{request.agent_type} done", token_usage=usage, model_id=OFFLINE_MODEL_ID)
+        event = completed_event(request, usage)
         self.sqs.send_message(QueueUrl=self.completions_url, MessageBody=event.model_dump_json())
 
     def stop(self, agent_type: str, session_id: str, endpoint: str | None = None) -> None:

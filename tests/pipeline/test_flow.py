@@ -10,32 +10,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from runtime.cost import OFFLINE_MODEL_ID, cost_usd
-from runtime.models import (
-    CompletionEvent,
-    NotionDatabaseMetadata,
-    NotionPageMetadata,
-    OutputArtifact,
-    TokenUsage,
-)
+from runtime.local.load import completed_event  # what each agent run answers, as the load bench's stand-in does
+from runtime.models import TokenUsage
 from runtime.notion.adapter import plain_properties
 from tests.pipeline.conftest import TOKEN, event_body, new_story, signed
-from tests.pipeline.test_completion import dashboard_rows, prototype
-
-
-def answer(request, usage: TokenUsage) -> CompletionEvent:
-    """What the agent sends when it is done."""
-    if request.agent_type == "mock":
-        artifacts = [prototype(request.invocation_id)]
-    else:
-        artifacts = [
-            OutputArtifact(type="notion_page", url="https://www.notion.so/deck", title="Demo deck",
-                           metadata=NotionPageMetadata(page_id="deck-page", page_type="demo_deck")),
-            OutputArtifact(type="notion_database", url="https://www.notion.so/feedback", title="Feedback",
-                           metadata=NotionDatabaseMetadata(database_id="feedback-db")),
-        ]
-    return CompletionEvent(invocation_id=request.invocation_id, agent_type=request.agent_type,
-                           session_id=request.session_id, status="completed", summary=f"{request.agent_type} done",
-                           artifacts=artifacts, token_usage=usage, model_id=OFFLINE_MODEL_ID)
+from tests.pipeline.test_completion import dashboard_rows
 
 
 def test_story_to_prototype_to_demo_deck_through_the_handlers(notion_pipeline):
@@ -52,7 +31,7 @@ def test_story_to_prototype_to_demo_deck_through_the_handlers(notion_pipeline):
         p.drain()
         request = p.invoker.requests[-1]
         assert request.agent_type == expected_agent and request.notion_page_id == story["id"]
-        p.run_completion([answer(request, usages[expected_agent])])
+        p.run_completion([completed_event(request, usages[expected_agent])])
 
     mock_run, deck_run = (p.record(r.invocation_id) for r in p.invoker.requests)
     assert len(p.invoker.requests) == 2 and deck_run.parent_invocation_id == mock_run.invocation_id

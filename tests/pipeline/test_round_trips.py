@@ -8,11 +8,11 @@ from collections import Counter
 import pytest
 
 from runtime.aws_clients import AwsClients
+from runtime.local.load import completed_event
 from runtime.models import TokenUsage
 from runtime.observe.calls import CallRecorder
 from runtime.observe.trace import CallTrace, in_stage
 from tests.pipeline.conftest import TOKEN, event_body, make_notion_pipeline, new_story, signed
-from tests.pipeline.test_flow import answer
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def run_chain(p, trace) -> dict[str, str]:
         assert request.agent_type == agent
         ids[agent] = request.invocation_id
         with in_stage("completion"):
-            p.run_completion([answer(request, TokenUsage(input_tokens=100, output_tokens=10))])
+            p.run_completion([completed_event(request, TokenUsage(input_tokens=100, output_tokens=10))])
     return ids
 
 
