@@ -1,6 +1,6 @@
 """The A/B test agent: variant prototypes of one story; a demo deck follows for each variant."""
 
-from agent_plugins.mock import check_sentence, upload_prototype  # the mock agent's offline page, one per variant
+from agent_plugins.mock import TOOLS, check_sentence, upload_prototype  # the mock agent's page, one per variant
 from runtime.plugins import AgentSpec, ChainRule, Limits, ToolCall, hookimpl
 
 VARIANTS = ("A", "B")
@@ -24,7 +24,7 @@ def register_agents():
             name="a_b_test",
             description="Builds variant prototypes of a story for A/B testing, each with its own demo deck.",
             triggers=["Generate A/B Variants"],
-            tools=["notion_read_page", "notion_search", "prototype_upload", "prototype_check", "prototype_url"],
+            tools=TOOLS,
             outputs=["prototype"],
             completion_status="Variants Ready",
             chains=[ChainRule(to="demo_deck", template="story-to-mock-to-deck", for_each="prototype")],

@@ -510,6 +510,10 @@ def prototype_html(request, variant: str | None = None) -> str:
 """
 
 
+# what a prototype agent uses (the A/B test agent too: it uploads this agent's page, one per variant)
+TOOLS = ["notion_read_page", "notion_search", "prototype_upload", "prototype_check", "prototype_url"]
+
+
 def upload_prototype(request, variant: str | None = None):
     """Upload the offline page (a variant's under `<variant>/`) with `prototype_upload`; returns the tool's result.
     In an offline script: `upload = yield from upload_prototype(request)`."""
@@ -542,7 +546,7 @@ def register_agents():
             name="mock",
             description="Builds a self-contained HTML/CSS/JS prototype of the story and hosts it.",
             triggers=["Generate Prototype"],
-            tools=["notion_read_page", "notion_search", "prototype_upload", "prototype_check", "prototype_url"],
+            tools=TOOLS,
             outputs=["prototype"],
             completion_status="Prototype Ready",
             chains=[ChainRule(to="demo_deck", template="story-to-mock-to-deck")],
