@@ -85,6 +85,29 @@ def declared_aws(prefix: str, **subset) -> Iterator:
             default_clients().reset()
 
 
+@contextmanager
+def seeded_notion(folder) -> Iterator:
+    """The Notion emulator (state in `folder`) seeded with the plugins' workspace, on loopback, and the integration's
+    adapter to it with a throttle that never waits: `.emulator`, `.server`, `.seed`, `.notion`."""
+    from types import SimpleNamespace
+
+    from runtime.local.notion_emulator import NotionEmulator
+    from runtime.local.server import serve
+    from runtime.notion.adapter import NotionAdapter
+    from runtime.notion.schema import workspace_schema
+    from runtime.notion.throttle import Throttle
+
+    emulator = NotionEmulator(folder)
+    seed = emulator.seed_workspace(workspace_schema())
+    server = serve(emulator.app)
+    notion = NotionAdapter(emulator.integration_token, base_url=server.base_url,
+                           throttle=Throttle(rate_per_second=1000, burst=1000))
+    try:
+        yield SimpleNamespace(emulator=emulator, server=server, seed=seed, notion=notion)
+    finally:
+        server.stop()
+
+
 CHROMIUM = "/usr/bin/chromium"  # Debian's package, installed by .ci/setup; Playwright's own download cannot work here
 # Without the background-networking flags Chromium keeps trying the closed network (ARCHITECTURE.md).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

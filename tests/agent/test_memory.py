@@ -18,6 +18,7 @@ from runtime.registry import get_registry
 from runtime.tools.audit import MemoryAuditSink
 
 from tests.agent.conftest import make_request
+from tests.conftest import seeded_notion
 
 REVIEW_COMMENT = "Please put source files under `src/`, not `features/`: that is where this repository keeps code."
 
@@ -28,11 +29,7 @@ def memory_env(tmp_path):
     code agent's in-process tools over them."""
     from runtime.github.local import LocalGitBackend
     from runtime.local.agentcore_memory import MemoryStandIn, memory_configs
-    from runtime.local.notion_emulator import NotionEmulator
     from runtime.local.server import serve
-    from runtime.notion.adapter import NotionAdapter
-    from runtime.notion.schema import workspace_schema
-    from runtime.notion.throttle import Throttle
     from runtime.policy import ToolPolicy
     from runtime.tools.base import ToolServices
 
@@ -40,13 +37,6 @@ def memory_env(tmp_path):
     configs = memory_configs(registry.get(name) for name in registry.agents)
     stand_in = MemoryStandIn(list(configs.values()), tmp_path / "memory.json")
     memory_server = serve(stand_in.app)
-    emulator = NotionEmulator(tmp_path / "notion")
-    notion_server = serve(emulator.app)
-    seed = emulator.seed_workspace(workspace_schema())
-    notion = NotionAdapter(emulator.integration_token, base_url=notion_server.base_url,
-                           throttle=Throttle(rate_per_second=1000, burst=1000))
-    git = LocalGitBackend(tmp_path / "remote.git")
-    services = ToolServices(notion=notion, github=git, policy=ToolPolicy.load())
     recorder = CallRecorder()
 
     def memory_for(agent: str) -> AgentCoreMemory:
@@ -55,12 +45,14 @@ def memory_env(tmp_path):
         return AgentCoreMemory(configs[agent].memory_id, clients=clients, region="us-east-1")
 
     try:
-        yield type("Env", (), dict(stand_in=stand_in, configs=configs, seed=seed, notion=notion, git=git,
-                                   services=services, registry=registry, memory_for=memory_for, recorder=recorder,
-                                   url=memory_server.base_url))
+        with seeded_notion(tmp_path / "notion") as workspace:
+            git = LocalGitBackend(tmp_path / "remote.git")
+            services = ToolServices(notion=workspace.notion, github=git, policy=ToolPolicy.load())
+            yield type("Env", (), dict(stand_in=stand_in, configs=configs, seed=workspace.seed, notion=workspace.notion,
+                                       git=git, services=services, registry=registry, memory_for=memory_for,
+                                       recorder=recorder, url=memory_server.base_url))
     finally:
         memory_server.stop()
-        notion_server.stop()
 
 
 def code_request(env, project_id: str = "proj-1") -> AgentRequest:

@@ -27,6 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from strands.models.model import Model
 
+from tests.conftest import seeded_notion
+
 # --- the script -------------------------------------------------------------------------------------------------
 
 
@@ -273,11 +275,6 @@ def tool_gateway(aws, tmp_path):
     """The local MCP server over the real tools, backed by the Notion emulator, moto's S3 and a local bare git remote:
     `url` and `tokens` (the gateway), `notion`, `seed`, `git`, `tools` and `services` (what the tools run on), `aws`."""
     from runtime.github.local import LocalGitBackend
-    from runtime.local.notion_emulator import NotionEmulator
-    from runtime.local.server import serve
-    from runtime.notion.adapter import NotionAdapter
-    from runtime.notion.schema import workspace_schema
-    from runtime.notion.throttle import Throttle
     from runtime.policy import ToolPolicy
     from runtime.prototypes import PrototypeStore
     from runtime.tools.base import ToolServices
@@ -285,22 +282,17 @@ def tool_gateway(aws, tmp_path):
     from runtime.tools.registry import ToolRegistry
 
     boto3.client("s3").create_bucket(Bucket=BUCKET)
-    emulator = NotionEmulator(tmp_path / "notion")
-    notion_server = serve(emulator.app)
-    seed = emulator.seed_workspace(workspace_schema())
-    notion = NotionAdapter(emulator.integration_token, base_url=notion_server.base_url,
-                           throttle=Throttle(rate_per_second=1000, burst=1000))
-    git = LocalGitBackend(tmp_path / "remote.git")
-    tools = ToolRegistry.default()
-    services = ToolServices(notion=notion, github=git, policy=ToolPolicy.load(),
-                            prototypes=PrototypeStore(BUCKET, "http://127.0.0.1:9/prototypes"))
-    mcp = serve_mcp(tools, services)
-    try:
-        yield type("ToolGateway", (), dict(url=mcp.url, tokens=mcp.tokens, notion=notion, seed=seed, git=git,
-                                           tools=tools, services=services, aws=aws))
-    finally:
-        mcp.stop()
-        notion_server.stop()
+    with seeded_notion(tmp_path / "notion") as workspace:
+        git = LocalGitBackend(tmp_path / "remote.git")
+        tools = ToolRegistry.default()
+        services = ToolServices(notion=workspace.notion, github=git, policy=ToolPolicy.load(),
+                                prototypes=PrototypeStore(BUCKET, "http://127.0.0.1:9/prototypes"))
+        mcp = serve_mcp(tools, services)
+        try:
+            yield type("ToolGateway", (), dict(url=mcp.url, tokens=mcp.tokens, notion=workspace.notion,
+                                               seed=workspace.seed, git=git, tools=tools, services=services, aws=aws))
+        finally:
+            mcp.stop()
 
 
 def story_request(gateway: Any, agent_type: str = "mock", *, page_id: str | None = None, parent: Any = None,
