@@ -6,7 +6,7 @@ exact on a noisy machine. Two context variables say where a call belongs:
 - the stage (`webhook`, `orchestrator`, `agent`, `completion`, `write-back`, `chain`), set with `in_stage(...)` by
   whoever runs that stage (the local stack around each function call, the completion service around its write-back
   and chain, the agent runner around a run, the tool gateway around a tool call);
-- the invocation, set with `bind_invocation(id)` by each service as soon as it knows the id.
+- the invocation, set with `with bind_invocation(id):` by each service around the work it does for that id.
 
 A call made outside any stage (the local pollers' receives, the stack's housekeeping, a test acting as a user) is
 stage `None`: the event source mapping and the user are not aidlc's calls, and the benchmarks leave them out.
@@ -49,10 +49,15 @@ def in_stage(stage: str, invocation_id: str | None = None) -> Iterator[None]:
         _stage.reset(stage_token)
 
 
-def bind_invocation(invocation_id: str | None) -> None:
-    """The rest of the current stage works for `invocation_id` (a no-op for None)."""
-    if invocation_id:
-        _invocation.set(invocation_id)
+@contextmanager
+def bind_invocation(invocation_id: str | None) -> Iterator[None]:
+    """Calls made inside work for `invocation_id` (None: for the invocation bound so far). Restored on the way out:
+    a Lambda reuses its thread (and context) for the next invocation, which must not be counted for this one."""
+    token = _invocation.set(invocation_id or _invocation.get())
+    try:
+        yield
+    finally:
+        _invocation.reset(token)
 
 
 def current_stage() -> str | None:

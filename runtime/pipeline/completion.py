@@ -94,11 +94,11 @@ class CompletionService(UsesRegistry):
             return event.cost_usd
 
     def process(self, event: CompletionEvent) -> CompletionOutcome:
-        with projects_read_once():  # one event reads its project once, however many steps ask
+        # this stage's calls count for this run, and for no later one on the same thread (runtime/observe/trace.py)
+        with projects_read_once(), bind_invocation(event.invocation_id):  # one event reads its project once
             return self._process(event)
 
     def _process(self, event: CompletionEvent) -> CompletionOutcome:
-        bind_invocation(event.invocation_id)  # this stage's calls count for this run (runtime/observe/trace.py)
         stored = self.invocations.get(event.invocation_id)
         if stored is None:
             # Not ours (or its record was never written): nothing to account against. Dropped, and logged.

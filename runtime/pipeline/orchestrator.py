@@ -138,11 +138,11 @@ class OrchestratorService(UsesRegistry):
         self.endpoints = dict(endpoints or {})
 
     def process(self, message: QueueMessage) -> Outcome:
-        with projects_read_once():  # one message reads its project once, however many steps ask
+        # this stage's calls count for this run, and for no later one on the same thread (runtime/observe/trace.py)
+        with projects_read_once(), bind_invocation(message.invocation_id):  # one message reads its project once
             return self._process(message)
 
     def _process(self, message: QueueMessage) -> Outcome:
-        bind_invocation(message.invocation_id)  # this stage's calls count for this run (runtime/observe/trace.py)
         project = self.projects.get(message.project_id)
         record = InvocationRecord.from_message(
             message, {"agent_chain_template": project.agent_chain_template.value} if project else {})

@@ -25,8 +25,7 @@ def test_stage_and_invocation_are_restored_on_the_way_out():
 
     def calls() -> None:
         with trace.recording():
-            with in_stage("completion"):
-                bind_invocation("inv-1")
+            with in_stage("completion"), bind_invocation("inv-1"):
                 note_model_call("m")
                 with in_stage("write-back"):
                     note_model_call("m")
@@ -38,6 +37,28 @@ def test_stage_and_invocation_are_restored_on_the_way_out():
     stages = [(c.stage, c.invocation_id) for c in trace.calls]
     assert stages == [("completion", "inv-1"), ("write-back", "inv-1"), ("completion", "inv-1"), (None, None)]
     assert trace.per_stage() == {"completion": 2, "write-back": 1}
+
+
+def test_a_binding_outside_any_stage_does_not_leak_into_the_next_invocation():
+    """A Lambda handler's thread (and its context) serves the next invocation too, with no `in_stage` around it:
+    the services' binding must end with the work it was made for."""
+    from runtime.observe.trace import current_invocation
+
+    trace = CallTrace()
+
+    def two_invocations() -> None:
+        with trace.recording():
+            with bind_invocation("inv-a"):
+                note_model_call("m")
+                with bind_invocation(None):  # None keeps the invocation bound so far
+                    note_model_call("m")
+            note_model_call("m")  # the next invocation, before it binds its own id
+            with bind_invocation("inv-b"):
+                note_model_call("m")
+        assert current_invocation() is None
+
+    contextvars.Context().run(two_invocations)
+    assert [c.invocation_id for c in trace.calls] == ["inv-a", "inv-a", None, "inv-b"]
 
 
 def test_a_thread_starts_outside_any_stage():

@@ -11,7 +11,7 @@ from runtime.aws_clients import AwsClients
 from runtime.local.load import completed_event
 from runtime.models import TokenUsage
 from runtime.observe.calls import CallRecorder
-from runtime.observe.trace import CallTrace, in_stage
+from runtime.observe.trace import CallTrace, current_invocation, in_stage
 from tests.pipeline.conftest import TOKEN, event_body, make_notion_pipeline, new_story, signed
 
 
@@ -116,3 +116,28 @@ def test_completion_and_write_back_do_not_read_back_the_record_they_just_wrote(t
         assert len(record_reads) == (2 if agent == "mock" else 1), (agent, record_reads)
     delivered = {agent: p.record(i).delivery_status for agent, i in ids.items()}
     assert delivered == {"mock": "delivered", "demo_deck": "delivered"}
+
+
+def test_no_handler_leaves_its_invocation_bound_for_the_next_one_on_its_thread(traced):
+    """A Lambda's thread serves invocation after invocation with no stage around the handler: each service binds
+    its run's id only while it works, so the next delivery's calls (before it knows its own id) count for no run."""
+    import contextvars
+
+    p, trace = traced
+
+    def deliveries() -> list:
+        left_bound = []
+        story = new_story(p.notion_env, "One after another")
+        body = event_body(story, env=p.notion_env)
+        assert p.webhook(body, signed(body))[1]["status"] == "enqueued"
+        left_bound.append(current_invocation())
+        p.drain()
+        left_bound.append(current_invocation())
+        request = p.invoker.requests[-1]
+        p.run_completion([completed_event(request, TokenUsage(input_tokens=1, output_tokens=1))])
+        left_bound.append(current_invocation())
+        return left_bound
+
+    assert contextvars.Context().run(deliveries) == [None, None, None]
+    bound = {c.invocation_id for c in trace.snapshot()}
+    assert bound - {None}  # the services did bind while they worked (a trace that saw no id would pass the above)
