@@ -152,6 +152,7 @@ class WebhookService(UsesRegistry):
         self._once_per_event = self._idempotency.once(
             self._handle_integration_event, argument="event", key="event_id", seconds=IDEMPOTENCY_SECONDS,
             key_prefix="aidlc-webhook-event")
+        # The story record: for the pages that come without an event record (automations, the reconcile sweeper).
         self._enqueue_once = self._idempotency.once(
             self._enqueue, argument="story", key="[page_id, trigger, last_edited_time, event_id]",
             seconds=IDEMPOTENCY_SECONDS, key_prefix="aidlc-webhook-story")
@@ -308,8 +309,9 @@ class WebhookService(UsesRegistry):
         if "updated_properties" in event and not self._trigger_changed(page, event["updated_properties"]):
             # Another property of a story sitting in a trigger status changed: that starts no second run.
             return {"status_code": 200, "body": {"status": "ignored", "reason": "the trigger property did not change"}}
+        # Already inside this event's once-per-event record, whose key the story record's would only repeat.
         reply = self.from_page(page, event_id=event["event_id"], read_at=read_at,
-                               status_changed="updated_properties" in event)
+                               status_changed="updated_properties" in event, event_recorded=True)
         return {"status_code": reply.status, "body": reply.body}
 
     def _trigger_changed(self, page: dict, updated_properties: list[str]) -> bool:
@@ -324,10 +326,14 @@ class WebhookService(UsesRegistry):
     # --- from a page to a task (shared with the reconcile sweeper) ------------------------------------------
 
     def from_page(self, page: dict, *, event_id: str = "", read_at: datetime | None = None,
-                  status_changed: bool = False) -> HttpReply:
+                  status_changed: bool = False, event_recorded: bool = False) -> HttpReply:
         """The task for `page`, if its trigger status starts one; `event_id` names the Notion event that said so
         (see `invocation_id_for`), `read_at` when `page` was read (see `orchestrator.is_retrigger`).
-        `status_changed`: a person's event said the trigger property changed, which may cancel the story's run."""
+        `status_changed`: a person's event said the trigger property changed, which may cancel the story's run.
+        `event_recorded`: the caller runs inside a once-per-event record for `event_id` (the signed integration
+        event), so a story record keyed on the same event would cost two more DynamoDB requests and stop nothing
+        (a redelivery is stopped by the event record; another event for the story has another key either way, and
+        its run is created once by the orchestrator's put-if-absent on the invocation id)."""
         page_id = page["id"]
         if same_id(parent_ids(page)[0], self.projects.projects_data_source_id):
             # A Projects row: its configuration is synced whoever edited last (the sync compares content, and
@@ -355,7 +361,8 @@ class WebhookService(UsesRegistry):
             log.debug("page %s: %s=%r is not a trigger", page_id, project.trigger_property, trigger)
             return HttpReply(200, {"status": "ignored", "reason": f"{trigger!r} is not a trigger value"})
         assert trigger is not None
-        result = self._enqueue_once(
+        enqueue = self._enqueue if event_recorded else self._enqueue_once
+        result = enqueue(
             story={
                 "page_id": page_id,
                 "trigger": trigger,
@@ -384,17 +391,17 @@ class WebhookService(UsesRegistry):
         project = self.projects.get(story["project_id"])
         assert project is not None
         invocation_id = invocation_id_for(story["page_id"], story["trigger"], story["last_edited_time"])
-        bind_invocation(invocation_id)  # the snapshot's and the enqueue's calls count for it (runtime/observe/trace.py)
-        message = build_message(
-            project,
-            agent_type=story["agent_type"],
-            trigger=story["trigger"],
-            snapshot=self.notion.page_snapshot(story["page"]),
-            invocation_id=invocation_id,
-            page_id=story["page_id"],
-            story_read_at=parse_time(story.get("read_at")),
-        )
-        self.queue.publish(message)
+        with bind_invocation(invocation_id):  # the snapshot's and the enqueue's calls count for it (observe/trace.py)
+            message = build_message(
+                project,
+                agent_type=story["agent_type"],
+                trigger=story["trigger"],
+                snapshot=self.notion.page_snapshot(story["page"]),
+                invocation_id=invocation_id,
+                page_id=story["page_id"],
+                story_read_at=parse_time(story.get("read_at")),
+            )
+            self.queue.publish(message)
         log.info("enqueued %s for page %s", message.agent_type, message.notion_page_id,
                  extra={"invocation_id": message.invocation_id})
         return {"invocation_id": message.invocation_id, "agent_type": message.agent_type}

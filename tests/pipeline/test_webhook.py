@@ -193,6 +193,31 @@ def test_the_same_event_delivered_8_times_gives_one_invocation(notion_pipeline):
     assert len(p.invocations()) == 1 and len(p.invoker.requests) == 1
 
 
+def test_a_delivery_that_fails_before_its_send_is_enqueued_once_when_notion_delivers_it_again(notion_pipeline):
+    # The event's idempotency record is the only one on this path: a send that fails must leave no record behind
+    # that would answer the redelivery without sending (a story lost), and the redeliveries after the send must
+    # send nothing (a story run twice).
+    p = notion_pipeline
+    p.put_secret("webhook-verification-token", TOKEN)
+    queue = p.services.webhook.queue
+    publish, failures = queue.publish, []
+
+    def flaky_publish(message):
+        if not failures:
+            failures.append(message.invocation_id)
+            raise ConnectionError("SQS unreachable")  # at the boundary: the send itself
+        return publish(message)
+
+    queue.publish = flaky_publish
+    body = event_body(new_story(p.notion_env, "Sent on the second try"), env=p.notion_env, event_id="evt-flaky")
+    status, _ = p.webhook(body, signed(body))
+    assert status == 500 and p.queue_depth() == 0  # Notion delivers a 5xx'd event again
+    replies = [p.webhook(body, signed(body)) for _ in range(3)]
+    assert [status for status, _ in replies] == [200] * 3
+    assert {reply["invocation_id"] for _, reply in replies} == set(failures)
+    assert p.queue_depth() == 1
+
+
 def test_each_notion_event_that_changes_the_trigger_reaches_the_queue_even_within_one_minute(notion_pipeline):
     # Notion rounds last_edited_time to the minute, so a Status set again within a minute looks like the same edit;
     # each is its own event, so both are queued, and the orchestrator tells a re-trigger (the named run had
