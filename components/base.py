@@ -22,6 +22,7 @@ from runtime.resources import Env, Function
 PACKAGE = "aidlc:index"
 LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unpacks the zip
 LAMBDA_PYTHON = "python3.12"
+LAMBDA_DURABLE_PYTHON = "python3.13"  # Lambda runs durable functions on python3.13 and later only
 ARCHITECTURES = ("arm64", "x86_64")
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy's documented values).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
@@ -68,10 +69,14 @@ class LambdaFunctionArgs:
     log_retention_days: int = 30
     architecture: str = "arm64"
     tags: Mapping[str, str] = field(default_factory=dict)
+    # A durable function's (Function.durable) durable_config: {"execution_timeout": s, "retention_period": days}
+    durable_config: Mapping[str, int] | None = None
 
     def __post_init__(self) -> None:
         require("LambdaFunction", isinstance(self.function, Function), "function must be a runtime.resources.Function")
         require("LambdaFunction", self.code is not None, f"no code archive for {self.function.logical_name!r}")
+        require("LambdaFunction", self.function.durable == (self.durable_config is not None),
+                f"{self.function.logical_name!r}: a durable_config exactly when the declaration is durable")
         check_common("LambdaFunction", log_retention_days=self.log_retention_days, architecture=self.architecture)
 
 
@@ -99,10 +104,12 @@ class LambdaFunction(pulumi.ComponentResource):
             policy=pulumi.Output.json_dumps(iam.function_policy(declaration, args.arns, self.log_group.arn)),
             opts=child(self),
         )
+        # A durable function is published: Lambda starts durable executions only on a qualified ARN (a version).
+        durable = {"durable_config": dict(args.durable_config), "publish": True} if args.durable_config else {}
         self.function = aws.lambda_.Function(
             f"{name}-fn",
             role=self.role.arn,
-            runtime=LAMBDA_PYTHON,
+            runtime=LAMBDA_DURABLE_PYTHON if declaration.durable else LAMBDA_PYTHON,
             handler=declaration.handler,
             code=args.code,
             architectures=[args.architecture],
@@ -112,7 +119,14 @@ class LambdaFunction(pulumi.ComponentResource):
             logging_config={"log_format": "JSON", "log_group": self.log_group.name},
             tags=tags,
             opts=child(self, depends_on=[self.policy]),
+            **durable,
         )
+        if declaration.durable:  # its own executions' ARNs start with its ARN, known once it exists
+            self.durable_policy = aws.iam.RolePolicy(
+                f"{name}-durable-policy", role=self.role.id,
+                policy=pulumi.Output.json_dumps(iam.document([iam.durable_execution_statement(self.function.arn)])),
+                opts=child(self))
         self.arn = self.function.arn
         self.name = self.function.name
+        self.qualified_arn = self.function.qualified_arn  # the published version (durable functions)
         self.register_outputs({"arn": self.arn, "name": self.name, "role_arn": self.role.arn})

@@ -251,6 +251,7 @@ def _queue(r: RecordedResource, _: Recording) -> list[Request]:
 def _function(r: RecordedResource, _: Recording) -> list[Request]:
     i = r.inputs
     logging = i.get("loggingConfig") or {}
+    durable = i.get("durableConfig") or {}  # a durable function's (components/workflows.py)
     return [Request("lambda", "CreateFunction", _drop_none({
         "FunctionName": physical_name(r),
         "Runtime": i.get("runtime"),
@@ -263,6 +264,9 @@ def _function(r: RecordedResource, _: Recording) -> list[Request]:
         "Architectures": i.get("architectures"),
         "LoggingConfig": {"LogFormat": logging.get("logFormat"), "LogGroup": logging.get("logGroup")},
         "Tags": dict(i.get("tags") or {}),
+        "Publish": i.get("publish"),
+        "DurableConfig": _drop_none({"ExecutionTimeout": _int(durable.get("executionTimeout")),
+                                     "RetentionPeriodInDays": _int(durable.get("retentionPeriod"))}) or None,
     }))]
 
 

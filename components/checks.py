@@ -24,7 +24,7 @@ from components.iam import WILDCARD_RESOURCE_REASONS
 from components.iam_coverage import iam_coverage
 from components.iam_database import iam_database
 from components.mockrun import Recording, RecordedResource
-from runtime.resources import FUNCTIONS
+from runtime.resources import FUNCTIONS, WORKFLOW_FUNCTIONS
 
 # Which function-side capabilities each action family needs (least privilege by declaration).
 AGENT_ACTION = re.compile(r"^bedrock-agentcore:(InvokeAgentRuntime|StopRuntimeSession)$")
@@ -86,7 +86,7 @@ def least_privilege(recording: Recording) -> list[Violation]:
 def _function_capabilities(recording: Recording) -> list[Violation]:
     """A function that does not invoke agents may not hold agent actions; one without a bucket, no S3."""
     out = []
-    by_handler = {f.handler: f for f in FUNCTIONS}
+    by_handler = {f.handler: f for f in (*FUNCTIONS, *WORKFLOW_FUNCTIONS)}
     # Each LambdaFunction component holds one function and its policy: the function's handler names its declaration.
     declared = {fn.parent: by_handler.get(fn.inputs.get("handler"))
                 for fn in recording.of_type("aws:lambda/function:Function")}

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.onboarding.aws import DEFAULT_ACCESS_ROLE
 from runtime.resources import TABLES, Function
 
 # Actions that AWS does not scope to a resource: the only place a "*" resource is allowed, and why.
@@ -25,6 +26,15 @@ WILDCARD_RESOURCE_REASONS: dict[str, str] = {
     "condition instead",
     "bedrock-agentcore:ConnectBrowserAutomationStream": "the Service Authorization Reference gives it no resource "
     "type; the sessions it connects to are started on the one system browser's ARN (StartBrowserSession)",
+    # The onboarding workflow's Organizations calls that have no resource type (the organisation as a whole, or an
+    # account that does not exist yet); the statements holding them name nothing else.
+    **{f"organizations:{action}": "the Service Authorization Reference gives it no resource type (it acts on the "
+       "organisation as a whole or on an account not yet created)"
+       for action in ("DescribeOrganization", "CreateOrganization", "ListRoots", "ListAccounts", "CreateAccount",
+                      "ListCreateAccountStatus", "DescribeCreateAccountStatus")},
+    "organizations:ListPolicies": "no resource type; narrowed to service control policies by organizations:PolicyType",
+    "organizations:CreatePolicy": "no resource type (the policy does not exist yet); narrowed to service control "
+    "policies by organizations:PolicyType",
 }
 
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")
@@ -49,6 +59,50 @@ KB_SYNC = ("bedrock:StartIngestionJob", "bedrock:GetIngestionJob")
 KB_RETRIEVE = ("bedrock:Retrieve",)
 # Which secrets a function may write, not only read: Notion hands the webhook its verification token once.
 SECRET_WRITERS: dict[str, tuple[str, ...]] = {"webhook": ("webhook-verification-token",)}
+
+# --- the onboarding workflows (seed 003, runtime/onboarding/) -------------------------------------------------
+# The package bucket: packages written once and read back (runtime/onboarding/package_store.py: PutObject with
+# IfNoneMatch, GetObject, HeadObject, ListObjectsV2 under packages/), its objects under the bucket's KMS key.
+PACKAGE_OBJECTS = ("s3:GetObject", "s3:PutObject")
+PACKAGE_PREFIX = "packages/"
+PACKAGE_KEY_USE = ("kms:Decrypt", "kms:GenerateDataKey")  # GetObject decrypts; PutObject asks for a data key
+# Who writes packages (builds and versions them); the others only read a version back (provisioning, rollback).
+PACKAGE_WRITERS = ("onboarding_workflow",)
+# What the durable SDK calls on its own execution (AWS's AWSLambdaBasicDurableExecutionRolePolicy holds the same
+# two): checkpoints written and the execution's state read back on replay.
+DURABLE_EXECUTION = ("lambda:CheckpointDurableExecution", "lambda:GetDurableExecutionState")
+WORKFLOW_START = ("lambda:InvokeFunction",)  # Invoke with a DurableExecutionName (engine.LambdaBackend.start)
+WORKFLOW_CALLBACK = ("lambda:SendDurableExecutionCallbackSuccess",)  # the approval, a cancel's release
+# Which workflows a workflow function starts itself: onboarding's last step starts provisioning.
+WORKFLOW_STARTS: dict[str, tuple[str, ...]] = {"onboarding_workflow": ("provisioning",)}
+SCP = "SERVICE_CONTROL_POLICY"
+# The Organizations calls of each workflow (runtime/onboarding/organizations.py, through the onboarding tools),
+# nothing else: no CloseAccount (account_close is no workflow step), no DeletePolicy, no DetachPolicy. Each action
+# is granted on the resource types IAM has for it, in this account's organisation (ORG_RESOURCES), or on "*" where
+# it has none (WILDCARD_RESOURCE_REASONS), SCP-only where IAM offers organizations:PolicyType.
+ORGANIZATIONS_ACTIONS: dict[str, tuple[str, ...]] = {
+    "onboarding_workflow": (
+        "organizations:DescribeOrganization", "organizations:CreateOrganization", "organizations:ListRoots",
+        "organizations:EnablePolicyType", "organizations:ListOrganizationalUnitsForParent",
+        "organizations:ListAccountsForParent", "organizations:CreateOrganizationalUnit", "organizations:ListAccounts",
+        "organizations:ListParents", "organizations:MoveAccount", "organizations:ListCreateAccountStatus",
+        "organizations:CreateAccount", "organizations:DescribeCreateAccountStatus", "organizations:ListPolicies",
+        "organizations:CreatePolicy", "organizations:DescribePolicy", "organizations:UpdatePolicy",
+        "organizations:ListTargetsForPolicy", "organizations:AttachPolicy",
+    ),
+    # none: the management account's id comes from sts:GetCallerIdentity, the target account from the request
+    "provisioning_workflow": (),
+}
+# Organizations resource types in the organisation whose management account is `{account}` (the stack's own):
+# `o-*` because the organisation may not exist before the first onboarding creates it.
+ORG_RESOURCES = {
+    "root": "arn:aws:organizations::{}:root/o-*/r-*",
+    "ou": "arn:aws:organizations::{}:ou/o-*/ou-*",
+    "account": "arn:aws:organizations::{}:account/o-*/*",
+    "scp": "arn:aws:organizations::{}:policy/o-*/service_control_policy/p-*",
+}
+# CreateOrganization makes Organizations' service-linked role (its dependent action in the IAM database).
+ORG_SERVICE_LINKED_ROLE = "arn:aws:iam::{}:role/aws-service-role/organizations.amazonaws.com/*"
 
 
 def statement(sid: str, actions: Sequence[str], resources: Sequence[Any], condition: Mapping[str, Any] | None = None,
@@ -100,6 +154,11 @@ class StackArns:
     # Runtime ARNs the function may invoke or stop: a list, or an Output of {agent: ARN} (resolved later).
     agent_runtimes: Any = ()
     knowledge_base: Any = None  # the Bedrock knowledge base's ARN (sync: ingestion jobs; tools: Retrieve)
+    keys: Mapping[str, Any] = field(default_factory=dict)  # bucket logical name -> its KMS key ARN (SSE-KMS)
+    workflows: Mapping[str, Any] = field(default_factory=dict)  # workflow kind -> durable function ARN
+    account: Any = None  # this (the management) account's id
+    region: Any = None
+    access_role_name: str = DEFAULT_ACCESS_ROLE  # aidlc:accessRoleName
 
 
 def _table_resources(arn: Any, logical_name: str) -> list[Any]:
@@ -140,6 +199,9 @@ def function_statements(function: Function, arns: StackArns, log_group_arn: Any)
         out.append(statement("InvokeAgentRuntimes", agent_actions, runtime_resources(arns.agent_runtimes)))
     for bucket in function.buckets:
         bucket_arn = arns.buckets[bucket]
+        if bucket == "packages":  # the onboarding packages, under the bucket's own KMS key
+            out += package_statements(bucket_arn, arns.keys[bucket], arns.region, write=name in PACKAGE_WRITERS)
+            continue
         if bucket == "kb-documents":  # the knowledge base's data source: documents written and removed
             out.append(statement("WriteKbDocuments", ("s3:PutObject", "s3:DeleteObject"), [_join(bucket_arn, "/*")]))
             continue
@@ -152,7 +214,82 @@ def function_statements(function: Function, arns: StackArns, log_group_arn: Any)
         out.append(statement("UseKnowledgeBase", actions, [arns.knowledge_base]))
     if name in ("completion", "budget_alerts"):
         out.append(metrics_statement())
+    if function.starts_workflows and arns.workflows:  # the API and Slack: start, approve, cancel
+        functions = list(arns.workflows.values())
+        out.append(statement("StartWorkflows", WORKFLOW_START, [_join(a, ":*") for a in functions]))
+        out.append(statement("AnswerWorkflowCallbacks", WORKFLOW_CALLBACK,
+                             [_join(a, ":*/durable-execution/*") for a in functions]))
+    started = [arns.workflows[k] for k in WORKFLOW_STARTS.get(name, ()) if k in arns.workflows]
+    if started:
+        out.append(statement("StartWorkflows", WORKFLOW_START, [_join(a, ":*") for a in started]))
+    if "organizations" in function.aws and ORGANIZATIONS_ACTIONS.get(name):
+        out += organizations_statements(ORGANIZATIONS_ACTIONS[name], arns.account)
+    if "assume-access-role" in function.aws:
+        out.append(assume_access_role_statement(arns.access_role_name, arns.account))
     return out
+
+
+def package_statements(bucket_arn: Any, key_arn: Any, region: Any, *, write: bool) -> list[dict[str, Any]]:
+    """Packages under packages/ only: read (and, for a writer, written and listed under packages/: the next
+    version's number), the bucket key used for them through S3 only (kms:ViaService)."""
+    via_s3 = {"StringEquals": {"kms:ViaService": _format("s3.{}.amazonaws.com", region)}}
+    if not write:
+        return [statement("ReadPackages", ("s3:GetObject",), [_join(bucket_arn, f"/{PACKAGE_PREFIX}*")]),
+                statement("DecryptPackages", ("kms:Decrypt",), [key_arn], via_s3)]
+    return [
+        statement("UsePackages", PACKAGE_OBJECTS, [_join(bucket_arn, f"/{PACKAGE_PREFIX}*")]),
+        statement("ListPackages", ("s3:ListBucket",), [bucket_arn],
+                  {"StringLike": {"s3:prefix": f"{PACKAGE_PREFIX}*"}}),
+        statement("UsePackageKey", PACKAGE_KEY_USE, [key_arn], via_s3),
+    ]
+
+
+def organizations_statements(actions: Sequence[str], account: Any) -> list[dict[str, Any]]:
+    """`actions` (Organizations) granted as narrowly as IAM allows, in the organisation `account` manages."""
+    arn = {kind: _format(template, account) for kind, template in ORG_RESOURCES.items()}
+    scp_only = {"StringEquals": {"organizations:PolicyType": SCP}}
+    groups: list[tuple[str, tuple[str, ...], list[Any], dict | None]] = [
+        ("OrganizationWide", ("organizations:DescribeOrganization", "organizations:CreateOrganization",
+                              "organizations:ListRoots", "organizations:ListAccounts", "organizations:CreateAccount",
+                              "organizations:ListCreateAccountStatus", "organizations:DescribeCreateAccountStatus"),
+         ["*"], None),
+        ("ServiceControlPoliciesOnly", ("organizations:ListPolicies", "organizations:CreatePolicy"), ["*"], scp_only),
+        ("OrganizationTree", ("organizations:ListOrganizationalUnitsForParent", "organizations:ListAccountsForParent",
+                              "organizations:CreateOrganizationalUnit", "organizations:ListParents",
+                              "organizations:MoveAccount"), [arn["root"], arn["ou"], arn["account"]], None),
+        ("EnableServiceControlPolicies", ("organizations:EnablePolicyType",), [arn["root"]], scp_only),
+        ("ManageServiceControlPolicies", ("organizations:DescribePolicy", "organizations:UpdatePolicy",
+                                          "organizations:ListTargetsForPolicy"), [arn["scp"]], None),
+        ("AttachServiceControlPolicies", ("organizations:AttachPolicy",),
+         [arn["scp"], arn["root"], arn["ou"], arn["account"]], scp_only),
+    ]
+    out = []
+    for sid, group, resources, condition in groups:
+        chosen = [a for a in group if a in actions]
+        if chosen:
+            out.append(statement(sid, chosen, resources, condition))
+    unknown = set(actions) - {a for _, group, _, _ in groups for a in group}
+    if unknown:
+        raise ValueError(f"no statement group for {sorted(unknown)}: add it to organizations_statements")
+    if "organizations:CreateOrganization" in actions:
+        out.append(statement("CreateOrganizationsRole", ("iam:CreateServiceLinkedRole",),
+                             [_format(ORG_SERVICE_LINKED_ROLE, account)],
+                             {"StringEquals": {"iam:AWSServiceName": "organizations.amazonaws.com"}}))
+    return out
+
+
+def assume_access_role_statement(role_name: str, account: Any) -> dict[str, Any]:
+    """sts:AssumeRole on the organisation's access role (aidlc:accessRoleName) in member accounts only: a role of
+    that name in an account of our own organisation (aws:ResourceOrgID), never in this management account (its
+    own clients need no role; the Cedar policy forbids its stacks anyway)."""
+    return statement("AssumeOrganizationAccessRole", ("sts:AssumeRole",), [f"arn:aws:iam::*:role/{role_name}"],
+                     {"StringEquals": {"aws:ResourceOrgID": "${aws:PrincipalOrgID}"},
+                      "StringNotEquals": {"aws:ResourceAccount": account}})
+
+
+def durable_execution_statement(function_arn: Any) -> dict[str, Any]:
+    """A durable function's own executions (any published version): checkpoints and replayed state."""
+    return statement("CheckpointOwnExecutions", DURABLE_EXECUTION, [_join(function_arn, ":*/durable-execution/*")])
 
 
 def runtime_resources(runtime_arns: Any) -> list[Any]:

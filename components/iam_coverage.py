@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 from components import iam_database
 from components.findings import Violation
 from components.mockrun import Recording, statements_of
-from runtime.resources import BUCKETS, FUNCTIONS, QUEUES, SECRETS, TABLES
+from runtime.resources import BUCKETS, FUNCTIONS, QUEUES, SECRETS, TABLES, WORKFLOW_FUNCTIONS
 
 # botocore service name -> IAM service prefix, where they differ.
 SERVICE_PREFIX = {"bedrock-runtime": "bedrock", "monitoring": "cloudwatch"}
@@ -51,6 +51,21 @@ PARAMETER_ACTIONS: dict[tuple[str, str, str], str] = {
 # Principals that are no deployed role: the local stack's own housekeeping (runtime/local/stack.py seeds secrets
 # as an operator would with `pulumi config` / the console). Their calls are not held to any role.
 NOT_DEPLOYED_PRINCIPALS = frozenset({"local"})
+# Calls made in a member account as the organisation's access role (runtime/onboarding/aws.py AccountClients
+# records them as the assumed-role session's ARN): Organizations creates that role there, not this stack; what
+# this stack must allow is the sts:AssumeRole into it, made (and checked) as the workflow function.
+ASSUMED_ROLE_PRINCIPAL = "arn:aws:sts::"
+# Operations no IAM permission governs ("No permissions are required to perform this operation").
+NO_PERMISSION: frozenset[tuple[str, str]] = frozenset({("sts", "GetCallerIdentity")})
+# The organisation's id is in every Organizations ARN but in no request: any id of the stack account's
+# organisation stands for it (the statements name `o-*` in this account).
+ORG_ID = "o-aaaaaaaaaa"
+# Dependent actions whose resource is not the call's (the IAM database lists them without one).
+DEPENDENT_RESOURCES: dict[tuple[str, str], tuple[str, dict[str, str]]] = {
+    ("organizations:CreateOrganization", "iam:CreateServiceLinkedRole"): (
+        "arn:aws:iam::{account}:role/aws-service-role/organizations.amazonaws.com/AWSServiceRoleForOrganizations",
+        {"iam:AWSServiceName": "organizations.amazonaws.com"}),
+}
 TRANSACT_ITEM_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem",
                          "ConditionCheck": "dynamodb:ConditionCheckItem", "Get": "dynamodb:GetItem"}
 
@@ -76,7 +91,7 @@ def _field(call: Any, name: str) -> Any:
 
 
 def _declared_by_handler() -> dict[str, str]:
-    return {f.handler: f.logical_name for f in FUNCTIONS}
+    return {f.handler: f.logical_name for f in (*FUNCTIONS, *WORKFLOW_FUNCTIONS)}
 
 
 def principal_statements(recording: Recording) -> dict[str, list[dict[str, Any]]]:
@@ -154,6 +169,10 @@ def needs(call: Any, recording: Recording, arns: Mapping[tuple[str, str], str] |
     actions += [a for (s, o, p), a in PARAMETER_ACTIONS.items() if (s, o) == (service, operation) and params.get(p)]
     context: dict[str, str] = {}
 
+    if (service, operation) in NO_PERMISSION:
+        return []
+    if service == "organizations":
+        return _organizations_needs(operation, params, _stack_account(recording))
     if service == "dynamodb" and operation in ("TransactWriteItems", "TransactGetItems"):
         out = []
         for item in params.get("TransactItems") or []:
@@ -175,6 +194,14 @@ def needs(call: Any, recording: Recording, arns: Mapping[tuple[str, str], str] |
         resource = f"{bucket}/{params['Key']}" if params.get("Key") else bucket
         if operation in ("ListObjectsV2", "ListObjects", "HeadBucket"):
             resource = bucket
+            if params.get("Prefix") is not None:
+                context["s3:prefix"] = params["Prefix"]
+        key = _bucket_key_arn(recording, bucket)
+        if key and operation in ("PutObject", "GetObject"):  # SSE-KMS: S3 uses the key as the caller
+            use = "kms:GenerateDataKey" if operation == "PutObject" else "kms:Decrypt"
+            extra = [Need(use, key, {"kms:ViaService": f"s3.{region}.amazonaws.com"})]
+        else:
+            extra = []
     elif service == "secretsmanager":
         secret = str(params["SecretId"])
         resource = _resource_arn(arns, "secret", secret.split(":secret:", 1)[-1].rsplit("-", 1)[0]
@@ -188,12 +215,84 @@ def needs(call: Any, recording: Recording, arns: Mapping[tuple[str, str], str] |
         context["cloudwatch:namespace"] = params.get("Namespace", "")
     elif service == "bedrock-runtime":
         resource = f"arn:aws:bedrock:{region}::foundation-model/{params.get('modelId')}"
+    elif service == "sts" and operation == "AssumeRole":
+        resource = str(params["RoleArn"])
+        context["aws:ResourceAccount"] = resource.split(":")[4]
+    elif service == "lambda" and operation == "Invoke":  # the workflows started by name from the environment
+        resource = str(params["FunctionName"])
+        if params.get("Qualifier"):
+            resource += f":{params['Qualifier']}"
     else:
         raise Unmapped(f"no resource mapping for {service}.{operation}")
 
     out = [Need(a, resource, context) for a in actions]
+    if service == "s3":
+        out += extra
     for action in list(actions):
         out += [Need(d, resource, context) for d in sorted(iam_database.dependent_actions(action))]
+    return out
+
+
+def _stack_account(recording: Recording) -> str:
+    """The stack's own (the management) account: the one its function ARNs name."""
+    for function in recording.of_type("aws:lambda/function:Function"):
+        arn = str(function.state.get("arn") or "")
+        if arn.count(":") >= 5:
+            return arn.split(":")[4]
+    raise Unmapped("the stack has no function whose ARN names its account")
+
+
+def _bucket_key_arn(recording: Recording, bucket_arn: str) -> str | None:
+    """The customer-managed KMS key a bucket's default encryption names, if any (SSE-KMS)."""
+    bucket = next((b for b in recording.of_type("aws:s3/bucket:Bucket") if b.state.get("arn") == bucket_arn), None)
+    if bucket is None:
+        return None
+    for config in recording.of_type("aws:s3/bucketServerSideEncryptionConfiguration:"
+                                    "BucketServerSideEncryptionConfiguration"):
+        if config.inputs.get("bucket") == bucket.id:
+            for rule in config.inputs.get("rules") or []:
+                default = rule.get("applyServerSideEncryptionByDefault") or {}
+                if default.get("sseAlgorithm") == "aws:kms" and default.get("kmsMasterKeyId"):
+                    return str(default["kmsMasterKeyId"])
+    return None
+
+
+def _org_arn(account: str, node_id: str) -> str:
+    """The ARN of a root (r-), OU (ou-), account (12 digits) or service control policy (p-) in the organisation."""
+    if node_id.startswith("r-"):
+        return f"arn:aws:organizations::{account}:root/{ORG_ID}/{node_id}"
+    if node_id.startswith("ou-"):
+        return f"arn:aws:organizations::{account}:ou/{ORG_ID}/{node_id}"
+    if node_id.startswith("p-"):
+        return f"arn:aws:organizations::{account}:policy/{ORG_ID}/service_control_policy/{node_id}"
+    if node_id.isdigit():
+        return f"arn:aws:organizations::{account}:account/{ORG_ID}/{node_id}"
+    raise Unmapped(f"{node_id!r} is no root, OU, account or policy id")
+
+
+# Which request parameters name the Organizations resources an operation acts on (the Service Authorization
+# Reference's resource types for it); an operation not here acts on the organisation as a whole ("*").
+ORG_RESOURCE_PARAMS: dict[str, tuple[str, ...]] = {
+    "ListOrganizationalUnitsForParent": ("ParentId",), "ListAccountsForParent": ("ParentId",),
+    "CreateOrganizationalUnit": ("ParentId",), "ListParents": ("ChildId",),
+    "MoveAccount": ("AccountId", "SourceParentId", "DestinationParentId"), "EnablePolicyType": ("RootId",),
+    "DescribePolicy": ("PolicyId",), "UpdatePolicy": ("PolicyId",), "ListTargetsForPolicy": ("PolicyId",),
+    "AttachPolicy": ("PolicyId", "TargetId"), "DetachPolicy": ("PolicyId", "TargetId"), "DeletePolicy": ("PolicyId",),
+    "DescribeAccount": ("AccountId",), "CloseAccount": ("AccountId",),
+}
+# Request parameters that carry organizations:PolicyType.
+ORG_POLICY_TYPE_PARAMS = ("Filter", "Type", "PolicyType")
+
+
+def _organizations_needs(operation: str, params: Mapping[str, Any], account: str) -> list[Need]:
+    action = f"organizations:{operation}"
+    context = {"organizations:PolicyType": str(params[p]) for p in ORG_POLICY_TYPE_PARAMS if params.get(p)}
+    names = ORG_RESOURCE_PARAMS.get(operation, ())
+    resources = [_org_arn(account, str(params[p])) for p in names if params.get(p)] if names else ["*"]
+    out = [Need(action, r, context) for r in resources]
+    for dependent in sorted(iam_database.dependent_actions(action)):
+        template, extra = DEPENDENT_RESOURCES.get((action, dependent), ("*", {}))
+        out.append(Need(dependent, template.format(account=account), extra))
     return out
 
 
@@ -247,6 +346,8 @@ def _conditions_hold(condition: Mapping[str, Any] | None, context: Mapping[str, 
                 return False
             if operator == "StringLike" and not any(_matches(v, context[key], case=True) for v in values):
                 return False
+            if operator == "StringNotEquals" and context[key] in values:
+                return False
     return True
 
 
@@ -273,7 +374,7 @@ def iam_coverage(recording: Recording, calls: Iterable[Any]) -> list[Violation]:
     seen: set[tuple[str, str]] = set()
     for call in calls:
         principal = _field(call, "principal")
-        if principal in NOT_DEPLOYED_PRINCIPALS:
+        if principal in NOT_DEPLOYED_PRINCIPALS or str(principal).startswith(ASSUMED_ROLE_PRINCIPAL):
             continue
         label = f"{_field(call, 'service')}.{_field(call, 'operation')}"
         if principal not in statements:

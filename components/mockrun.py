@@ -83,6 +83,9 @@ def computed_outputs(type_token: str, name: str, inputs: Mapping[str, Any]) -> d
     elif type_token == "aws:lambda/function:Function":
         out["arn"] = f"arn:aws:lambda:{MOCK_REGION}:{MOCK_ACCOUNT}:function:{physical}"
         out["invokeArn"] = f"arn:aws:apigateway:{MOCK_REGION}:lambda:path/functions/{out['arn']}/invocations"
+        # what Lambda reports: a published function's first version, else $LATEST
+        out["version"] = "1" if inputs.get("publish") else "$LATEST"
+        out["qualifiedArn"] = f"{out['arn']}:{out['version']}"
     elif kind == "Role":
         out["arn"] = f"arn:aws:iam::{MOCK_ACCOUNT}:role/{physical}"
     elif kind == "LogGroup":

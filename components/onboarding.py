@@ -5,7 +5,7 @@ ever built, so a rollback can fetch the previous one: versioning on, encrypted w
 (rotated yearly), no public access, never force-destroyed. The workflow state table is the State component's
 `workflows` table (runtime/resources.py declares both).
 
-Not here yet: the durable workflow functions, their roles and alarms (see the README's "Onboarding workflows").
+The durable workflow functions, their roles and alarms are components/workflows.py.
 """
 
 from __future__ import annotations

@@ -37,6 +37,10 @@ class OrchestrationArgs:
     architecture: str = "arm64"
     batch_size: int = 10
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The onboarding workflows (components/workflows.py): kind -> function ARN (IAM), kind -> published version's
+    # ARN (AIDLC_WORKFLOW_FUNCTIONS: what the API and Slack functions start and answer callbacks on)
+    workflow_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    workflow_qualified_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         missing = [f.logical_name for f in PIPELINE_FUNCTIONS if self.code.get(f.logical_name) is None]
@@ -61,7 +65,7 @@ class Orchestration(pulumi.ComponentResource):
         state = args.state
         runtime_arns = pulumi.Output.from_input(args.agent_runtime_arns)
         arns = iam.StackArns(tables=state.table_arns, queues=state.queue_arns, secrets=state.secret_arns,
-                             agent_runtimes=runtime_arns)
+                             agent_runtimes=runtime_arns, workflows=dict(args.workflow_arns))
         # No POWERTOOLS_SERVICE_NAME: Powertools would add it as a `service` dimension to every EMF metric, and
         # the budget alarms and the cost dashboard select the cost metrics by ProjectId alone (the handlers name
         # their loggers' service themselves).
@@ -78,6 +82,8 @@ class Orchestration(pulumi.ComponentResource):
             Env.PROTOTYPE_BASE_URL: args.prototype_base_url,
             # The webhook needs a dropped-in plugin's triggers, the completion step its chains.
             Env.PLUGIN_DIRS: lambda_plugin_dirs(args.plugin_dirs_in_bundle) if args.plugin_dirs_in_bundle else None,
+            Env.WORKFLOW_FUNCTIONS: (pulumi.Output.json_dumps(dict(args.workflow_qualified_arns))
+                                     if args.workflow_qualified_arns else None),
         }
         names = deployment_names(state, settings)
         self.functions = {}

@@ -42,6 +42,10 @@ BUNDLES: dict[str, tuple[str, ...]] = {
     # playwright: the browser check drives AgentCore Browser over CDP from the tool Lambda (runtime/browser)
     "tools": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py", "cedarpy", "pathspec", "dulwich",
               "playwright"),
+    # the onboarding workflows (Lambda durable functions, python 3.13): the durable SDK, the breakers, cfn-lint for
+    # package validation, the tools' registry and Cedar policy, the Slack thread
+    "workflows": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py", "cedarpy", "pathspec", "dulwich",
+                  "slack-sdk", "aws-durable-execution-sdk-python", "pybreaker", "cfn-lint", "email-validator"),
     "agent": (*_LAMBDA_BASE, "notion-client", "httpx", "markdown-it-py", "cedarpy", "pathspec", "strands-agents",
               "mcp", "bedrock-agentcore", "starlette", "uvicorn"),
 }
@@ -59,7 +63,11 @@ FUNCTION_BUNDLES: dict[str, str] = {
     "tool_gateway": "tools",
     "sync": "pipeline",  # the content sync: notion-client and markdown-it-py; SQLite FTS5 ships with Python
 }
+# Workflow function (runtime/resources.py WORKFLOW_FUNCTIONS: durable functions) -> bundle.
+WORKFLOW_BUNDLES: dict[str, str] = {"onboarding_workflow": "workflows", "provisioning_workflow": "workflows"}
 PYTHON_VERSION = "3.12"
+# Bundles whose functions run another Python than PYTHON_VERSION: durable functions run on python3.13 or later.
+BUNDLE_PYTHON: dict[str, str] = {"workflows": "3.13"}
 
 
 class PackagingError(RuntimeError):
@@ -177,26 +185,13 @@ class BundlePlan:
         return [f"plugins/{i}" for i in range(len(self.spec.plugin_dirs))]
 
 
-# sha256 of a source file by (path, size, mtime): the program plans every bundle, and the bundles share most of the
-# project's files, so each is read once per process, and again only once it has changed.
-_FILE_DIGESTS: dict[tuple[str, int, int], bytes] = {}
-
-
-def _file_digest(path: Path) -> bytes:
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _FILE_DIGESTS:
-        _FILE_DIGESTS[key] = hashlib.sha256(path.read_bytes()).digest()
-    return _FILE_DIGESTS[key]
-
-
 def plan_bundle(spec: BundleSpec) -> BundlePlan:
     """The bundle's content hash and file name, without building anything."""
     digest = hashlib.sha256()
     digest.update("\n".join([spec.name, spec.platform, spec.python_version, *spec.requirements]).encode())
     files = source_files(spec)
     for arcname, path in files:
-        digest.update(arcname.encode() + b"\0" + _file_digest(path))
+        digest.update(arcname.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     content_hash = digest.hexdigest()[:16]
     return BundlePlan(spec, content_hash, f"{spec.name}-{content_hash}.zip", len(files))
 

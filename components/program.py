@@ -24,9 +24,11 @@ from components.ingress import Ingress, IngressArgs
 from components.knowledge_base import KnowledgeBase, KnowledgeBaseArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.onboarding import Onboarding, OnboardingArgs
+from components.workflows import WorkflowAlarms, WorkflowAlarmsArgs, Workflows, WorkflowsArgs
 from components.orchestration import PIPELINE_FUNCTIONS, Orchestration, OrchestrationArgs, project_config_json
 from components.state import State, StateArgs
 from runtime.tools.schemas import gateway_inline_payloads
+from runtime.onboarding.workflows.resilience import SERVICES as BREAKER_SERVICES
 from runtime.registry import AgentRegistry
 from runtime.resources import (
     AUTOMATION_SECRET, FUNCTIONS, GITHUB_TOKEN, GITHUB_WEBHOOK_SECRET, NOTION_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,
@@ -47,6 +49,8 @@ class Stack:
     knowledge_base: KnowledgeBase
     bundles: dict[str, packaging.BundlePlan]
     onboarding: Onboarding | None = None  # the onboarding workflows' package bucket (seed 003)
+    workflows: Workflows | None = None  # the onboarding and provisioning durable functions
+    workflow_alarms: WorkflowAlarms | None = None
 
 
 def running_under_mocks() -> bool:
@@ -68,8 +72,9 @@ def code_bundles(config: StackConfig, plugin_dirs: Sequence[Path], *, build: boo
     plans: dict[str, packaging.BundlePlan] = {}
     paths: dict[str, Path] = {}
     for bundle in packaging.BUNDLES:
-        # Lambdas run python3.12; the agent bundle follows the AgentCore runtime the stack picks.
-        python = packaging.python_version_of(config.agent_runtime) if bundle == "agent" else packaging.PYTHON_VERSION
+        # Lambdas run python3.12 (durable functions 3.13); the agent bundle follows the stack's AgentCore runtime.
+        python = (packaging.python_version_of(config.agent_runtime) if bundle == "agent"
+                  else packaging.BUNDLE_PYTHON.get(bundle, packaging.PYTHON_VERSION))
         spec = packaging.bundle_spec(bundle, architecture=config.lambda_architecture, plugin_dirs=plugin_dirs,
                                      python_version=python)
         plans[bundle] = packaging.plan_bundle(spec)
@@ -162,6 +167,20 @@ def build_stack(
         knowledge_base_arn=knowledge_base.knowledge_base_arn,
         agent_versions=config.agent_versions,
     ))
+    onboarding = Onboarding("onboarding", OnboardingArgs(tags=tags))
+    workflows = Workflows("workflows", WorkflowsArgs(
+        state=state,
+        code=pulumi.FileArchive(str(zips[packaging.WORKFLOW_BUNDLES["onboarding_workflow"]])),
+        package_bucket_name=onboarding.bucket_name,
+        package_bucket_arn=onboarding.bucket_arn,
+        package_key_arn=onboarding.package_key.arn,
+        region=region,
+        account_id=account,
+        access_role_name=config.access_role_name,
+        log_retention_days=config.log_retention_days,
+        architecture=config.lambda_architecture,
+        tags=tags,
+    ))
     orchestration = Orchestration("pipeline", OrchestrationArgs(
         state=state,
         code={f.logical_name: function_code[f.logical_name] for f in PIPELINE_FUNCTIONS},
@@ -174,6 +193,8 @@ def build_stack(
         log_retention_days=config.log_retention_days,
         architecture=config.lambda_architecture,
         tags=tags,
+        workflow_arns=workflows.arns,
+        workflow_qualified_arns=workflows.qualified_arns,
     ))
     routed = {**orchestration.functions, "sync": knowledge_base.sync_function}
     ingress = Ingress("ingress", IngressArgs(
@@ -189,15 +210,19 @@ def build_stack(
         monthly_budget_usd=float(config.cost_limit_per_month),
         alarm_email=config.alarm_email,
         function_names={**{k: f.name for k, f in orchestration.functions.items()},
-                        "tool_gateway": agents.tool_function.name, "sync": knowledge_base.sync_function.name},
+                        "tool_gateway": agents.tool_function.name, "sync": knowledge_base.sync_function.name,
+                        **workflows.function_names},
         dead_letter_queue_names={k: q.name for k, q in state.dead_letter_queues.items()},
         queue_names={k: q.name for k, q in state.queues.items()},
         region=region,
         account_id=account,
         tags=tags,
     ))
-    onboarding = Onboarding("onboarding", OnboardingArgs(tags=tags))
-    return Stack(state, ingress, orchestration, hosting, agents, monitoring, knowledge_base, plans, onboarding)
+    workflow_alarms = WorkflowAlarms("workflow-alarms", WorkflowAlarmsArgs(
+        function_names=workflows.function_names, topic_arn=monitoring.topic_arn, breaker_services=BREAKER_SERVICES,
+        tags=tags))
+    return Stack(state, ingress, orchestration, hosting, agents, monitoring, knowledge_base, plans, onboarding,
+                 workflows, workflow_alarms)
 
 
 def export(stack: Stack, registry: AgentRegistry) -> None:
@@ -209,6 +234,8 @@ def export(stack: Stack, registry: AgentRegistry) -> None:
     pulumi.export("agent_endpoint_versions", stack.agents.endpoint_versions)
     if stack.onboarding is not None:
         pulumi.export("package_bucket", stack.onboarding.bucket_name)
+    if stack.workflows is not None:
+        pulumi.export("workflow_functions", stack.workflows.qualified_arns)
     pulumi.export("task_queue_url", stack.orchestration.task_queue_url)
     pulumi.export("completion_queue_url", stack.orchestration.completion_queue_url)
     pulumi.export("alarm_topic_arn", stack.monitoring.topic_arn)

@@ -89,6 +89,9 @@ class StackConfig(BaseModel):
     agent_versions: EndpointVersions = Field(default_factory=dict)
     agent_endpoint: EndpointName = "prod"
     agent_beta_share: float = Field(default=0.0, ge=0, le=1)
+    # The onboarding workflows (seed 003): the role provisioning assumes in each member account (Organizations makes
+    # OrganizationAccountAccessRole in every account it creates); the workflow roles may assume exactly this name.
+    access_role_name: str = Field(default="OrganizationAccountAccessRole", pattern=r"^[\w+=,.@-]{1,64}$")
     tags: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("log_retention_days")

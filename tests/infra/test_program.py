@@ -11,12 +11,12 @@ from components.ingress import INTERNAL_ROUTES, WEBHOOK_ROUTE
 from runtime.resources import ROUTES
 from components.mockrun import Recording
 from runtime.registry import get_registry
-from runtime.resources import FUNCTIONS, QUEUES, SECRETS, TABLES
+from runtime.resources import FUNCTIONS, QUEUES, SECRETS, TABLES, WORKFLOW_FUNCTIONS
 from runtime.stack_config import load_stack_config
 from tests.infra.conftest import PROJECT_ROOT, TEST_SECRETS, run_dev
 
 COMPONENT_TYPES = ("State", "Ingress", "Orchestration", "PrototypeHosting", "AgentCore", "Monitoring", "KnowledgeBase",
-                   "Onboarding")
+                   "Onboarding", "Workflows", "WorkflowAlarms")
 
 
 def plain(value):
@@ -48,7 +48,7 @@ def test_each_component_once_with_its_children(dev_stack: Recording) -> None:
         assert all(child.name.startswith(f"{component.name}-") for child in children), component.name
     # Every custom resource sits under a component: nothing is created loose at the stack root.
     assert all(r.parent for r in dev_stack.resources if r.custom)
-    assert len(dev_stack.of_type("aidlc:index:LambdaFunction")) == len(FUNCTIONS)
+    assert len(dev_stack.of_type("aidlc:index:LambdaFunction")) == len(FUNCTIONS) + len(WORKFLOW_FUNCTIONS)
 
 
 def test_tables_follow_the_shared_declarations(dev_stack: Recording) -> None:
@@ -240,7 +240,7 @@ def test_monitoring_alarms_cover_every_dlq_function_and_budget(dev_stack: Record
     dlq_alarms = {a.inputs["dimensions"]["QueueName"] for a in alarms if a.inputs.get("namespace") == "AWS/SQS"}
     assert dlq_alarms == {dev_stack.named(f"state-{q.logical_name}-dlq").state["name"] for q in QUEUES}
     error_alarms = [a for a in alarms if a.inputs.get("metricQueries")]
-    assert len(error_alarms) == len(FUNCTIONS)
+    assert len(error_alarms) == len(FUNCTIONS) + len(WORKFLOW_FUNCTIONS)  # the durable workflows' too
     assert all(a.inputs["threshold"] == 10 for a in error_alarms)
     budget = float(load_stack_config("dev", PROJECT_ROOT).cost_limit_per_month)
     thresholds = sorted(a.inputs["threshold"] for a in alarms if a.inputs.get("namespace") == "aidlc")

@@ -221,8 +221,11 @@ class Breakers:
     (in memory otherwise: one process, tests of the workflow logic)."""
 
     def __init__(self, *, table: str | None = None, client: Any = None,
-                 settings: BreakerSettings = BREAKER_SETTINGS) -> None:
+                 settings: BreakerSettings = BREAKER_SETTINGS, metrics_enabled: bool = False) -> None:
         self.settings = settings
+        # a breaker going open emits `WorkflowCircuitOpen` (the infra's alarm, components/workflows.py); off
+        # unless asked for (in AWS: wiring.services_from_env), so tests and `aidlc dev` print no metric lines
+        self.metrics_enabled = metrics_enabled
         self._breakers: dict[str, pybreaker.CircuitBreaker] = {}
         for service in SERVICES:
             storage = (DynamoBreakerStorage(service, table=table, client=client) if table and client is not None
@@ -230,7 +233,7 @@ class Breakers:
             self._breakers[service] = pybreaker.CircuitBreaker(
                 fail_max=settings.failure_threshold, reset_timeout=settings.reset_timeout_seconds,
                 success_threshold=settings.success_threshold, exclude=[_not_the_service], state_storage=storage,
-                name=service)
+                name=service, listeners=[_OpenedMetric(self)])
 
     def __getitem__(self, service: str) -> pybreaker.CircuitBreaker:
         return self._breakers[service]
@@ -252,6 +255,26 @@ class Breakers:
 # --- critical alerts -------------------------------------------------------------------------------------------
 
 METRIC_NAMESPACE = "aidlc/workflows"
+CIRCUIT_OPEN_METRIC = "WorkflowCircuitOpen"
+
+
+class _OpenedMetric(pybreaker.CircuitBreakerListener):
+    """A `WorkflowCircuitOpen` metric (dimension Service) each time a breaker opens (EMF, as `Alerts`')."""
+
+    def __init__(self, breakers: "Breakers") -> None:
+        self.breakers = breakers
+
+    def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
+        if not self.breakers.metrics_enabled or getattr(new_state, "name", None) != pybreaker.STATE_OPEN:
+            return
+        from aws_lambda_powertools.metrics import MetricUnit, single_metric
+        from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+        if is_metrics_disabled():
+            return
+        with single_metric(name=CIRCUIT_OPEN_METRIC, unit=MetricUnit.Count, value=1.0,
+                           namespace=METRIC_NAMESPACE) as metric:
+            metric.add_dimension(name="Service", value=str(cb.name))
 
 
 class Alerts:

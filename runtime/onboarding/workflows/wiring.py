@@ -58,6 +58,7 @@ def services_from_env(environ: Mapping[str, str] | None = None) -> WorkflowServi
         from runtime.aws_clients import AwsClients
 
         services = services_from_environment(env, clients=AwsClients("workflow"), metrics=True)
+        services.breakers.metrics_enabled = True  # a breaker opening is alarmed on (components/workflows.py)
         WorkflowEngine(services, lambda_backend(env))  # onboarding starts provisioning through it
         _cached["services"] = services
         return services
