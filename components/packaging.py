@@ -185,13 +185,26 @@ class BundlePlan:
         return [f"plugins/{i}" for i in range(len(self.spec.plugin_dirs))]
 
 
+# sha256 of a source file by (path, size, mtime): the program plans every bundle, and the bundles share most of the
+# project's files, so each is read once per process, and again only once it has changed.
+_FILE_DIGESTS: dict[tuple[str, int, int], bytes] = {}
+
+
+def _file_digest(path: Path) -> bytes:
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _FILE_DIGESTS:
+        _FILE_DIGESTS[key] = hashlib.sha256(path.read_bytes()).digest()
+    return _FILE_DIGESTS[key]
+
+
 def plan_bundle(spec: BundleSpec) -> BundlePlan:
     """The bundle's content hash and file name, without building anything."""
     digest = hashlib.sha256()
     digest.update("\n".join([spec.name, spec.platform, spec.python_version, *spec.requirements]).encode())
     files = source_files(spec)
     for arcname, path in files:
-        digest.update(arcname.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+        digest.update(arcname.encode() + b"\0" + _file_digest(path))
     content_hash = digest.hexdigest()[:16]
     return BundlePlan(spec, content_hash, f"{spec.name}-{content_hash}.zip", len(files))
 
