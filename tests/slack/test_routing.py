@@ -32,6 +32,9 @@ def registries(draw):
 @settings(deadline=None)  # examples: the Hypothesis profile (tests/conftest.py)
 @given(registry=registries(), data=st.data())
 def test_each_declared_command_routes_to_exactly_its_agent(registry, data):
+    """Feature: agent-onboarding-provisioning, Property 1: Message Routing Correctness — for any Slack message with a
+    valid intent, routing delivers it to exactly one agent whose capabilities match that intent. (Shown to fail: a
+    `route` that sends every declared command word to the first agent that declares any fails here.)"""
     declared = [(w, spec.name) for spec in registry.agents.values() for w in spec.slack_commands]
     page = str(uuid.UUID(int=data.draw(st.integers(0, 2**128 - 1))))
     for word, owner in declared:
