@@ -43,6 +43,17 @@ def _waiting_for_approval(engine, workflow_id: str):
     raise AssertionError(f"{workflow_id} never waited for its approval: {record.state.status}")
 
 
+def _preview(slack, thread_ts: str) -> dict:
+    # The callback is recorded as its submitter starts; the submitter then posts the change-set preview, so the
+    # message may land a moment after the workflow shows it is waiting (seen once in CI).
+    for _ in range(1200):  # bounded, never timed
+        found = [m for m in slack.thread(thread_ts) if any(b.get("type") == "actions" for b in m.get("blocks") or [])]
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no change-set preview in the thread: {slack.thread(thread_ts)}")
+
+
 def test_a_customer_onboarded_and_provisioned_from_slack_in_the_local_stack(stack):
     slack = stack.slack
     status, answer = slack.command("onboard acme-co ops@acme.example us-east-1 s3 dev", user_id=slack.person.id)
@@ -55,8 +66,7 @@ def test_a_customer_onboarded_and_provisioned_from_slack_in_the_local_stack(stac
     provisioning_id = onboarding.completed("provisioning_started").result["workflow_id"]
     waiting = _waiting_for_approval(engine, provisioning_id)
     assert waiting.state.status == "waiting_approval", waiting.state.error
-    preview = next(m for m in slack.thread(answer["thread_ts"]) if any(
-        b.get("type") == "actions" for b in m.get("blocks") or []))
+    preview = _preview(slack, answer["thread_ts"])
 
     status, _ = slack.click(preview["ts"], APPROVE_ACTION, user_id=slack.person.id)  # not an approver
     assert status == 200
