@@ -265,18 +265,13 @@ class InvocationRecord(Strict):
     @classmethod
     def from_message(cls, message: "QueueMessage", config: dict[str, Any] | None = None) -> "InvocationRecord":
         """The queued record of the run a task message asks for (the orchestrator, and POST /invoke before it
-        enqueues); `config`: the project settings the run is recorded with."""
+        enqueues); `config`: the project settings the run is recorded with. The fields the two share (the ids, the
+        agent, the trigger, the parent) carry over as they are."""
         return cls(
-            invocation_id=message.invocation_id,
-            notion_page_id=message.notion_page_id,
-            workspace_id=message.workspace_id,
-            project_id=message.project_id,
-            agent_type=message.agent_type,
-            trigger_value=message.trigger_value,
+            **message.model_dump(include=set(cls.model_fields) & set(type(message).model_fields)),
             input_context={"story": message.page_snapshot.model_dump(mode="json"),
                            "chain_context": message.chain_context,
                            **({"slack": message.slack.model_dump(mode="json")} if message.slack else {})},
-            parent_invocation_id=message.parent_invocation_id,
             config=dict(config or {}),
         )
 
@@ -449,6 +444,12 @@ class AgentProjectSettings(BaseModel):
     stories_data_source_id: str = ""
     dashboard_data_source_id: str | None = None
     protected_paths: list[str] = Field(default_factory=list)  # globs the agent must never change (Cedar enforces)
+
+    @classmethod
+    def from_project(cls, project: ProjectConfig) -> "AgentProjectSettings":
+        """The settings of `project` its agents see: those of the same name, and the stories' data source."""
+        return cls(**project.model_dump(include=set(cls.model_fields) - {"stories_data_source_id"}),
+                   stories_data_source_id=project.notion_data_source_id)
 
 
 class Budget(BaseModel):

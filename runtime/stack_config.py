@@ -160,29 +160,16 @@ class StackConfig(BaseModel):
         return list(dict.fromkeys([self.model_id, *self.allowed_model_ids]))
 
     def project_config(self) -> ProjectConfig:
-        """The default project this stack serves, as the handlers see it."""
-        return ProjectConfig(
-            project_id=self.project_id,
-            workspace_id=self.workspace_id,
-            notion_database_id=self.notion_database_id,
-            notion_data_source_id=self.notion_stories_data_source_id,
-            dashboard_data_source_id=self.notion_dashboard_data_source_id or None,
-            trigger_property=self.trigger_property,
-            owner_user_id=self.owner_user_id or None,
-            github_repo=self.github_repo,
-            github_branch_strategy=self.github_branch_strategy,
-            coding_standards=self.coding_standards,
-            framework_preferences=list(self.framework_preferences),
-            agent_chain_template=self.agent_chain_template,
-            trigger_map=dict(self.trigger_map),
-            prototype_expiry_days=self.prototype_expiry_days,
-            cost_limit_per_invocation=self.cost_limit_per_invocation,
-            cost_limit_per_month=self.cost_limit_per_month,
-            concurrency_limit=self.concurrency_limit,
-            agent_endpoint=self.agent_endpoint,
-            beta_share=self.agent_beta_share,
-            projects_data_source_id=self.notion_projects_data_source_id or None,
-        )
+        """The default project this stack serves, as the handlers see it: the settings of the same name as they are,
+        the rest renamed ("" here is None there)."""
+        return ProjectConfig(**{
+            **self.model_dump(include=set(ProjectConfig.model_fields)),
+            "notion_data_source_id": self.notion_stories_data_source_id,
+            "dashboard_data_source_id": self.notion_dashboard_data_source_id or None,
+            "owner_user_id": self.owner_user_id or None,
+            "beta_share": self.agent_beta_share,
+            "projects_data_source_id": self.notion_projects_data_source_id or None,
+        })
 
     def model_prices_json(self) -> str:
         return json.dumps({k: v.model_dump(mode="json") for k, v in self.model_prices.items()}, sort_keys=True)

@@ -15,10 +15,9 @@ from runtime.errors import AidlcError, ErrorCode
 from runtime.models import AgentName, InvocationRecord, InvocationStatus, PageSnapshot, QueueMessage, Ulid
 from runtime.pipeline.state.invocations import InvocationRepository
 from runtime.pipeline.ports import AgentInvoker, NotionPort, parent_ids, same_id
-from runtime.pipeline.state.ledger import RunLedger
 from runtime.pipeline.state.projects import ProjectRepository
 from runtime.pipeline.ports import TaskPublisher
-from runtime.pipeline.common import UsesRegistry
+from runtime.pipeline.common import RunService
 
 
 class InvokeRequest(BaseModel):
@@ -41,7 +40,7 @@ def _not_found(what: str) -> AidlcError:
     return AidlcError(ErrorCode.NOT_FOUND, f"{what} not found")
 
 
-class ApiService(UsesRegistry):
+class ApiService(RunService):
     def __init__(
         self,
         *,
@@ -53,12 +52,9 @@ class ApiService(UsesRegistry):
         access: Mapping[str, Sequence[str]] | None = None,
         notion: Callable[[], NotionPort] | None = None,
     ) -> None:
-        self.invocations = invocations
-        self.projects = projects
-        self.ledger = RunLedger(invocations, projects)
+        super().__init__(invocations=invocations, projects=projects, registry=registry)
         self.queue = queue
         self._invoker = invoker
-        self._registry = registry
         # principal -> the projects it may use ("*" for any); None: one tenant, every caller may use every project
         self.access = {k: frozenset(v) for k, v in access.items()} if access is not None else None
         self._notion = notion

@@ -6,6 +6,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from runtime.pipeline.state.invocations import InvocationRepository
+from runtime.pipeline.state.ledger import RunLedger
+from runtime.pipeline.state.projects import ProjectRepository
+
 
 class UsesRegistry:
     """A service that asks the agent registry; given one in its constructor (`self._registry`) it uses that, else it
@@ -20,6 +24,18 @@ class UsesRegistry:
 
             self._registry = get_registry()
         return self._registry
+
+
+class RunService(UsesRegistry):
+    """A pipeline service over the run records (the orchestrator, the completion, the sweepers, the API): the
+    invocations, the projects, and the ledger that changes both in one transaction (budget, slots)."""
+
+    def __init__(self, *, invocations: InvocationRepository, projects: ProjectRepository,
+                 registry: Any | None = None) -> None:
+        self.invocations = invocations
+        self.projects = projects
+        self.ledger = RunLedger(invocations, projects)
+        self._registry = registry
 
 
 def parse_time(value: str | None) -> datetime | None:

@@ -23,13 +23,12 @@ from runtime.models import (
     CompletionEvent, InvocationRecord, InvocationStatus, PageSnapshot, ProjectConfig, SlackOrigin,
 )
 from runtime.pipeline.state.invocations import HOLDS_SLOT, InvocationRepository, StoredInvocation
-from runtime.pipeline.state.ledger import RunLedger
 from runtime.pipeline.orchestrator import tell_notion
 from runtime.pipeline.state.projects import ProjectRepository, projects_read_once
 from runtime.pipeline.ports import TaskPublisher
 from runtime.pipeline.webhook import build_message, invocation_id_for
 from runtime.pipeline.writeback import NotionWriteBack
-from runtime.pipeline.common import UsesRegistry
+from runtime.pipeline.common import RunService
 from runtime.observe.trace import bind_invocation, in_stage
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ def untrusted(event: CompletionEvent, record: InvocationRecord) -> str | None:
     return None
 
 
-class CompletionService(UsesRegistry):
+class CompletionService(RunService):
     def __init__(
         self,
         *,
@@ -75,14 +74,11 @@ class CompletionService(UsesRegistry):
         model_prices: dict | None = None,
         notices: Any | None = None,
     ) -> None:
-        self.invocations = invocations
-        self.projects = projects
-        self.ledger = RunLedger(invocations, projects)
+        super().__init__(invocations=invocations, projects=projects, registry=registry)
         self.queue = queue
         # runtime.slack.runs.SlackRunNotices: a run asked for in Slack posts its result to its thread
         self.notices = notices
         self._writeback = writeback
-        self._registry = registry
         self.model_prices = model_prices
 
     def cost_of(self, event: CompletionEvent) -> Decimal:

@@ -40,10 +40,10 @@ from runtime.pipeline.state.invocations import (
 )
 from runtime.pipeline.endpoints import choose_endpoint
 from runtime.pipeline.ports import AgentInvoker, InvokeError, InvokeUnanswered, TransientInvokeError
-from runtime.pipeline.state.ledger import DELIVERY_CLAIM, RunLedger
+from runtime.pipeline.state.ledger import DELIVERY_CLAIM
 from runtime.pipeline.state.projects import ProjectRepository, budget_month, projects_read_once
 from runtime.pipeline.writeback import NotionWriteBack
-from runtime.pipeline.common import UsesRegistry, parse_time, retrying_after
+from runtime.pipeline.common import RunService, parse_time, retrying_after
 from runtime.observe.trace import bind_invocation
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class OrchestratorService(UsesRegistry):
+class OrchestratorService(RunService):
     def __init__(
         self,
         *,
@@ -121,14 +121,11 @@ class OrchestratorService(UsesRegistry):
         tool_tokens: Callable[[], Any] = lambda: None,
         endpoints: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
-        self.invocations = invocations
-        self.projects = projects
-        self.ledger = RunLedger(invocations, projects)
+        super().__init__(invocations=invocations, projects=projects, registry=registry)
         self.invoker = invoker
         # runtime.slack.runs.SlackRunNotices (started / finished) for runs asked for in Slack; None: no one to tell
         self.notices = notices
         self._writeback = writeback
-        self._registry = registry
         self.retry_delays = tuple(retry_delays)
         self.sleep = sleep
         # -> runtime.tools.identity.ToolTokens (the tool-token key) or None: each run's signed tool token, so the
@@ -277,17 +274,7 @@ class OrchestratorService(UsesRegistry):
             workspace_id=message.workspace_id,
             notion_page_id=message.notion_page_id,
             story=message.page_snapshot,
-            project=AgentProjectSettings(
-                project_id=project.project_id,
-                github_repo=project.github_repo,
-                github_branch_strategy=project.github_branch_strategy,
-                coding_standards=project.coding_standards,
-                framework_preferences=project.framework_preferences,
-                prototype_expiry_days=project.prototype_expiry_days,
-                stories_data_source_id=project.notion_data_source_id,
-                dashboard_data_source_id=project.dashboard_data_source_id,
-                protected_paths=project.protected_paths,
-            ),
+            project=AgentProjectSettings.from_project(project),
             parent=parent,
             budget=Budget(cost_limit_usd=reserved or project.cost_limit_per_invocation,
                           token_limit=spec.limits.max_tokens),

@@ -23,14 +23,14 @@ from runtime.errors import ErrorCode
 from runtime.models import Heartbeat, InvocationStatus, ProjectConfig
 from runtime.pipeline.state.invocations import InvocationRepository
 from runtime.pipeline.ports import AgentInvoker
-from runtime.pipeline.state.ledger import DELIVERY_CLAIM, RunLedger
+from runtime.pipeline.state.ledger import DELIVERY_CLAIM
 from runtime.pipeline.ports import NotionPort, choice_value, last_editor_id, same_id
 from runtime.pipeline.orchestrator import tell_notion
 from runtime.pipeline.state.projects import ProjectRepository
 from runtime.pipeline.ports import TaskPublisher
 from runtime.pipeline.webhook import build_message, invocation_id_for
 from runtime.pipeline.writeback import NotionWriteBack
-from runtime.pipeline.common import UsesRegistry, parse_time
+from runtime.pipeline.common import RunService, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ PROGRESS = "progress"  # the last progress a running run's beat carried (runtime
 RECONCILE_GRACE = timedelta(minutes=2)
 
 
-class Sweepers(UsesRegistry):
+class Sweepers(RunService):
     def __init__(
         self,
         *,
@@ -61,14 +61,11 @@ class Sweepers(UsesRegistry):
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         silent_after: timedelta | None = SILENT_AFTER,
     ) -> None:
-        self.invocations = invocations
-        self.projects = projects
-        self.ledger = RunLedger(invocations, projects)
+        super().__init__(invocations=invocations, projects=projects, registry=registry)
         self._queue = queue
         self._notion = notion
         self._writeback = writeback
         self._invoker = invoker
-        self._registry = registry
         self.clock = clock
         self.silent_after = silent_after  # None: no liveness check (agents that send no heartbeat)
 
