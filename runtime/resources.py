@@ -227,50 +227,21 @@ def match_route(method: str, path: str, routes: tuple[Route, ...] = ROUTES) -> t
     return None
 
 
-INVOCATIONS = Table(
-    logical_name="invocations",
-    env_var="INVOCATIONS_TABLE",
-    hash_key="invocation_id",
-    indexes=(
-        Index("by_project", "project_id", "created_at"),
-        Index("by_page", "notion_page_id", "created_at"),
-        Index("by_status", "status", "created_at"),
-    ),
-    purpose="agent invocation records (seed 2.1)",
-)
-PROJECTS = Table(
-    logical_name="projects",
-    env_var="PROJECTS_TABLE",
-    hash_key="pk",
-    purpose="project configuration (seed 2.2) and per-month budget counters",
-)
-IDEMPOTENCY = Table(
-    logical_name="idempotency",
-    env_var="IDEMPOTENCY_TABLE",
-    hash_key="id",
-    ttl_attribute="expiration",
-    purpose="Powertools idempotency records for webhook deliveries",
-)
-AUDIT = Table(
-    logical_name="audit",
-    env_var="AUDIT_TABLE",
-    hash_key="invocation_id",
-    range_key="seq",
-    ttl_attribute="expires_at",
-    purpose="one record per tool call: agent, tool, argument digest, outcome, duration",
-)
-KB_SYNC_STATE = Table(
-    logical_name="kb-state",
-    env_var="KB_SYNC_TABLE",
-    hash_key="pk",
-    ttl_attribute="expires_at",
-    purpose="knowledge base sync: each page's ingested_at, and the sync jobs",
-)
+INVOCATIONS = Table("invocations", "INVOCATIONS_TABLE", "invocation_id", indexes=(
+    Index("by_project", "project_id", "created_at"),
+    Index("by_page", "notion_page_id", "created_at"),
+    Index("by_status", "status", "created_at"),
+), purpose="agent invocation records (seed 2.1)")
+PROJECTS = Table("projects", "PROJECTS_TABLE", "pk",
+                 purpose="project configuration (seed 2.2) and per-month budget counters")
+IDEMPOTENCY = Table("idempotency", "IDEMPOTENCY_TABLE", "id", ttl_attribute="expiration",
+                    purpose="Powertools idempotency records for webhook deliveries")
+AUDIT = Table("audit", "AUDIT_TABLE", "invocation_id", "seq", ttl_attribute="expires_at",
+              purpose="one record per tool call: agent, tool, argument digest, outcome, duration")
+KB_SYNC_STATE = Table("kb-state", "KB_SYNC_TABLE", "pk", ttl_attribute="expires_at",
+                      purpose="knowledge base sync: each page's ingested_at, and the sync jobs")
 WORKFLOWS = Table(
-    logical_name="workflows",
-    env_var="WORKFLOWS_TABLE",
-    hash_key="workflow_id",
-    indexes=(Index("by_customer", "customer_id", "created_at"),),
+    "workflows", "WORKFLOWS_TABLE", "workflow_id", indexes=(Index("by_customer", "customer_id", "created_at"),),
     purpose="onboarding and provisioning workflow state and checkpoints (seed 003), and the circuit breakers' state",
 )
 TABLES: tuple[Table, ...] = (INVOCATIONS, PROJECTS, IDEMPOTENCY, AUDIT, KB_SYNC_STATE, WORKFLOWS)
@@ -281,34 +252,16 @@ TABLES: tuple[Table, ...] = (INVOCATIONS, PROJECTS, IDEMPOTENCY, AUDIT, KB_SYNC_
 # within minutes. maxReceiveCount stays 3 for real failures: a task waiting for a concurrency slot is not
 # redelivered but deferred (runtime/pipeline/deferral.py: ChangeMessageVisibility with a growing delay, and a fresh
 # copy before one more receive would reach the limit), so waiting never sends a task to the DLQ.
-TASKS = Queue(
-    logical_name="tasks",
-    env_var="TASK_QUEUE_URL",
-    fifo=True,
-    visibility_timeout_seconds=180,
-    purpose="invocations to start, one message group per Notion page",
-)
-COMPLETIONS = Queue(
-    logical_name="completions",
-    env_var="COMPLETION_QUEUE_URL",
-    fifo=False,
-    visibility_timeout_seconds=180,
-    purpose="completion events from agent runs",
-)
-KB_SYNC = Queue(
-    logical_name="kb-sync",
-    env_var="KB_SYNC_QUEUE_URL",
-    fifo=False,
-    visibility_timeout_seconds=360,  # the sync function's 300 s, and room
-    purpose="knowledge base sync jobs: pages and data sources to sync (webhook events, POST /sync/*)",
-)
+TASKS = Queue("tasks", "TASK_QUEUE_URL", fifo=True,
+              purpose="invocations to start, one message group per Notion page")
+COMPLETIONS = Queue("completions", "COMPLETION_QUEUE_URL", fifo=False, purpose="completion events from agent runs")
+KB_SYNC = Queue("kb-sync", "KB_SYNC_QUEUE_URL", fifo=False,
+                visibility_timeout_seconds=360,  # the sync function's 300 s, and room
+                purpose="knowledge base sync jobs: pages and data sources to sync (webhook events, POST /sync/*)")
 QUEUES: tuple[Queue, ...] = (TASKS, COMPLETIONS, KB_SYNC)
 
-PROTOTYPES = Bucket(
-    logical_name="prototypes",
-    env_var="PROTOTYPE_BUCKET",
-    purpose="hosted prototypes under {invocation_id}/, expired by lifecycle rule",
-)
+PROTOTYPES = Bucket("prototypes", "PROTOTYPE_BUCKET",
+                    purpose="hosted prototypes under {invocation_id}/, expired by lifecycle rule")
 
 NOTION_TOKEN = Secret("notion-token", "NOTION_TOKEN_SECRET", "the Notion integration token")
 GITHUB_TOKEN = Secret("github-token", "GITHUB_TOKEN_SECRET", "the GitHub token for the code and review agents")
@@ -332,14 +285,10 @@ GITHUB_WEBHOOK_SECRET = Secret(
 )
 SECRETS: tuple[Secret, ...] = (NOTION_TOKEN, GITHUB_TOKEN, WEBHOOK_VERIFICATION, AUTOMATION_SECRET,
                                SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN, TOOL_TOKEN_KEY, GITHUB_WEBHOOK_SECRET)
-KB_DOCUMENTS = Bucket(
-    logical_name="kb-documents",
-    env_var="KB_DOCUMENTS_BUCKET",
-    purpose="the knowledge base's S3 data source: pages/<page id>.md and its .metadata.json",
-)
+KB_DOCUMENTS = Bucket("kb-documents", "KB_DOCUMENTS_BUCKET",
+                      purpose="the knowledge base's S3 data source: pages/<page id>.md and its .metadata.json")
 PACKAGES = Bucket(
-    logical_name="packages",
-    env_var="PACKAGE_BUCKET",
+    "packages", "PACKAGE_BUCKET",
     purpose="CloudFormation packages by customer and version: versioning on, objects never overwritten (seed 003)",
 )
 BUCKETS: tuple[Bucket, ...] = (PROTOTYPES, KB_DOCUMENTS, PACKAGES)
@@ -420,10 +369,20 @@ class Function:
         )
 
 
+def _handler_function(name: str, **uses: Any) -> Function:
+    """A function whose handler is `handler` in runtime/handlers/<name>.py."""
+    return Function(name, f"runtime.handlers.{name}.handler", **uses)
+
+
+def _sweeper(name: str, schedule: str, timeout_seconds: int = 120, **uses: Any) -> Function:
+    """A scheduled sweep of runtime/handlers/sweepers.py: it reads the runs and their projects, and writes to Notion."""
+    return Function(name, f"runtime.handlers.sweepers.{name}_handler", timeout_seconds=timeout_seconds,
+                    tables=("invocations", "projects"), secrets=("notion-token",), schedule=schedule, **uses)
+
+
 FUNCTIONS: tuple[Function, ...] = (
-    Function(
+    _handler_function(
         "webhook",
-        "runtime.handlers.webhook.handler",
         timeout_seconds=15,
         # invocations: a comment on a story re-runs the story's last run (runtime/pipeline/feedback.py)
         tables=("idempotency", "projects", "invocations"),
@@ -431,17 +390,15 @@ FUNCTIONS: tuple[Function, ...] = (
         secrets=("notion-token", "webhook-verification-token", "automation-secret"),
         stops_agents=True,  # a person moving a story out of its trigger status cancels its run
     ),
-    Function(
+    _handler_function(
         "github_webhook",
-        "runtime.handlers.github_webhook.handler",
         timeout_seconds=15,  # GitHub gives up on a delivery after 10 s; the agent's work leaves through the queue
         tables=("idempotency", "projects", "invocations"),  # deliveries seen; the PR's run and its story
         queues_send=("tasks",),
         secrets=("github-webhook-secret",),
     ),
-    Function(
+    _handler_function(
         "orchestrator",
-        "runtime.handlers.orchestrator.handler",
         timeout_seconds=120,
         tables=("invocations", "projects"),
         queues_consume=("tasks",),
@@ -450,9 +407,8 @@ FUNCTIONS: tuple[Function, ...] = (
         invokes_agents=True,
         settings=(Env.DEFER_SECONDS, Env.SLACK_API_BASE),
     ),
-    Function(
+    _handler_function(
         "completion",
-        "runtime.handlers.completion.handler",
         timeout_seconds=120,
         tables=("invocations", "projects"),
         queues_consume=("completions",),
@@ -460,9 +416,8 @@ FUNCTIONS: tuple[Function, ...] = (
         secrets=("notion-token", "slack-bot-token"),  # the bot token: results posted to the Slack thread
         settings=(Env.MODEL_PRICES, Env.SLACK_API_BASE),  # the cost of a run's usage
     ),
-    Function(
+    _handler_function(
         "slack",
-        "runtime.handlers.slack.handler",
         timeout_seconds=15,  # Slack wants its answer in 3 s; the agent's work leaves through the task queue
         # audit: a change-set decision, and a refused attempt at one, in the audit trail (runtime/slack/workflows.py)
         tables=("idempotency", "projects", "invocations", "workflows", "audit"),
@@ -472,42 +427,18 @@ FUNCTIONS: tuple[Function, ...] = (
         starts_workflows=True,  # /aidlc onboard | provision | status | cancel | resume, the approval button
         settings=(Env.SLACK_API_BASE,),
     ),
-    Function(
+    _handler_function(
         "api",
-        "runtime.handlers.api.handler",
         timeout_seconds=30,
         tables=("invocations", "projects", "workflows", "audit"),  # audit: POST /workflows/{id}/approve's decision
         queues_send=("tasks",),
         stops_agents=True,  # POST /invocation/{id}/cancel stops the agent session
         starts_workflows=True,  # POST /workflows and the approve / cancel / resume routes
     ),
-    Function(
-        "reconcile",
-        "runtime.handlers.sweepers.reconcile_handler",
-        timeout_seconds=300,
-        tables=("invocations", "projects"),
-        queues_send=("tasks",),
-        secrets=("notion-token",),
-        schedule="rate(15 minutes)",
-    ),
-    Function(
-        "timeouts",
-        "runtime.handlers.sweepers.timeouts_handler",
-        timeout_seconds=120,
-        tables=("invocations", "projects"),
-        secrets=("notion-token",),
-        # Every minute: a run silent for 120 s (a dead or hung agent) is failed within 3 minutes, not at its timeout.
-        schedule="rate(1 minute)",
-        stops_agents=True,  # a timed-out run's session is stopped
-    ),
-    Function(
-        "budget_alerts",
-        "runtime.handlers.sweepers.budget_alerts_handler",
-        timeout_seconds=120,
-        tables=("invocations", "projects"),
-        secrets=("notion-token",),
-        schedule="rate(1 hour)",
-    ),
+    _sweeper("reconcile", "rate(15 minutes)", timeout_seconds=300, queues_send=("tasks",)),
+    # Every minute: a run silent for 120 s (a dead or hung agent) is failed within 3 minutes, not at its timeout.
+    _sweeper("timeouts", "rate(1 minute)", stops_agents=True),  # a timed-out run's session is stopped
+    _sweeper("budget_alerts", "rate(1 hour)"),
     Function(
         "tool_gateway",
         "runtime.tools.gateway_target.handler",
@@ -521,9 +452,8 @@ FUNCTIONS: tuple[Function, ...] = (
                   Env.GITHUB_API_BASE, Env.LOCAL_GIT_REMOTE, Env.POLICY_DIRS, Env.KB_ID, Env.KB_LOCAL_INDEX),
         knowledge_base="retrieve",  # kb_retrieve
     ),
-    Function(
+    _handler_function(
         "sync",
-        "runtime.handlers.sync.handler",
         timeout_seconds=300,  # a data source of a few hundred rows at Notion's 3 requests/s; bigger ones resume
         tables=("kb-state", "projects"),  # projects: a stories row's project, for the retrieval filter
         queues_send=("kb-sync",),
