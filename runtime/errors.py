@@ -99,7 +99,7 @@ class AidlcError(Exception):
         self.code = code
         self.message = message
         self.invocation_id = invocation_id
-        self.remediation = remediation or DEFAULT_REMEDIATION[code]
+        self.remediation = remediation  # None: the code's default (ErrorResponse.of)
 
     def to_response(self) -> ErrorResponse:
         return ErrorResponse.of(self.code, self.message, self.invocation_id, self.remediation)

@@ -172,23 +172,19 @@ class GitHubRestBackend:
         }
 
     def comment_pull_request(self, number: int, body: str) -> dict[str, Any]:
-        if not body.strip():
-            raise GitHubError("the comment is empty", status=400)
-        comment = self._request(
-            "POST", f"/repos/{self.repo}/issues/{int(number)}/comments", json={"body": body},
-            not_found=f"no pull request #{number}",
-        ).json()
-        return {"comment_id": comment["id"], "url": comment["html_url"]}
+        return self._post_comment(f"/repos/{self.repo}/issues/{int(number)}/comments", body,
+                                  what="comment", not_found=f"no pull request #{number}")
 
     def reply_to_review_comment(self, number: int, comment_id: int, body: str) -> dict[str, Any]:
-        if not body.strip():
-            raise GitHubError("the reply is empty", status=400)
         # GitHub's "create a reply for a review comment": the reply joins the comment's thread on the diff
-        reply = self._request(
-            "POST", f"/repos/{self.repo}/pulls/{int(number)}/comments/{int(comment_id)}/replies", json={"body": body},
-            not_found=f"no review comment {comment_id} on pull request #{number}",
-        ).json()
-        return {"comment_id": reply["id"], "url": reply["html_url"]}
+        return self._post_comment(f"/repos/{self.repo}/pulls/{int(number)}/comments/{int(comment_id)}/replies", body,
+                                  what="reply", not_found=f"no review comment {comment_id} on pull request #{number}")
+
+    def _post_comment(self, path: str, body: str, *, what: str, not_found: str) -> dict[str, Any]:
+        if not body.strip():
+            raise GitHubError(f"the {what} is empty", status=400)
+        comment = self._request("POST", path, json={"body": body}, not_found=not_found).json()
+        return {"comment_id": comment["id"], "url": comment["html_url"]}
 
     # --- exploring (runtime/tools/repo_tools.py) ------------------------------------------------------------
     # Search goes through the git trees API and the blobs, not GitHub's code search: code search indexes only the

@@ -433,25 +433,21 @@ class NotionEmulator:
 
     # --- pages -------------------------------------------------------------------------------------------------
 
+    def _stored(self, kind: str, object_id: str, raw: str | None = None) -> dict:
+        """The stored page, data_source, database or block, else Notion's 404 (`raw`: the id as the request wrote
+        it, which the message quotes)."""
+        found = self.store.get(kind, object_id)
+        if found is None:
+            raise ApiError(404, "object_not_found",
+                           f"Could not find {kind} with ID: {raw or object_id}. Make sure the relevant pages and "
+                           "databases are shared with your integration.")
+        return found
+
     def _page(self, page_id: str, *, raw: str | None = None) -> dict:
-        page = self.store.get("page", page_id)
-        if page is None:
-            raise ApiError(
-                404, "object_not_found",
-                f"Could not find page with ID: {raw or page_id}. Make sure the relevant pages and databases are "
-                "shared with your integration.",
-            )
-        return page
+        return self._stored("page", page_id, raw)
 
     def _data_source(self, data_source_id: str, raw: str | None = None) -> dict:
-        source = self.store.get("data_source", data_source_id)
-        if source is None:
-            raise ApiError(
-                404, "object_not_found",
-                f"Could not find data_source with ID: {raw or data_source_id}. Make sure the relevant pages and "
-                "databases are shared with your integration.",
-            )
-        return source
+        return self._stored("data_source", data_source_id, raw)
 
     def _page_url(self, title: str, page_id: str) -> str:
         slug = re.sub(r"[^A-Za-z0-9]+", "-", title).strip("-")
@@ -811,11 +807,7 @@ class NotionEmulator:
         page = self.store.get("page", block_id)
         if page is not None:
             return block_id, page
-        block = self.store.get("block", block_id)
-        if block is None:
-            raise ApiError(404, "object_not_found",
-                           f"Could not find block with ID: {raw}. Make sure the relevant pages and databases are "
-                           "shared with your integration.")
+        self._stored("block", block_id, raw)
         return block_id, None
 
     def _blocks_children_list(self, *, block_id: str, query: Any, **_: Any) -> dict:
@@ -855,12 +847,7 @@ class NotionEmulator:
         return None
 
     def _blocks_retrieve(self, *, block_id: str, **_: Any) -> dict:
-        normal = _normal_id(block_id, "block_id")
-        block = self.store.get("block", normal)
-        if block is None:
-            raise ApiError(404, "object_not_found", f"Could not find block with ID: {block_id}. Make sure the relevant "
-                           "pages and databases are shared with your integration.")
-        return block
+        return self._stored("block", _normal_id(block_id, "block_id"), block_id)
 
     def _blocks_delete(self, *, block_id: str, **kw: Any) -> dict:
         block = self._blocks_retrieve(block_id=block_id)
@@ -871,12 +858,7 @@ class NotionEmulator:
     # --- databases and data sources ------------------------------------------------------------------------
 
     def _database(self, database_id: str, raw: str | None = None) -> dict:
-        database = self.store.get("database", database_id)
-        if database is None:
-            raise ApiError(404, "object_not_found",
-                           f"Could not find database with ID: {raw or database_id}. Make sure the relevant pages and "
-                           "databases are shared with your integration.")
-        return database
+        return self._stored("database", database_id, raw)
 
     def _databases_create(self, *, actor: _Actor, body: dict, **_: Any) -> dict:
         parent = body.get("parent")
