@@ -5,7 +5,7 @@ over every resource. A package is valid when there is no error: cfn-lint's E-rul
 errors; cfn-lint's W-rules are reported as warnings and do not reject the package. Each finding names the template,
 the resource and the rule (with the rule's reason, so the one reading a rejection knows why it matters).
 
-A compliance rule is a `ComplianceRule`: an id, a description, the reason, the resource types it looks at and a check
+A compliance rule is a `ComplianceRule`, declared by `@_rule` on its check: an id, a description, the reason, the resource types it looks at and a check
 returning the problems it sees in one resource's properties. Intrinsic functions (`{"Ref": ...}`) count as "set":
 the rules judge what the template says literally, and reject only what is literally insecure or missing.
 """
@@ -87,6 +87,17 @@ class ComplianceRule:
         return out
 
 
+_RULES: list[ComplianceRule] = []
+
+
+def _rule(rule_id: str, *resource_types: str, description: str, reason: str):
+    """Makes the decorated check the compliance rule `rule_id`, so a rule's check and its reason read together."""
+    def register(check: Callable[[dict[str, Any]], list[str]]) -> Callable[[dict[str, Any]], list[str]]:
+        _RULES.append(ComplianceRule(rule_id, description, reason, resource_types, check))
+        return check
+    return register
+
+
 def _is_false(value: Any) -> bool:
     """Literally off: False, "false", missing (None). An intrinsic (a dict) is judged at deploy time, not here."""
     return value is None or value is False or (isinstance(value, str) and value.lower() == "false")
@@ -139,8 +150,19 @@ _ENCRYPTION_CHECKS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "AWS::EC2::Volume": _flag_encrypted("Encrypted"),
     "AWS::Kinesis::Stream": _kinesis_encrypted,
 }
+_RULES.extend(
+    ComplianceRule(
+        "ENC-001", "Storage resources are encrypted at rest",
+        "Customer data at rest must be unreadable without the key (seed 003, requirement 5.2; SOC2 CC6.1, "
+        "HIPAA 164.312(a)(2)(iv), PCI-DSS 3.5)",
+        (resource_type,), check)
+    for resource_type, check in _ENCRYPTION_CHECKS.items()
+)
 
 
+@_rule("S3-001", "AWS::S3::Bucket", description="S3 buckets block every form of public access",
+       reason="A public bucket is the most common way customer data leaks; the account-level block is not enough "
+              "when a bucket's own settings are open")
 def _public_access_block(props: dict[str, Any]) -> list[str]:
     block = props.get("PublicAccessBlockConfiguration") or {}
     off = [k for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
@@ -167,6 +189,8 @@ def _statements(document: Any) -> list[dict[str, Any]]:
     return [s for s in (statements if isinstance(statements, list) else [statements]) if isinstance(s, dict)]
 
 
+@_rule("S3-002", "AWS::S3::BucketPolicy", description="Bucket policies do not allow everyone",
+       reason="Principal '*' without a condition grants the world access to the bucket")
 def _bucket_policy_public(props: dict[str, Any]) -> list[str]:
     return [f"Statement[{i}] allows everyone (Principal '*') without a condition"
             for i, s in enumerate(_statements(props.get("PolicyDocument")))
@@ -186,6 +210,11 @@ def _documents(props: dict[str, Any]) -> Iterable[Any]:
             yield policy.get("PolicyDocument")
 
 
+@_rule("IAM-001", "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::User",
+       "AWS::IAM::Group",
+       description="IAM policies name their actions (no '*', no 'service:*', no Allow with NotAction)",
+       reason="Least privilege (seed 003, requirement 5.1): a wildcard grants actions nobody reviewed, including "
+              "ones AWS adds later")
 def _no_wildcard_actions(props: dict[str, Any]) -> list[str]:
     problems = []
     for document in _documents(props):
@@ -235,77 +264,44 @@ def _ingress_rules_problems(rules: list[Any]) -> list[str]:
     return problems
 
 
+@_rule("NET-001", "AWS::EC2::SecurityGroup",
+       description="No ingress from 0.0.0.0/0 or ::/0 to administrative ports (SSH 22, RDP 3389, all)",
+       reason="Admin ports open to the internet are scanned and brute-forced within minutes (CIS AWS 5.2, 5.3)")
 def _security_group_ingress(props: dict[str, Any]) -> list[str]:
     return _ingress_rules_problems(props.get("SecurityGroupIngress") or [])
 
 
+@_rule("NET-002", "AWS::EC2::SecurityGroupIngress",
+       description="Stand-alone ingress rules do not open administrative ports to the internet",
+       reason="Same as NET-001 for AWS::EC2::SecurityGroupIngress resources")
 def _standalone_ingress(props: dict[str, Any]) -> list[str]:
     return _ingress_rules_problems([props])
 
 
+@_rule("RDS-001", "AWS::RDS::DBInstance", description="Databases are not publicly accessible",
+       reason="A database reachable from the internet exposes its endpoint to attack; reach it from the VPC")
 def _rds_private(props: dict[str, Any]) -> list[str]:
     value = props.get("PubliclyAccessible")
     return [] if _is_false(value) else ["PubliclyAccessible is true"]
 
 
+@_rule("KMS-001", "AWS::KMS::Key", description="Customer-managed symmetric keys rotate",
+       reason="Yearly key rotation limits what one compromised key version can decrypt (CIS AWS 3.6, PCI-DSS 3.6.4)")
 def _key_rotation(props: dict[str, Any]) -> list[str]:
     if props.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
         return []  # AWS rotates only symmetric keys
     return ["EnableKeyRotation is not true"] if _is_false(props.get("EnableKeyRotation")) else []
 
 
+@_rule("LAMBDA-001", "AWS::Lambda::Permission", description="Functions are not invocable by anyone",
+       reason="A permission for Principal '*' with no source lets any AWS account invoke the function")
 def _lambda_permission_public(props: dict[str, Any]) -> list[str]:
     if props.get("Principal") == "*" and not props.get("SourceArn") and not props.get("SourceAccount"):
         return ["Principal '*' without SourceArn or SourceAccount lets anyone invoke the function"]
     return []
 
 
-RULES: tuple[ComplianceRule, ...] = (
-    *(
-        ComplianceRule(
-            id="ENC-001", description="Storage resources are encrypted at rest",
-            reason="Customer data at rest must be unreadable without the key (seed 003, requirement 5.2; SOC2 CC6.1, "
-                   "HIPAA 164.312(a)(2)(iv), PCI-DSS 3.5)",
-            resource_types=(resource_type,), check=check)
-        for resource_type, check in _ENCRYPTION_CHECKS.items()
-    ),
-    ComplianceRule(
-        id="S3-001", description="S3 buckets block every form of public access",
-        reason="A public bucket is the most common way customer data leaks; the account-level block is not enough "
-               "when a bucket's own settings are open",
-        resource_types=("AWS::S3::Bucket",), check=_public_access_block),
-    ComplianceRule(
-        id="S3-002", description="Bucket policies do not allow everyone",
-        reason="Principal '*' without a condition grants the world access to the bucket",
-        resource_types=("AWS::S3::BucketPolicy",), check=_bucket_policy_public),
-    ComplianceRule(
-        id="IAM-001", description="IAM policies name their actions (no '*', no 'service:*', no Allow with NotAction)",
-        reason="Least privilege (seed 003, requirement 5.1): a wildcard grants actions nobody reviewed, including "
-               "ones AWS adds later",
-        resource_types=("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::User",
-                        "AWS::IAM::Group"),
-        check=_no_wildcard_actions),
-    ComplianceRule(
-        id="NET-001", description="No ingress from 0.0.0.0/0 or ::/0 to administrative ports (SSH 22, RDP 3389, all)",
-        reason="Admin ports open to the internet are scanned and brute-forced within minutes (CIS AWS 5.2, 5.3)",
-        resource_types=("AWS::EC2::SecurityGroup",), check=_security_group_ingress),
-    ComplianceRule(
-        id="NET-002", description="Stand-alone ingress rules do not open administrative ports to the internet",
-        reason="Same as NET-001 for AWS::EC2::SecurityGroupIngress resources",
-        resource_types=("AWS::EC2::SecurityGroupIngress",), check=_standalone_ingress),
-    ComplianceRule(
-        id="RDS-001", description="Databases are not publicly accessible",
-        reason="A database reachable from the internet exposes its endpoint to attack; reach it from the VPC",
-        resource_types=("AWS::RDS::DBInstance",), check=_rds_private),
-    ComplianceRule(
-        id="KMS-001", description="Customer-managed symmetric keys rotate",
-        reason="Yearly key rotation limits what one compromised key version can decrypt (CIS AWS 3.6, PCI-DSS 3.6.4)",
-        resource_types=("AWS::KMS::Key",), check=_key_rotation),
-    ComplianceRule(
-        id="LAMBDA-001", description="Functions are not invocable by anyone",
-        reason="A permission for Principal '*' with no source lets any AWS account invoke the function",
-        resource_types=("AWS::Lambda::Permission",), check=_lambda_permission_public),
-)
+RULES: tuple[ComplianceRule, ...] = tuple(_RULES)
 
 
 def compliance_findings(template: CloudFormationTemplate) -> list[Finding]:

@@ -45,13 +45,22 @@ class RunAgent:
 
 
 @dataclass(frozen=True)
-class Status:
+class WorkflowCommand:
+    """A command about one workflow, named by its id; each kind below is its own class (equal only to its kind)."""
+
     workflow_id: str
 
 
-@dataclass(frozen=True)
-class Cancel:
-    workflow_id: str
+class Status(WorkflowCommand):
+    """`/aidlc status <id>`: where the workflow is."""
+
+
+class Cancel(WorkflowCommand):
+    """`/aidlc cancel <id>`: stop it at its next step."""
+
+
+class Resume(WorkflowCommand):
+    """`/aidlc resume <id>`: a failed workflow again, from its last good step."""
 
 
 @dataclass(frozen=True)
@@ -63,11 +72,6 @@ class Help:
 class NotUnderstood:
     reason: str
     text: str = field(default=NOT_UNDERSTOOD)
-
-
-@dataclass(frozen=True)
-class Resume:
-    workflow_id: str
 
 
 @dataclass(frozen=True)
