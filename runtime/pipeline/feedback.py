@@ -23,13 +23,13 @@ from datetime import datetime
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, Field, StrictInt
 
 from runtime.errors import ErrorCode
 from runtime.github.backend import hub_signature, invocation_of_pr_body
 from runtime.models import InvocationRecord, InvocationStatus, PageSnapshot
 from runtime.pipeline.common import UsesRegistry
-from runtime.pipeline.input_limits import InputRejected, ShortText, load_json, validated
+from runtime.pipeline.input_limits import InputRejected, OpenModel, ShortText, load_json, validated
 from runtime.pipeline.ports import NotionPort, SecretStore, TaskPublisher, same_id
 from runtime.pipeline.state.invocations import InvocationRepository
 from runtime.pipeline.state.projects import ProjectRepository
@@ -114,16 +114,12 @@ def _reply(status: str, reason: str = "", status_code: int = 200, **extra: Any) 
 # --- the GitHub payload fields read (GitHub's webhook docs, octokit's webhooks schema); others are kept -------
 
 
-class _Gh(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class _GhUser(_Gh):
+class _GhUser(OpenModel):
     login: ShortText | None = None
     type: ShortText | None = None
 
 
-class _GhComment(_Gh):
+class _GhComment(OpenModel):
     id: StrictInt
     body: str | None = None
     path: str | None = Field(default=None, max_length=4096)
@@ -134,7 +130,7 @@ class _GhComment(_Gh):
     user: _GhUser | None = None
 
 
-class _GhReview(_Gh):
+class _GhReview(OpenModel):
     id: StrictInt
     body: str | None = None
     state: ShortText | None = None
@@ -142,21 +138,21 @@ class _GhReview(_Gh):
     user: _GhUser | None = None
 
 
-class _GhRef(_Gh):
+class _GhRef(OpenModel):
     ref: str | None = Field(default=None, max_length=1000)
 
 
-class _GhPull(_Gh):
+class _GhPull(OpenModel):
     number: StrictInt
     body: str | None = None
     head: _GhRef | None = None
 
 
-class _GhRepo(_Gh):
+class _GhRepo(OpenModel):
     full_name: ShortText | None = None
 
 
-class GitHubReviewEvent(_Gh):
+class GitHubReviewEvent(OpenModel):
     action: ShortText
     comment: _GhComment | None = None
     review: _GhReview | None = None

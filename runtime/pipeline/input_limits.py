@@ -135,25 +135,26 @@ ShortText = Annotated[str, StringConstraints(max_length=200)]
 NotionId = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")]
 
 
-class _Open(BaseModel):
-    """Notion adds fields over time: unknown ones are kept, known ones must have the right type."""
+class OpenModel(BaseModel):
+    """A delivery as Notion or GitHub sends it: they add fields over time, so unknown ones are kept; known ones
+    must have the right type."""
 
     model_config = ConfigDict(extra="allow")
 
 
-class _Ref(_Open):
+class _Ref(OpenModel):
     id: ShortText
 
 
-class _Named(_Open):
+class _Named(OpenModel):
     name: Text | None = None
 
 
-class _TextContent(_Open):
+class _TextContent(OpenModel):
     content: Text = ""
 
 
-class _RichText(_Open):
+class _RichText(OpenModel):
     type: ShortText | None = None
     plain_text: Text = ""
     text: _TextContent | None = None
@@ -166,20 +167,20 @@ class _RichText(_Open):
         return self
 
 
-class _Date(_Open):
+class _Date(OpenModel):
     start: ShortText | None = None
 
 
-class _FileRef(_Open):
+class _FileRef(OpenModel):
     url: Text | None = None
 
 
-class _File(_Open):
+class _File(OpenModel):
     external: _FileRef | None = None
     file: _FileRef | None = None
 
 
-class PageProperty(_Open):
+class PageProperty(OpenModel):
     """One property value as Notion sends it; each field the pipeline reads is typed."""
 
     type: ShortText
@@ -204,7 +205,7 @@ class PageProperty(_Open):
     unique_id: dict[ShortText, Any] | None = None
 
 
-class _Parent(_Open):
+class _Parent(OpenModel):
     type: ShortText | None = None
     id: ShortText | None = None
     data_source_id: ShortText | None = None
@@ -212,7 +213,7 @@ class _Parent(_Open):
     page_id: ShortText | None = None
 
 
-class PageObject(_Open):
+class PageObject(OpenModel):
     """A page as an automation's "Send webhook" action puts it in `data`."""
 
     object: Literal["page"]
@@ -224,7 +225,7 @@ class PageObject(_Open):
     last_edited_by: _Ref | None = None
 
 
-class _AutomationSource(_Open):
+class _AutomationSource(OpenModel):
     type: Literal["automation"]
     automation_id: ShortText | None = None
     action_id: ShortText | None = None
@@ -232,29 +233,29 @@ class _AutomationSource(_Open):
     attempt: StrictInt | None = None
 
 
-class AutomationEvent(_Open):
+class AutomationEvent(OpenModel):
     """`{"source": {"type": "automation", ...}, "data": <the page>}`."""
 
     source: _AutomationSource
     data: PageObject
 
 
-class _Author(_Open):
+class _Author(OpenModel):
     id: ShortText
     type: ShortText | None = None
 
 
-class _Entity(_Open):
+class _Entity(OpenModel):
     id: ShortText
     type: ShortText
 
 
-class _EventData(_Open):
+class _EventData(OpenModel):
     parent: _Parent | None = None
     updated_properties: list[ShortText] | None = Field(default=None, max_length=MAX_ITEMS)
 
 
-class IntegrationEvent(_Open):
+class IntegrationEvent(OpenModel):
     """An integration webhook event: only the fields the webhook reads are checked (and what they must be)."""
 
     id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
