@@ -157,25 +157,17 @@ class AgentCore(pulumi.ComponentResource):
                 log_retention_days=args.log_retention_days,
                 architecture=args.architecture,
                 tags=tags,
+                extra_statements=[
+                    # The sandbox tool (sandbox_run) runs where every tool runs, in this Lambda, and opens its
+                    # AgentCore Code Interpreter sessions from here; the browser check (prototype_upload,
+                    # prototype_check) opens AgentCore Browser sessions. Actions and ARNs are the adapters'.
+                    iam.statement("RunSandboxInCodeInterpreter", CODE_INTERPRETER_ACTIONS, [interpreter_arn(region)]),
+                    iam.statement("CheckPrototypesInAgentCoreBrowser", BROWSER_ACTIONS, [browser_arn(region)]),
+                    iam.statement("ConnectAgentCoreBrowserStream", BROWSER_STREAM_ACTIONS, ["*"]),
+                ],
             ),
             opts=child(self),
         )
-        # The sandbox tool (sandbox_run) runs where every tool runs, in this Lambda, and opens its AgentCore Code
-        # Interpreter sessions from here; the actions and the interpreter's ARN are declared with the adapter.
-        self.code_interpreter_policy = aws.iam.RolePolicy(
-            f"{name}-tools-code-interpreter", role=self.tool_function.role.id,
-            policy=pulumi.Output.json_dumps(iam.document([iam.statement(
-                "RunSandboxInCodeInterpreter", CODE_INTERPRETER_ACTIONS, [interpreter_arn(region)])])),
-            opts=child(self))
-        # The browser check (prototype_upload, prototype_check) runs in this Lambda too and opens AgentCore Browser
-        # sessions from here; the actions and the browser's ARN are declared with the adapter.
-        self.browser_policy = aws.iam.RolePolicy(
-            f"{name}-tools-browser", role=self.tool_function.role.id,
-            policy=pulumi.Output.json_dumps(iam.document([
-                iam.statement("CheckPrototypesInAgentCoreBrowser", BROWSER_ACTIONS, [browser_arn(region)]),
-                iam.statement("ConnectAgentCoreBrowserStream", BROWSER_STREAM_ACTIONS, ["*"]),
-            ])),
-            opts=child(self))
         agentcore_source_arn = pulumi.Output.format("arn:aws:bedrock-agentcore:{0}:{1}:*", region, account)
         self.gateway_role = aws.iam.Role(
             f"{name}-gateway-role",

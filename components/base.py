@@ -71,6 +71,9 @@ class LambdaFunctionArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
     # A durable function's (Function.durable) durable_config: {"execution_timeout": s, "retention_period": days}
     durable_config: Mapping[str, int] | None = None
+    # What the function's adapters declare they call besides its declaration's resources (the tool Lambda's
+    # AgentCore Browser and Code Interpreter sessions): the same one policy holds them.
+    extra_statements: Sequence[Mapping[str, Any]] = ()
 
     def __post_init__(self) -> None:
         require("LambdaFunction", isinstance(self.function, Function), "function must be a runtime.resources.Function")
@@ -81,8 +84,9 @@ class LambdaFunctionArgs:
 
 
 class LambdaFunction(pulumi.ComponentResource):
-    """One Lambda function from its declaration: its own role whose only policy is built by
-    `iam.function_statements`, a log group with retention, JSON logs."""
+    """One Lambda function from its declaration: its own role whose policy is built by `iam.function_statements`
+    (and, for a durable function, a second one on its own executions, whose ARNs exist only once it does), a log
+    group with retention, JSON logs."""
 
     function: aws.lambda_.Function
     role: aws.iam.Role
@@ -101,7 +105,8 @@ class LambdaFunction(pulumi.ComponentResource):
         self.policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,
-            policy=pulumi.Output.json_dumps(iam.function_policy(declaration, args.arns, self.log_group.arn)),
+            policy=pulumi.Output.json_dumps(iam.function_policy(declaration, args.arns, self.log_group.arn,
+                                                                 extra_statements=args.extra_statements)),
             opts=child(self),
         )
         # A durable function is published: Lambda starts durable executions only on a qualified ARN (a version).

@@ -310,8 +310,9 @@ def metrics_statement() -> dict[str, Any]:
     )
 
 
-def function_policy(function: Function, arns: StackArns, log_group_arn: Any) -> dict[str, Any]:
-    return document(function_statements(function, arns, log_group_arn))
+def function_policy(function: Function, arns: StackArns, log_group_arn: Any, *,
+                    extra_statements: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    return document([*function_statements(function, arns, log_group_arn), *extra_statements])
 
 
 def bedrock_model_arns(model_ids: Sequence[str], region: Any, account: Any) -> list[Any]:

@@ -5,6 +5,7 @@ Nothing here touches the network: mocks answer the provider calls and invent the
 from __future__ import annotations
 
 import asyncio
+import gc
 import runpy
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -188,6 +189,7 @@ def run_program(program: Callable[[], Any], *, config: Mapping[str, str] | None 
     # and whatever ran before (asyncio.run, another test) may have left none.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    thresholds = gc.get_threshold()  # the program may tune the collector for its own process (components/program.py)
     try:
         mocks = RecordingMocks()
         monitor = RecordingMonitor(mocks)
@@ -195,6 +197,7 @@ def run_program(program: Callable[[], Any], *, config: Mapping[str, str] | None 
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
         pulumi.runtime.mocks.test(program)()
     finally:
+        gc.set_threshold(*thresholds)
         asyncio.set_event_loop(None)
         loop.close()
     for resource in mocks.resources:

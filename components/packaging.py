@@ -198,15 +198,29 @@ def _file_digest(path: Path) -> bytes:
     return _FILE_DIGESTS[key]
 
 
-def plan_bundle(spec: BundleSpec) -> BundlePlan:
-    """The bundle's content hash and file name, without building anything."""
+def plan_bundle(spec: BundleSpec, files: Sequence[tuple[str, Path]] | None = None) -> BundlePlan:
+    """The bundle's content hash and file name, without building anything. `files`: `source_files(spec)`, when the
+    caller has walked them already."""
     digest = hashlib.sha256()
     digest.update("\n".join([spec.name, spec.platform, spec.python_version, *spec.requirements]).encode())
-    files = source_files(spec)
+    files = source_files(spec) if files is None else files
     for arcname, path in files:
         digest.update(arcname.encode() + b"\0" + _file_digest(path))
     content_hash = digest.hexdigest()[:16]
     return BundlePlan(spec, content_hash, f"{spec.name}-{content_hash}.zip", len(files))
+
+
+def plan_bundles(specs: Sequence[BundleSpec]) -> dict[str, BundlePlan]:
+    """`plan_bundle` of each spec, by name; specs with the same source roots and plugin folders (all of the
+    program's bundles) share one walk of them."""
+    walks: dict[tuple[tuple[Path, ...], tuple[Path, ...]], list[tuple[str, Path]]] = {}
+    plans: dict[str, BundlePlan] = {}
+    for spec in specs:
+        walked = (spec.source_roots, spec.plugin_dirs)
+        if walked not in walks:
+            walks[walked] = source_files(spec)
+        plans[spec.name] = plan_bundle(spec, walks[walked])
+    return plans
 
 
 def installed_distributions(folder: Path) -> set[str]:

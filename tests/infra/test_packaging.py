@@ -86,6 +86,12 @@ def test_agent_bundle_follows_the_configured_agentcore_python() -> None:
     assert paths["agent"].name == plans["agent"].zip_name
 
 
+def test_planning_the_bundles_together_gives_each_its_own_plan() -> None:
+    """plan_bundles walks the source roots the bundles share once; each plan is plan_bundle's for that bundle."""
+    specs = [packaging.bundle_spec(bundle) for bundle in packaging.BUNDLES]
+    assert packaging.plan_bundles(specs) == {spec.name: packaging.plan_bundle(spec) for spec in specs}
+
+
 def test_lambda_bundle_refuses_agent_only_packages_a_dependency_pulled_in(tmp_path: Path) -> None:
     # The webhook's own rule (forbidden = AGENT_ONLY), over a small requirement set to keep the test quick.
     spec = dataclasses.replace(packaging.bundle_spec("webhook"), requirements=(
