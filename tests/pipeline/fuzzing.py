@@ -7,6 +7,7 @@ import copy
 import json
 from typing import Any
 
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 # Any JSON value, small: what replaces a field.
@@ -75,3 +76,18 @@ hostile_bodies = st.one_of(
 )
 
 header_values = st.text(max_size=80) | st.sampled_from(["", "sha256=", "sha256=" + "0" * 64, "\x00", "é" * 10])
+
+
+def fuzz_settings(examples: int) -> settings:
+    """`examples` inputs, none shrunk (each is cheap, but shrinking a 200,000-deep array is not; a failure prints its
+    input) and none kept; the health checks that a function-scoped fixture and huge inputs would trip are off."""
+    return settings(max_examples=examples, deadline=None, database=None, phases=[Phase.generate],
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                           HealthCheck.data_too_large])
+
+
+def assert_refusal(reply: dict) -> None:
+    """A refused request is answered with the error shape alone: a code, a message and a remediation."""
+    assert set(reply) == {"error"}, reply
+    error = reply["error"]
+    assert error["code"] and error["message"] and error["remediation"], reply

@@ -17,14 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from runtime.models import CompletionEvent
-from tests.pipeline.conftest import TOKEN, event_body, new_story, signed
-
-
-def _deliver(p, story: dict, **kwargs) -> dict:
-    body = event_body(story, env=p.notion_env, **kwargs)
-    status, reply = p.webhook(body, signed(body))
-    assert status == 200, reply
-    return reply
+from tests.pipeline.webhook_fixtures import deliver, story_with_a_run, subscribed  # noqa: F401  (a fixture)
 
 
 def _runs(p, page_id: str, agent: str = "mock") -> list:
@@ -38,13 +31,10 @@ def _finish(p, invocation_id: str) -> None:
                                       summary="done", session_id=session_id)])
 
 
-def test_a_second_event_for_the_edit_sent_after_its_run_finished_starts_no_second_run(notion_pipeline, monkeypatch):
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
+def test_a_second_event_for_the_edit_sent_after_its_run_finished_starts_no_second_run(subscribed, monkeypatch):
+    p = subscribed
     env = p.notion_env
-    story = new_story(env, "Reported twice, the second time late")
-    first = _deliver(p, story, event_type="page.created")
-    p.drain()
+    story, first = story_with_a_run(p, "Reported twice, the second time late", event_type="page.created")
     assert [r.status.value for r in _runs(p, story["id"])] == ["running"]
 
     # The second event's page is read now, while the run is in flight; its snapshot (the page's blocks) is read
@@ -57,7 +47,7 @@ def test_a_second_event_for_the_edit_sent_after_its_run_finished_starts_no_secon
         return read_snapshot(page)
 
     monkeypatch.setattr(env.bot, "page_snapshot", snapshot_while_the_run_finishes)
-    second = _deliver(p, story)
+    second = deliver(p, story)
     assert second["status"] == "enqueued" and second["invocation_id"] == first["invocation_id"]  # the same edit
     assert env.bot.retrieve_page(story["id"])["properties"]["Status"]["status"]["name"] == "Prototype Ready"
     p.drain()
@@ -65,33 +55,27 @@ def test_a_second_event_for_the_edit_sent_after_its_run_finished_starts_no_secon
     assert [(r.invocation_id, r.status.value) for r in runs] == [(first["invocation_id"], "completed")]
 
 
-def test_a_persons_retrigger_after_the_write_back_is_still_a_new_run(notion_pipeline):
+def test_a_persons_retrigger_after_the_write_back_is_still_a_new_run(subscribed):
     # The other side of the line drawn above: the story was written back (it left its trigger status), then a
     # person set the trigger again (within the same minute of edit time, or not): a second run, as asked.
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
+    p = subscribed
     env = p.notion_env
-    story = new_story(env, "Run it again")
-    first = _deliver(p, story)
-    p.drain()
+    story, first = story_with_a_run(p, "Run it again")
     _finish(p, first["invocation_id"])
     env.user.set_status(story["id"], "Status", "Generate Prototype")
     again = env.user.retrieve_page(story["id"])
-    _deliver(p, again, event_id="evt-run-it-again")
+    deliver(p, again, event_id="evt-run-it-again")
     p.drain()
     runs = _runs(p, story["id"])
     assert len(runs) == 2 and len({r.invocation_id for r in runs}) == 2
 
 
-def test_a_persons_other_edit_while_the_run_is_in_flight_is_no_missed_trigger(notion_pipeline, monkeypatch):
+def test_a_persons_other_edit_while_the_run_is_in_flight_is_no_missed_trigger(subscribed, monkeypatch):
     from runtime.local import notion_emulator
 
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
+    p = subscribed
     env = p.notion_env
-    story = new_story(env, "Edited while its run works")
-    first = _deliver(p, story)
-    p.drain()
+    story, first = story_with_a_run(p, "Edited while its run works")
     # Ten minutes into the run (a long agent run), the person changes the story's Priority, not its Status.
     later = datetime.now(timezone.utc) + timedelta(minutes=10)
     monkeypatch.setattr(notion_emulator, "_now", lambda: later.strftime("%Y-%m-%dT%H:%M:00.000Z"))

@@ -8,12 +8,12 @@ import json
 import uuid
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from runtime.github.backend import hub_signature, pr_marker
 from tests.pipeline.conftest import build_pipeline, make_project
-from tests.pipeline.fuzzing import header_values, hostile_bodies, mutations
+from tests.pipeline.fuzzing import assert_refusal, fuzz_settings, header_values, hostile_bodies, mutations
 
 SECRET = "gh-fuzz-secret"
 EXAMPLES = 400
@@ -66,10 +66,7 @@ deliveries = st.one_of(
 )
 
 
-# No shrinking, as in test_fuzz_webhook.py: a failure prints its input.
-@settings(max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.generate],
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.data_too_large])
+@fuzz_settings(EXAMPLES)
 @given(delivery=deliveries)
 def test_no_malformed_github_delivery_gets_a_5xx_or_enqueues_anything(fuzzed, delivery):
     from runtime.handlers import github_webhook
@@ -78,5 +75,5 @@ def test_no_malformed_github_delivery_gets_a_5xx_or_enqueues_anything(fuzzed, de
     status, reply = fuzzed.http(github_webhook.handler, "POST", "/webhook/github", body=body, headers=headers)
     assert status < 500, (status, reply, body[:300], headers)
     if status >= 400:
-        assert set(reply) == {"error"} and reply["error"]["code"] and reply["error"]["message"], reply
+        assert_refusal(reply)
     assert fuzzed.published == []

@@ -11,13 +11,13 @@ import json
 import uuid
 
 import pytest
-from hypothesis import HealthCheck, Phase, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from runtime.models import PageSnapshot
 from runtime.notion.errors import NotionError
 from tests.pipeline.conftest import TOKEN, build_pipeline, make_project, signed
-from tests.pipeline.fuzzing import header_values, hostile_bodies, mutations
+from tests.pipeline.fuzzing import assert_refusal, fuzz_settings, header_values, hostile_bodies, mutations
 
 BOT = "9a9a9a9a-0000-4000-8000-000000000001"
 PERSON = "5e5e5e5e-0000-4000-8000-000000000002"
@@ -109,10 +109,7 @@ deliveries = st.one_of(
 )
 
 
-# No shrinking: each example is cheap, but shrinking a 200,000-deep array is not; a failure prints its input.
-@settings(max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.generate],
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.data_too_large])
+@fuzz_settings(EXAMPLES)
 @given(delivery=deliveries)
 def test_no_malformed_delivery_gets_a_5xx_or_enqueues_anything(fuzzed, delivery):
     body, headers = delivery
@@ -121,8 +118,7 @@ def test_no_malformed_delivery_gets_a_5xx_or_enqueues_anything(fuzzed, delivery)
     event(f"HTTP {status}")  # the spread of answers: pytest --hypothesis-show-statistics
     assert status in (200, 400, 401, 413, 422), (status, reply)
     if status != 200:
-        error = reply["error"]
-        assert error["code"] and error["message"] and error["remediation"]
+        assert_refusal(reply)
     else:
         assert reply["status"] in ("ignored", "in_progress"), reply
     assert len(fuzzed.published) == before

@@ -10,31 +10,23 @@ from runtime.notion.errors import NotionUnavailable, NotionValidation
 from runtime.pipeline.webhook import notion_signature
 from runtime.pipeline.writeback import NotionWriteBack
 from tests.pipeline.conftest import TOKEN, event_body, new_story, signed
+from tests.pipeline.webhook_fixtures import deliver, story_with_a_run, subscribed  # noqa: F401  (a fixture)
 
 
-def _deliver(p, story: dict, **kwargs) -> dict:
-    body = event_body(story, env=p.notion_env, **kwargs)
-    status, reply = p.webhook(body, signed(body))
-    assert status == 200, reply
-    return reply
-
-
-def test_only_a_change_of_the_trigger_property_starts_a_run(notion_pipeline):
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
+def test_only_a_change_of_the_trigger_property_starts_a_run(subscribed):
+    p = subscribed
     story = new_story(p.notion_env, "Edited while waiting")
     priority_id = story["properties"]["Priority"]["id"]
     # The story sits in "Generate Prototype"; someone changes its Priority: no second run.
-    reply = _deliver(p, story, updated_properties=[priority_id])
+    reply = deliver(p, story, updated_properties=[priority_id])
     assert reply == {"status": "ignored", "reason": "the trigger property did not change"}
     assert p.queue_depth() == 0
-    reply = _deliver(p, story, updated_properties=[priority_id, story["properties"]["Status"]["id"]])
+    reply = deliver(p, story, updated_properties=[priority_id, story["properties"]["Status"]["id"]])
     assert reply["status"] == "enqueued" and p.queue_depth() == 1
 
 
-def test_an_aggregated_event_is_dropped_only_when_every_author_is_our_integration(notion_pipeline):
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
+def test_an_aggregated_event_is_dropped_only_when_every_author_is_our_integration(subscribed):
+    p = subscribed
     env = p.notion_env
     bot = {"id": env.emulator.bot_user["id"], "type": "bot"}
     person = {"id": env.emulator.person_user["id"], "type": "person"}
@@ -51,9 +43,8 @@ def test_an_aggregated_event_is_dropped_only_when_every_author_is_our_integratio
     assert p.queue_depth() == 1
 
 
-def test_the_signature_hex_digest_is_compared_without_regard_to_case(notion_pipeline):
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
+def test_the_signature_hex_digest_is_compared_without_regard_to_case(subscribed):
+    p = subscribed
     body = event_body(new_story(p.notion_env, "Upper-case signature"), env=p.notion_env)
     upper = "sha256=" + notion_signature(body, TOKEN).removeprefix("sha256=").upper()
     status, reply = p.webhook(body, {"x-notion-signature": upper})
@@ -62,28 +53,24 @@ def test_the_signature_hex_digest_is_compared_without_regard_to_case(notion_pipe
     assert status == 401
 
 
-def test_an_event_for_a_data_source_of_no_project_fetches_nothing(notion_pipeline, notion_contract):
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
+def test_an_event_for_a_data_source_of_no_project_fetches_nothing(subscribed, notion_contract):
+    p = subscribed
     story = new_story(p.notion_env, "Not ours")
-    _deliver(p, story, event_id="warm-up")  # the bot user is fetched once and kept
+    deliver(p, story, event_id="warm-up")  # the bot user is fetched once and kept
     elsewhere = {**story, "parent": {"type": "data_source_id", "data_source_id": "00000000-0000-4000-8000-000000000000",
                                      "database_id": "00000000-0000-4000-8000-000000000001"}}
     sent = notion_contract.checked
-    reply = _deliver(p, elsewhere)
+    reply = deliver(p, elsewhere)
     assert reply == {"status": "ignored", "reason": "no project for this data source"}
     assert notion_contract.checked == sent  # not one request to Notion
 
 
-def test_a_persons_retrigger_within_the_same_minute_is_a_new_run(notion_pipeline):
+def test_a_persons_retrigger_within_the_same_minute_is_a_new_run(subscribed):
     from datetime import datetime, timezone
 
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
+    p = subscribed
     env = p.notion_env
-    story = new_story(env, "Again, please")
-    first = _deliver(p, story)
-    p.drain()
+    story, first = story_with_a_run(p, "Again, please")
     # The run finishes and writes back; the person sets the trigger again, within the same minute of edit time.
     p.services.invocations.update(first["invocation_id"], {
         "status": "completed", "completed_at": datetime.now(timezone.utc).isoformat()})
@@ -91,7 +78,7 @@ def test_a_persons_retrigger_within_the_same_minute_is_a_new_run(notion_pipeline
     env.user.set_status(story["id"], "Status", "Generate Prototype")
     again = env.user.retrieve_page(story["id"])
     same_minute = again["last_edited_time"] == story["last_edited_time"]
-    second = _deliver(p, again, event_id="evt-again")
+    second = deliver(p, again, event_id="evt-again")
     assert second["status"] == "enqueued"
     if same_minute:  # the edit looks like the first one: same name, told apart by the orchestrator
         assert second["invocation_id"] == first["invocation_id"]
@@ -104,14 +91,13 @@ def test_a_persons_retrigger_within_the_same_minute_is_a_new_run(notion_pipeline
     assert len(runs) == 2 and len({r.invocation_id for r in runs}) == 2
 
 
-def test_two_events_for_one_edit_are_one_run(notion_pipeline):
+def test_two_events_for_one_edit_are_one_run(subscribed):
     # page.created is fetched when it is handled, so it can see the Status a person set a moment later: the same
     # edit then arrives as two events (and a database automation can report it a third time).
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
+    p = subscribed
     story = new_story(p.notion_env, "Reported twice")
-    _deliver(p, story, event_type="page.created")
-    _deliver(p, story)
+    deliver(p, story, event_type="page.created")
+    deliver(p, story)
     p.drain()
     assert len([r for r in p.invocations() if r.notion_page_id == story["id"]]) == 1
 
