@@ -113,20 +113,8 @@ class OfflineModel(Model):
                 return candidate
         return name
 
-    async def stream(
-        self,
-        messages,
-        tool_specs=None,
-        system_prompt=None,
-        *,
-        tool_choice=None,
-        system_prompt_content=None,
-        invocation_state=None,
-        cancel_signal=None,
-        agent_metadata=None,
-        structured_output_model=None,
-        **kwargs: Any,
-    ) -> AsyncIterable[dict[str, Any]]:
+    async def stream(self, messages, tool_specs=None, system_prompt=None, **kwargs: Any) -> AsyncIterable[dict]:
+        # Strands' other keyword arguments (tool_choice, invocation_state, cancel_signal...) change nothing offline.
         input_tokens = count_tokens(system_prompt or "", messages, tool_specs or [])
         step = self._advance(messages)
         yield {"messageStart": {"role": "assistant"}}

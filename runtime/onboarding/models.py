@@ -14,30 +14,17 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
 from graphlib import CycleError, TopologicalSorter
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
-from ulid import ULID
+from pydantic import AfterValidator, EmailStr, Field, field_validator, model_validator
+
+from runtime.models import Strict, Ulid, new_ulid, utcnow  # Strict: every model here forbids unknown fields
 
 # --- small shared types -------------------------------------------------------------------------------------------
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def new_ulid() -> str:
-    return str(ULID())
-
-
-class Strict(BaseModel):
-    """Base for every model here: unknown fields are an error, not silently dropped."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 @lru_cache(maxsize=1)
@@ -61,14 +48,6 @@ def _check_slug(value: str) -> str:
     return value
 
 
-def _check_ulid(value: str) -> str:
-    try:
-        ULID.from_str(value)
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not a ULID: {exc}") from None
-    return value
-
-
 Region = Annotated[str, AfterValidator(_check_region)]
 Slug = Annotated[str, Field(min_length=3, max_length=40), AfterValidator(_check_slug)]
 EnvironmentName = Annotated[str, Field(min_length=2, max_length=16), AfterValidator(_check_slug)]
@@ -85,6 +64,10 @@ def _unique(values: list, field: str) -> list:
     if dupes:
         raise ValueError(f"{field} has duplicates: {', '.join(dupes)}")
     return values
+
+
+# A list field whose items must differ; the error names the field.
+NoDuplicates = AfterValidator(lambda values, info: _unique(values, info.field_name))
 
 
 # --- customer requirements ----------------------------------------------------------------------------------------
@@ -175,16 +158,11 @@ class ScalingRequirements(Strict):
 
 
 class InfrastructureRequirements(Strict):
-    regions: list[Region] = Field(min_length=1)
+    regions: Annotated[list[Region], NoDuplicates] = Field(min_length=1)
     services: list[str] = Field(default_factory=list)
     networking: NetworkingRequirements = Field(default_factory=NetworkingRequirements)
     security: SecurityRequirements = Field(default_factory=SecurityRequirements)
     scaling: ScalingRequirements = Field(default_factory=ScalingRequirements)
-
-    @field_validator("regions")
-    @classmethod
-    def _regions(cls, values: list[str]) -> list[str]:
-        return _unique(values, "regions")
 
     @field_validator("services")
     @classmethod
@@ -211,19 +189,10 @@ class CustomerRequirements(Strict):
     customer_name: str = Field(min_length=1, max_length=128)
     contact_email: EmailStr
     infrastructure: InfrastructureRequirements
-    compliance: list[ComplianceFramework] = Field(default_factory=list)
+    compliance: Annotated[list[ComplianceFramework], NoDuplicates] = Field(default_factory=list)
     timeline: ProjectTimeline | None = None
-    environments: list[EnvironmentName] = Field(default_factory=lambda: ["dev", "prod"], min_length=1, max_length=8)
-
-    @field_validator("environments")
-    @classmethod
-    def _envs(cls, values: list[str]) -> list[str]:
-        return _unique(values, "environments")
-
-    @field_validator("compliance")
-    @classmethod
-    def _frameworks(cls, values: list[ComplianceFramework]) -> list[ComplianceFramework]:
-        return _unique(values, "compliance")
+    environments: Annotated[list[EnvironmentName], NoDuplicates] = Field(
+        default_factory=lambda: ["dev", "prod"], min_length=1, max_length=8)
 
     @model_validator(mode="after")
     def _framework_needs(self) -> CustomerRequirements:
@@ -629,7 +598,7 @@ class Checkpoint(Strict):
 
 
 class WorkflowState(Strict):
-    workflow_id: Annotated[str, AfterValidator(_check_ulid)] = Field(default_factory=new_ulid)
+    workflow_id: Ulid = Field(default_factory=new_ulid)
     kind: WorkflowKind
     customer_id: Slug
     status: WorkflowStatus = WorkflowStatus.RUNNING

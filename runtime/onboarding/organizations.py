@@ -23,18 +23,14 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from runtime.onboarding.models import OrganizationConfig
+from runtime.onboarding.models import OrganizationConfig, Strict
 
 SCP = "SERVICE_CONTROL_POLICY"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AccountStatus(_Model):
+class AccountStatus(Strict):
     """Where an account's creation stands (Organizations' CreateAccountStatus, plus where the account sits)."""
 
     name: str
@@ -47,13 +43,13 @@ class AccountStatus(_Model):
     found: bool = False  # True: it already existed (a re-run), nothing was made
 
 
-class OrganizationalUnitInfo(_Model):
+class OrganizationalUnitInfo(Strict):
     id: str
     name: str
     parent_id: str
 
 
-class AccountInfo(_Model):
+class AccountInfo(Strict):
     id: str
     name: str
     email: str
@@ -61,14 +57,14 @@ class AccountInfo(_Model):
     parent_id: str
 
 
-class PolicyInfo(_Model):
+class PolicyInfo(Strict):
     id: str
     name: str
     description: str = ""
     targets: list[str] = Field(default_factory=list)  # ids of the roots, OUs and accounts it is attached to
 
 
-class OrganizationDescription(_Model):
+class OrganizationDescription(Strict):
     id: str
     management_account_id: str
     root_id: str
@@ -87,7 +83,7 @@ class OrganizationDescription(_Model):
         return path
 
 
-class OrganizationResult(_Model):
+class OrganizationResult(Strict):
     """What `apply(config)` made or found: OU name -> id, account name -> status, policy name -> id."""
 
     root_id: str

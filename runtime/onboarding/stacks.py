@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from runtime.onboarding.models import (
     CFNPackage,
@@ -34,6 +34,7 @@ from runtime.onboarding.models import (
     DeploymentStatus,
     ErrorClass,
     ErrorContext,
+    Strict,
     canonical_json,
 )
 
@@ -69,18 +70,14 @@ def deployment_status(stack_status: str) -> DeploymentStatus:
     return DeploymentStatus.IN_PROGRESS
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ResourceChange(_Model):
+class ResourceChange(Strict):
     action: str  # Add | Modify | Remove | Import | Dynamic
     logical_id: str
     resource_type: str
     replacement: str | None = None
 
 
-class ChangeSetPreview(_Model):
+class ChangeSetPreview(Strict):
     stack_name: str
     change_set_name: str
     change_set_type: str  # CREATE | UPDATE
@@ -89,7 +86,7 @@ class ChangeSetPreview(_Model):
     changes: list[ResourceChange] = Field(default_factory=list)
 
 
-class StackEvent(_Model):
+class StackEvent(Strict):
     logical_id: str
     resource_type: str
     status: str
@@ -97,7 +94,7 @@ class StackEvent(_Model):
     at: str
 
 
-class DeploymentProgress(_Model):
+class DeploymentProgress(Strict):
     stack_name: str
     stack_id: str | None = None
     stack_status: str
@@ -114,7 +111,7 @@ class DeploymentProgress(_Model):
         return self.status in TERMINAL
 
 
-class ResourceCheck(_Model):
+class ResourceCheck(Strict):
     logical_id: str
     resource_type: str
     physical_id: str | None = None
@@ -123,7 +120,7 @@ class ResourceCheck(_Model):
     detail: str = ""
 
 
-class VerificationReport(_Model):
+class VerificationReport(Strict):
     stack_name: str
     ok: bool
     checks: list[ResourceCheck] = Field(default_factory=list)

@@ -119,17 +119,20 @@ class RetrieveArgs(_Args):
     version: str = VERSION
 
 
-class StackTemplateArgs(_Args):
+class _InAccountArgs(_Args):
+    """Where a CloudFormation tool acts: a member account, in a region."""
+
     account_id: str = ACCOUNT
     region: str | None = REGION
+
+
+class StackTemplateArgs(_InAccountArgs):
     customer_id: str = CUSTOMER
     version: str = VERSION
     template: str = TEMPLATE
 
 
-class StackArgs(_Args):
-    account_id: str = ACCOUNT
-    region: str | None = REGION
+class StackArgs(_InAccountArgs):
     stack_name: str = STACK
 
 
@@ -137,9 +140,7 @@ class EventsArgs(StackArgs):
     limit: int = Field(default=50, ge=1, le=100)
 
 
-class RollbackArgs(_Args):
-    account_id: str = ACCOUNT
-    region: str | None = REGION
+class RollbackArgs(_InAccountArgs):
     customer_id: str = CUSTOMER
     template: str = TEMPLATE
     previous_version: str | None = Field(default=None, pattern=r"^v[1-9][0-9]*$", description=(
