@@ -3,6 +3,7 @@
 import os
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -37,6 +38,16 @@ def pytest_configure(config):
 
 def pytest_unconfigure(config):
     shutil.rmtree(getattr(config, "_hypothesis_home", ""), ignore_errors=True)
+
+
+def pytest_collection_modifyitems(items):
+    """The files of `slow` tests first, then the others, the ones with the most tests first (xdist's own order, which
+    `--no-loadscope-reorder` in pyproject.toml turns off for this one). xdist hands the files out in this order, so the
+    minutes-long tests start at once while the many short ones keep the other worker busy; by xdist's own order
+    they came last (their files have one test each), and a run could end on one worker finishing a two-minute test."""
+    tests_in = Counter(item.path for item in items)
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: (item.path not in slow, -tests_in[item.path]))  # stable: a file's tests stay in order
 
 
 @pytest.fixture(autouse=True)

@@ -5,12 +5,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 # Over 30 s on purpose (about 45 s on the 2-core CI machine, 20 s of it CPU): the whole `aidlc demo` in its own
 # process: the local stack started and stopped, and three agents run to the end with every Notion request paced at
 # Notion's 3 a second (runtime/notion/throttle.py), which is the wait a person sees.
+@pytest.mark.slow
 def test_demo_runs_the_chain_and_prints_working_artifacts():
     result = subprocess.run(
         [sys.executable, "-c", "from runtime.cli import main; main()", "demo", "--timeout", "240"],

@@ -1,48 +1,23 @@
 """`aidlc dev` as a person runs it: start, use, Ctrl-C, start again on the same state: nothing is lost."""
 
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
+import pytest
+
+from tests.e2e.dev_process import free_port, notion_as_person, start_dev
 
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_dev(port, state):
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from runtime.cli import main; main()", "dev", "--port", str(port), "--state", str(state)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stdout.read()
-        try:
-            info = httpx.get(f"http://127.0.0.1:{port}/dev/info", timeout=2).json()
-            if info.get("webhook_url"):
-                return proc, info
-        except (httpx.HTTPError, ValueError):
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("aidlc dev did not become ready")
-
-
-def stop_dev(proc):
+def stop_dev(proc, log):
+    """Ctrl-C, as a person stops it; returns its exit code and what it printed."""
     proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=120)
-    return proc.returncode, output
+    try:
+        proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    return proc.returncode, log.read_text()
 
 
 def seed_finished_run(info, port, page_id):
@@ -78,13 +53,13 @@ def seed_finished_run(info, port, page_id):
 # Over 30 s on purpose: two real `aidlc dev` processes, each started and stopped with Ctrl-C (measured on the 2-core
 # CI machine under load: about 24 s to ready and 16 s to stop, each), which is what a restart is; the run it keeps
 # is seeded, not made by a chain.
+@pytest.mark.slow
 def test_restart_keeps_stories_invocations_and_prototypes(tmp_path):
     port, state = free_port(), tmp_path / "state"
-    proc, info = start_dev(port, state)
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    proc, info = start_dev(port, state, first_log)
     try:
-        notion = httpx.Client(base_url=info["notion_api_base"], timeout=30,
-                              headers={"Authorization": f"Bearer {info['notion_user_token']}",
-                                       "Notion-Version": "2025-09-03"})
+        notion = notion_as_person(info)
         page = notion.post("/v1/pages", json={
             "parent": {"type": "data_source_id", "data_source_id": info["stories_data_source_id"]},
             "properties": {"Name": {"title": [{"text": {"content": "Courier confirms delivery with a photo"}}]},
@@ -94,11 +69,11 @@ def test_restart_keeps_stories_invocations_and_prototypes(tmp_path):
         seeded = httpx.get(f"http://127.0.0.1:{port}/invocation/{invocation_id}", timeout=10)
         assert seeded.status_code == 200 and seeded.json()["status"] == "completed", seeded.text
     finally:
-        code, output = stop_dev(proc)
+        code, output = stop_dev(proc, first_log)
     assert code == 0, output
     assert "stopped; state kept in" in output
 
-    proc, info2 = start_dev(port, state)
+    proc, info2 = start_dev(port, state, second_log)
     try:
         assert info2["stories_data_source_id"] == info["stories_data_source_id"]
         record = httpx.get(f"http://127.0.0.1:{port}/invocation/{invocation_id}", timeout=10).json()
@@ -110,5 +85,5 @@ def test_restart_keeps_stories_invocations_and_prototypes(tmp_path):
                           headers={"Authorization": f"Bearer {info2['notion_token']}", "Notion-Version": "2025-09-03"})
         assert story.status_code == 200
     finally:
-        code, output = stop_dev(proc)
+        code, output = stop_dev(proc, second_log)
     assert code == 0, output

@@ -3,10 +3,9 @@ the local set-up puts in the Notion Projects data source. Over HTTP only: a stor
 moved to team-b's own trigger ("Ship It", in its row's trigger map), runs the code agent under team-b, and the
 default project's listing never shows it."""
 
-import time
-
 import httpx
 
+from tests.e2e.dev_process import wait_until
 from tests.e2e.test_local_stack import notion
 
 
@@ -15,21 +14,12 @@ def _get(stack, path):
         return api.get(path)
 
 
-def _wait(predicate, what, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_a_second_project_from_its_notion_row_runs_beside_the_default_one(stack):
     info = stack.info
     assert info.projects_data_source_id and info.example_project_id == "team-b"
     # The row is synced by the reconcile sweep at start (no webhook came for it: it predates the subscription).
-    _wait(lambda: _get(stack, "/project/team-b/cost-summary").status_code == 200, "team-b to be configured")
+    wait_until(lambda: _get(stack, "/project/team-b/cost-summary").status_code == 200, "team-b to be configured",
+               timeout=60, every=0.25)
     with notion(stack) as client:
         created = client.post("/v1/pages", json={
             "parent": {"type": "data_source_id", "data_source_id": info.example_stories_data_source_id},
@@ -45,7 +35,7 @@ def test_a_second_project_from_its_notion_row_runs_beside_the_default_one(stack)
                 if r["notion_page_id"] == page_id]
         return runs if runs and all(r["status"] in ("completed", "failed") for r in runs) else None
 
-    runs = _wait(finished, "team-b's code run", timeout=90)
+    runs = wait_until(finished, "team-b's code run", timeout=90, every=0.25)
     assert [(r["agent_type"], r["status"], r["project_id"]) for r in runs] == [("code", "completed", "team-b")]
     default = _get(stack, f"/project/{info.project_id}/invocations?limit=100").json()["invocations"]
     assert page_id not in {r["notion_page_id"] for r in default}
