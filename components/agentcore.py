@@ -17,8 +17,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
-from components.base import (PACKAGE, LambdaFunction, LambdaFunctionArgs, check_common, child, lambda_plugin_dirs,
-                             require)
+from components.base import (PACKAGE, LambdaFunction, LambdaFunctionArgs, check_common, child, keep_private,
+                             lambda_plugin_dirs, require)
 from components.state import State
 from runtime.browser.agentcore import IAM_ACTIONS as BROWSER_ACTIONS
 from runtime.browser.agentcore import STREAM_ACTIONS as BROWSER_STREAM_ACTIONS
@@ -115,12 +115,7 @@ class AgentCore(pulumi.ComponentResource):
 
         # --- the agent code, in its own private bucket ----------------------------------------------------
         self.code_bucket = aws.s3.Bucket(f"{name}-code", force_destroy=True, tags=tags, opts=child(self))
-        code_block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-code-no-public-access", bucket=self.code_bucket.id, block_public_acls=True,
-            block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True, opts=child(self))
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-code-encryption", bucket=self.code_bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}], opts=child(self))
+        code_block = keep_private(self, self.code_bucket, f"{name}-code", acls_off=False)
         self.code_object = aws.s3.BucketObjectv2(
             f"{name}-agent-zip", bucket=self.code_bucket.id, key=args.code_bucket_key, source=args.agent_code,
             opts=child(self, depends_on=[code_block]))

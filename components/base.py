@@ -56,6 +56,26 @@ def check_common(component: str, *, log_retention_days: int | None = None, archi
         require(component, architecture in ARCHITECTURES, f"architecture {architecture!r} is not one of {ARCHITECTURES}")
 
 
+SSE_S3_RULE = {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}
+
+
+def keep_private(owner: pulumi.ComponentResource, bucket: aws.s3.Bucket, prefix: str, *,
+                 encryption_rule: Mapping[str, Any] = SSE_S3_RULE, acls_off: bool = True,
+                 ) -> aws.s3.BucketPublicAccessBlock:
+    """What keeps `bucket` private, as children of `owner` named `<prefix>-...`: ACLs off (BucketOwnerEnforced;
+    `acls_off=False` leaves that to S3's default for new buckets), every public-access block on, default encryption
+    (`encryption_rule`, SSE-S3 unless given). Returns the public access block, for what must not race it."""
+    if acls_off:
+        aws.s3.BucketOwnershipControls(f"{prefix}-ownership", bucket=bucket.id,
+                                       rule={"object_ownership": "BucketOwnerEnforced"}, opts=child(owner))
+    block = aws.s3.BucketPublicAccessBlock(
+        f"{prefix}-no-public-access", bucket=bucket.id, block_public_acls=True, block_public_policy=True,
+        ignore_public_acls=True, restrict_public_buckets=True, opts=child(owner))
+    aws.s3.BucketServerSideEncryptionConfiguration(f"{prefix}-encryption", bucket=bucket.id,
+                                                   rules=[dict(encryption_rule)], opts=child(owner))
+    return block
+
+
 def lambda_trust_policy() -> str:
     return json.dumps(iam.service_trust_policy("lambda.amazonaws.com"))
 

@@ -58,6 +58,17 @@ def _policies(recording: Recording) -> Iterable[tuple[RecordedResource, list[dic
             yield resource, _statements(resource.inputs.get("policy"))
 
 
+def _conditions_admitting(service: str, resources: Iterable[RecordedResource], policy_input: str,
+                          ) -> Iterable[tuple[RecordedResource, str]]:
+    """(resource, the statement's Condition as JSON text) for each statement of the policy document in the
+    resource's `policy_input` whose principal is `service`."""
+    for resource in resources:
+        for st in _statements(resource.inputs.get(policy_input)):
+            principal = st.get("Principal")
+            if isinstance(principal, dict) and service in _as_list(principal.get("Service")):
+                yield resource, json.dumps(st.get("Condition") or {})
+
+
 # --- checks -----------------------------------------------------------------------------------------------
 
 
@@ -169,14 +180,11 @@ def oac_only(recording: Recording) -> list[Violation]:
                     out.append(Violation("oac_only", distribution.name, "uses a legacy origin access identity"))
             if "s3-website" in domain:
                 out.append(Violation("oac_only", distribution.name, "serves from the public S3 website endpoint"))
-    for policy in recording.of_type("aws:s3/bucketPolicy:BucketPolicy"):
-        for st in _statements(policy.inputs.get("policy")):
-            principal = st.get("Principal") or {}
-            if isinstance(principal, dict) and "cloudfront.amazonaws.com" in _as_list(principal.get("Service")):
-                condition = json.dumps(st.get("Condition") or {})
-                if "AWS:SourceArn" not in condition and "aws:SourceArn" not in condition:
-                    out.append(Violation("oac_only", policy.name,
-                                         "admits any CloudFront distribution (no AWS:SourceArn condition)"))
+    bucket_policies = recording.of_type("aws:s3/bucketPolicy:BucketPolicy")
+    for policy, condition in _conditions_admitting("cloudfront.amazonaws.com", bucket_policies, "policy"):
+        if "AWS:SourceArn" not in condition and "aws:SourceArn" not in condition:
+            out.append(Violation("oac_only", policy.name,
+                                 "admits any CloudFront distribution (no AWS:SourceArn condition)"))
     return out
 
 
@@ -243,16 +251,11 @@ def partial_batch_responses(recording: Recording) -> list[Violation]:
 
 def service_roles_pinned(recording: Recording) -> list[Violation]:
     """Roles that AgentCore assumes carry aws:SourceAccount and aws:SourceArn conditions (confused deputy)."""
-    out = []
-    for role in recording.of_type("aws:iam/role:Role"):
-        for st in _statements(role.inputs.get("assumeRolePolicy")):
-            services = _as_list((st.get("Principal") or {}).get("Service"))
-            if "bedrock-agentcore.amazonaws.com" in services:
-                condition = json.dumps(st.get("Condition") or {})
-                if "aws:SourceAccount" not in condition or "aws:SourceArn" not in condition:
-                    out.append(Violation("service_roles_pinned", role.name,
-                                         "bedrock-agentcore trust without aws:SourceAccount/aws:SourceArn"))
-    return out
+    trusts = _conditions_admitting("bedrock-agentcore.amazonaws.com", recording.of_type("aws:iam/role:Role"),
+                                   "assumeRolePolicy")
+    return [Violation("service_roles_pinned", role.name,
+                      "bedrock-agentcore trust without aws:SourceAccount/aws:SourceArn")
+            for role, condition in trusts if "aws:SourceAccount" not in condition or "aws:SourceArn" not in condition]
 
 
 def botocore_shape(recording: Recording) -> list[Violation]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.base import PACKAGE, child, require
+from components.base import PACKAGE, child, keep_private, require
 
 # AWS managed cache policy "CachingOptimized" (a documented, stable id, the same in every account).
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -49,24 +49,8 @@ class PrototypeHosting(pulumi.ComponentResource):
         tags = dict(args.tags)
 
         self.bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=True, tags=tags, opts=child(self))
-        aws.s3.BucketOwnershipControls(f"{name}-ownership", bucket=self.bucket.id,
-                                       rule={"object_ownership": "BucketOwnerEnforced"}, opts=child(self))
-        self.public_access_block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-no-public-access",
-            bucket=self.bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child(self),
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            bucket=self.bucket.id,
-            # SSE-S3: CloudFront OAC reads it without a KMS key policy.
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
-            opts=child(self),
-        )
+        # SSE-S3 (keep_private's default): CloudFront OAC reads it without a KMS key policy.
+        self.public_access_block = keep_private(self, self.bucket, name)
         # Versioning stays off: an expired prototype must really go, not linger as a noncurrent version.
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-expiry",

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
-from components.base import PACKAGE, LambdaFunction, LambdaFunctionArgs, check_common, child, require
+from components.base import PACKAGE, LambdaFunction, LambdaFunctionArgs, check_common, child, keep_private, require
 from components.state import State
 from runtime.kb.documents import DOCUMENTS_PREFIX
 from runtime.resources import FUNCTIONS_BY_NAME, KB_DOCUMENTS, KB_SYNC, Env, PhysicalNames, function_environment
@@ -80,14 +80,7 @@ class KnowledgeBase(pulumi.ComponentResource):
 
         # --- the data-source bucket: private, encrypted ---------------------------------------------------
         self.bucket = aws.s3.Bucket(f"{name}-documents", force_destroy=True, tags=tags, opts=child(self))
-        aws.s3.BucketOwnershipControls(f"{name}-documents-ownership", bucket=self.bucket.id,
-                                       rule={"object_ownership": "BucketOwnerEnforced"}, opts=child(self))
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-documents-no-public-access", bucket=self.bucket.id, block_public_acls=True,
-            block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True, opts=child(self))
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-documents-encryption", bucket=self.bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}], opts=child(self))
+        keep_private(self, self.bucket, f"{name}-documents")
 
         # --- the vector store: an S3 Vectors bucket and index (SSE-S3 by default) ---------------------------
         self.vector_bucket = aws.s3.VectorsVectorBucket(

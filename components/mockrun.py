@@ -70,70 +70,60 @@ def _urn_name_and_type(urn: str) -> tuple[str, str]:
     return name, type_token
 
 
+MOCK_KB_ID = "KBMOCK0001"  # Bedrock KB ids: 10 letters and digits
+
+# What AWS computes, by resource kind (the type token's last part) or, where two kinds share a name, by type token:
+# output -> template over the region, account, logical `name`, `physical` name, the inputs, earlier outputs and the
+# ids below. Every other kind gets a made-up ARN (`arn:aws:mock:...`) and its physical name.
+COMPUTED_OUTPUTS: dict[str, dict[str, str]] = {
+    "Queue": {"arn": "arn:aws:sqs:{region}:{account}:{physical}",
+              "url": "https://sqs.{region}.amazonaws.com/{account}/{physical}"},
+    "Table": {"arn": "arn:aws:dynamodb:{region}:{account}:table/{physical}"},
+    "aws:lambda/function:Function": {
+        "arn": "arn:aws:lambda:{region}:{account}:function:{physical}",
+        "invokeArn": "arn:aws:apigateway:{region}:lambda:path/functions/{arn}/invocations",
+        "version": "{lambda_version}", "qualifiedArn": "{arn}:{lambda_version}"},
+    "Role": {"arn": "arn:aws:iam::{account}:role/{physical}"},
+    "LogGroup": {"arn": "arn:aws:logs:{region}:{account}:log-group:{physical}"},
+    "Secret": {"arn": "arn:aws:secretsmanager:{region}:{account}:secret:{physical}-AbCdEf"},
+    "Bucket": {"bucket": "{physical}", "arn": "arn:aws:s3:::{physical}",
+               "bucketRegionalDomainName": "{physical}.s3.{region}.amazonaws.com"},
+    "Api": {"apiEndpoint": "https://{name}.execute-api.{region}.amazonaws.com",
+            "executionArn": "arn:aws:execute-api:{region}:{account}:{name}"},
+    "Distribution": {"arn": "arn:aws:cloudfront::{account}:distribution/{name}", "domainName": "{name}.cloudfront.net"},
+    "Topic": {"arn": "arn:aws:sns:{region}:{account}:{physical}"},
+    "AgentcoreGateway": {
+        "gatewayId": "{gateway_id}", "gatewayArn": "arn:aws:bedrock-agentcore:{region}:{account}:gateway/{gateway_id}",
+        "gatewayUrl": "https://{gateway_id}.gateway.bedrock-agentcore.{region}.amazonaws.com/mcp"},
+    "aws:cloudfront/function:Function": {"arn": "arn:aws:cloudfront::{account}:function/{physical}"},
+    "aws:kms/key:Key": {"arn": "arn:aws:kms:{region}:{account}:key/{name}-0000-0000-0000-000000000000"},
+    "AgentcoreAgentRuntime": {
+        "agentRuntimeId": "{runtime_id}", "agentRuntimeArn": "arn:aws:bedrock-agentcore:{region}:{account}:runtime/"
+        "{runtime_id}", "agentRuntimeVersion": "1"},
+    "AgentcoreMemory": {"arn": "arn:aws:bedrock-agentcore:{region}:{account}:memory/{physical}-mock"},
+    "AgentKnowledgeBase": {"arn": "arn:aws:bedrock:{region}:{account}:knowledge-base/{kb_id}"},
+    "AgentDataSource": {"dataSourceId": "DSMOCK0001"},
+    "VectorsVectorBucket": {"vectorBucketArn": "arn:aws:s3vectors:{region}:{account}:bucket/{vectorBucketName}"},
+    "VectorsIndex": {"indexArn": "arn:aws:s3vectors:{region}:{account}:bucket/{vectorBucketName}/index/{indexName}"},
+}
+
+
 def computed_outputs(type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     """Plausible values for what AWS would compute, so Outputs resolve and wiring can be asserted."""
     physical = inputs.get("name") or f"{name}-mock"
-    arn = f"arn:aws:mock:{MOCK_REGION}:{MOCK_ACCOUNT}:{type_token.rsplit(':', 1)[-1].lower()}/{physical}"
-    out: dict[str, Any] = {"arn": arn, "name": physical}
     kind = type_token.rsplit(":", 1)[-1]
-    if kind == "Queue":
-        out["arn"] = f"arn:aws:sqs:{MOCK_REGION}:{MOCK_ACCOUNT}:{physical}"
-        out["url"] = f"https://sqs.{MOCK_REGION}.amazonaws.com/{MOCK_ACCOUNT}/{physical}"
-    elif kind == "Table":
-        out["arn"] = f"arn:aws:dynamodb:{MOCK_REGION}:{MOCK_ACCOUNT}:table/{physical}"
-    elif type_token == "aws:lambda/function:Function":
-        out["arn"] = f"arn:aws:lambda:{MOCK_REGION}:{MOCK_ACCOUNT}:function:{physical}"
-        out["invokeArn"] = f"arn:aws:apigateway:{MOCK_REGION}:lambda:path/functions/{out['arn']}/invocations"
-        # what Lambda reports: a published function's first version, else $LATEST
-        out["version"] = "1" if inputs.get("publish") else "$LATEST"
-        out["qualifiedArn"] = f"{out['arn']}:{out['version']}"
-    elif kind == "Role":
-        out["arn"] = f"arn:aws:iam::{MOCK_ACCOUNT}:role/{physical}"
-    elif kind == "LogGroup":
-        out["arn"] = f"arn:aws:logs:{MOCK_REGION}:{MOCK_ACCOUNT}:log-group:{physical}"
-    elif kind == "Secret":
-        out["arn"] = f"arn:aws:secretsmanager:{MOCK_REGION}:{MOCK_ACCOUNT}:secret:{physical}-AbCdEf"
-    elif kind == "Bucket":
-        out["bucket"] = physical
-        out["arn"] = f"arn:aws:s3:::{physical}"
-        out["bucketRegionalDomainName"] = f"{physical}.s3.{MOCK_REGION}.amazonaws.com"
-    elif kind == "Api":
-        out["apiEndpoint"] = f"https://{name}.execute-api.{MOCK_REGION}.amazonaws.com"
-        out["executionArn"] = f"arn:aws:execute-api:{MOCK_REGION}:{MOCK_ACCOUNT}:{name}"
-    elif kind == "Distribution":
-        out["arn"] = f"arn:aws:cloudfront::{MOCK_ACCOUNT}:distribution/{name}"
-        out["domainName"] = f"{name}.cloudfront.net"
-    elif kind == "Topic":
-        out["arn"] = f"arn:aws:sns:{MOCK_REGION}:{MOCK_ACCOUNT}:{physical}"
-    elif kind == "AgentcoreGateway":
-        gateway_id = f"{physical}-mock000001".lower()  # AgentCore ids: the name, a hyphen, 10 characters
-        out["gatewayId"] = gateway_id
-        out["gatewayArn"] = f"arn:aws:bedrock-agentcore:{MOCK_REGION}:{MOCK_ACCOUNT}:gateway/{gateway_id}"
-        out["gatewayUrl"] = f"https://{gateway_id}.gateway.bedrock-agentcore.{MOCK_REGION}.amazonaws.com/mcp"
-    elif type_token == "aws:cloudfront/function:Function":
-        out["arn"] = f"arn:aws:cloudfront::{MOCK_ACCOUNT}:function/{physical}"
-    elif type_token == "aws:kms/key:Key":
-        out["arn"] = f"arn:aws:kms:{MOCK_REGION}:{MOCK_ACCOUNT}:key/{name}-0000-0000-0000-000000000000"
-    elif kind == "AgentcoreAgentRuntime":
-        runtime_id = f"{inputs.get('agentRuntimeName', name)}-mock000001"
-        out["agentRuntimeId"] = runtime_id
-        out["agentRuntimeArn"] = f"arn:aws:bedrock-agentcore:{MOCK_REGION}:{MOCK_ACCOUNT}:runtime/{runtime_id}"
-        out["agentRuntimeVersion"] = "1"
-    elif kind == "AgentcoreMemory":
-        out["arn"] = f"arn:aws:bedrock-agentcore:{MOCK_REGION}:{MOCK_ACCOUNT}:memory/{physical}-mock"
-    elif kind == "AgentKnowledgeBase":  # Bedrock KB ids: 10 letters and digits
-        out["arn"] = f"arn:aws:bedrock:{MOCK_REGION}:{MOCK_ACCOUNT}:knowledge-base/{MOCK_KB_ID}"
-    elif kind == "AgentDataSource":
-        out["dataSourceId"] = "DSMOCK0001"
-    elif kind == "VectorsVectorBucket":
-        out["vectorBucketArn"] = f"arn:aws:s3vectors:{MOCK_REGION}:{MOCK_ACCOUNT}:bucket/{inputs.get('vectorBucketName')}"
-    elif kind == "VectorsIndex":
-        out["indexArn"] = (f"arn:aws:s3vectors:{MOCK_REGION}:{MOCK_ACCOUNT}:bucket/{inputs.get('vectorBucketName')}"
-                           f"/index/{inputs.get('indexName')}")
+    values = {
+        **{key: value for key, value in inputs.items() if isinstance(value, str)},
+        "region": MOCK_REGION, "account": MOCK_ACCOUNT, "name": name, "physical": physical, "kb_id": MOCK_KB_ID,
+        "lambda_version": "1" if inputs.get("publish") else "$LATEST",  # a published function's first version
+        "gateway_id": f"{physical}-mock000001".lower(),  # AgentCore ids: the name, a hyphen, 10 characters
+        "runtime_id": f"{inputs.get('agentRuntimeName', name)}-mock000001",
+    }
+    out: dict[str, Any] = {"arn": f"arn:aws:mock:{MOCK_REGION}:{MOCK_ACCOUNT}:{kind.lower()}/{physical}",
+                           "name": physical}
+    for output, template in COMPUTED_OUTPUTS.get(type_token, COMPUTED_OUTPUTS.get(kind, {})).items():
+        out[output] = template.format_map({**values, "arn": out["arn"]})
     return out
-
-
-MOCK_KB_ID = "KBMOCK0001"
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -143,12 +133,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         inputs = dict(args.inputs)
-        state = {**computed_outputs(args.typ, args.name, inputs), **inputs} if args.custom else {}
+        computed = computed_outputs(args.typ, args.name, inputs)
+        state = {**computed, **inputs} if args.custom else {}
         if args.custom and args.typ.endswith(("Queue", "Table", "Function", "Role", "LogGroup", "Secret", "Bucket",
                                               "Topic", "Distribution", "AgentcoreMemory", "Key")):
-            state["arn"] = computed_outputs(args.typ, args.name, inputs)["arn"]
+            state["arn"] = computed["arn"]
         if args.typ == "aws:s3/bucket:Bucket":
-            state["bucket"] = computed_outputs(args.typ, args.name, inputs)["bucket"]
+            state["bucket"] = computed["bucket"]
         resource_id = f"{args.name}-id"
         if args.typ == "aws:bedrock/agentcoreMemory:AgentcoreMemory":  # AgentCore ids: the name, a hyphen, 10 characters
             resource_id = f"{inputs.get('name', args.name)}-mock000001"

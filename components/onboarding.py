@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.base import PACKAGE, child
+from components.base import PACKAGE, child, keep_private
 from runtime.resources import PACKAGES
 
 KEY_DELETION_WINDOW_DAYS = 30  # the longest KMS allows: a key deleted by mistake can be restored for a month
@@ -40,20 +40,13 @@ class Onboarding(pulumi.ComponentResource):
             f"{name}-packages-key", description="aidlc: the onboarding package bucket's objects",
             enable_key_rotation=True, deletion_window_in_days=KEY_DELETION_WINDOW_DAYS, tags=tags, opts=child(self))
         self.package_bucket = aws.s3.Bucket(f"{name}-packages", tags=tags, opts=child(self))
-        aws.s3.BucketOwnershipControls(f"{name}-packages-ownership", bucket=self.package_bucket.id,
-                                       rule={"object_ownership": "BucketOwnerEnforced"}, opts=child(self))
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-packages-no-public-access", bucket=self.package_bucket.id, block_public_acls=True,
-            block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True, opts=child(self))
+        keep_private(self, self.package_bucket, f"{name}-packages", encryption_rule={
+            "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
+                                                        "kms_master_key_id": self.package_key.arn},
+            "bucket_key_enabled": True})  # one data key per bucket, not a KMS call per object
         aws.s3.BucketVersioning(
             f"{name}-packages-versioning", bucket=self.package_bucket.id,
             versioning_configuration={"status": "Enabled"}, opts=child(self))
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-packages-encryption", bucket=self.package_bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
-                                                                 "kms_master_key_id": self.package_key.arn},
-                    "bucket_key_enabled": True}],  # one data key per bucket, not a KMS call per object
-            opts=child(self))
         self.bucket_name = self.package_bucket.bucket
         self.bucket_arn = self.package_bucket.arn
         self.register_outputs({"package_bucket": self.bucket_name, "package_key": self.package_key.arn})
