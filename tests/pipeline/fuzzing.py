@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, settings
@@ -91,3 +93,17 @@ def assert_refusal(reply: dict) -> None:
     assert set(reply) == {"error"}, reply
     error = reply["error"]
     assert error["code"] and error["message"] and error["remediation"], reply
+
+
+@contextmanager
+def serving(p) -> Iterator:
+    """The test pipeline `p` as the handlers' services, every enqueue kept in `p.published` instead of sent."""
+    from runtime.pipeline.services import set_services
+
+    p.published = []
+    p.services.queue.publish = p.published.append
+    set_services(p.services)
+    try:
+        yield p
+    finally:
+        set_services(None)

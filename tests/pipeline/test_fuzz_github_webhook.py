@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from runtime.github.backend import hub_signature, pr_marker
 from tests.pipeline.conftest import build_pipeline, make_project
-from tests.pipeline.fuzzing import assert_refusal, fuzz_settings, header_values, hostile_bodies, mutations
+from tests.pipeline.fuzzing import assert_refusal, fuzz_settings, header_values, hostile_bodies, mutations, serving
 
 SECRET = "gh-fuzz-secret"
 EXAMPLES = 400
@@ -34,17 +34,11 @@ REVIEW = {**{k: v for k, v in REVIEW_COMMENT.items() if k != "comment"}, "action
 
 @pytest.fixture
 def fuzzed(aws_names):
-    from runtime.pipeline.services import set_services
-
     p = build_pipeline(aws_names, make_project(github_repo="acme/app"),
                        github_webhook_secret=aws_names["secrets"]["github-webhook-secret"])
     p.put_secret("github-webhook-secret", SECRET)
-    published = []
-    p.services.queue.publish = published.append  # every enqueue, counted
-    p.published = published
-    set_services(p.services)
-    yield p
-    set_services(None)
+    with serving(p):
+        yield p
 
 
 def signed(event: str):

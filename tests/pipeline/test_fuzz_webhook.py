@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from runtime.models import PageSnapshot
 from runtime.notion.errors import NotionError
 from tests.pipeline.conftest import TOKEN, build_pipeline, make_project, signed
-from tests.pipeline.fuzzing import assert_refusal, fuzz_settings, header_values, hostile_bodies, mutations
+from tests.pipeline.fuzzing import assert_refusal, fuzz_settings, header_values, hostile_bodies, mutations, serving
 
 BOT = "9a9a9a9a-0000-4000-8000-000000000001"
 PERSON = "5e5e5e5e-0000-4000-8000-000000000002"
@@ -64,18 +64,12 @@ class FakeNotion:
 
 @pytest.fixture
 def fuzzed(aws_names):
-    from runtime.pipeline.services import set_services
-
     p = build_pipeline(aws_names, make_project(notion_data_source_id=DATA_SOURCE, notion_database_id=DATA_SOURCE),
                        notion=FakeNotion())
     p.put_secret("webhook-verification-token", TOKEN)
     p.put_secret("automation-secret", AUTOMATION_SECRET)
-    published = []
-    p.services.queue.publish = published.append  # every enqueue, counted
-    p.published = published
-    set_services(p.services)
-    yield p
-    set_services(None)
+    with serving(p):
+        yield p
 
 
 def _with_fresh_id(body: bytes) -> bytes:
