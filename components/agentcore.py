@@ -28,7 +28,7 @@ from runtime.plugins import AgentSpec
 from runtime.sandbox.code_interpreter import IAM_ACTIONS as CODE_INTERPRETER_ACTIONS
 from runtime.sandbox.code_interpreter import interpreter_arn
 from runtime.resources import (AGENT_APP_ENTRY_POINT, AUDIT, COMPLETIONS, FUNCTIONS_BY_NAME, PROTOTYPES, Env, Header,
-                               PhysicalNames, function_environment)
+                               PhysicalNames)
 
 # The endpoints every runtime has; `beta` only where aidlc:agentVersions gives the agent one. An endpoint whose
 # version is not configured serves the runtime's latest version.
@@ -148,7 +148,7 @@ class AgentCore(pulumi.ComponentResource):
                     buckets={PROTOTYPES.logical_name: args.prototype_bucket_arn},
                     knowledge_base=args.knowledge_base_arn,
                 ),
-                environment=function_environment(TOOL_GATEWAY, tool_names),
+                names=tool_names,
                 log_retention_days=args.log_retention_days,
                 architecture=args.architecture,
                 tags=tags,

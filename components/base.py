@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
-from runtime.resources import Env, Function
+from runtime.resources import Env, Function, PhysicalNames, function_environment
 
 PACKAGE = "aidlc:index"
 LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unpacks the zip
@@ -85,7 +85,7 @@ class LambdaFunctionArgs:
     function: Function  # the declaration in runtime/resources.py
     code: pulumi.Input[pulumi.Archive]
     arns: iam.StackArns
-    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    names: PhysicalNames  # the deployment's physical names: its environment is function_environment(function, names)
     log_retention_days: int = 30
     architecture: str = "arm64"
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -104,9 +104,9 @@ class LambdaFunctionArgs:
 
 
 class LambdaFunction(pulumi.ComponentResource):
-    """One Lambda function from its declaration: its own role whose policy is built by `iam.function_statements`
-    (and, for a durable function, a second one on its own executions, whose ARNs exist only once it does), a log
-    group with retention, JSON logs."""
+    """One Lambda function from its declaration: its environment from `function_environment`, its own role whose
+    policy is built by `iam.function_statements` (and, for a durable function, a second one on its own executions,
+    whose ARNs exist only once it does), a log group with retention, JSON logs."""
 
     function: aws.lambda_.Function
     role: aws.iam.Role
@@ -140,7 +140,7 @@ class LambdaFunction(pulumi.ComponentResource):
             architectures=[args.architecture],
             timeout=declaration.timeout_seconds,
             memory_size=declaration.memory_mb,
-            environment={"variables": dict(args.environment)},
+            environment={"variables": function_environment(declaration, args.names)},
             logging_config={"log_format": "JSON", "log_group": self.log_group.name},
             tags=tags,
             opts=child(self, depends_on=[self.policy]),

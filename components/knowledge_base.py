@@ -21,7 +21,7 @@ from components import iam
 from components.base import PACKAGE, LambdaFunction, LambdaFunctionArgs, check_common, child, keep_private, require
 from components.state import State
 from runtime.kb.documents import DOCUMENTS_PREFIX
-from runtime.resources import FUNCTIONS_BY_NAME, KB_DOCUMENTS, KB_SYNC, Env, PhysicalNames, function_environment
+from runtime.resources import FUNCTIONS_BY_NAME, KB_DOCUMENTS, KB_SYNC, Env, PhysicalNames
 
 SYNC_FUNCTION = FUNCTIONS_BY_NAME["sync"]
 # Amazon Titan Text Embeddings V2: 1,024 dimensions by default; cosine distance, as Bedrock's quick start uses.
@@ -154,7 +154,7 @@ class KnowledgeBase(pulumi.ComponentResource):
                 arns=iam.StackArns(tables=state.table_arns, queues=state.queue_arns, secrets=state.secret_arns,
                                    buckets={KB_DOCUMENTS.logical_name: self.bucket.arn},
                                    knowledge_base=self.knowledge_base.arn),
-                environment=function_environment(SYNC_FUNCTION, names),
+                names=names,
                 log_retention_days=args.log_retention_days,
                 architecture=args.architecture,
                 tags=tags,

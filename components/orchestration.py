@@ -15,7 +15,7 @@ import pulumi_aws as aws
 from components import iam
 from components.base import PACKAGE, LambdaFunction, LambdaFunctionArgs, check_common, child, lambda_plugin_dirs, require
 from components.state import State
-from runtime.resources import COMPLETIONS, FUNCTIONS, TASKS, Env, Function, PhysicalNames, function_environment
+from runtime.resources import COMPLETIONS, FUNCTIONS, TASKS, Env, Function, PhysicalNames
 
 # The gateway target function belongs to the AgentCore component (it serves the agents' tools).
 PIPELINE_FUNCTIONS: tuple[Function, ...] = tuple(f for f in FUNCTIONS if f.pipeline)
@@ -94,7 +94,7 @@ class Orchestration(pulumi.ComponentResource):
                     function=function,
                     code=args.code[function.logical_name],
                     arns=arns,
-                    environment=function_environment(function, names),
+                    names=names,
                     log_retention_days=args.log_retention_days,
                     architecture=args.architecture,
                     tags=tags,

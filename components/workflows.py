@@ -27,7 +27,7 @@ from components import iam
 from components.base import PACKAGE, LambdaFunction, LambdaFunctionArgs, check_common, child, require
 from components.state import State
 from runtime.resources import (
-    PACKAGES, WORKFLOW_FUNCTION_FOR, WORKFLOW_FUNCTIONS, Env, PhysicalNames, function_environment,
+    PACKAGES, WORKFLOW_FUNCTION_FOR, WORKFLOW_FUNCTIONS, Env, PhysicalNames,
 )
 from runtime.onboarding.workflows.resilience import CIRCUIT_OPEN_METRIC, METRIC_NAMESPACE
 
@@ -96,7 +96,7 @@ class Workflows(pulumi.ComponentResource):
             built = LambdaFunction(
                 f"{name}-{logical.replace('_', '-')}",
                 LambdaFunctionArgs(
-                    function=function, code=args.code, arns=arns, environment=function_environment(function, names),
+                    function=function, code=args.code, arns=arns, names=names,
                     log_retention_days=args.log_retention_days, architecture=args.architecture, tags=dict(args.tags),
                     durable_config={"execution_timeout": args.execution_timeout_seconds,
                                     "retention_period": args.retention_days}),
