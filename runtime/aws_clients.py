@@ -12,6 +12,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from runtime.lazy import OnePerProcess
+
 
 class AwsClients:
     def __init__(
@@ -74,17 +76,12 @@ class AwsClients:
             self._clients.clear()
 
 
-_default: AwsClients | None = None
-_default_lock = threading.Lock()
+_default: OnePerProcess[AwsClients] = OnePerProcess(AwsClients)
 
 
 def default_clients() -> AwsClients:
     """The process's clients, for code that is not given any (a Lambda container runs one function)."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = AwsClients()
-        return _default
+    return _default.get()
 
 
 __all__ = ["AwsClients", "default_clients"]

@@ -21,6 +21,7 @@ import json
 import re
 import sqlite3
 import threading
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -67,37 +68,37 @@ class IngestionBusy(Exception):
 # --- AWS ---------------------------------------------------------------------------------------------------
 
 
+@dataclass
 class S3KnowledgeBaseSink:
     """Documents into the KB's S3 data source, then StartIngestionJob. `s3` and `agent` are boto3 clients
     (`s3`, `bedrock-agent`)."""
 
-    def __init__(self, bucket: str, knowledge_base_id: str, data_source_id: str, *, s3: Any, agent: Any,
-                 prefix: str = "") -> None:
-        self.bucket = bucket
-        self.knowledge_base_id = knowledge_base_id
-        self.data_source_id = data_source_id
-        self.prefix = prefix
-        self._s3 = s3
-        self._agent = agent
+    bucket: str
+    knowledge_base_id: str
+    data_source_id: str
+    _: KW_ONLY
+    s3: Any
+    agent: Any
+    prefix: str = ""
 
     def upsert(self, document: KbDocument) -> None:
         # The sidecar first: Bedrock pairs a document with `<key>.metadata.json` when it ingests, and an ingestion
         # started between the two puts must not index the document without its project.
-        self._s3.put_object(Bucket=self.bucket, Key=document.metadata_key(self.prefix),
+        self.s3.put_object(Bucket=self.bucket, Key=document.metadata_key(self.prefix),
                             Body=document.metadata_sidecar().encode(), ContentType="application/json")
-        self._s3.put_object(Bucket=self.bucket, Key=document.key(self.prefix), Body=document.body().encode(),
+        self.s3.put_object(Bucket=self.bucket, Key=document.key(self.prefix), Body=document.body().encode(),
                             ContentType="text/markdown; charset=utf-8")
 
     def delete(self, page_id: str) -> None:
         key = document_key(page_id, self.prefix)
-        self._s3.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": key}, {"Key": key + ".metadata.json"}],
+        self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": key}, {"Key": key + ".metadata.json"}],
                                                             "Quiet": True})
 
     def start_ingestion(self, client_token: str) -> str | None:
         from botocore.exceptions import ClientError
 
         try:
-            response = self._agent.start_ingestion_job(
+            response = self.agent.start_ingestion_job(
                 knowledgeBaseId=self.knowledge_base_id, dataSourceId=self.data_source_id,
                 clientToken=client_token, description="aidlc content sync")
         except ClientError as exc:
@@ -107,24 +108,24 @@ class S3KnowledgeBaseSink:
         return response["ingestionJob"]["ingestionJobId"]
 
     def ingestion_status(self, ingestion_job_id: str) -> str | None:
-        response = self._agent.get_ingestion_job(knowledgeBaseId=self.knowledge_base_id,
+        response = self.agent.get_ingestion_job(knowledgeBaseId=self.knowledge_base_id,
                                                  dataSourceId=self.data_source_id, ingestionJobId=ingestion_job_id)
         return response["ingestionJob"]["status"]
 
 
+@dataclass
 class BedrockRetriever:
     """`bedrock-agent-runtime` Retrieve over the knowledge base: semantic search, `project_id` as a metadata
     filter. `client`: a boto3 `bedrock-agent-runtime` client."""
 
-    def __init__(self, knowledge_base_id: str, client: Any) -> None:
-        self.knowledge_base_id = knowledge_base_id
-        self._client = client
+    knowledge_base_id: str
+    client: Any
 
     def retrieve(self, query: str, *, top_k: int = 5, project_id: str | None = None) -> list[Passage]:
         search: dict[str, Any] = {"numberOfResults": max(1, min(MAX_TOP_K, top_k))}
         if project_id:
             search["filter"] = {"equals": {"key": "project_id", "value": project_id}}
-        response = self._client.retrieve(
+        response = self.client.retrieve(
             knowledgeBaseId=self.knowledge_base_id,
             retrievalQuery={"text": query[:MAX_QUERY_CHARS]},
             retrievalConfiguration={"vectorSearchConfiguration": search},

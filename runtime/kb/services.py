@@ -4,63 +4,29 @@ Nothing is read or built at import; everything on first use, once per process (a
 
 from __future__ import annotations
 
-import json
-import os
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 from runtime import resources
 from runtime.kb.retrieval import KbSettingsError
+from runtime.lazy import OnePerProcess
+from runtime.pipeline.settings import FunctionSettings, env_var
 
 
 @dataclass(frozen=True)
-class KbSettings:
-    state_table: str = ""
-    queue_url: str = ""
-    projects_table: str = ""
-    notion_token_secret: str = ""
-    notion_api_base: str | None = None
-    bucket: str = ""
-    knowledge_base_id: str = ""
-    data_source_id: str = ""
-    local_index: str = ""  # the local stack: an SQLite FTS5 file instead of the Bedrock KB
-    default_project: Any = None  # ProjectConfig
-    require_iam_auth: bool = False
+class KbSettings(FunctionSettings):
+    error: ClassVar[type[RuntimeError]] = KbSettingsError
+    kind: ClassVar[str] = "knowledge base"
 
-    def require(self, name: str) -> str:
-        value = getattr(self, name)
-        if not value:
-            raise KbSettingsError(f"knowledge base setting {name!r} is not configured (see runtime/resources.py)")
-        return value
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "KbSettings":
-        env = os.environ if environ is None else environ
-        default_project = None
-        raw = env.get(resources.Env.PROJECT_CONFIG)
-        if raw:
-            from runtime.models import ProjectConfig
-
-            try:
-                default_project = ProjectConfig.model_validate(json.loads(raw))
-            except ValueError as exc:
-                raise KbSettingsError(f"{resources.Env.PROJECT_CONFIG} is not a valid project: {exc}") from None
-        return cls(
-            state_table=env.get(resources.KB_SYNC_STATE.env_var, ""),
-            queue_url=env.get(resources.KB_SYNC.env_var, ""),
-            projects_table=env.get(resources.PROJECTS.env_var, ""),
-            notion_token_secret=env.get(resources.NOTION_TOKEN.env_var, ""),
-            notion_api_base=env.get(resources.Env.NOTION_API_BASE) or None,
-            bucket=env.get(resources.KB_DOCUMENTS.env_var, ""),
-            knowledge_base_id=env.get(resources.Env.KB_ID, ""),
-            data_source_id=env.get(resources.Env.KB_DATA_SOURCE_ID, ""),
-            local_index=env.get(resources.Env.KB_LOCAL_INDEX, ""),
-            default_project=default_project,
-            require_iam_auth=(env.get(resources.Env.API_REQUIRE_IAM) or "").strip().lower() in ("1", "true", "yes"),
-        )
+    state_table: str = env_var(resources.KB_SYNC_STATE.env_var)
+    queue_url: str = env_var(resources.KB_SYNC.env_var)
+    bucket: str = env_var(resources.KB_DOCUMENTS.env_var)
+    knowledge_base_id: str = env_var(resources.Env.KB_ID)
+    data_source_id: str = env_var(resources.Env.KB_DATA_SOURCE_ID)
+    # The local stack: an SQLite FTS5 file instead of the Bedrock KB
+    local_index: str = env_var(resources.Env.KB_LOCAL_INDEX)
 
 
 class KbServices:
@@ -80,14 +46,11 @@ class KbServices:
     def notion(self) -> Any:
         with self._lock:
             if self._notion is None:
-                from runtime.notion.adapter import NotionAdapter
                 from runtime.pipeline.adapters.secrets import SecretsManagerStore
+                from runtime.pipeline.services import notion_from_secret
 
-                token = SecretsManagerStore(self.clients.client("secretsmanager")).get(
-                    self.settings.require("notion_token_secret"))
-                if not token:
-                    raise KbSettingsError("the Notion token secret is empty; store the integration token in it")
-                self._notion = NotionAdapter(token, base_url=self.settings.notion_api_base)
+                self._notion = notion_from_secret(
+                    self.settings, SecretsManagerStore(self.clients.client("secretsmanager")))
             return self._notion
 
     @cached_property
@@ -124,19 +87,12 @@ class KbServices:
             notion=self.notion, sink=self.sink, projects=projects, clock=self._clock or now_utc)
 
 
-_current: KbServices | None = None
-_current_lock = threading.Lock()
+_current: OnePerProcess[KbServices] = OnePerProcess(lambda: KbServices(KbSettings.from_env()))
 
 
 def get_kb_services() -> KbServices:
-    global _current
-    with _current_lock:
-        if _current is None:
-            _current = KbServices(KbSettings.from_env())
-        return _current
+    return _current.get()
 
 
 def set_kb_services(services: KbServices | None) -> None:
-    global _current
-    with _current_lock:
-        _current = services
+    _current.set(services)

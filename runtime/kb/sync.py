@@ -32,6 +32,8 @@ from ulid import ULID
 
 from runtime.kb.documents import child_page_ids, document_from_page, normal_id
 from runtime.kb.retrieval import DocumentSink, IngestionBusy
+from runtime.lazy import given_or_built
+from runtime.pipeline.adapters.aws import QueueAdapter, TableAdapter
 from runtime.pipeline.input_limits import NotionId
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,17 @@ def needs_ingestion(last_edited_time: str | None, ingested_at: str | None) -> bo
 # --- requests and jobs ------------------------------------------------------------------------------------------
 
 
+def exactly_one_of(first: str, second: str) -> Any:
+    """A model validator (assign it in the class body): the model sets exactly one of the fields `first`, `second`."""
+
+    def check(model: BaseModel) -> BaseModel:
+        if bool(getattr(model, first)) == bool(getattr(model, second)):
+            raise ValueError(f"give exactly one of {first} and {second}")
+        return model
+
+    return model_validator(mode="after")(check)
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -86,12 +99,7 @@ class PageSyncRequest(_Request):
 class DatabaseSyncRequest(_Request):
     data_source_id: NotionId | None = None
     database_id: NotionId | None = None
-
-    @model_validator(mode="after")
-    def _one_target(self) -> "DatabaseSyncRequest":
-        if bool(self.data_source_id) == bool(self.database_id):
-            raise ValueError("give exactly one of data_source_id and database_id")
-        return self
+    _one_target = exactly_one_of("data_source_id", "database_id")
 
 
 class SyncJob(BaseModel):
@@ -124,53 +132,44 @@ class SyncMessage(BaseModel):
 
     job_id: str | None = None
     page_id: NotionId | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> "SyncMessage":
-        if bool(self.job_id) == bool(self.page_id):
-            raise ValueError("give exactly one of job_id and page_id")
-        return self
+    _one = exactly_one_of("job_id", "page_id")
 
 
 # --- ports ---------------------------------------------------------------------------------------------------------
 
 
-class SyncStateStore:
+class SyncStateStore(TableAdapter):
     """Per-page ingestion state and the jobs, in the sync-state table (`runtime.resources.KB_SYNC_STATE`):
     `page#<page id>` -> {last_edited_time, ingested_at, project_id}; `job#<job id>` -> the job (expires after 30 days)."""
-
-    def __init__(self, table: str, client: Any) -> None:
-        self.table = table
-        self.client = client
 
     def page_state(self, page_id: str) -> dict | None:
         from runtime.pipeline.state.dynamo import from_item
 
-        item = self.client.get_item(TableName=self.table, Key={"pk": {"S": f"page#{normal_id(page_id)}"}},
+        item = self.client.get_item(TableName=self.table_name, Key={"pk": {"S": f"page#{normal_id(page_id)}"}},
                                     ConsistentRead=True).get("Item")
         return from_item(item) if item else None
 
     def record_page(self, page_id: str, *, last_edited_time: str, ingested_at: str, project_id: str) -> None:
         from runtime.pipeline.state.dynamo import to_item
 
-        self.client.put_item(TableName=self.table, Item=to_item({
+        self.client.put_item(TableName=self.table_name, Item=to_item({
             "pk": f"page#{normal_id(page_id)}", "last_edited_time": last_edited_time, "ingested_at": ingested_at,
             "project_id": project_id}))
 
     def forget_page(self, page_id: str) -> None:
-        self.client.delete_item(TableName=self.table, Key={"pk": {"S": f"page#{normal_id(page_id)}"}})
+        self.client.delete_item(TableName=self.table_name, Key={"pk": {"S": f"page#{normal_id(page_id)}"}})
 
     def put_job(self, job: SyncJob) -> None:
         from runtime.pipeline.state.dynamo import to_item
 
         expires = int((parse_iso(job.created_at) or now_utc()).timestamp()) + JOB_RETENTION_DAYS * 86400
         item = {"pk": f"job#{job.job_id}", "expires_at": expires, **job.model_dump(exclude_none=True)}
-        self.client.put_item(TableName=self.table, Item=to_item(item))
+        self.client.put_item(TableName=self.table_name, Item=to_item(item))
 
     def get_job(self, job_id: str) -> SyncJob | None:
         from runtime.pipeline.state.dynamo import from_item
 
-        item = self.client.get_item(TableName=self.table, Key={"pk": {"S": f"job#{job_id}"}},
+        item = self.client.get_item(TableName=self.table_name, Key={"pk": {"S": f"job#{job_id}"}},
                                     ConsistentRead=True).get("Item")
         if not item:
             return None
@@ -181,11 +180,7 @@ class SyncStateStore:
                                        for k, v in data.items()})
 
 
-class SqsSyncQueue:
-    def __init__(self, queue_url: str, client: Any) -> None:
-        self.queue_url = queue_url
-        self.client = client
-
+class SqsSyncQueue(QueueAdapter):
     def send(self, message: SyncMessage) -> None:
         self.client.send_message(QueueUrl=self.queue_url, MessageBody=message.model_dump_json())
 
@@ -209,16 +204,13 @@ class SyncService:
         self.store = store
         self.queue = queue
         self._notion_factory = notion
-        self._notion: Any = None
         self.sink = sink
         self.projects = projects
         self.clock = clock
 
-    @property
+    @given_or_built
     def notion(self) -> Any:
-        if self._notion is None:
-            self._notion = self._notion_factory()
-        return self._notion
+        return self._notion_factory()
 
     # --- asking ------------------------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime import resources
+from runtime.pipeline.adapters import aws
 
 log = logging.getLogger(__name__)
 
@@ -66,24 +67,15 @@ class WaitingMessage:
         )
 
 
-class SqsDeferral:
+class SqsDeferral(aws.QueueAdapter):
     """Defers waiting tasks on the task queue (see the module docstring for the receive-count rule)."""
 
     def __init__(self, queue_url: str, client: Any | None = None, *, first_seconds: float = 10.0,
                  max_seconds: float = 900.0, max_receive_count: int = resources.TASKS.max_receive_count) -> None:
-        self.queue_url = queue_url
-        self._client = client
+        super().__init__(queue_url, client)
         self.first_seconds = first_seconds
         self.max_seconds = max_seconds
         self.max_receive_count = max_receive_count
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from runtime.pipeline.adapters import aws
-
-            self._client = aws.client("sqs")
-        return self._client
 
     def defer(self, message: WaitingMessage, *, invocation_id: str) -> bool:
         """Put the task back for later. True: it stays (report the item failed); False: a copy was sent (report it

@@ -7,7 +7,7 @@ carries the page in its body).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from runtime.models import AgentRequest, PageSnapshot, QueueMessage
 
@@ -51,16 +51,9 @@ class NotionPort(Protocol):
     def update_properties(self, page_id: str, properties: dict) -> dict: ...
     def create_comment(self, page_id: str, text: str, *, mention_user_ids: Sequence[str] = (),
                        discussion_id: str | None = None) -> dict: ...  # discussion_id: a reply in that thread
-    def create_page(
-        self,
-        *,
-        parent_page_id: str | None = None,
-        parent_data_source_id: str | None = None,
-        title: str,
-        properties: dict | None = None,
-        markdown: str | None = None,
-        title_property: str = "Name",
-    ) -> dict: ...
+    # The pipeline only adds rows to a data source (the dashboard's); the adapter can also make pages under pages.
+    def create_page(self, *, parent_data_source_id: str, title: str, properties: dict | None = None,
+                    title_property: str = "Name") -> dict: ...
     def retrieve_data_source(self, data_source_id: str) -> dict: ...
     def list_comments(self, page_id: str) -> list[dict]: ...
     def query_data_source(

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from runtime.models import BranchStrategy, ChainTemplate, ProjectConfig
+from runtime.pipeline.common import UsesRegistry
 from runtime.pipeline.ports import parent_ids, same_id
 from runtime.pipeline.state.projects import ProjectRepository
 
@@ -258,21 +259,13 @@ def cents(amount: Decimal) -> Decimal:
 # --- the sync ----------------------------------------------------------------------------------------------------
 
 
-class ProjectSync:
+class ProjectSync(UsesRegistry):
     def __init__(self, *, notion: RowNotion, projects: ProjectRepository, registry: Any | None = None,
                  clock: Any = lambda: datetime.now(timezone.utc)) -> None:
         self.notion = notion
         self.projects = projects
         self._registry = registry
         self.clock = clock
-
-    @property
-    def registry(self) -> Any:
-        if self._registry is None:
-            from runtime.registry import get_registry
-
-            self._registry = get_registry()
-        return self._registry
 
     @property
     def data_source_id(self) -> str | None:

@@ -10,7 +10,19 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
-from runtime.pipeline.settings import PipelineSettings, SettingsError
+from runtime.lazy import OnePerProcess, given_or_built
+from runtime.pipeline.settings import FunctionSettings, PipelineSettings, SettingsError
+
+
+def notion_from_secret(settings: FunctionSettings, secrets: Any) -> Any:
+    """A function's Notion adapter (throttled), with the integration token its `notion_token_secret` holds
+    (`secrets`: a `SecretStore`); `settings.error` when the secret is not configured or empty."""
+    from runtime.notion.adapter import NotionAdapter
+
+    token = secrets.get(settings.require("notion_token_secret"))
+    if not token:
+        raise settings.error("the Notion token secret is empty; store the integration token in it")
+    return NotionAdapter(token, base_url=settings.notion_api_base)
 
 
 class PipelineServices:
@@ -44,25 +56,19 @@ class PipelineServices:
 
     # --- adapters ------------------------------------------------------------------------------------------
 
-    @cached_property
+    @given_or_built
     def secrets(self):
-        if self._secrets is None:
-            from runtime.pipeline.adapters.secrets import SecretsManagerStore
+        from runtime.pipeline.adapters.secrets import SecretsManagerStore
 
-            self._secrets = SecretsManagerStore(self.clients.client("secretsmanager"))
-        return self._secrets
+        return SecretsManagerStore(self.clients.client("secretsmanager"))
 
-    @cached_property
+    @given_or_built
     def dynamodb(self):
-        if self._dynamodb is None:
-            self._dynamodb = self.clients.client("dynamodb")
-        return self._dynamodb
+        return self.clients.client("dynamodb")
 
-    @cached_property
+    @given_or_built
     def sqs(self):
-        if self._sqs is None:
-            self._sqs = self.clients.client("sqs")
-        return self._sqs
+        return self.clients.client("sqs")
 
     @cached_property
     def invocations(self):
@@ -95,12 +101,7 @@ class PipelineServices:
         """The throttled Notion adapter, with the token from Secrets Manager (read on first use)."""
         with self._lock:
             if self._notion is None:
-                from runtime.notion.adapter import NotionAdapter
-
-                token = self.secrets.get(self.settings.require("notion_token_secret"))
-                if not token:
-                    raise SettingsError("the Notion token secret is empty; store the integration token in it")
-                self._notion = NotionAdapter(token, base_url=self.settings.notion_api_base)
+                self._notion = notion_from_secret(self.settings, self.secrets)
             return self._notion
 
     def writeback(self):
@@ -145,6 +146,16 @@ class PipelineServices:
 
     # --- services ------------------------------------------------------------------------------------------
 
+    def _run_state(self) -> dict[str, Any]:
+        """What every service over the run records is given (runtime.pipeline.common.RunService): the invocations
+        and projects tables and the agent registry."""
+        return {"invocations": self.invocations, "projects": self.projects, "registry": self.registry}
+
+    @property
+    def run_notices(self):
+        """Slack notices for runs asked for in Slack (`slack_notices`); None when no bot token is configured."""
+        return self.slack_notices if self.settings.slack_bot_token_secret else None
+
     @cached_property
     def webhook(self):
         from runtime.pipeline.webhook import WebhookService
@@ -168,8 +179,7 @@ class PipelineServices:
     def github_webhook(self):
         from runtime.pipeline.feedback import FeedbackService, GitHubWebhookService
 
-        feedback = FeedbackService(invocations=self.invocations, projects=self.projects, queue=self.queue,
-                                   registry=self.registry)
+        feedback = FeedbackService(**self._run_state(), queue=self.queue)
         return GitHubWebhookService(feedback=feedback, secrets=self.secrets,
                                     secret_id=self.settings.require("github_webhook_secret"),
                                     idempotency_table=self.settings.require("idempotency_table"),
@@ -186,17 +196,9 @@ class PipelineServices:
         from runtime.pipeline.orchestrator import OrchestratorService
 
         return OrchestratorService(
-            invocations=self.invocations,
-            projects=self.projects,
-            invoker=self.invoker(),
-            writeback=self.writeback,
-            registry=self.registry,
-            retry_delays=self.settings.invoke_retry_delays,
-            sleep=self.sleep,
-            notices=self.slack_notices if self.settings.slack_bot_token_secret else None,
-            tool_tokens=self.tool_tokens,
-            endpoints=self.settings.agent_endpoints,
-        )
+            **self._run_state(), invoker=self.invoker(), writeback=self.writeback,
+            retry_delays=self.settings.invoke_retry_delays, sleep=self.sleep, notices=self.run_notices,
+            tool_tokens=self.tool_tokens, endpoints=self.settings.agent_endpoints)
 
     def tool_tokens(self):
         """The signer of each run's tool token (runtime/tools/identity.py), from the tool-token-key secret; None
@@ -214,15 +216,8 @@ class PipelineServices:
     def completion(self):
         from runtime.pipeline.completion import CompletionService
 
-        return CompletionService(
-            invocations=self.invocations,
-            projects=self.projects,
-            queue=self.queue,
-            writeback=self.writeback,
-            registry=self.registry,
-            model_prices=self.settings.model_prices,
-            notices=self.slack_notices if self.settings.slack_bot_token_secret else None,
-        )
+        return CompletionService(**self._run_state(), queue=self.queue, writeback=self.writeback,
+                                 model_prices=self.settings.model_prices, notices=self.run_notices)
 
     @cached_property
     def slack(self):
@@ -257,39 +252,30 @@ class PipelineServices:
     def api(self):
         from runtime.pipeline.api import ApiService
 
-        return ApiService(invocations=self.invocations, projects=self.projects, queue=self.queue,
-                          invoker=self.invoker, registry=self.registry, access=self.settings.api_access,
-                          notion=self.notion)
+        return ApiService(**self._run_state(), queue=self.queue, invoker=self.invoker,
+                          access=self.settings.api_access, notion=self.notion)
 
     @cached_property
     def sweepers(self):
         from runtime.pipeline.sweepers import Sweepers
 
         # The queue only on first use: the timeouts and budget-alert sweepers never publish, and are not given it.
-        return Sweepers(invocations=self.invocations, projects=self.projects, queue=lambda: self.queue,
-                        notion=self.notion, writeback=self.writeback, invoker=self.invoker, registry=self.registry,
-                        silent_after=None if self.settings.heartbeat_timeout_seconds is None
+        return Sweepers(**self._run_state(), queue=lambda: self.queue, notion=self.notion, writeback=self.writeback,
+                        invoker=self.invoker, silent_after=None if self.settings.heartbeat_timeout_seconds is None
                         else timedelta(seconds=self.settings.heartbeat_timeout_seconds))
 
 
-_current: PipelineServices | None = None
-_current_lock = threading.Lock()
+_current: OnePerProcess[PipelineServices] = OnePerProcess(lambda: PipelineServices(PipelineSettings.from_env()))
 
 
 def get_services() -> PipelineServices:
     """The process's services, built from the environment on the first call (a Lambda container keeps them)."""
-    global _current
-    with _current_lock:
-        if _current is None:
-            _current = PipelineServices(PipelineSettings.from_env())
-        return _current
+    return _current.get()
 
 
 def set_services(services: PipelineServices | None) -> None:
     """Use these services in the handlers (the local stack, tests); None: build from the environment again."""
-    global _current
-    with _current_lock:
-        _current = services
+    _current.set(services)
 
 
 def reset_services() -> None:

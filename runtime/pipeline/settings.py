@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Self
 
 from runtime import resources
 from runtime.models import ProjectConfig
@@ -18,33 +18,90 @@ class SettingsError(RuntimeError):
     """A required environment variable is missing or malformed; the message names it."""
 
 
+def env_var(name: str, default: str | bool | None = "") -> Any:
+    """A setting read from the environment variable `name` by `FunctionSettings.from_env`: the text as it is
+    (a `None` default: None while unset or empty), or, with a bool default, a flag."""
+    return field(default=default, metadata={"env": name})
+
+
 @dataclass(frozen=True)
-class PipelineSettings:
-    invocations_table: str = ""
-    projects_table: str = ""
-    idempotency_table: str = ""
-    task_queue_url: str = ""
-    completion_queue_url: str = ""
-    kb_sync_queue_url: str = ""  # the content sync's queue: the webhook asks for a page's sync (runtime/kb/sync.py)
-    notion_token_secret: str = ""
-    webhook_secret: str = ""  # secret id holding Notion's verification_token
-    automation_secret: str = ""  # secret id holding the automation shared secret
-    github_webhook_secret: str = ""  # secret id holding the GitHub webhook's secret (X-Hub-Signature-256 key)
-    notion_api_base: str | None = None
-    slack_signing_secret: str = ""  # secret id holding the Slack app's signing secret
-    slack_bot_token_secret: str = ""  # secret id holding the Slack bot token; unset: no Slack notifications
-    tool_token_key_secret: str = ""  # secret id of the tool-token key (runtime/tools/identity.py): runs' tokens
-    slack_api_base: str | None = None  # the local Slack emulator; unset in AWS
+class FunctionSettings:
+    """What every function's settings have and do alike (the pipeline's below, the content sync's in
+    runtime/kb/services.py): the settings both read, `require` one, and `from_env`, which reads each `env_var`
+    setting and the default project, plus what a subclass parses itself (`parsed_from`). Each raises its `error`."""
+
+    error: ClassVar[type[RuntimeError]] = SettingsError
+    kind: ClassVar[str] = "pipeline"  # "pipeline setting 'x' is not configured"
+
+    projects_table: str = env_var(resources.PROJECTS.env_var)
+    notion_token_secret: str = env_var(resources.NOTION_TOKEN.env_var)
+    notion_api_base: str | None = env_var(resources.Env.NOTION_API_BASE, None)
+    # The project served when no Notion row names one (the stack's PROJECT_CONFIG JSON).
+    default_project: ProjectConfig | None = None
+    # The internal API refuses calls without an IAM identity (AWS)
+    require_iam_auth: bool = env_var(resources.Env.API_REQUIRE_IAM, False)
+
+    def require(self, name: str) -> str:
+        value = getattr(self, name)
+        if not value:
+            raise self.error(f"{self.kind} setting {name!r} is not configured (see runtime/resources.py for the env var)")
+        return value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for setting in fields(cls):
+            if "env" in setting.metadata:
+                raw = env.get(setting.metadata["env"])
+                values[setting.name] = flag(raw) if isinstance(setting.default, bool) else raw or setting.default
+        return cls(**values, default_project=cls._default_project(env), **cls.parsed_from(env))
+
+    @classmethod
+    def parsed_from(cls, env: Mapping[str, str]) -> dict[str, Any]:
+        """The settings a subclass parses from `env` itself (JSON, lists), by field name; none here."""
+        return {}
+
+    @classmethod
+    def _default_project(cls, env: Mapping[str, str]) -> ProjectConfig | None:
+        raw = env.get(resources.Env.PROJECT_CONFIG)
+        try:
+            project = json.loads(raw) if raw else None
+            return ProjectConfig.model_validate(project) if project else None
+        except ValueError as exc:  # not JSON, or not a project
+            raise cls.error(f"{resources.Env.PROJECT_CONFIG} is not a valid project configuration: {exc}") from None
+
+
+@dataclass(frozen=True)
+class PipelineSettings(FunctionSettings):
+    invocations_table: str = env_var(resources.INVOCATIONS.env_var)
+    idempotency_table: str = env_var(resources.IDEMPOTENCY.env_var)
+    task_queue_url: str = env_var(resources.TASKS.env_var)
+    completion_queue_url: str = env_var(resources.COMPLETIONS.env_var)
+    # The content sync's queue: the webhook asks for a page's sync (runtime/kb/sync.py)
+    kb_sync_queue_url: str = env_var(resources.KB_SYNC.env_var)
+    # The secret id holding Notion's verification_token
+    webhook_secret: str = env_var(resources.WEBHOOK_VERIFICATION.env_var)
+    # The secret id holding the automation shared secret
+    automation_secret: str = env_var(resources.AUTOMATION_SECRET.env_var)
+    # The secret id holding the GitHub webhook's secret (X-Hub-Signature-256 key)
+    github_webhook_secret: str = env_var(resources.GITHUB_WEBHOOK_SECRET.env_var)
+    # The secret id holding the Slack app's signing secret
+    slack_signing_secret: str = env_var(resources.SLACK_SIGNING_SECRET.env_var)
+    # The secret id holding the Slack bot token; unset: no Slack notifications
+    slack_bot_token_secret: str = env_var(resources.SLACK_BOT_TOKEN.env_var)
+    # The secret id of the tool-token key (runtime/tools/identity.py): runs' tokens
+    tool_token_key_secret: str = env_var(resources.TOOL_TOKEN_KEY.env_var)
+    slack_api_base: str | None = env_var(resources.Env.SLACK_API_BASE, None)  # the local Slack emulator; unset in AWS
     agent_runtimes: dict[str, str] = field(default_factory=dict)  # agent -> runtime ARN or loopback URL
     agent_endpoints: dict[str, dict[str, str]] = field(default_factory=dict)  # agent -> {endpoint: version}
-    default_project: ProjectConfig | None = None
     # Invoke retries: 30 s then 60 s in AWS (the seed's backoff); tests pass zeros.
     invoke_retry_delays: tuple[float, ...] = (30.0, 60.0)
     # Notion write-back retries on top of the adapter's own 429 handling (an outage, not a rate limit).
     writeback_retry_delays: tuple[float, ...] = (2.0, 8.0, 30.0)
-    require_iam_auth: bool = False  # the internal API refuses calls without an IAM identity (AWS)
     model_prices: dict[str, Any] | None = None  # model id -> runtime.cost.ModelPrice; None: the built-in prices
-    metrics_disabled: bool = False  # POWERTOOLS_METRICS_DISABLED: no EMF cost metrics (the local stack)
+    # No EMF cost metrics (the local stack)
+    metrics_disabled: bool = env_var(resources.Env.POWERTOOLS_METRICS_DISABLED, False)
     # A task that must wait (cap, budget in flight) is deferred first by this many seconds, doubling up to the
     # second figure (`runtime.pipeline.deferral`).
     defer_seconds: tuple[float, float] = (10.0, 900.0)
@@ -54,16 +111,8 @@ class PipelineSettings:
     # map configured, every authenticated caller may use every project (one team, one deployment).
     api_access: dict[str, tuple[str, ...]] | None = None
 
-    def require(self, name: str) -> str:
-        value = getattr(self, name)
-        if not value:
-            raise SettingsError(f"pipeline setting {name!r} is not configured (see runtime/resources.py for the env var)")
-        return value
-
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "PipelineSettings":
-        env = os.environ if environ is None else environ
-
+    def parsed_from(cls, env: Mapping[str, str]) -> dict[str, Any]:
         def json_env(name: str, default):
             raw = env.get(name)
             if not raw:
@@ -73,37 +122,14 @@ class PipelineSettings:
             except json.JSONDecodeError as exc:
                 raise SettingsError(f"{name} is not valid JSON: {exc}") from None
 
-        project_raw = json_env(resources.Env.PROJECT_CONFIG, None)
-        try:
-            default_project = ProjectConfig.model_validate(project_raw) if project_raw else None
-        except ValueError as exc:
-            raise SettingsError(f"{resources.Env.PROJECT_CONFIG} is not a valid project configuration: {exc}") from None
         delays = json_env(resources.Env.INVOKE_RETRY_DELAYS, None)
         wb_delays = json_env(resources.Env.WRITEBACK_RETRY_DELAYS, None)
-        return cls(
-            invocations_table=env.get(resources.INVOCATIONS.env_var, ""),
-            projects_table=env.get(resources.PROJECTS.env_var, ""),
-            idempotency_table=env.get(resources.IDEMPOTENCY.env_var, ""),
-            task_queue_url=env.get(resources.TASKS.env_var, ""),
-            completion_queue_url=env.get(resources.COMPLETIONS.env_var, ""),
-            kb_sync_queue_url=env.get(resources.KB_SYNC.env_var, ""),
-            notion_token_secret=env.get(resources.NOTION_TOKEN.env_var, ""),
-            webhook_secret=env.get(resources.WEBHOOK_VERIFICATION.env_var, ""),
-            automation_secret=env.get(resources.AUTOMATION_SECRET.env_var, ""),
-            github_webhook_secret=env.get(resources.GITHUB_WEBHOOK_SECRET.env_var, ""),
-            notion_api_base=env.get(resources.Env.NOTION_API_BASE) or None,
-            slack_signing_secret=env.get(resources.SLACK_SIGNING_SECRET.env_var, ""),
-            slack_bot_token_secret=env.get(resources.SLACK_BOT_TOKEN.env_var, ""),
-            tool_token_key_secret=env.get(resources.TOOL_TOKEN_KEY.env_var, ""),
-            slack_api_base=env.get(resources.Env.SLACK_API_BASE) or None,
+        return dict(
             agent_runtimes=json_env(resources.Env.AGENT_RUNTIMES, {}),
             agent_endpoints=_agent_endpoints(env.get(resources.Env.AGENT_ENDPOINTS)),
-            default_project=default_project,
             invoke_retry_delays=tuple(delays) if delays is not None else (30.0, 60.0),
             writeback_retry_delays=tuple(wb_delays) if wb_delays is not None else (2.0, 8.0, 30.0),
-            require_iam_auth=_flag(env.get(resources.Env.API_REQUIRE_IAM)),
             model_prices=_model_prices(json_env(resources.Env.MODEL_PRICES, None)),
-            metrics_disabled=_flag(env.get(resources.Env.POWERTOOLS_METRICS_DISABLED)),
             defer_seconds=_defer_seconds(json_env(resources.Env.DEFER_SECONDS, None)),
             api_access=_api_access(json_env(resources.Env.API_ACCESS, None)),
         )
@@ -117,7 +143,8 @@ def _defer_seconds(raw) -> tuple[float, float]:
     return (float(raw[0]), float(raw[1]))
 
 
-def _flag(raw: str | None) -> bool:
+def flag(raw: str | None) -> bool:
+    """An on/off environment variable: on when 1, true or yes."""
     return (raw or "").strip().lower() in ("1", "true", "yes")
 
 

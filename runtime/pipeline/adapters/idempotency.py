@@ -9,20 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from runtime.pipeline.adapters import aws
 
-class Idempotency:
+
+class Idempotency(aws.TableAdapter):
     def __init__(self, table: str, client: Any | None = None) -> None:
-        self.table = table
-        self._client = client
+        super().__init__(table, client)
         self._configs: list[Any] = []
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from runtime.pipeline.adapters import aws
-
-            self._client = aws.client("dynamodb")
-        return self._client
 
     def once(self, function: Callable[..., Any], *, argument: str, key: str, seconds: int,
              key_prefix: str) -> Callable[..., Any]:
@@ -36,7 +29,7 @@ class Idempotency:
         self._configs.append(config)
         # One persistence layer per wrapped function: a layer is configured per call with its function's config,
         # and one step may run nested inside another (the webhook's story step inside its event step).
-        layer = DynamoDBPersistenceLayer(table_name=self.table, boto3_client=self.client)
+        layer = DynamoDBPersistenceLayer(table_name=self.table_name, boto3_client=self.client)
         return idempotent_function(function, data_keyword_argument=argument, persistence_store=layer, config=config,
                                    key_prefix=key_prefix)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runtime.lazy import given_or_built
 from runtime.models import AgentRequest
 from runtime.pipeline.ports import AgentInvoker, InvokeError, InvokeUnanswered, TransientInvokeError
 from runtime.resources import Header
@@ -43,14 +44,11 @@ class AgentCoreInvoker:
         self._client = client
         self._clients = clients  # runtime.aws_clients.AwsClients of the calling function; None: the process's
 
-    @property
+    @given_or_built
     def client(self) -> Any:
-        if self._client is None:
-            from runtime.aws_clients import default_clients
+        from runtime.aws_clients import default_clients
 
-            clients = self._clients or default_clients()
-            self._client = clients.client("bedrock-agentcore", config=_accept_config())
-        return self._client
+        return (self._clients or default_clients()).client("bedrock-agentcore", config=_accept_config())
 
     def _arn(self, agent_type: str) -> str:
         try:
@@ -120,13 +118,11 @@ class HttpAgentInvoker:
         self.timeout = timeout
         self._client = client
 
-    @property
+    @given_or_built
     def client(self) -> Any:
-        if self._client is None:
-            import httpx
+        import httpx
 
-            self._client = httpx.Client(timeout=httpx.Timeout(self.timeout, connect=CONNECT_TIMEOUT_SECONDS))
-        return self._client
+        return httpx.Client(timeout=httpx.Timeout(self.timeout, connect=CONNECT_TIMEOUT_SECONDS))
 
     def _url(self, agent_type: str) -> str:
         try:

@@ -13,17 +13,13 @@ UNSET = "unset"  # what the stacks store before a real value exists
 
 
 class SecretsManagerStore:
+    client = aws.lazy_client("secretsmanager")
+
     def __init__(self, client: Any | None = None, *, ttl_seconds: float = 60.0) -> None:
         self._client = client
         self._ttl = ttl_seconds
         self._cache: dict[str, tuple[float, str | None]] = {}
         self._lock = threading.Lock()
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws.client("secretsmanager")
-        return self._client
 
     def get(self, secret_id: str) -> str | None:
         """The secret's value, or None when it is missing or still the placeholder."""

@@ -9,17 +9,7 @@ from runtime.models import QueueMessage
 from runtime.pipeline.adapters import aws
 
 
-class SqsTaskQueue:
-    def __init__(self, queue_url: str, client: Any | None = None) -> None:
-        self.queue_url = queue_url
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws.client("sqs")
-        return self._client
-
+class SqsTaskQueue(aws.QueueAdapter):
     def publish(self, message: QueueMessage) -> str:
         """Send; returns the SQS message id. The dedup id is the invocation id and when the message was made: a resend
         of one message is dropped, while a person's re-trigger that names a finished run (Notion's minute-rounded

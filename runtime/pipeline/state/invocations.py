@@ -40,17 +40,7 @@ def record_fields(record: InvocationRecord) -> dict[str, Any]:
     return data
 
 
-class InvocationRepository:
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws.client("dynamodb")
-        return self._client
-
+class InvocationRepository(aws.TableAdapter):
     def key(self, invocation_id: str) -> dict:
         return {"invocation_id": {"S": invocation_id}}
 

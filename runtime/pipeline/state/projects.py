@@ -58,18 +58,11 @@ class BudgetState:
     by_version: dict[str, Decimal] = field(default_factory=dict)  # "code@prod:3" -> cost
 
 
-class ProjectRepository:
+class ProjectRepository(aws.TableAdapter):
     def __init__(self, table_name: str, client: Any | None = None, *, default_project: ProjectConfig | None = None):
-        self.table_name = table_name
-        self._client = client
+        super().__init__(table_name, client)
         self.default_project = default_project
         self._seeded = False
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws.client("dynamodb")
-        return self._client
 
     # --- configuration -------------------------------------------------------------------------------------
 
