@@ -1,8 +1,9 @@
 """AWS rules that botocore's service models do not carry but the services enforce, each with its source.
 
 Checks over the mock-recorded resources (`components.mockrun.Recording`, inputs camelCase as on the wire); each
-returns `components.checks.Violation`s. The helpers here (`dynamodb_tag_value`, `autoname`) are what the
-components use to stay inside the same rules.
+returns `components.checks.Violation`s. The helper here (`dynamodb_tag_value`) is what the components use to stay
+inside the same rules (components/state.py), so this module leaves botocore_shapes, and botocore's service models,
+to the checks.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import json
 import re
 from typing import Any
 
-from components.botocore_shapes import physical_name
 from components.findings import Violation
-from components.mockrun import Recording
+from components.mockrun import Recording, physical_name
 from runtime.resources import Header
 
 # DynamoDB tags: "Allowed characters: Unicode letters, whitespace, numbers, and + - = . _ : /"; keys at most 128,

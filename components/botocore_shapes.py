@@ -28,9 +28,7 @@ from typing import Any
 import botocore.session
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
-from components.mockrun import Recording, RecordedResource
-
-AUTONAME_SUFFIX = "-a1b2c3d"  # Pulumi's auto-name: the logical name, a hyphen and 7 random hex characters
+from components.mockrun import AUTONAME_SUFFIX, Recording, RecordedResource, physical_name
 
 
 @dataclass(frozen=True)
@@ -163,12 +161,6 @@ def _bounds(size: float, meta: Mapping[str, Any], path: str, unit: str, out: lis
 
 
 # --- Pulumi inputs -> API requests ---------------------------------------------------------------------------
-
-
-def physical_name(resource: RecordedResource, key: str = "name") -> str:
-    """The name AWS will see: the explicit one, else Pulumi's auto-name (logical name + 8 characters)."""
-    explicit = resource.inputs.get(key)
-    return str(explicit) if explicit else resource.name + AUTONAME_SUFFIX
 
 
 def _json_text(value: Any) -> str:

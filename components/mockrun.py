@@ -63,6 +63,15 @@ class Recording:
         return [r for r in self.resources if not r.custom]
 
 
+AUTONAME_SUFFIX = "-a1b2c3d"  # Pulumi's auto-name: the logical name, a hyphen and 7 random hex characters
+
+
+def physical_name(resource: RecordedResource, key: str = "name") -> str:
+    """The name AWS will see: the explicit one, else Pulumi's auto-name (logical name + 8 characters)."""
+    explicit = resource.inputs.get(key)
+    return str(explicit) if explicit else resource.name + AUTONAME_SUFFIX
+
+
 def _urn_name_and_type(urn: str) -> tuple[str, str]:
     """`urn:pulumi:stack::project::parentType$type::name` -> (name, type)."""
     head, _, name = urn.rpartition("::")
