@@ -8,7 +8,9 @@ from typing import Any, Protocol
 
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from runtime.lazy import given_or_built
 from runtime.models import CompletionEvent, Heartbeat
+from runtime.pipeline.adapters.aws import QueueAdapter
 
 log = logging.getLogger("aidlc.agent")
 
@@ -49,7 +51,7 @@ def _is_transient(exc: BaseException) -> bool:
     return False
 
 
-class SqsCompletionSink:
+class SqsCompletionSink(QueueAdapter):
     """Sends the event as JSON to the completion queue.
 
     A lost completion event leaves an invocation `running` until the timeout sweeper fails it, hours later, so the
@@ -57,18 +59,12 @@ class SqsCompletionSink:
     tenacity policy below is the only one: stacking both would multiply the attempts.
     """
 
-    def __init__(self, queue_url: str, *, client: Any = None) -> None:
-        self.queue_url = queue_url
-        self._client = client
-
-    @property
+    @given_or_built
     def client(self) -> Any:
-        if self._client is None:
-            import boto3
-            from botocore.config import Config
+        import boto3
+        from botocore.config import Config
 
-            self._client = boto3.client("sqs", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
-        return self._client
+        return boto3.client("sqs", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
 
     @retry(
         retry=retry_if_exception(_is_transient),

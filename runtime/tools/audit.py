@@ -25,6 +25,8 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 from ulid import ULID
 
+from runtime.pipeline.adapters.aws import TableAdapter
+
 AUDIT_RETENTION_DAYS = 90
 DETAIL_LIMIT = 500
 NO_INVOCATION = "none"  # the table's hash key when a call named no invocation (it is then refused)
@@ -108,21 +110,9 @@ class MemoryAuditSink:
             self.records.append(record)
 
 
-class DynamoDbAuditSink:
+class DynamoDbAuditSink(TableAdapter):
     """Writes to the audit table (`runtime.resources.AUDIT`: hash key invocation_id, range key seq, TTL expires_at),
     through a plain DynamoDB client (values typed with boto3's serializer)."""
-
-    def __init__(self, table_name: str, *, client: Any = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from runtime.aws_clients import default_clients
-
-            self._client = default_clients().client("dynamodb")
-        return self._client
 
     def record(self, record: AuditRecord) -> None:
         from boto3.dynamodb.types import TypeSerializer
