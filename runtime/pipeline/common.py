@@ -27,8 +27,8 @@ class UsesRegistry:
 
 
 class RunService(UsesRegistry):
-    """A pipeline service over the run records (the orchestrator, the completion, the sweepers, the API): the
-    invocations, the projects, and the ledger that changes both in one transaction (budget, slots)."""
+    """A pipeline service over the run records (the orchestrator, the completion, the sweepers, the API, the
+    feedback): the invocations, the projects, and the ledger that changes both in one transaction (budget, slots)."""
 
     def __init__(self, *, invocations: InvocationRepository, projects: ProjectRepository,
                  registry: Any | None = None) -> None:

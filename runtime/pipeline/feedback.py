@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, StrictInt
 from runtime.errors import ErrorCode
 from runtime.github.backend import hub_signature, invocation_of_pr_body
 from runtime.models import InvocationRecord, InvocationStatus, PageSnapshot
-from runtime.pipeline.common import UsesRegistry
+from runtime.pipeline.common import RunService
 from runtime.pipeline.input_limits import InputRejected, OpenModel, ShortText, load_json, validated
 from runtime.pipeline.ports import NotionPort, SecretStore, TaskPublisher, same_id
 from runtime.pipeline.state.invocations import InvocationRepository
@@ -161,15 +161,13 @@ class GitHubReviewEvent(OpenModel):
     sender: _GhUser | None = None
 
 
-class FeedbackService(UsesRegistry):
+class FeedbackService(RunService):
     """From a comment to the re-run's task message (both webhooks call it after their signature and dedup)."""
 
     def __init__(self, *, invocations: InvocationRepository, projects: ProjectRepository, queue: TaskPublisher,
                  registry: Any, notion: Callable[[], NotionPort] | None = None) -> None:
-        self.invocations = invocations
-        self.projects = projects
+        super().__init__(invocations=invocations, projects=projects, registry=registry)
         self.queue = queue
-        self._registry = registry  # None: the process-wide registry, loaded on first use
         self._notion = notion
 
     # --- Notion ----------------------------------------------------------------------------------------------
