@@ -119,23 +119,25 @@ class _GhUser(OpenModel):
     type: ShortText | None = None
 
 
-class _GhComment(OpenModel):
+class _GhPost(OpenModel):
+    """What a review comment and a review both are: a text by a user (the feedback reads these)."""
+
     id: StrictInt
     body: str | None = None
+    user: _GhUser | None = None
+
+
+class _GhComment(_GhPost):
     path: str | None = Field(default=None, max_length=4096)
     line: StrictInt | None = None
     original_line: StrictInt | None = None
     diff_hunk: str | None = None
     created_at: datetime | None = None
-    user: _GhUser | None = None
 
 
-class _GhReview(OpenModel):
-    id: StrictInt
-    body: str | None = None
+class _GhReview(_GhPost):
     state: ShortText | None = None
     submitted_at: datetime | None = None
-    user: _GhUser | None = None
 
 
 class _GhRef(OpenModel):
@@ -227,7 +229,7 @@ class FeedbackService(RunService):
         if event.sender is not None and event.sender.type == "Bot":
             return _reply("ignored", "written by a bot")
         if event_name == "pull_request_review_comment":
-            item: _GhComment | _GhReview | None = event.comment
+            item: _GhPost | None = event.comment
             source = "github_review_comment"
             extra = {"path": event.comment.path, "line": event.comment.line or event.comment.original_line,
                      "diff_hunk": (event.comment.diff_hunk or "")[-2000:] or None} if event.comment else {}
