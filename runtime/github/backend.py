@@ -10,7 +10,7 @@ import fnmatch
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -162,6 +162,19 @@ def grep_text(path: str, data: bytes, regex: re.Pattern[str]) -> list[dict[str, 
     text = data.decode("utf-8", errors="replace")
     return [{"path": path, "line": number, "text": line}
             for number, line in enumerate(text.splitlines(), 1) if regex.search(line)]
+
+
+def grep_files(files: Iterable[tuple[str, Callable[[], bytes]]], regex: re.Pattern[str], path_glob: str | None,
+               limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """Matching lines of the files whose path matches `path_glob`, each read (the callable) only when it does; at
+    most `limit` of them, and whether more were found. Both backends' blob-by-blob search."""
+    matches: list[dict[str, Any]] = []
+    for path, read in files:
+        if glob_matches(path, path_glob):
+            matches += grep_text(path, read(), regex)
+            if len(matches) > limit:
+                return matches[:limit], True
+    return matches, False
 
 
 def listing(files: list[dict[str, Any]], prefix: str = "", depth: int | None = None) -> list[dict[str, Any]]:

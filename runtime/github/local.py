@@ -17,6 +17,7 @@ import time
 import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from runtime.github.backend import (
     check_repo_path,
     compile_pattern,
     glob_matches,
-    grep_text,
+    grep_files,
 )
 
 _FILE_MODE = 0o100644
@@ -353,14 +354,10 @@ class LocalGitBackend:
         return {"ref": ref, "sha": sha.decode(), "files": files}
 
     def _search_blobs(self, regex: Any, path_glob: str | None, ref: str, sha: str, limit: int) -> dict[str, Any]:
-        matches: list[dict[str, Any]] = []
         with self._reading() as repo:
-            for path, _mode, blob_id in _tree_files(repo, sha.encode()):
-                if glob_matches(path, path_glob):
-                    matches += grep_text(path, repo.object_store[blob_id].as_raw_string(), regex)
-                if len(matches) > limit:
-                    return {"ref": ref, "sha": sha, "matches": matches[:limit], "truncated": True}
-        return {"ref": ref, "sha": sha, "matches": matches, "truncated": False}
+            files = ((path, partial(_blob_bytes, repo, blob_id)) for path, _mode, blob_id in _tree_files(repo, sha.encode()))
+            matches, truncated = grep_files(files, regex, path_glob, limit)
+        return {"ref": ref, "sha": sha, "matches": matches, "truncated": truncated}
 
     @contextmanager
     def _reading(self) -> Iterator[Repo]:
@@ -524,6 +521,10 @@ def _new_commit(tree_id: bytes, parents: list[bytes], message: str) -> Commit:
     commit.encoding = b"UTF-8"
     commit.message = message.encode("utf-8") + (b"" if message.endswith("\n") else b"\n")
     return commit
+
+
+def _blob_bytes(repo: Repo, blob_id: bytes) -> bytes:
+    return repo.object_store[blob_id].as_raw_string()
 
 
 def _tree_files(repo: Repo, commit_sha: bytes) -> Iterator[tuple[str, int, bytes]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 from collections import OrderedDict
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -25,7 +26,7 @@ from runtime.github.backend import (
     check_repo_path,
     compile_pattern,
     glob_matches,
-    grep_text,
+    grep_files,
 )
 
 DEFAULT_API_BASE = "https://api.github.com"
@@ -202,16 +203,12 @@ class GitHubRestBackend:
         ref = ref or self.default_branch
         sha, blobs = self._tree(ref)
         candidates = [b for b in blobs if glob_matches(b["path"], path_glob)]
-        matches: list[dict[str, Any]] = []
         skipped = [b["path"] for b in candidates if (b.get("size") or 0) > self.max_search_file_bytes]
         searchable = [b for b in candidates if (b.get("size") or 0) <= self.max_search_file_bytes]
-        truncated = len(searchable) > self.max_search_files
-        for blob in searchable[: self.max_search_files]:
-            matches += grep_text(blob["path"], self._blob(blob["sha"]), regex)
-            if len(matches) > max_matches:
-                return {"ref": ref, "sha": sha, "matches": matches[:max_matches], "truncated": True,
-                        "skipped": skipped}
-        return {"ref": ref, "sha": sha, "matches": matches, "truncated": truncated, "skipped": skipped}
+        files = ((b["path"], partial(self._blob, b["sha"])) for b in searchable[: self.max_search_files])
+        matches, cut = grep_files(files, regex, None, max_matches)
+        return {"ref": ref, "sha": sha, "matches": matches, "skipped": skipped,
+                "truncated": cut or len(searchable) > self.max_search_files}
 
     def read_files(self, paths: list[str], ref: str | None = None) -> dict[str, Any]:
         ref = ref or self.default_branch
