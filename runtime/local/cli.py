@@ -107,7 +107,11 @@ def dev(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
-    stopped.wait()
+    # Waits in slices: a signal the kernel hands to another thread only sets CPython's flag, and the main thread
+    # runs the handler when it next runs bytecode; an untimed wait() would never wake for it (seen once: a
+    # SIGTERM ignored).
+    while not stopped.wait(0.5):
+        pass
     console.print("stopping...")
     # A bound on the whole stop: whatever still holds on after it (a hung agent, a slow request) is left behind.
     # Nothing acknowledged is lost by leaving (the state is journaled as it changes; aws.py), only the snapshot

@@ -679,7 +679,7 @@ class LocalStack:
         story told); runs left `queued` are re-sent by reconcile (their task died with the in-memory queue)."""
         from datetime import timedelta
 
-        from runtime.local.lambda_shim import LocalLambdaContext
+        from runtime.observe.trace import in_stage
 
         try:
             failed = self.functions["timeouts"].services.sweepers.timeouts(interrupted_before=self.started_at)
@@ -688,8 +688,11 @@ class LocalStack:
             if failed["timed_out"] or requeued or delivered:
                 self._event(f"resume    {len(failed['timed_out'])} interrupted runs failed, {len(delivered)} "
                             f"interrupted write-backs done, {len(requeued)} queued runs re-sent")
-            self.functions["reconcile"]({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}},
-                                        LocalLambdaContext(function_name="reconcile", timeout_seconds=300))
+            # No grace at a start: the previous process's webhook deliveries and task queue died with it (queues are
+            # not kept), so a story left in its trigger status with no run was missed for sure, and a webhook sent
+            # since names the same run (the id derived from the edit), which is created once.
+            with in_stage("reconcile"):
+                self.functions["reconcile"].services.sweepers.reconcile(grace=timedelta(0))
         except Exception:
             log.exception("could not resume what the previous run left unfinished")
 

@@ -71,7 +71,8 @@ class Sweepers(RunService):
 
     # --- reconcile -----------------------------------------------------------------------------------------
 
-    def reconcile(self) -> dict[str, Any]:
+    def reconcile(self, *, grace: timedelta | None = None) -> dict[str, Any]:
+        """`grace`: how old a story's edit must be to count as missed (None: RECONCILE_GRACE)."""
         notion = self._notion()
         bot_id = notion.me().get("id")
         enqueued: list[str] = []
@@ -84,7 +85,7 @@ class Sweepers(RunService):
             read_at = datetime.now(timezone.utc)
             for page in notion.query_data_source(project.notion_data_source_id):
                 checked += 1
-                invocation_id = self._missed(page, project, bot_id)
+                invocation_id = self._missed(page, project, bot_id, grace)
                 if invocation_id is None:
                     continue
                 trigger = choice_value(page, project.trigger_property)
@@ -177,7 +178,8 @@ class Sweepers(RunService):
             log.warning("reconcile: re-sent a run left queued", extra={"invocation_id": record.invocation_id})
         return requeued
 
-    def _missed(self, page: dict, project: ProjectConfig, bot_id: str | None) -> str | None:
+    def _missed(self, page: dict, project: ProjectConfig, bot_id: str | None,
+                grace: timedelta | None) -> str | None:
         """The invocation id to start for `page`, or None when it needs nothing."""
         trigger = choice_value(page, project.trigger_property)
         try:
@@ -188,7 +190,7 @@ class Sweepers(RunService):
             return None
         edited = page.get("last_edited_time")
         edited_at = parse_time(edited)
-        if edited_at is not None and self.clock() - edited_at < RECONCILE_GRACE:
+        if edited_at is not None and self.clock() - edited_at < (RECONCILE_GRACE if grace is None else grace):
             return None  # its webhook is still on the way: starting it here too would race it into a second run
         invocation_id = invocation_id_for(page["id"], trigger, edited)
         if self.invocations.get(invocation_id) is not None:

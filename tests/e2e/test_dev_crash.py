@@ -1,13 +1,12 @@
 """`aidlc dev` killed hard (SIGKILL) in the middle of chains, then started again on the same state: every story ends
 written back, the month's cost is the sum of the runs' costs (nothing lost, nothing counted twice), no run twice.
 
-Over 30 s on purpose (about two minutes on the 2-core CI machine; the phases' times are printed): three starts of
-the whole stack (10-25 s each), the chains in between, and above all the wait for the stories whose tasks the first
-kill lost. The task queue is not kept across a kill (runtime/local/aws.py: queues are not journaled), nor are the
-Notion emulator's webhook deliveries, and the kill comes as soon as the first story's run is running, so the other
-stories' tasks die with it; they come back only through the reconcile sweep, once their edit is older than its
-grace (runtime/pipeline/sweepers.py RECONCILE_GRACE: 2 minutes of Notion's minute-rounded edit time, so 60-120 s
-after the edit, then up to one sweep interval, 30 s). That recovery is part of what it tests: nothing is lost."""
+Over 30 s on purpose (about 45 s alone on these 2-core machines; the phases' times are printed): three starts of
+the whole stack (8-25 s each) and the chains in between. The first kill comes as soon as the first story's run is
+running, so the other stories' tasks die with it (queues and the Notion emulator's webhook deliveries are not kept
+across a kill); the next start's reconcile finds their stories with no run and starts them
+(runtime/local/stack.py _resume_interrupted, with no grace). That recovery is part of what it tests: nothing is
+lost."""
 
 import re
 import signal
