@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from runtime.models import QueueMessage
 from runtime.pipeline.webhook import invocation_id_for, notion_signature, signature_matches
 from tests.pipeline.conftest import TOKEN, event_body, new_story, signed
+from tests.pipeline.webhook_fixtures import deliver, subscribed  # noqa: F401  (a fixture)
 
 FIXTURES = Path("/work/shared/fixtures/notion")
 if not FIXTURES.exists():  # the shared folder sits beside the repository
@@ -65,13 +66,11 @@ def test_verification_through_the_emulator_subscription(pipeline, tmp_path):
     assert pipeline.services.secrets.get(pipeline.names["secrets"]["webhook-verification-token"]) == token
 
 
-def test_a_signed_event_for_a_story_in_a_trigger_status_enqueues_its_snapshot(notion_pipeline):
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
+def test_a_signed_event_for_a_story_in_a_trigger_status_enqueues_its_snapshot(subscribed):
+    p = subscribed
     story = new_story(p.notion_env, "Drag widgets between columns")
-    body = event_body(story, env=p.notion_env)
-    status, reply = p.webhook(body, signed(body))
-    assert status == 200 and reply["status"] == "enqueued" and reply["agent_type"] == "mock"
+    reply = deliver(p, story)
+    assert reply["status"] == "enqueued" and reply["agent_type"] == "mock"
     [sent] = p.receive()
     message = QueueMessage.model_validate_json(sent["Body"])
     assert message.invocation_id == reply["invocation_id"]
@@ -82,12 +81,11 @@ def test_a_signed_event_for_a_story_in_a_trigger_status_enqueues_its_snapshot(no
     assert sent["Attributes"]["MessageGroupId"] == story["id"]
 
 
-def test_a_base64_encoded_body_is_verified_over_its_raw_bytes(notion_pipeline):
+def test_a_base64_encoded_body_is_verified_over_its_raw_bytes(subscribed):
     from runtime.handlers import webhook
     from runtime.local.lambda_shim import LocalLambdaContext, http_api_event
 
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
+    p = subscribed
     body = event_body(new_story(p.notion_env, "Base64 story"), env=p.notion_env)
     event = http_api_event("POST", "/webhook/notion", headers=signed(body), body=body)
     event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
@@ -99,9 +97,8 @@ def test_a_base64_encoded_body_is_verified_over_its_raw_bytes(notion_pipeline):
     "headers, expected",
     [({}, 401), ({"x-notion-signature": "sha256=" + "0" * 64}, 401), ({"x-notion-signature": ""}, 401)],
 )
-def test_missing_or_bad_signature_is_refused_with_nothing_enqueued(notion_pipeline, headers, expected):
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
+def test_missing_or_bad_signature_is_refused_with_nothing_enqueued(subscribed, headers, expected):
+    p = subscribed
     body = event_body(new_story(p.notion_env, "Unsigned"), env=p.notion_env)
     status, reply = p.webhook(body, headers)
     assert status == expected and reply["error"]["code"] == "INVALID_WEBHOOK"
@@ -109,62 +106,44 @@ def test_missing_or_bad_signature_is_refused_with_nothing_enqueued(notion_pipeli
     assert p.queue_depth() == 0 and p.invocations() == []
 
 
-def test_malformed_json_with_a_valid_signature_is_400(notion_pipeline):
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
-    body = b'{"type": "page.properties_updated", '
-    status, reply = p.webhook(body, signed(body))
-    assert status == 400 and reply["error"]["code"] == "INVALID_REQUEST"
+@pytest.mark.parametrize("body, status, code", [
+    pytest.param(b'{"type": "page.properties_updated", ', 400, "INVALID_REQUEST", id="malformed-json-is-400"),
+    pytest.param(json.dumps({"type": "page.created", "padding": "x" * (256 * 1024)}).encode(), 413,
+                 "PAYLOAD_TOO_LARGE", id="over-256-kib-is-413"),
+])
+def test_a_validly_signed_body_that_is_no_event_is_refused_with_nothing_enqueued(subscribed, body, status, code):
+    p = subscribed
+    answer, reply = p.webhook(body, signed(body))
+    assert answer == status and reply["error"]["code"] == code
     assert p.queue_depth() == 0
 
 
-def test_a_body_over_256_kib_is_413(notion_pipeline):
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
-    body = json.dumps({"type": "page.created", "padding": "x" * (256 * 1024)}).encode()
-    status, reply = p.webhook(body, signed(body))
-    assert status == 413 and reply["error"]["code"] == "PAYLOAD_TOO_LARGE"
+def assert_ignored(p, story: dict, because: str = "", **event) -> None:
+    """The signed event for `story` (`event_body`'s options) is a 200 no-op whose reason names `because`."""
+    reply = deliver(p, story, **event)
+    assert reply["status"] == "ignored" and because in reply["reason"]
     assert p.queue_depth() == 0
 
 
-def test_an_unknown_event_type_is_a_200_no_op(notion_pipeline):
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
-    body = event_body(new_story(p.notion_env, "Commented"), env=p.notion_env, event_type="comment.created")
-    status, reply = p.webhook(body, signed(body))
-    assert status == 200 and reply["status"] == "ignored"
-    assert p.queue_depth() == 0
+def test_an_unknown_event_type_is_a_200_no_op(subscribed):
+    assert_ignored(subscribed, new_story(subscribed.notion_env, "Commented"), event_type="comment.created")
 
 
-def test_a_status_that_is_not_a_trigger_is_a_200_no_op(notion_pipeline):
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
-    body = event_body(new_story(p.notion_env, "Just ready", status="Ready"), env=p.notion_env)
-    status, reply = p.webhook(body, signed(body))
-    assert status == 200 and reply["status"] == "ignored" and "'Ready'" in reply["reason"]
-    assert p.queue_depth() == 0
+def test_a_status_that_is_not_a_trigger_is_a_200_no_op(subscribed):
+    assert_ignored(subscribed, new_story(subscribed.notion_env, "Just ready", status="Ready"), "'Ready'")
 
 
-def test_an_event_authored_by_our_own_bot_is_ignored(notion_pipeline):
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
-    bot = p.notion_env.emulator.bot_user
-    body = event_body(new_story(p.notion_env, "Bot wrote"), author={"id": bot["id"], "type": "bot"})
-    status, reply = p.webhook(body, signed(body))
-    assert status == 200 and reply["status"] == "ignored" and "integration" in reply["reason"]
-    assert p.queue_depth() == 0
+def test_an_event_authored_by_our_own_bot_is_ignored(subscribed):
+    bot = subscribed.notion_env.emulator.bot_user
+    assert_ignored(subscribed, new_story(subscribed.notion_env, "Bot wrote"), "integration",
+                   author={"id": bot["id"], "type": "bot"})
 
 
-def test_a_page_last_edited_by_our_bot_is_ignored_even_when_a_person_is_named(notion_pipeline):
+def test_a_page_last_edited_by_our_bot_is_ignored_even_when_a_person_is_named(subscribed):
     """Our write-back set the status: the page's last_edited_by is the bot, whatever the event's authors say."""
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
-    story = new_story(p.notion_env, "Written back", status="Ready")
-    p.notion_env.bot.set_status(story["id"], "Status", "Generate Prototype")
-    body = event_body(story, env=p.notion_env)
-    status, reply = p.webhook(body, signed(body))
-    assert status == 200 and reply["status"] == "ignored"
-    assert p.queue_depth() == 0
+    story = new_story(subscribed.notion_env, "Written back", status="Ready")
+    subscribed.notion_env.bot.set_status(story["id"], "Status", "Generate Prototype")
+    assert_ignored(subscribed, story)
 
 
 def test_automation_webhook_uses_the_page_in_the_body(notion_pipeline):
@@ -182,9 +161,8 @@ def test_automation_webhook_uses_the_page_in_the_body(notion_pipeline):
     assert p.queue_depth() == 1
 
 
-def test_the_same_event_delivered_8_times_gives_one_invocation(notion_pipeline):
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
+def test_the_same_event_delivered_8_times_gives_one_invocation(subscribed):
+    p = subscribed
     body = event_body(new_story(p.notion_env, "Retried by Notion"), env=p.notion_env, event_id="evt-retried")
     replies = [p.webhook(body, signed(body)) for _ in range(8)]
     assert {status for status, _ in replies} == {200}
@@ -193,12 +171,11 @@ def test_the_same_event_delivered_8_times_gives_one_invocation(notion_pipeline):
     assert len(p.invocations()) == 1 and len(p.invoker.requests) == 1
 
 
-def test_a_delivery_that_fails_before_its_send_is_enqueued_once_when_notion_delivers_it_again(notion_pipeline):
+def test_a_delivery_that_fails_before_its_send_is_enqueued_once_when_notion_delivers_it_again(subscribed):
     # The event's idempotency record is the only one on this path: a send that fails must leave no record behind
     # that would answer the redelivery without sending (a story lost), and the redeliveries after the send must
     # send nothing (a story run twice).
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
+    p = subscribed
     queue = p.services.webhook.queue
     publish, failures = queue.publish, []
 
@@ -218,13 +195,12 @@ def test_a_delivery_that_fails_before_its_send_is_enqueued_once_when_notion_deli
     assert p.queue_depth() == 1
 
 
-def test_each_notion_event_that_changes_the_trigger_reaches_the_queue_even_within_one_minute(notion_pipeline):
+def test_each_notion_event_that_changes_the_trigger_reaches_the_queue_even_within_one_minute(subscribed):
     # Notion rounds last_edited_time to the minute, so a Status set again within a minute looks like the same edit;
     # each is its own event, so both are queued, and the orchestrator tells a re-trigger (the named run had
     # finished) from a duplicate (tests/pipeline/test_webhook_notion_rules.py). The same event delivered again is
     # queued once (test_the_same_event_delivered_8_times_gives_one_invocation).
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
+    p = subscribed
     env = p.notion_env
     story = new_story(env, "Moved twice")
     body = event_body(story, env=env)
@@ -257,9 +233,8 @@ def test_property_duplicated_and_reordered_deliveries_of_n_edits_name_n_runs(edi
     assert all(invocation_id_for(*edit) == run for edit, run in named.items())
 
 
-def test_duplicated_and_reordered_deliveries_of_3_events_give_3_invocations(notion_pipeline):
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
+def test_duplicated_and_reordered_deliveries_of_3_events_give_3_invocations(subscribed):
+    p = subscribed
     stories = [new_story(p.notion_env, f"Delivered again {i}") for i in range(3)]
     bodies = [event_body(story, env=p.notion_env) for story in stories]
     for index in [2, 0, 2, 1, 0, 2]:
@@ -271,9 +246,8 @@ def test_duplicated_and_reordered_deliveries_of_3_events_give_3_invocations(noti
     assert {r.notion_page_id for r in created} == {s["id"] for s in stories}
 
 
-def test_a_page_created_event_in_a_data_source_of_no_project_is_a_200_no_op(notion_pipeline):
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
+def test_a_page_created_event_in_a_data_source_of_no_project_is_a_200_no_op(subscribed):
+    p = subscribed
     story = new_story(p.notion_env, "Elsewhere")
     story = {**story, "parent": {"type": "data_source_id", "data_source_id": "00000000-0000-0000-0000-000000000000"}}
     from runtime.pipeline.services import get_services
@@ -283,12 +257,9 @@ def test_a_page_created_event_in_a_data_source_of_no_project_is_a_200_no_op(noti
     assert p.queue_depth() == 0
 
 
-def test_page_created_events_are_accepted_too(notion_pipeline):
-    p = notion_pipeline
-    p.put_secret("webhook-verification-token", TOKEN)
-    body = event_body(new_story(p.notion_env, "Created in trigger"), env=p.notion_env, event_type="page.created")
-    status, reply = p.webhook(body, signed(body))
-    assert status == 200 and reply["status"] == "enqueued"
+def test_page_created_events_are_accepted_too(subscribed):
+    reply = deliver(subscribed, new_story(subscribed.notion_env, "Created in trigger"), event_type="page.created")
+    assert reply["status"] == "enqueued"
 
 
 def test_a_body_that_is_not_base64_is_400(pipeline):
