@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from runtime.lazy import given_or_built
 from runtime.pipeline.state.invocations import InvocationRepository
 from runtime.pipeline.state.ledger import RunLedger
 from runtime.pipeline.state.projects import ProjectRepository
@@ -17,13 +18,11 @@ class UsesRegistry:
 
     _registry: Any = None
 
-    @property
+    @given_or_built
     def registry(self) -> Any:
-        if self._registry is None:
-            from runtime.registry import get_registry
+        from runtime.registry import get_registry
 
-            self._registry = get_registry()
-        return self._registry
+        return get_registry()
 
 
 class RunService(UsesRegistry):

@@ -25,8 +25,10 @@ from urllib.parse import unquote
 from ulid import ULID
 
 from runtime.errors import ErrorCode, ErrorResponse
-from runtime.resources import Header
+from runtime.lazy import given_or_built
 from runtime.models import ProjectConfig, QueueMessage
+from runtime.observe.trace import bind_invocation
+from runtime.pipeline.common import UsesRegistry, parse_time
 from runtime.pipeline.input_limits import (
     AutomationEvent,
     InputRejected,
@@ -36,13 +38,18 @@ from runtime.pipeline.input_limits import (
     load_json,
     validated,
 )
-from runtime.pipeline.ports import NotionPort, choice_value, last_editor_id, parent_ids, same_id
-from runtime.pipeline.state.projects import ProjectRepository, projects_read_once
-from runtime.pipeline.ports import SecretStore
+from runtime.pipeline.ports import (
+    NotionPort,
+    SecretStore,
+    TaskPublisher,
+    choice_value,
+    last_editor_id,
+    parent_ids,
+    same_id,
+)
 from runtime.pipeline.settings import MAX_WEBHOOK_BODY_BYTES
-from runtime.pipeline.ports import TaskPublisher
-from runtime.pipeline.common import UsesRegistry, parse_time
-from runtime.observe.trace import bind_invocation
+from runtime.pipeline.state.projects import ProjectRepository, projects_read_once
+from runtime.resources import Header
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +131,6 @@ class WebhookService(UsesRegistry):
         self.invocations = invocations  # a comment re-runs the story's last run; None: comments start nothing
         self._invoker = invoker  # stops a run a status change cancels (runtime/pipeline/cancellation.py)
         self.kb_sync = kb_sync  # asks the content sync for a page (runtime/kb/sync.py); None: no knowledge base
-        self._notion: NotionPort | None = None
         self.projects = projects
         self.queue = queue
         self.secrets = secrets
@@ -133,11 +139,9 @@ class WebhookService(UsesRegistry):
         self._registry = registry
         self._build_idempotency(idempotency_table, dynamodb_client)
 
-    @property
+    @given_or_built
     def notion(self) -> NotionPort:
-        if self._notion is None:
-            self._notion = self._notion_factory()
-        return self._notion
+        return self._notion_factory()
 
     @property
     def project_sync(self):
