@@ -11,34 +11,9 @@ import pytest
 
 from runtime.cost import OFFLINE_MODEL_ID, cost_usd
 from runtime.errors import ErrorCode
-from runtime.models import (
-    CompletionEvent,
-    InvocationStatus,
-    OutputArtifact,
-    PageSnapshot,
-    PrototypeMetadata,
-    QueueMessage,
-    TokenUsage,
-    new_ulid,
-)
+from runtime.models import CompletionEvent, InvocationStatus, TokenUsage, new_ulid
+from tests.pipeline.completion_fixtures import prototype, queued_run
 from tests.pipeline.conftest import build_pipeline, make_project, new_story
-
-
-def start(p, page_id: str, agent: str = "mock", snapshot: PageSnapshot | None = None) -> str:
-    message = QueueMessage(
-        invocation_id=new_ulid(), workspace_id="ws", notion_page_id=page_id, agent_type=agent,
-        trigger_value="Generate Prototype", project_id=p.project.project_id,
-        page_snapshot=snapshot or PageSnapshot(page_id=page_id, title=f"Story {page_id}"),
-    )
-    p.services.queue.publish(message)
-    return message.invocation_id
-
-
-def prototype(invocation_id: str) -> OutputArtifact:
-    url = f"https://prototypes.example/{invocation_id}/index.html"
-    return OutputArtifact(type="prototype", url=url, title="Prototype",
-                          metadata=PrototypeMetadata(s3_key=f"{invocation_id}/index.html", cloudfront_url=url,
-                                                     expiry_days=7))
 
 
 def seed_running(p, count: int) -> list[str]:
@@ -114,7 +89,7 @@ def test_concurrent_completions_leave_the_exact_sum_in_month_to_date(aws_names):
 
 
 def test_a_duplicate_completion_changes_nothing(pipeline):
-    invocation_id = start(pipeline, "page-dup")
+    invocation_id = queued_run(pipeline, "page-dup")
     pipeline.drain()
     usage = TokenUsage(input_tokens=1000, output_tokens=100)
     first = CompletionEvent(invocation_id=invocation_id, agent_type="mock", status="completed",
@@ -142,7 +117,7 @@ def dashboard_rows(env, invocation_id: str) -> list[dict]:
 def run_story_to_completion(p, title: str) -> tuple[dict, str]:
     env = p.notion_env
     story = new_story(env, title)
-    invocation_id = start(p, story["id"], snapshot=env.bot.page_snapshot(story["id"]))
+    invocation_id = queued_run(p, story["id"], snapshot=env.bot.page_snapshot(story["id"]))
     p.drain()
     return story, invocation_id
 

@@ -6,35 +6,23 @@ from __future__ import annotations
 from decimal import Decimal
 
 from runtime.cost import OFFLINE_MODEL_ID, cost_usd
-from runtime.models import (
-    CompletionEvent,
-    InvocationStatus,
-    OutputArtifact,
-    PageSnapshot,
-    PrototypeMetadata,
-    QueueMessage,
-    TokenUsage,
-    new_ulid,
-)
+from runtime.models import CompletionEvent, InvocationStatus, TokenUsage, new_ulid
+from tests.pipeline.completion_fixtures import prototype, queued_run
 
 FOREIGN = "https://evil.example/phish"
 
 
 def started_run(p) -> str:
-    message = QueueMessage(invocation_id=new_ulid(), workspace_id="ws", notion_page_id="page-1", agent_type="mock",
-                           trigger_value="Generate Prototype", project_id="acme",
-                           page_snapshot=PageSnapshot(page_id="page-1", title="Story"))
-    p.services.queue.publish(message)
+    invocation_id = queued_run(p, "page-1")
     p.drain()
-    assert p.record(message.invocation_id).status == InvocationStatus.RUNNING
-    return message.invocation_id
+    assert p.record(invocation_id).status == InvocationStatus.RUNNING
+    return invocation_id
 
 
 def forged(invocation_id: str, **overrides) -> CompletionEvent:
     fields = dict(invocation_id=invocation_id, agent_type="mock", status="completed", model_id=OFFLINE_MODEL_ID,
                   token_usage=TokenUsage(input_tokens=1000, output_tokens=100),
-                  artifacts=[OutputArtifact(type="prototype", url=FOREIGN, title="Prototype", metadata=PrototypeMetadata(
-                      s3_key=f"{invocation_id}/index.html", cloudfront_url=FOREIGN, expiry_days=7))])
+                  artifacts=[prototype(invocation_id, url=FOREIGN)])
     fields.update(overrides)
     return CompletionEvent(**fields)
 
