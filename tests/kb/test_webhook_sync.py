@@ -6,22 +6,14 @@ from __future__ import annotations
 import json
 
 from tests.pipeline.conftest import (  # noqa: F401  (fixtures)
-    TOKEN, aws_names, build_pipeline, event_body, make_project, new_story, notion_env, notion_server, signed,
+    TOKEN, aws_names, event_body, make_notion_pipeline, new_story, notion_env, notion_server, signed,
 )
 
 
 def kb_pipeline(aws_names, notion_env):
-    from runtime.pipeline.services import set_services
-
-    project = make_project(notion_database_id=notion_env.seed.stories_database_id,
-                           notion_data_source_id=notion_env.seed.stories_data_source_id,
-                           dashboard_data_source_id=notion_env.seed.dashboard_data_source_id)
-    p = build_pipeline(aws_names, project, notion=notion_env.bot,
-                       kb_sync_queue_url=aws_names["queues"]["kb-sync"])
-    p.notion_env = notion_env
-    p.put_secret("notion-token", notion_env.emulator.integration_token)
+    """The Notion pipeline whose webhook is subscribed and sends page events to the kb-sync queue."""
+    p = make_notion_pipeline(aws_names, notion_env, settings={"kb_sync_queue_url": aws_names["queues"]["kb-sync"]})
     p.put_secret("webhook-verification-token", TOKEN)
-    set_services(p.services)
     return p
 
 

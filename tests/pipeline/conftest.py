@@ -269,8 +269,9 @@ def notion_env(notion_server) -> NotionEnv:
                      user=fast_adapter(emulator.user_token, server.base_url))
 
 
-def make_notion_pipeline(aws_names, notion_env, **project_overrides):
-    """The pipeline with Notion: the project points at the emulator's stories and dashboard data sources."""
+def make_notion_pipeline(aws_names, notion_env, *, settings: dict | None = None, **project_overrides):
+    """The pipeline with Notion: the project points at the emulator's stories and dashboard data sources.
+    `settings`: PipelineSettings fields beyond build_pipeline's (a queue or secret a test's path needs)."""
     from runtime.pipeline.services import set_services
 
     project = make_project(
@@ -279,7 +280,7 @@ def make_notion_pipeline(aws_names, notion_env, **project_overrides):
         dashboard_data_source_id=notion_env.seed.dashboard_data_source_id,
         **{"agent_chain_template": "story-to-mock-to-deck", **project_overrides},
     )
-    p = build_pipeline(aws_names, project, notion=notion_env.bot)
+    p = build_pipeline(aws_names, project, notion=notion_env.bot, **(settings or {}))
     p.notion_env = notion_env
     p.put_secret("notion-token", notion_env.emulator.integration_token)
     set_services(p.services)

@@ -11,7 +11,7 @@ import pytest
 
 from runtime.github.backend import hub_signature, pr_marker
 from runtime.models import CompletionEvent, OutputArtifact, PullRequestMetadata
-from tests.pipeline.conftest import TOKEN, build_pipeline, event_body, make_project, new_story, signed
+from tests.pipeline.conftest import TOKEN, event_body, make_notion_pipeline, new_story, signed
 
 GITHUB_SECRET = "gh-webhook-secret-for-tests"
 REPO = "acme/app"
@@ -51,7 +51,6 @@ def comment_event(env, comment: dict, *, event_id: str | None = None, author_id:
 @pytest.fixture
 def code_pipeline(aws_names, notion_env):
     from runtime.pipeline.services import set_services
-    from tests.pipeline.conftest import make_notion_pipeline
 
     p = make_notion_pipeline(aws_names, notion_env, agent_chain_template="story-to-code")
     yield p
@@ -129,15 +128,10 @@ def test_comments_that_start_nothing(code_pipeline):
 def github_pipeline(aws_names, notion_env):
     from runtime.pipeline.services import set_services
 
-    project = make_project(notion_database_id=notion_env.seed.stories_database_id,
-                           notion_data_source_id=notion_env.seed.stories_data_source_id,
-                           agent_chain_template="story-to-code", github_repo=REPO)
-    p = build_pipeline(aws_names, project, notion=notion_env.bot,
-                       github_webhook_secret=aws_names["secrets"]["github-webhook-secret"])
-    p.notion_env = notion_env
-    p.put_secret("notion-token", notion_env.emulator.integration_token)
+    p = make_notion_pipeline(aws_names, notion_env,
+                             settings={"github_webhook_secret": aws_names["secrets"]["github-webhook-secret"]},
+                             agent_chain_template="story-to-code", github_repo=REPO)
     p.put_secret("github-webhook-secret", GITHUB_SECRET)
-    set_services(p.services)
     yield p
     set_services(None)
 
