@@ -59,19 +59,25 @@ def _run_plugins(project: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_dropping_a_module_into_agent_plugins_makes_it_appear(tmp_path):
-    project = _copy_project(tmp_path)
-    (project / "agent_plugins" / "prompts" / "changelog.md").write_text("You write release notes.")
-    (project / "agent_plugins" / "changelog.py").write_text(
+def _drop_agent_plugin(project: Path, name: str, *, prompt: str, **spec) -> None:
+    """agent_plugins/<name>.py: a module whose register_agents hook returns AgentSpec(name=name, **spec), its
+    prompt_file agent_plugins/prompts/<prompt>."""
+    fields = "".join(f", {key}={value!r}" for key, value in spec.items())
+    (project / "agent_plugins" / f"{name}.py").write_text(
         "from pathlib import Path\n"
         "from runtime.plugins import AgentSpec, hookimpl\n\n"
         "@hookimpl\n"
         "def register_agents():\n"
-        "    return [AgentSpec(name='changelog', description='Release notes', triggers=['Write Changelog'],\n"
-        "                      prompt_file=Path(__file__).parent / 'prompts' / 'changelog.md',\n"
-        "                      tools=['notion_read_page', 'notion_create_page'], outputs=['notion_page'],\n"
-        "                      completion_status='Changelog Ready')]\n"
+        f"    return [AgentSpec(name={name!r}, prompt_file=Path(__file__).parent / 'prompts' / {prompt!r}{fields})]\n"
     )
+
+
+def test_dropping_a_module_into_agent_plugins_makes_it_appear(tmp_path):
+    project = _copy_project(tmp_path)
+    (project / "agent_plugins" / "prompts" / "changelog.md").write_text("You write release notes.")
+    _drop_agent_plugin(project, "changelog", prompt="changelog.md", description="Release notes",
+                       triggers=["Write Changelog"], tools=["notion_read_page", "notion_create_page"],
+                       outputs=["notion_page"], completion_status="Changelog Ready")
     result = _run_plugins(project)
     assert result.returncode == 0, result.stderr
     agents = {a["name"]: a for a in json.loads(result.stdout)["agents"]}
@@ -102,15 +108,8 @@ def test_a_tools_only_plugin_appears_with_its_hook(tmp_path):
 
 def test_a_plugin_repeating_a_trigger_fails_with_both_names_and_no_traceback(tmp_path):
     project = _copy_project(tmp_path)
-    (project / "agent_plugins" / "copycat.py").write_text(
-        "from pathlib import Path\n"
-        "from runtime.plugins import AgentSpec, hookimpl\n\n"
-        "@hookimpl\n"
-        "def register_agents():\n"
-        "    return [AgentSpec(name='copycat', description='Copies', triggers=['Generate Prototype'],\n"
-        "                      prompt_file=Path(__file__).parent / 'prompts' / 'mock.md',\n"
-        "                      tools=['notion_read_page'], outputs=['prototype'], completion_status='Copied')]\n"
-    )
+    _drop_agent_plugin(project, "copycat", prompt="mock.md", description="Copies", triggers=["Generate Prototype"],
+                       tools=["notion_read_page"], outputs=["prototype"], completion_status="Copied")
     result = _run_plugins(project)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
