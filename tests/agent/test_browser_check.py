@@ -17,7 +17,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from runtime.browser import PageChecker, png_size
 from runtime.browser.agentcore import AgentCoreBrowser
@@ -29,11 +28,11 @@ from runtime.tools.prototype_tools import UploadArgs, UploadResult, prototype_ar
 from runtime.tools.registry import ToolRegistry
 from runtime.tools.spec import ArtifactContext
 from tests.agent.conftest import make_request
-from tests.conftest import needs_chromium
+from tests.conftest import declared_aws, needs_chromium
 
 pytestmark = needs_chromium
 
-BUCKET = "aidlc-test-prototypes"
+BUCKET = "aidlc-test-prototypes"  # the prototypes bucket declared_aws("aidlc-test") makes
 BASE = "https://d111.cloudfront.net"
 INVOCATION = "01JD0000000000000000000007"
 GOOD = "<!doctype html><title>Ambulances</title><h1>Ambulance availability</h1><button>Dispatch</button>"
@@ -48,10 +47,8 @@ def chromium():
 
 @pytest.fixture(scope="module")
 def s3():
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+    with declared_aws("aidlc-test", tables=[], queues=[], secrets=[]):
+        yield boto3.client("s3", region_name="us-east-1")
 
 
 @pytest.fixture

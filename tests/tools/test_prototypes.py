@@ -6,21 +6,19 @@ from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from runtime.prototypes import PrototypeError, PrototypeStore
 from runtime.tools.registry import ToolRegistry, ToolServices
+from tests.conftest import declared_aws
 from tests.tools.conftest import INVOCATION, agent_context
 
-BUCKET = "aidlc-dev-prototypes"
+BUCKET = "aidlc-dev-prototypes"  # the prototypes bucket declared_aws("aidlc-dev") makes
 
 
 @pytest.fixture
 def s3():
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+    with declared_aws("aidlc-dev", tables=[], queues=[], secrets=[]):
+        yield boto3.client("s3", region_name="us-east-1")
 
 
 @pytest.fixture
