@@ -50,9 +50,20 @@ def test_event_stream_frames_decode_with_botocore():
         list(buffer)
 
 
-def bedrock_settings(gateway_url: str) -> AgentSettings:
-    return AgentSettings.from_env({"AIDLC_MODEL": "bedrock", "AIDLC_GATEWAY_URL": gateway_url,
-                                   "AWS_REGION": "us-east-1"})
+def run_over_converse_stream(request, turns: list[Turn], gateway_url: str, monkeypatch):
+    """`request` run as in AWS against a loopback ConverseStream answering `turns`: no model and no tools passed in,
+    so the runner builds BedrockModel (from AIDLC_MODEL=bedrock) and the MCP client. Returns the completion event
+    and the wire (what the model endpoint saw)."""
+    wire, server = serve_wire(turns)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.base_url)
+    settings = AgentSettings.from_env({"AIDLC_MODEL": "bedrock", "AIDLC_GATEWAY_URL": gateway_url,
+                                       "AWS_REGION": "us-east-1"})
+    try:
+        event = run_agent(request, settings=settings, sink=MemoryCompletionSink(),
+                          options=RunOptions(audit=MemoryAuditSink()))
+    finally:
+        server.stop()
+    return event, wire
 
 
 def test_converse_stream_run_matches_the_offline_run(tool_gateway, monkeypatch):
@@ -61,15 +72,7 @@ def test_converse_stream_run_matches_the_offline_run(tool_gateway, monkeypatch):
     offline, turns = record_offline(request, tool_gateway.url)
     assert [t.tool for t in turns] == ["notion_read_page", "prototype_upload", None]  # two tool turns, a final one
 
-    wire, server = serve_wire(turns)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.base_url)
-    try:
-        # No model and no tools passed in: the runner builds BedrockModel and the MCP client, as in AWS.
-        event = run_agent(request, settings=bedrock_settings(tool_gateway.url), sink=MemoryCompletionSink(),
-                          options=RunOptions(audit=MemoryAuditSink()))
-    finally:
-        server.stop()
-
+    event, wire = run_over_converse_stream(request, turns, tool_gateway.url, monkeypatch)
     assert event.status == "completed", event.error_detail
     # What went over the wire: three signed ConverseStream calls for the default model, with the plugin's tools.
     assert [seen.path for seen in wire.seen] == [f"/model/{DEFAULT_MODEL_ID}/converse-stream"] * 3
@@ -97,13 +100,8 @@ def test_converse_stream_run_matches_the_offline_run(tool_gateway, monkeypatch):
 
 def test_an_exception_frame_fails_the_run_with_the_service_message(tool_gateway, monkeypatch):
     request = story_request(tool_gateway, "mock")
-    wire, server = serve_wire([Turn(error="validationException", text="The model returned a malformed request")])
-    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.base_url)
-    try:
-        event = run_agent(request, settings=bedrock_settings(tool_gateway.url), sink=MemoryCompletionSink(),
-                          options=RunOptions(audit=MemoryAuditSink()))
-    finally:
-        server.stop()
+    failing = [Turn(error="validationException", text="The model returned a malformed request")]
+    event, wire = run_over_converse_stream(request, failing, tool_gateway.url, monkeypatch)
     assert len(wire.seen) == 1
     assert event.status == "failed" and event.error_code == "AGENT_ERROR"
     assert "malformed request" in event.error_detail and "(validationException)" in event.error_detail
