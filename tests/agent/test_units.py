@@ -48,6 +48,19 @@ def _drain(model, messages, tool_specs):
     return asyncio.run(collect())
 
 
+def _first_tool_call(script, agent: str) -> tuple[OfflineModel, str]:
+    """`script` as `agent`'s offline model, run to its first tool call; returns the model and that call's id."""
+    model = OfflineModel(script, make_request(agent))
+    chunks = _drain(model, [{"role": "user", "content": [{"text": "go"}]}], [])
+    return model, chunks[1]["contentBlockStart"]["start"]["toolUse"]["toolUseId"]
+
+
+def _tool_result(tool_use_id: str, status: str, text: str) -> dict:
+    """The user turn that answers the tool call `tool_use_id`, as strands sends it."""
+    return {"role": "user", "content": [{"toolResult": {"toolUseId": tool_use_id, "status": status,
+                                                        "content": [{"text": text}]}}]}
+
+
 def test_offline_model_drives_a_script_and_counts_tokens():
     seen: list[dict] = []
 
@@ -70,8 +83,7 @@ def test_offline_model_drives_a_script_and_counts_tokens():
                                            + json.dumps(specs, sort_keys=True)) // CHARS_PER_TOKEN)
 
     messages += [{"role": "assistant", "content": [{"toolUse": {**tool_use, "input": {}}}]},
-                 {"role": "user", "content": [{"toolResult": {"toolUseId": tool_use["toolUseId"], "status": "success",
-                                                              "content": [{"text": '{"title": "Story"}'}]}}]}]
+                 _tool_result(tool_use["toolUseId"], "success", '{"title": "Story"}')]
     chunks = _drain(model, messages, specs)
     assert seen == [{"title": "Story"}]
     assert chunks[2]["contentBlockDelta"]["delta"]["text"] == "read Story"
@@ -84,13 +96,9 @@ def test_offline_model_stops_on_a_failed_tool():
         yield ToolCall("prototype_upload", {})
         return "unreachable"
 
-    model = OfflineModel(script, make_request("mock"))
-    chunks = _drain(model, [{"role": "user", "content": [{"text": "go"}]}], [])
-    tool_use_id = chunks[1]["contentBlockStart"]["start"]["toolUse"]["toolUseId"]
-    failed = [{"role": "user", "content": [{"toolResult": {"toolUseId": tool_use_id, "status": "error",
-                                                           "content": [{"text": "denied by policy"}]}}]}]
+    model, tool_use_id = _first_tool_call(script, "mock")
     with pytest.raises(OfflineScriptError, match="prototype_upload failed: denied by policy"):
-        _drain(model, failed, [])
+        _drain(model, [_tool_result(tool_use_id, "error", "denied by policy")], [])
 
 
 def _artifacts(agent: str, calls: list[ToolCallRecord]):
@@ -168,13 +176,9 @@ def test_an_offline_script_that_raises_names_its_exception_and_place():
         yield ToolCall("notion_read_page", {"page_id": request.notion_page_id})
         raise LookupError("no feedback database")
 
-    model = OfflineModel(script, make_request("insight"))
-    chunks = _drain(model, [{"role": "user", "content": [{"text": "go"}]}], [])
-    tool_use_id = chunks[1]["contentBlockStart"]["start"]["toolUse"]["toolUseId"]
-    ok = [{"role": "user", "content": [{"toolResult": {"toolUseId": tool_use_id, "status": "success",
-                                                       "content": [{"text": "{}"}]}}]}]
+    model, tool_use_id = _first_tool_call(script, "insight")
     with pytest.raises(OfflineScriptError) as raised:
-        _drain(model, ok, [])
+        _drain(model, [_tool_result(tool_use_id, "success", "{}")], [])
     line = script.__code__.co_firstlineno + 2
     assert str(raised.value) == (f"the offline script of agent 'insight' raised LookupError at {__file__}:{line}: "
                                  "no feedback database")
@@ -185,14 +189,10 @@ def test_a_failed_tool_shows_the_tools_error_not_its_json():
         yield ToolCall("notion_create_page", {})
         return "unreachable"
 
-    model = OfflineModel(script, make_request("spec"))
-    chunks = _drain(model, [{"role": "user", "content": [{"text": "go"}]}], [])
-    tool_use_id = chunks[1]["contentBlockStart"]["start"]["toolUse"]["toolUseId"]
+    model, tool_use_id = _first_tool_call(script, "spec")
     payload = {"error": "notion_create_page failed: KeyError at /x/plugin.py:12: 'id'", "denied": False}
-    failed = [{"role": "user", "content": [{"toolResult": {"toolUseId": tool_use_id, "status": "error",
-                                                           "content": [{"text": json.dumps(payload)}]}}]}]
     with pytest.raises(OfflineScriptError) as raised:
-        _drain(model, failed, [])
+        _drain(model, [_tool_result(tool_use_id, "error", json.dumps(payload))], [])
     assert str(raised.value) == payload["error"]
 
 
