@@ -9,10 +9,10 @@ import json
 from urllib.parse import quote, urlencode
 
 import pytest
-from hypothesis import HealthCheck, Phase, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
-from tests.pipeline.fuzzing import hostile_bodies, json_values, mutations
+from tests.pipeline.fuzzing import assert_refusal, fuzz_settings, hostile_bodies, json_values, mutations, serving
 
 EXAMPLES = 1000
 INVOKE = {"project_id": "acme", "notion_page_id": "page-api", "agent_type": "code",
@@ -24,16 +24,8 @@ INVOKE = {"project_id": "acme", "notion_page_id": "page-api", "agent_type": "cod
 
 @pytest.fixture
 def fuzzed(pipeline):
-    published = []
-    original = pipeline.services.queue.publish
-
-    def counting(message):
-        published.append(message)
-        return original(message)
-
-    pipeline.services.queue.publish = counting
-    pipeline.published = published
-    return pipeline
+    with serving(pipeline):
+        yield pipeline
 
 
 def pct(text: str) -> str:
@@ -75,9 +67,7 @@ def send(p, request: dict) -> tuple[int, dict]:
     return result["statusCode"], json.loads(result["body"]) if result.get("body") else {}
 
 
-@settings(max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.generate],
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.data_too_large])
+@fuzz_settings(EXAMPLES)
 @given(request=requests)
 def test_no_malformed_request_gets_a_5xx_and_a_refused_one_changes_nothing(fuzzed, request):
     before = len(fuzzed.published)
@@ -85,8 +75,7 @@ def test_no_malformed_request_gets_a_5xx_and_a_refused_one_changes_nothing(fuzze
     event(f"HTTP {status}")
     assert status < 500, (status, reply)
     if status >= 400:
-        error = reply["error"]
-        assert error["code"] and error["message"] and error["remediation"]
+        assert_refusal(reply)
         assert len(fuzzed.published) == before
     elif request["path"] != "/invoke":
         assert len(fuzzed.published) == before  # reads and cancels never enqueue
