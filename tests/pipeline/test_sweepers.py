@@ -68,9 +68,9 @@ def test_timeouts_fail_a_run_past_its_limit_and_release_its_reservation(notion_p
 
     p = notion_pipeline
     story = new_story(p.notion_env, "Stuck run", status="Ready")
-    from tests.pipeline.test_completion import start
+    from tests.pipeline.completion_fixtures import queued_run
 
-    invocation_id = start(p, story["id"])
+    invocation_id = queued_run(p, story["id"])
     p.drain()
     assert sweep(p, "timeouts_handler")["timed_out"] == []  # not yet
     later = datetime.now(timezone.utc) + timedelta(hours=2)  # mock's limit is 1 h
@@ -90,14 +90,14 @@ def test_timeouts_fail_a_run_past_its_limit_and_release_its_reservation(notion_p
 
 
 def test_budget_alerts_at_80_and_100_percent_once_each_then_new_runs_are_refused(notion_pipeline):
-    from tests.pipeline.test_completion import start
+    from tests.pipeline.completion_fixtures import queued_run
 
     p = notion_pipeline
     projects = p.services.projects
     project = p.project.model_copy(update={"cost_limit_per_month": Decimal("10"),
                                            "owner_user_id": p.notion_env.emulator.person_user["id"]})
     projects.save(project)
-    first = start(p, "page-budget-1")
+    first = queued_run(p, "page-budget-1")
     p.drain()
     # $8.10 spent: 81 %.
     usage = TokenUsage(input_tokens=2_000_000, output_tokens=140_000)
@@ -110,7 +110,7 @@ def test_budget_alerts_at_80_and_100_percent_once_each_then_new_runs_are_refused
     [comment] = p.notion_env.bot.list_comments(alert["id"])
     assert any(t.get("type") == "mention" for t in comment["rich_text"])
     # Over the limit: the next run is refused with BUDGET_EXCEEDED (the reservation can't fit)...
-    second = start(p, "page-budget-2")
+    second = queued_run(p, "page-budget-2")
     p.drain()
     assert p.record(second).error_code == ErrorCode.BUDGET_EXCEEDED
     # ...and at 100 % the owner hears once more.
