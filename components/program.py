@@ -29,10 +29,9 @@ from components.workflows import WorkflowAlarms, WorkflowAlarmsArgs, Workflows, 
 from components.orchestration import PIPELINE_FUNCTIONS, Orchestration, OrchestrationArgs, project_config_json
 from components.state import State, StateArgs
 from runtime.tools.schemas import gateway_inline_payloads
-from runtime.onboarding.workflows.resilience import SERVICES as BREAKER_SERVICES
 from runtime.registry import AgentRegistry
 from runtime.resources import (
-    AUTOMATION_SECRET, FUNCTIONS, GITHUB_TOKEN, GITHUB_WEBHOOK_SECRET, NOTION_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,
+    AUTOMATION_SECRET, BREAKER_SERVICES, FUNCTIONS, GITHUB_TOKEN, GITHUB_WEBHOOK_SECRET, NOTION_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,
     TOOL_TOKEN_KEY, WEBHOOK_VERIFICATION, Env,
 )
 from runtime.stack_config import StackConfig

@@ -27,9 +27,9 @@ from components import iam
 from components.base import PACKAGE, LambdaFunction, LambdaFunctionArgs, check_common, child, require
 from components.state import State
 from runtime.resources import (
-    PACKAGES, WORKFLOW_FUNCTION_FOR, WORKFLOW_FUNCTIONS, Env, PhysicalNames,
+    CIRCUIT_OPEN_METRIC, CRITICAL_METRIC, PACKAGES, WORKFLOW_FUNCTION_FOR, WORKFLOW_FUNCTIONS,
+    WORKFLOW_METRIC_NAMESPACE, Env, PhysicalNames,
 )
-from runtime.onboarding.workflows.resilience import CIRCUIT_OPEN_METRIC, METRIC_NAMESPACE
 
 # An onboarding waits for its accounts (minutes) and a provisioning for a person's approval of its change set:
 # a week before the execution times out, and its state kept 30 days after (status, resume, the audit's context).
@@ -113,8 +113,6 @@ class Workflows(pulumi.ComponentResource):
 
 # --- alarms ------------------------------------------------------------------------------------------------------
 
-CRITICAL_METRIC = "WorkflowCriticalError"  # runtime/onboarding/workflows/resilience.py Alerts.critical
-
 
 @dataclass(frozen=True)
 class WorkflowAlarmsArgs:
@@ -157,9 +155,9 @@ class WorkflowAlarms(pulumi.ComponentResource):
                   "workflows queue up or fail to start)",
                   namespace="AWS/Lambda", metric_name="Throttles", dimensions={"FunctionName": function_name})
             alarm(f"{kind}-critical", f"a {kind} workflow halted on a critical error (needs a person before resume)",
-                  namespace=METRIC_NAMESPACE, metric_name=CRITICAL_METRIC, dimensions={"WorkflowKind": kind})
+                  namespace=WORKFLOW_METRIC_NAMESPACE, metric_name=CRITICAL_METRIC, dimensions={"WorkflowKind": kind})
         for service in args.breaker_services:
             alarm(f"breaker-{service}-open", f"the workflows' {service} circuit breaker opened (5 failures in a "
                   "row: calls to it stop for 60 s)",
-                  namespace=METRIC_NAMESPACE, metric_name=CIRCUIT_OPEN_METRIC, dimensions={"Service": service})
+                  namespace=WORKFLOW_METRIC_NAMESPACE, metric_name=CIRCUIT_OPEN_METRIC, dimensions={"Service": service})
         self.register_outputs({"alarm_count": len(self.alarms)})

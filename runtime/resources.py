@@ -488,6 +488,12 @@ WORKFLOW_FUNCTIONS: tuple[Function, ...] = (
              aws=("organizations", "assume-access-role"), **_WORKFLOW_USES),
 )
 WORKFLOW_FUNCTION_FOR: dict[str, str] = {"onboarding": "onboarding_workflow", "provisioning": "provisioning_workflow"}
+# The workflows' circuit breakers, one per external service, and the metrics a breaker's opening and a critical
+# error emit: the runtime (runtime/onboarding/workflows/resilience.py) and the Pulumi program's alarms read them.
+BREAKER_SERVICES = ("organizations", "cloudformation", "s3", "slack")
+WORKFLOW_METRIC_NAMESPACE = "aidlc/workflows"
+CIRCUIT_OPEN_METRIC = "WorkflowCircuitOpen"
+CRITICAL_METRIC = "WorkflowCriticalError"  # a workflow halted on an error retrying cannot fix
 
 
 @dataclass(frozen=True)

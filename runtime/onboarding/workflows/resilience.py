@@ -25,9 +25,11 @@ import pybreaker
 from aws_durable_execution_sdk_python.config import Duration, JitterStrategy, StepConfig
 from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
 
+from runtime import resources
+
 log = logging.getLogger(__name__)
 
-SERVICES = ("organizations", "cloudformation", "s3", "slack")
+SERVICES = resources.BREAKER_SERVICES
 
 
 @dataclass(frozen=True)
@@ -254,8 +256,8 @@ class Breakers:
 
 # --- critical alerts -------------------------------------------------------------------------------------------
 
-METRIC_NAMESPACE = "aidlc/workflows"
-CIRCUIT_OPEN_METRIC = "WorkflowCircuitOpen"
+METRIC_NAMESPACE = resources.WORKFLOW_METRIC_NAMESPACE
+CIRCUIT_OPEN_METRIC = resources.CIRCUIT_OPEN_METRIC
 
 
 class _OpenedMetric(pybreaker.CircuitBreakerListener):
@@ -301,6 +303,6 @@ class Alerts:
 
             if is_metrics_disabled():
                 return
-            with single_metric(name="WorkflowCriticalError", unit=MetricUnit.Count, value=1.0,
+            with single_metric(name=resources.CRITICAL_METRIC, unit=MetricUnit.Count, value=1.0,
                                namespace=METRIC_NAMESPACE) as metric:
                 metric.add_dimension(name="WorkflowKind", value=kind)
