@@ -37,6 +37,7 @@ from typing import Any
 
 from runtime import resources
 from runtime.local import aws as local_aws
+from runtime.local.polling import wait_until
 
 log = logging.getLogger("aidlc.local")
 
@@ -785,10 +786,4 @@ class LocalStack:
         return [inv for inv in items if inv.get("notion_page_id") == page_id]
 
     def wait_for(self, predicate, *, timeout: float = 120.0, interval: float = 0.25, what: str = "the pipeline"):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(interval)
-        raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        return wait_until(predicate, timeout=timeout, interval=interval, what=what)

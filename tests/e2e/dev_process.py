@@ -10,6 +10,8 @@ from pathlib import Path
 
 import httpx
 
+from runtime.local import polling
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -45,11 +47,8 @@ def notion_as_person(info):
 
 
 def wait_until(predicate, what, timeout=120, every=0.05):
-    """`predicate()`'s first truthy value, polled every `every` seconds; fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
+    """`predicate()`'s first truthy value, polled every `every` seconds; fails the test after `timeout` seconds."""
+    try:
+        return polling.wait_until(predicate, timeout=timeout, interval=every, what=what)
+    except TimeoutError as exc:
+        raise AssertionError(str(exc)) from None
