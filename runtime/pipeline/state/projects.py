@@ -70,10 +70,12 @@ class ProjectRepository(aws.TableAdapter):
         if (memo := _read_once.get()) is not None:
             memo.clear()
         previous = self._get(config.project_id)
-        items = [{"pk": f"project#{config.project_id}", "config": config.model_dump(mode="json")}]
         sources = {config.notion_data_source_id, config.notion_database_id} - {""}
-        for source in sources:
-            items.append({"pk": f"source#{_norm(source)}", "project_id": config.project_id})
+        items = [{"pk": f"source#{_norm(source)}", "project_id": config.project_id} for source in sources]
+        # The routes before the project: whoever finds the project finds its stories' data source too. The seeding of
+        # the default project (another thread, another Lambda instance) skips its save once the project is there and
+        # resolves the story's data source at once: written the other way round, a 40-story burst lost a story.
+        items.append({"pk": f"project#{config.project_id}", "config": config.model_dump(mode="json")})
         for item in items:
             self.client.put_item(TableName=self.table_name, Item=to_item(item))
         # A data source the project no longer names stops routing to it (only while it still points here).
