@@ -139,8 +139,8 @@ class ProjectRepository(aws.TableAdapter):
         found = None
         for notion_id in filter(None, notion_ids):
             item = self.client.get_item(
-                TableName=self.table_name, Key={"pk": {"S": f"source#{_norm(notion_id)}"}}
-            ).get("Item")
+                TableName=self.table_name, Key={"pk": {"S": f"source#{_norm(notion_id)}"}}, ConsistentRead=True
+            ).get("Item")  # consistent: a route written just before (save writes routes first) must be seen
             if item:
                 found = self._get(from_item(item)["project_id"])
                 break
